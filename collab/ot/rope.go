@@ -1,0 +1,358 @@
+package ot
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Leaf sizes in bytes of UTF-8. Leaves built from a string are cut at about
+// leafTarget bytes; two adjacent leaves whose sum fits in leafMax are merged
+// when an edit puts them side by side, so leaves stay reasonably full.
+const (
+	leafMax    = 1024
+	leafTarget = 768
+)
+
+// node is a node of a persistent AVL-balanced rope. A leaf (left == nil)
+// holds a non-empty chunk of text; an internal node has two children and
+// caches the totals of its subtree. Nodes are never modified once built.
+type node struct {
+	left, right *node
+	s           string // leaf text
+	runes       int    // code points in the subtree
+	bytes       int    // UTF-8 bytes in the subtree
+	height      int    // 0 for a leaf
+}
+
+func newLeaf(s string, runes int) *node {
+	return &node{s: s, runes: runes, bytes: len(s)}
+}
+
+func mk(l, r *node) *node {
+	h := l.height
+	if r.height > h {
+		h = r.height
+	}
+	return &node{left: l, right: r, runes: l.runes + r.runes, bytes: l.bytes + r.bytes, height: h + 1}
+}
+
+// join concatenates two balanced trees (either may be nil) into a balanced
+// tree in O(|height difference|).
+func join(a, b *node) *node {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	switch {
+	case a.height > b.height+1:
+		r := join(a.right, b)
+		if r.height <= a.left.height+1 {
+			return mk(a.left, r)
+		}
+		// r is two taller than a.left: rotate left.
+		if r.right.height >= r.left.height {
+			return mk(mk(a.left, r.left), r.right)
+		}
+		return mk(mk(a.left, r.left.left), mk(r.left.right, r.right))
+	case b.height > a.height+1:
+		l := join(a, b.left)
+		if l.height <= b.right.height+1 {
+			return mk(l, b.right)
+		}
+		if l.left.height >= l.right.height {
+			return mk(l.left, mk(l.right, b.right))
+		}
+		return mk(mk(l.left, l.right.left), mk(l.right.right, b.right))
+	}
+	return mk(a, b)
+}
+
+// sub returns the subtree of code points [start,end) of n, sharing structure.
+// 0 <= start <= end <= n.runes.
+func sub(n *node, start, end int) *node {
+	if start >= end || n == nil {
+		return nil
+	}
+	if start == 0 && end == n.runes {
+		return n
+	}
+	if n.left == nil {
+		bs, be := leafRange(n, start, end)
+		return newLeaf(n.s[bs:be], end-start)
+	}
+	lr := n.left.runes
+	if end <= lr {
+		return sub(n.left, start, end)
+	}
+	if start >= lr {
+		return sub(n.right, start-lr, end-lr)
+	}
+	return join(sub(n.left, start, lr), sub(n.right, 0, end-lr))
+}
+
+// leafRange converts code-point offsets in leaf n to byte offsets.
+func leafRange(n *node, start, end int) (int, int) {
+	if n.runes == len(n.s) { // ASCII
+		return start, end
+	}
+	bs := runePrefix(n.s, start)
+	return bs, bs + runePrefix(n.s[bs:], end-start)
+}
+
+func firstLeaf(n *node) *node {
+	for n.left != nil {
+		n = n.left
+	}
+	return n
+}
+
+func lastLeaf(n *node) *node {
+	for n.right != nil {
+		n = n.right
+	}
+	return n
+}
+
+// concat joins a and b, merging the two leaves that meet when they are small
+// enough to share one leaf.
+func concat(a, b *node) *node {
+	if a == nil {
+		return b
+	}
+	if b == nil {
+		return a
+	}
+	la, fb := lastLeaf(a), firstLeaf(b)
+	if la.bytes+fb.bytes > leafMax {
+		return join(a, b)
+	}
+	m := newLeaf(la.s+fb.s, la.runes+fb.runes)
+	a = sub(a, 0, a.runes-la.runes)
+	b = sub(b, fb.runes, b.runes)
+	return join(join(a, m), b)
+}
+
+// build returns a balanced tree over s (valid UTF-8), sharing its memory.
+func build(s string) *node {
+	if s == "" {
+		return nil
+	}
+	leaves := make([]*node, 0, len(s)/leafTarget+1)
+	for len(s) > 0 {
+		k := len(s)
+		if k > leafMax {
+			k = leafTarget
+			for k > 0 && !utf8.RuneStart(s[k]) {
+				k--
+			}
+		}
+		chunk := s[:k]
+		leaves = append(leaves, newLeaf(chunk, utf8.RuneCountInString(chunk)))
+		s = s[k:]
+	}
+	for len(leaves) > 1 {
+		next := leaves[:0]
+		for i := 0; i < len(leaves); i += 2 {
+			if i+1 < len(leaves) {
+				next = append(next, mk(leaves[i], leaves[i+1]))
+			} else {
+				next = append(next, leaves[i])
+			}
+		}
+		leaves = next
+	}
+	return leaves[0]
+}
+
+// chunks calls fn with the text of code points [start,end) of n, leaf by
+// leaf, until fn returns false. It returns false if fn did.
+func chunks(n *node, start, end int, fn func(string) bool) bool {
+	if n == nil || start >= end {
+		return true
+	}
+	if n.left == nil {
+		if start == 0 && end == n.runes {
+			return fn(n.s)
+		}
+		bs, be := leafRange(n, start, end)
+		return fn(n.s[bs:be])
+	}
+	lr := n.left.runes
+	if start < lr {
+		if !chunks(n.left, start, min(end, lr), fn) {
+			return false
+		}
+	}
+	if end > lr {
+		return chunks(n.right, max(start-lr, 0), end-lr, fn)
+	}
+	return true
+}
+
+// Doc is an immutable (persistent) document text: a balanced rope indexed by
+// Unicode code points. Apply returns a new Doc sharing structure with the old
+// one, so old versions are cheap to keep and a Doc may be read from many
+// goroutines at once. The zero value and nil are the empty document.
+type Doc struct {
+	root *node
+}
+
+// NewDoc returns a document holding s. Each byte of s that is not part of
+// valid UTF-8 becomes U+FFFD (as converting s to []rune does). The Doc shares
+// memory with s when s is valid UTF-8.
+func NewDoc(s string) *Doc {
+	if !utf8.ValidString(s) {
+		s = string([]rune(s))
+	}
+	return &Doc{root: build(s)}
+}
+
+// Len returns the length of the document in code points.
+func (d *Doc) Len() int {
+	if d == nil || d.root == nil {
+		return 0
+	}
+	return d.root.runes
+}
+
+// Size returns the length of the document in UTF-8 bytes.
+func (d *Doc) Size() int {
+	if d == nil || d.root == nil {
+		return 0
+	}
+	return d.root.bytes
+}
+
+// String returns the text of the document.
+func (d *Doc) String() string {
+	if d == nil || d.root == nil {
+		return ""
+	}
+	if d.root.left == nil {
+		return d.root.s
+	}
+	var b strings.Builder
+	b.Grow(d.root.bytes)
+	chunks(d.root, 0, d.root.runes, func(s string) bool {
+		b.WriteString(s)
+		return true
+	})
+	return b.String()
+}
+
+// Slice returns the text of code points [start,end). Bounds are clamped to
+// [0, Len()]; an empty range gives "".
+func (d *Doc) Slice(start, end int) string {
+	n := d.Len()
+	start = max(0, min(start, n))
+	end = max(start, min(end, n))
+	if start == end {
+		return ""
+	}
+	var b strings.Builder
+	first := true
+	var only string
+	chunks(d.root, start, end, func(s string) bool {
+		if first {
+			only, first = s, false
+			return true
+		}
+		if only != "" {
+			b.WriteString(only)
+			only = ""
+		}
+		b.WriteString(s)
+		return true
+	})
+	if b.Len() == 0 {
+		return only
+	}
+	return b.String()
+}
+
+// hasText reports whether the code points starting at pos spell text.
+func (d *Doc) hasText(pos int, text string, runes int) bool {
+	if pos+runes > d.Len() {
+		return false
+	}
+	rest := text
+	ok := chunks(d.root, pos, pos+runes, func(s string) bool {
+		if !strings.HasPrefix(rest, s) {
+			return false
+		}
+		rest = rest[len(s):]
+		return true
+	})
+	return ok && rest == ""
+}
+
+// check verifies that a valid op fits the document: no skip or delete runs
+// past its end and every {"d":"text"} matches the text it deletes.
+func (d *Doc) check(op Op) error {
+	pos, n := 0, d.Len()
+	for i, c := range op {
+		switch {
+		case c.isSkip():
+			if c.Skip > n-pos {
+				return errAt(i, "skip of "+itoa(c.Skip)+" at position "+itoa(pos)+
+					" runs past the end of the document (length "+itoa(n)+")")
+			}
+			pos += c.Skip
+		case c.isDelete():
+			if c.Delete > n-pos {
+				return errAt(i, "delete of "+itoa(c.Delete)+" at position "+itoa(pos)+
+					" runs past the end of the document (length "+itoa(n)+")")
+			}
+			if c.DeleteText != "" && !d.hasText(pos, c.DeleteText, c.Delete) {
+				return errAt(i, "delete text does not match the document at position "+itoa(pos))
+			}
+			pos += c.Delete
+		}
+	}
+	return nil
+}
+
+// Apply returns the document with op applied. op must be valid and fit the
+// document: a skip or delete past the end, or a {"d":"text"} that does not
+// match the text it deletes, is an error (ot-text-unicode would clamp or
+// ignore). Errors are *Error naming the component; d is never modified.
+func (d *Doc) Apply(op Op) (*Doc, error) {
+	if err := op.Validate(); err != nil {
+		return nil, err
+	}
+	if err := d.check(op); err != nil {
+		return nil, err
+	}
+	var root *node
+	if d != nil {
+		root = d.root
+	}
+	var out *node
+	pos := 0
+	for _, c := range op {
+		switch {
+		case c.isSkip():
+			out = concat(out, sub(root, pos, pos+c.Skip))
+			pos += c.Skip
+		case c.isInsert():
+			out = concat(out, build(c.Insert))
+		default:
+			pos += c.Delete
+		}
+	}
+	if root != nil {
+		out = concat(out, sub(root, pos, root.runes))
+	}
+	return &Doc{root: out}, nil
+}
+
+// Apply applies op to the text doc (see Doc.Apply).
+func Apply(doc string, op Op) (string, error) {
+	d, err := NewDoc(doc).Apply(op)
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}
