@@ -1,0 +1,383 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// OpRecord is one committed op of a document's log.
+type OpRecord struct {
+	Version uint64          // the document's version right after this op (1, 2, ...)
+	Op      json.RawMessage // the op, opaque JSON bytes, stored exactly as given
+	Client  string          // submitting client id ("" if none)
+	Seq     uint64          // the client's sequence number (0 if none)
+	Time    time.Time       // commit time; zero at Append means "set by the committer"
+}
+
+// Snapshot is a document's full content at a version.
+type Snapshot struct {
+	Version uint64
+	Content string
+}
+
+// Append is one group-committed write to a document: ops with contiguous
+// versions, the metadata after them, and optionally a snapshot.
+type Append struct {
+	Doc string
+	// Records must carry versions stored+1, stored+2, ... (may be empty to
+	// store only a snapshot and/or metadata).
+	Records []OpRecord
+	// Meta is the metadata after these ops. Version must equal the last
+	// record's version (the stored version if Records is empty). Size and
+	// Length are stored as given; a zero Updated means the commit time.
+	// ID, Title and Created are ignored (they keep their stored values).
+	Meta DocMeta
+	// Snapshot, if non-nil, is stored in the same transaction. Its Version
+	// must not exceed Meta.Version.
+	Snapshot *Snapshot
+}
+
+// Commit is the future of a queued write. It is durable (fsynced) once Done
+// is closed and Err returns nil.
+type Commit struct {
+	done chan struct{}
+	err  error // written once before done is closed
+}
+
+func newCommit() *Commit { return &Commit{done: make(chan struct{})} }
+
+func (c *Commit) finish(err error) {
+	c.err = err
+	close(c.done)
+}
+
+// Done is closed when the write was committed or failed.
+func (c *Commit) Done() <-chan struct{} { return c.done }
+
+// Err waits for Done and returns the write's outcome: nil when it is on
+// disk, otherwise why it failed (ErrVersionConflict, ErrNotFound, ErrClosed,
+// an I/O error, ...). A failed write left nothing behind.
+func (c *Commit) Err() error {
+	<-c.done
+	return c.err
+}
+
+// Wait is Err with a context: it returns ctx.Err() if ctx ends first (the
+// write itself is not cancelled and may still commit).
+func (c *Commit) Wait(ctx context.Context) error {
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// job is one queued write. apply must either return a validation error
+// before writing anything, or write and return nil; a write error must be
+// wrapped in abortError, which aborts (rolls back) the whole batch.
+type job struct {
+	apply func(tx *bolt.Tx, now time.Time) error
+	c     *Commit
+}
+
+type abortError struct{ err error }
+
+func (e abortError) Error() string { return e.err.Error() }
+func (e abortError) Unwrap() error { return e.err }
+
+func abort(err error) error {
+	if err == nil {
+		return nil
+	}
+	return abortError{err}
+}
+
+// Append queues a for the next group commit and returns at once; it never
+// waits for the disk. Appends are committed in the order Append was called,
+// so a caller may queue version v+1 before v is durable (pipelining): if v
+// fails, v+1 fails with ErrVersionConflict. A conflict or a missing
+// document fails only that append, not the others in its batch.
+func (db *DB) Append(a Append) *Commit {
+	return db.enqueue(func(tx *bolt.Tx, now time.Time) error { return db.applyAppend(tx, now, &a) })
+}
+
+func (db *DB) enqueue(apply func(tx *bolt.Tx, now time.Time) error) *Commit {
+	c := newCommit()
+	db.mu.Lock()
+	if db.closing {
+		db.mu.Unlock()
+		c.finish(ErrClosed)
+		return c
+	}
+	db.queue = append(db.queue, &job{apply: apply, c: c})
+	db.cond.Signal()
+	db.mu.Unlock()
+	return c
+}
+
+// commitLoop is the single committer: it takes everything queued (up to
+// maxBatch), commits it in one transaction with one fsync, signals the
+// commits, and repeats at once with whatever queued meanwhile.
+func (db *DB) commitLoop() {
+	defer db.wg.Done()
+	var spare []*job
+	for {
+		db.mu.Lock()
+		for len(db.queue) == 0 && !db.closing {
+			db.cond.Wait()
+		}
+		if len(db.queue) == 0 { // closing and drained
+			db.mu.Unlock()
+			return
+		}
+		var batch []*job
+		if len(db.queue) <= db.maxBatch {
+			batch = db.queue
+			db.queue = spare[:0]
+		} else {
+			batch = append(spare[:0], db.queue[:db.maxBatch]...)
+			n := copy(db.queue, db.queue[db.maxBatch:])
+			clear(db.queue[n:])
+			db.queue = db.queue[:n]
+		}
+		db.mu.Unlock()
+
+		db.commitBatch(batch)
+		clear(batch)
+		spare = batch[:0]
+	}
+}
+
+func (db *DB) commitBatch(batch []*job) {
+	errs := make([]error, len(batch))
+	now := time.Now().UTC()
+	start := time.Now()
+	err := db.update(func(tx *bolt.Tx) error {
+		for i, j := range batch {
+			err := j.apply(tx, now)
+			var ab abortError
+			if errors.As(err, &ab) {
+				return err
+			}
+			errs[i] = err
+		}
+		return nil
+	})
+	db.stats.batches.Add(1)
+	db.stats.writes.Add(uint64(len(batch)))
+	db.stats.commitNanos.Add(uint64(time.Since(start)))
+	if err != nil {
+		db.stats.failedBatches.Add(1)
+		db.log.Error("group commit failed", "writes", len(batch), "err", err)
+		err = fmt.Errorf("storage: commit: %w", err)
+	}
+	for i, j := range batch {
+		if err != nil {
+			j.c.finish(err)
+		} else {
+			j.c.finish(errs[i])
+		}
+	}
+}
+
+// update runs fn in a write transaction; a panic inside becomes an error
+// (bbolt rolls the transaction back).
+func (db *DB) update(fn func(tx *bolt.Tx) error) (err error) {
+	return db.bolt.Update(func(tx *bolt.Tx) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: panic in write transaction: %v", ErrCorrupt, r)
+			}
+		}()
+		return fn(tx)
+	})
+}
+
+// docBucket returns the document's bucket and its metadata, or ErrNotFound.
+func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, DocMeta, error) {
+	b := tx.Bucket(bktDocs).Bucket([]byte(id))
+	if b == nil {
+		return nil, DocMeta{}, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	m, err := decodeMeta(id, b.Get(keyMeta))
+	if err != nil {
+		return nil, DocMeta{}, err
+	}
+	return b, m, nil
+}
+
+func (db *DB) applyAppend(tx *bolt.Tx, now time.Time, a *Append) error {
+	// Validate everything before the first write.
+	b, m, err := docBucket(tx, a.Doc)
+	if err != nil {
+		return err
+	}
+	next := m.Version + 1
+	for i := range a.Records {
+		r := &a.Records[i]
+		if r.Version != next {
+			return fmt.Errorf("%w: document %q at version %d: record has version %d, want %d",
+				ErrVersionConflict, a.Doc, m.Version, r.Version, next)
+		}
+		if len(r.Client) > MaxClientLen {
+			return fmt.Errorf("%w: client id longer than %d bytes", ErrInvalid, MaxClientLen)
+		}
+		if len(r.Op) > maxValue {
+			return fmt.Errorf("%w: op larger than %d bytes", ErrInvalid, maxValue)
+		}
+		next++
+	}
+	head := next - 1
+	if a.Meta.Version != head {
+		return fmt.Errorf("%w: document %q: meta version %d, ops end at %d",
+			ErrVersionConflict, a.Doc, a.Meta.Version, head)
+	}
+	if s := a.Snapshot; s != nil {
+		if s.Version > head {
+			return fmt.Errorf("%w: document %q: snapshot version %d above head %d",
+				ErrVersionConflict, a.Doc, s.Version, head)
+		}
+		if len(s.Content) > maxValue {
+			return fmt.Errorf("%w: snapshot larger than %d bytes", ErrInvalid, maxValue)
+		}
+	}
+
+	// Write.
+	ops, seqs := b.Bucket(bktOps), b.Bucket(bktSeq)
+	for i := range a.Records {
+		r := a.Records[i]
+		if r.Time.IsZero() {
+			r.Time = now
+		}
+		if err := ops.Put(u64(r.Version), encodeOp(&r)); err != nil {
+			return abort(err)
+		}
+		if r.Client != "" && r.Seq > 0 {
+			if old := seqs.Get([]byte(r.Client)); len(old) == 16 && be.Uint64(old) >= r.Seq {
+				continue
+			}
+			if err := seqs.Put([]byte(r.Client), seqVal(r.Seq, r.Version)); err != nil {
+				return abort(err)
+			}
+		}
+	}
+	nm := m
+	nm.Version = head
+	nm.Size = a.Meta.Size
+	nm.Length = a.Meta.Length
+	nm.Updated = a.Meta.Updated
+	if nm.Updated.IsZero() {
+		nm.Updated = now
+	}
+	if err := putMeta(tx, b, m, nm); err != nil {
+		return abort(err)
+	}
+	if s := a.Snapshot; s != nil {
+		snaps := b.Bucket(bktSnaps)
+		if err := snaps.Put(u64(s.Version), []byte(s.Content)); err != nil {
+			return abort(err)
+		}
+		if db.retention > 0 {
+			if err := db.prune(b); err != nil {
+				return abort(err)
+			}
+		}
+	}
+	return nil
+}
+
+// putMeta stores nm and moves the document's entry in the updated index.
+func putMeta(tx *bolt.Tx, b *bolt.Bucket, old, nm DocMeta) error {
+	if err := b.Put(keyMeta, encodeMeta(nm)); err != nil {
+		return err
+	}
+	upd := tx.Bucket(bktUpdated)
+	if !old.Updated.Equal(nm.Updated) || old.ID != nm.ID {
+		if old.ID != "" {
+			if err := upd.Delete(updatedKey(old.Updated, old.ID)); err != nil {
+				return err
+			}
+		}
+		if err := upd.Put(updatedKey(nm.Updated, nm.ID), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxPrunePerCommit bounds the work one snapshot's pruning adds to a batch;
+// a larger backlog is worked off by the following snapshots.
+const maxPrunePerCommit = 100_000
+
+// prune applies the retention policy to one document: with S the newest
+// snapshot and base the newest snapshot at or below S-retention, it deletes
+// the ops with versions <= base and the snapshots below base. So at least
+// `retention` ops before S stay, and every version from base on can still be
+// rebuilt (snapshot base + the ops after it).
+func (db *DB) prune(b *bolt.Bucket) error {
+	snaps, ops := b.Bucket(bktSnaps), b.Bucket(bktOps)
+	sc := snaps.Cursor()
+	k, _ := sc.Last()
+	if k == nil {
+		return nil
+	}
+	newest := be.Uint64(k)
+	if newest <= db.retention {
+		return nil
+	}
+	limit := newest - db.retention
+	k, _ = sc.Seek(u64(limit + 1))
+	if k == nil {
+		k, _ = sc.Last()
+	} else {
+		k, _ = sc.Prev()
+	}
+	if k == nil {
+		return nil
+	}
+	base := be.Uint64(k)
+	n := 0
+	oc := ops.Cursor()
+	for k, _ := oc.First(); k != nil && be.Uint64(k) <= base && n < maxPrunePerCommit; k, _ = oc.First() {
+		if err := oc.Delete(); err != nil {
+			return err
+		}
+		n++
+	}
+	for k, _ := sc.First(); k != nil && be.Uint64(k) < base; k, _ = sc.First() {
+		if err := sc.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// statCounters are updated by the committer only.
+type statCounters struct {
+	batches, failedBatches, writes, commitNanos atomic.Uint64
+}
+
+// Stats are cumulative counters of the group committer, for metrics.
+type Stats struct {
+	Batches       uint64        // transactions committed or failed
+	FailedBatches uint64        // transactions that failed
+	Writes        uint64        // queued writes (appends, creates, ...) processed
+	CommitTime    time.Duration // total time spent in commit transactions (incl. fsync)
+}
+
+// Stats returns the committer's counters.
+func (db *DB) Stats() Stats {
+	return Stats{
+		Batches:       db.stats.batches.Load(),
+		FailedBatches: db.stats.failedBatches.Load(),
+		Writes:        db.stats.writes.Load(),
+		CommitTime:    time.Duration(db.stats.commitNanos.Load()),
+	}
+}

@@ -1,0 +1,248 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// SchemaVersion is the storage layout version written into new files.
+// Open refuses files with a higher version (ErrSchemaTooNew).
+const SchemaVersion = 1
+
+const (
+	defaultTimeout  = 2 * time.Second
+	defaultMaxBatch = 2048
+	// defaultMmapSize keeps read transactions from blocking the committer
+	// while bbolt remaps a growing file (see bbolt.Options.InitialMmapSize).
+	defaultMmapSize = 64 << 20
+)
+
+// Options configures Open. A nil *Options means all defaults.
+type Options struct {
+	// Timeout bounds the wait for the data file's lock; after it Open fails
+	// with ErrLocked. Default 2s. Negative means do not wait at all
+	// (a single attempt is made).
+	Timeout time.Duration
+	// NoSync skips fsync on commit. Only for tests and bulk loading: a
+	// crash may lose or corrupt data. Default false.
+	NoSync bool
+	// Retention is the number of ops to keep before a document's newest
+	// snapshot; older ops (and snapshots older than the base of the kept
+	// ops) are pruned when a snapshot is stored. 0 (default) keeps all.
+	Retention int
+	// MaxBatch caps the number of queued writes committed in one
+	// transaction. Default 2048.
+	MaxBatch int
+	// Logger receives batch failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// DB is a cowrite data file. All methods are safe for concurrent use.
+type DB struct {
+	bolt      *bolt.DB
+	path      string
+	retention uint64
+	maxBatch  int
+	log       *slog.Logger
+
+	mu      sync.Mutex // guards the fields below
+	cond    *sync.Cond // signalled when queue grows or closing is set
+	queue   []*job
+	closing bool
+
+	wg        sync.WaitGroup // the committer goroutine
+	closeOnce sync.Once
+	closeErr  error
+
+	stats statCounters
+}
+
+// Open opens (creating if needed) the data file at path, with its parent
+// directory, and starts the committer goroutine. Errors: ErrLocked,
+// ErrCorrupt, ErrSchemaTooNew, or an OS error.
+func Open(path string, opts *Options) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	switch {
+	case o.Timeout == 0:
+		o.Timeout = defaultTimeout
+	case o.Timeout < 0:
+		o.Timeout = time.Nanosecond
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = defaultMaxBatch
+	}
+	if o.Retention < 0 {
+		o.Retention = 0
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		}
+	}
+	bdb, err := openBolt(path, &bolt.Options{
+		Timeout:         o.Timeout,
+		NoFreelistSync:  true,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: defaultMmapSize,
+		NoSync:          o.NoSync,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := initSchema(bdb); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	db := &DB{
+		bolt:      bdb,
+		path:      path,
+		retention: uint64(o.Retention),
+		maxBatch:  o.MaxBatch,
+		log:       o.Logger.With("component", "storage"),
+	}
+	db.cond = sync.NewCond(&db.mu)
+	db.wg.Add(1)
+	go db.commitLoop()
+	return db, nil
+}
+
+// openBolt opens the bbolt file, mapping its failures onto this package's
+// sentinels. bbolt can panic on some damaged files; that becomes ErrCorrupt.
+func openBolt(path string, bo *bolt.Options) (bdb *bolt.DB, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			bdb = nil
+			err = fmt.Errorf("%w: %s: bbolt panicked: %v", ErrCorrupt, path, r)
+		}
+	}()
+	bdb, err = bolt.Open(path, 0o600, bo)
+	if err == nil {
+		return bdb, nil
+	}
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, bo.Timeout)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	// Anything else from bbolt while reading the file (short file, bad page
+	// size, ...) means the contents are not a usable bbolt database.
+	return nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, path, err)
+}
+
+// initSchema creates the top-level buckets of a new file and checks the
+// schema stamp of an existing one.
+func initSchema(bdb *bolt.DB) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, r)
+		}
+	}()
+	return bdb.Update(func(tx *bolt.Tx) error {
+		sys := tx.Bucket(bktSys)
+		if sys == nil {
+			// A new file has no buckets; a file with other buckets is not ours.
+			foreign := false
+			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				foreign = true
+				return nil
+			})
+			if foreign {
+				return fmt.Errorf("%w: not a cowrite data file (no schema stamp)", ErrCorrupt)
+			}
+			var err error
+			if sys, err = tx.CreateBucket(bktSys); err != nil {
+				return err
+			}
+			if err := sys.Put(keySchema, u64(SchemaVersion)); err != nil {
+				return err
+			}
+		}
+		v := sys.Get(keySchema)
+		if len(v) != 8 {
+			return fmt.Errorf("%w: bad schema stamp", ErrCorrupt)
+		}
+		if got := be.Uint64(v); got > SchemaVersion {
+			return fmt.Errorf("%w: file has schema %d, this program supports up to %d", ErrSchemaTooNew, got, SchemaVersion)
+		}
+		for _, name := range [][]byte{bktDocs, bktUpdated} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Path returns the data file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close stops accepting writes, commits everything already queued, waits
+// for the committer and closes the file. It is idempotent; later calls
+// return the first call's result.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.mu.Lock()
+		db.closing = true
+		db.cond.Broadcast()
+		db.mu.Unlock()
+		db.wg.Wait()
+		db.closeErr = db.bolt.Close()
+	})
+	return db.closeErr
+}
+
+// Backup writes a consistent copy of the whole data file to w while the DB
+// stays online (readers and the committer keep running). It returns the
+// number of bytes written.
+func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := db.view(func(tx *bolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return n, fmt.Errorf("storage: backup: %w", err)
+	}
+	return n, nil
+}
+
+// view runs fn in a read transaction, turning a closed DB into ErrClosed
+// and a bbolt panic (damaged page) into ErrCorrupt.
+func (db *DB) view(fn func(tx *bolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, r)
+		}
+	}()
+	err = db.bolt.View(fn)
+	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		return ErrClosed
+	}
+	return err
+}

@@ -1,0 +1,75 @@
+// Package storage is cowrite's durable store: per-document op logs,
+// snapshots, metadata and a dedupe table in one bbolt file, written by a
+// group committer.
+//
+// # Model
+//
+// A document has metadata (DocMeta), an op log with versions 1…head (an
+// op's version is the document's version right after it), snapshots of its
+// full content at some versions (always at least one: its content at
+// creation, version 0), and a dedupe table mapping each client to the
+// highest seq it committed and that op's version. Ops are opaque JSON bytes:
+// this package does not know the OT type, so content at a past version is
+// rebuilt by the caller (ContentAt takes an apply function; Load returns
+// the newest snapshot plus the ops after it).
+//
+// # Group commit
+//
+// All writes (Append, CreateDoc, RenameDoc, DeleteDoc) go through one
+// committer goroutine. Append only queues and returns a *Commit future; the
+// committer takes everything queued (up to Options.MaxBatch), applies it in
+// one bbolt read-write transaction — one fsync for many appends of many
+// documents — then closes each Commit's Done channel, and starts over at
+// once with whatever queued meanwhile. There is no timer: under light load
+// each write commits alone, under heavy load batches grow by themselves.
+//
+// Writes apply in the order they were queued. Each write is validated
+// inside the transaction before it writes anything (an Append whose first
+// version is not the stored version + 1 fails with ErrVersionConflict), so
+// a bad write fails alone and the rest of its batch commits. If the
+// transaction itself fails (I/O error), every write of the batch fails and,
+// bbolt transactions being atomic, none of them is on disk.
+//
+// Pipelining: a sequencer may queue version v+1 before v is durable. If v
+// fails, v+1 then fails with ErrVersionConflict, never leaving a gap.
+//
+// # Retention
+//
+// With Options.Retention = R > 0, when an Append stores a snapshot at
+// version S, the committer finds the newest snapshot B at or below S-R and
+// deletes the ops with versions <= B and the snapshots older than B (at most
+// 100,000 ops per commit). So at least R ops before the newest snapshot are
+// kept, and any version >= B can be rebuilt. OldestKeptVersion reports the
+// first op still kept; reads below it fail with ErrPruned. Dedupe entries
+// are never pruned.
+//
+// # Layout (schema version 1)
+//
+//	sys/schema                 big-endian uint64 SchemaVersion
+//	docs/<id>/                 one nested bucket per document
+//	    meta                   JSON {t: title, c: created ns, u: updated ns,
+//	                           v: version, s: size, l: length}
+//	    ops/<u64 version>      format byte 1, uvarint seq, varint time ns,
+//	                           uvarint len(client), client, op JSON bytes
+//	    snaps/<u64 version>    content bytes
+//	    seq/<client>           u64 seq, u64 version (dedupe)
+//	updated/<^u64 updated ns><id>   empty; index for ListDocs ByUpdated
+//
+// Integers in keys are big-endian so cursors iterate in version order.
+// bbolt runs with NoFreelistSync and the hashmap freelist (faster commits;
+// the freelist is rebuilt by scanning at open).
+//
+// # Concurrency
+//
+// All methods of DB are safe for concurrent use. Reads run in bbolt read
+// transactions and see only committed writes (never queued ones). Close
+// commits everything queued, then closes the file; writes queued after
+// Close fail with ErrClosed. Contexts are checked before a read starts and
+// while waiting for a write; a write whose caller gave up may still commit.
+//
+// # Caveats
+//
+// One process at a time: bbolt takes an exclusive file lock (ErrLocked
+// after Options.Timeout). Large snapshots are written whole each time.
+// Metadata is JSON and rewritten on every Append.
+package storage

@@ -1,0 +1,154 @@
+package storage
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+var be = binary.BigEndian
+
+// Bucket and key names; see doc.go for the layout.
+var (
+	bktSys     = []byte("sys")
+	bktDocs    = []byte("docs")
+	bktUpdated = []byte("updated")
+	keySchema  = []byte("schema")
+
+	keyMeta  = []byte("meta")
+	bktOps   = []byte("ops")
+	bktSnaps = []byte("snaps")
+	bktSeq   = []byte("seq")
+)
+
+const (
+	// MaxIDLen is the longest document id, in bytes.
+	MaxIDLen = 512
+	// MaxClientLen is the longest client id, in bytes.
+	MaxClientLen = 512
+	// maxValue keeps values well inside bbolt's limit (2 GiB - 2).
+	maxValue = 1 << 30
+
+	opFormat1 = 1
+)
+
+func u64(v uint64) []byte {
+	b := make([]byte, 8)
+	be.PutUint64(b, v)
+	return b
+}
+
+func checkID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: empty document id", ErrInvalid)
+	case len(id) > MaxIDLen:
+		return fmt.Errorf("%w: document id longer than %d bytes", ErrInvalid, MaxIDLen)
+	case !utf8.ValidString(id):
+		return fmt.Errorf("%w: document id is not valid UTF-8", ErrInvalid)
+	}
+	return nil
+}
+
+// metaRec is the stored form of DocMeta (the id is the bucket name).
+type metaRec struct {
+	Title   string `json:"t"`
+	Created int64  `json:"c"`
+	Updated int64  `json:"u"`
+	Version uint64 `json:"v"`
+	Size    int64  `json:"s"`
+	Length  int    `json:"l,omitempty"`
+}
+
+func encodeMeta(m DocMeta) []byte {
+	b, _ := json.Marshal(metaRec{
+		Title:   m.Title,
+		Created: m.Created.UnixNano(),
+		Updated: m.Updated.UnixNano(),
+		Version: m.Version,
+		Size:    m.Size,
+		Length:  m.Length,
+	})
+	return b
+}
+
+func decodeMeta(id string, b []byte) (DocMeta, error) {
+	var r metaRec
+	if err := json.Unmarshal(b, &r); err != nil {
+		return DocMeta{}, fmt.Errorf("%w: document %q: bad metadata: %v", ErrCorrupt, id, err)
+	}
+	return DocMeta{
+		ID:      id,
+		Title:   r.Title,
+		Created: time.Unix(0, r.Created).UTC(),
+		Updated: time.Unix(0, r.Updated).UTC(),
+		Version: r.Version,
+		Size:    r.Size,
+		Length:  r.Length,
+	}, nil
+}
+
+// encodeOp: format byte, uvarint seq, varint unix-nano time, uvarint
+// len(client), client, then the op bytes up to the end of the value.
+func encodeOp(r *OpRecord) []byte {
+	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(r.Client)+len(r.Op))
+	b = append(b, opFormat1)
+	b = binary.AppendUvarint(b, r.Seq)
+	b = binary.AppendVarint(b, r.Time.UnixNano())
+	b = binary.AppendUvarint(b, uint64(len(r.Client)))
+	b = append(b, r.Client...)
+	b = append(b, r.Op...)
+	return b
+}
+
+// decodeOp decodes a stored op value. The returned record does not alias b
+// (bbolt memory is only valid inside its transaction).
+func decodeOp(version uint64, b []byte) (OpRecord, error) {
+	bad := func(what string) (OpRecord, error) {
+		return OpRecord{}, fmt.Errorf("%w: op %d: %s", ErrCorrupt, version, what)
+	}
+	if len(b) == 0 || b[0] != opFormat1 {
+		return bad("unknown record format")
+	}
+	b = b[1:]
+	seq, n := binary.Uvarint(b)
+	if n <= 0 {
+		return bad("bad seq")
+	}
+	b = b[n:]
+	t, n := binary.Varint(b)
+	if n <= 0 {
+		return bad("bad time")
+	}
+	b = b[n:]
+	cl, n := binary.Uvarint(b)
+	if n <= 0 || cl > uint64(len(b)-n) {
+		return bad("bad client")
+	}
+	b = b[n:]
+	r := OpRecord{
+		Version: version,
+		Seq:     seq,
+		Time:    time.Unix(0, t).UTC(),
+		Client:  string(b[:cl]),
+		Op:      append([]byte(nil), b[cl:]...),
+	}
+	return r, nil
+}
+
+// seqVal is the dedupe value: last seq and the version it was committed as.
+func seqVal(seq, version uint64) []byte {
+	b := make([]byte, 16)
+	be.PutUint64(b, seq)
+	be.PutUint64(b[8:], version)
+	return b
+}
+
+// updatedKey orders the "updated" index newest first, then by id.
+func updatedKey(updated time.Time, id string) []byte {
+	b := make([]byte, 8, 8+len(id))
+	be.PutUint64(b, ^uint64(updated.UnixNano()))
+	return append(b, id...)
+}

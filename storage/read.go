@@ -1,0 +1,226 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Head is a `to` for ReadOps meaning "up to the document's current version".
+const Head = math.MaxUint64
+
+// ReadOps returns the ops that take the document from version `from` to
+// version `to`, i.e. versions from+1 … to, in order, at most limit of them
+// (limit <= 0: no limit). `to` above the head is capped to the head (use
+// Head). Errors: ErrNotFound, ErrVersionAhead (from > head), ErrPruned
+// (op from+1 was removed by retention; see OldestKeptVersion).
+func (db *DB) ReadOps(ctx context.Context, doc string, from, to uint64, limit int) ([]OpRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []OpRecord
+	err := db.view(func(tx *bolt.Tx) error {
+		b, m, err := docBucket(tx, doc)
+		if err != nil {
+			return err
+		}
+		out, err = readOps(ctx, b, m, from, to, limit)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func readOps(ctx context.Context, b *bolt.Bucket, m DocMeta, from, to uint64, limit int) ([]OpRecord, error) {
+	if from > m.Version {
+		return nil, fmt.Errorf("%w: document %q: version %d, head %d", ErrVersionAhead, m.ID, from, m.Version)
+	}
+	to = min(to, m.Version)
+	if from >= to {
+		return []OpRecord{}, nil
+	}
+	n := to - from
+	if limit > 0 && uint64(limit) < n {
+		n = uint64(limit)
+	}
+	c := b.Bucket(bktOps).Cursor()
+	k, v := c.Seek(u64(from + 1))
+	if k == nil || be.Uint64(k) != from+1 {
+		return nil, fmt.Errorf("%w: document %q: ops after version %d are no longer kept", ErrPruned, m.ID, from)
+	}
+	out := make([]OpRecord, 0, min(n, 4096))
+	for want := from + 1; uint64(len(out)) < n; want++ {
+		if k == nil || be.Uint64(k) != want {
+			return nil, fmt.Errorf("%w: document %q: op %d missing", ErrCorrupt, m.ID, want)
+		}
+		r, err := decodeOp(want, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+		if len(out)%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		k, v = c.Next()
+	}
+	return out, nil
+}
+
+// LatestSnapshot returns the document's newest snapshot (every document has
+// one: its content at creation, at version 0, until a newer one exists).
+// Error: ErrNotFound.
+func (db *DB) LatestSnapshot(ctx context.Context, doc string) (Snapshot, error) {
+	return db.SnapshotAtOrBelow(ctx, doc, Head)
+}
+
+// SnapshotAtOrBelow returns the newest snapshot with version <= v.
+// Errors: ErrNotFound, ErrPruned (no snapshot that old is kept).
+func (db *DB) SnapshotAtOrBelow(ctx context.Context, doc string, v uint64) (Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, err
+	}
+	var s Snapshot
+	err := db.view(func(tx *bolt.Tx) error {
+		b, _, err := docBucket(tx, doc)
+		if err != nil {
+			return err
+		}
+		s, err = snapshotAtOrBelow(b, doc, v)
+		return err
+	})
+	return s, err
+}
+
+func snapshotAtOrBelow(b *bolt.Bucket, doc string, v uint64) (Snapshot, error) {
+	c := b.Bucket(bktSnaps).Cursor()
+	var k, val []byte
+	if v == math.MaxUint64 {
+		k, val = c.Last()
+	} else if k, val = c.Seek(u64(v + 1)); k == nil {
+		k, val = c.Last()
+	} else {
+		k, val = c.Prev()
+	}
+	if k == nil {
+		return Snapshot{}, fmt.Errorf("%w: document %q: no snapshot at or below version %d", ErrPruned, doc, v)
+	}
+	return Snapshot{Version: be.Uint64(k), Content: string(val)}, nil
+}
+
+// OldestKeptVersion returns the version of the oldest op still in the log
+// (head+1 when the log is empty). Catch-up from a base version b is possible
+// when b >= OldestKeptVersion-1. Error: ErrNotFound.
+func (db *DB) OldestKeptVersion(ctx context.Context, doc string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var v uint64
+	err := db.view(func(tx *bolt.Tx) error {
+		b, m, err := docBucket(tx, doc)
+		if err != nil {
+			return err
+		}
+		if k, _ := b.Bucket(bktOps).Cursor().First(); k != nil {
+			v = be.Uint64(k)
+		} else {
+			v = m.Version + 1
+		}
+		return nil
+	})
+	return v, err
+}
+
+// LastSeq returns the highest seq committed for (doc, client) and the
+// version it was committed as; ok is false when the client never committed
+// an op with a seq to this document. It survives pruning.
+// Error: ErrNotFound.
+func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uint64, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return 0, 0, false, err
+	}
+	err = db.view(func(tx *bolt.Tx) error {
+		b, _, err := docBucket(tx, doc)
+		if err != nil {
+			return err
+		}
+		if v := b.Bucket(bktSeq).Get([]byte(client)); len(v) == 16 {
+			seq, version, ok = be.Uint64(v), be.Uint64(v[8:]), true
+		}
+		return nil
+	})
+	return seq, version, ok, err
+}
+
+// Load returns, in one consistent read, what a sequencer needs to open a
+// document: its metadata, its newest snapshot and the ops after it.
+// Error: ErrNotFound.
+func (db *DB) Load(ctx context.Context, doc string) (DocMeta, Snapshot, []OpRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return DocMeta{}, Snapshot{}, nil, err
+	}
+	var (
+		m   DocMeta
+		s   Snapshot
+		ops []OpRecord
+	)
+	err := db.view(func(tx *bolt.Tx) error {
+		b, meta, err := docBucket(tx, doc)
+		if err != nil {
+			return err
+		}
+		m = meta
+		if s, err = snapshotAtOrBelow(b, doc, m.Version); err != nil {
+			return err
+		}
+		ops, err = readOps(ctx, b, m, s.Version, m.Version, 0)
+		return err
+	})
+	if err != nil {
+		return DocMeta{}, Snapshot{}, nil, err
+	}
+	return m, s, ops, nil
+}
+
+// ContentAt rebuilds the document's content at version v: the newest
+// snapshot at or below v, then apply for each op after it up to v, read in
+// one consistent transaction (apply runs after it ends). Errors:
+// ErrNotFound, ErrVersionAhead, ErrPruned, or apply's error.
+func (db *DB) ContentAt(ctx context.Context, doc string, v uint64, apply func(content string, op []byte) (string, error)) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	var (
+		s   Snapshot
+		ops []OpRecord
+	)
+	err := db.view(func(tx *bolt.Tx) error {
+		b, m, err := docBucket(tx, doc)
+		if err != nil {
+			return err
+		}
+		if v > m.Version {
+			return fmt.Errorf("%w: document %q: version %d, head %d", ErrVersionAhead, doc, v, m.Version)
+		}
+		if s, err = snapshotAtOrBelow(b, doc, v); err != nil {
+			return err
+		}
+		ops, err = readOps(ctx, b, m, s.Version, v, 0)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	content := s.Content
+	for _, r := range ops {
+		if content, err = apply(content, r.Op); err != nil {
+			return "", fmt.Errorf("storage: content of %q at %d: applying op %d: %w", doc, v, r.Version, err)
+		}
+	}
+	return content, nil
+}
