@@ -152,18 +152,17 @@ func build(s string) *node {
 		leaves = append(leaves, newLeaf(chunk, utf8.RuneCountInString(chunk)))
 		s = s[k:]
 	}
-	for len(leaves) > 1 {
-		next := leaves[:0]
-		for i := 0; i < len(leaves); i += 2 {
-			if i+1 < len(leaves) {
-				next = append(next, mk(leaves[i], leaves[i+1]))
-			} else {
-				next = append(next, leaves[i])
-			}
-		}
-		leaves = next
+	return balanced(leaves)
+}
+
+// balanced builds a tree over leaves, splitting them in halves so that
+// sibling heights differ by at most one.
+func balanced(leaves []*node) *node {
+	if len(leaves) == 1 {
+		return leaves[0]
 	}
-	return leaves[0]
+	m := len(leaves) / 2
+	return mk(balanced(leaves[:m]), balanced(leaves[m:]))
 }
 
 // chunks calls fn with the text of code points [start,end) of n, leaf by
