@@ -1,0 +1,70 @@
+// Package engine is an Engine.IO v4 server (the transport layer under
+// Socket.IO v5), behaving like the reference engine.io 6.6 for Node.
+//
+// # Model
+//
+// A Server is mounted on a fiber router. A handshake (a GET, or a
+// WebSocket without sid) creates a Session, announced to OnSession before
+// any of its messages is delivered. A session has one current Transport:
+// HTTP long-polling or a WebSocket. A polling session may upgrade to a
+// WebSocket (2probe/3probe, then 5); while the upgrade is probed, pending
+// and new GETs are answered at once (a noop when nothing is queued), and
+// after it, polling requests for the sid get 400 {"code":3}.
+//
+// The session owns a bounded outbound queue (Options.MaxQueue packets).
+// The transport pulls from it: a polling GET takes every queued packet at
+// once as one payload; a WebSocket's single writer goroutine takes every
+// queued packet and writes them as consecutive frames with one write call.
+// A full queue closes the session ("slow consumer"): messages are never
+// dropped silently, except by SendVolatile.
+//
+// Heartbeat (v4): the server queues a ping every PingInterval, counted
+// from the previous pong (the open packet for the first); if no pong
+// arrives within PingTimeout of queueing the ping, the session closes
+// with "ping timeout". A ping from the client is a protocol error.
+//
+// # Concurrency contract
+//
+// Send, SendVolatile and Close may be called from any goroutine. Received
+// messages and then the close are delivered by one goroutine per session:
+// OnMessage is called sequentially in arrival order, OnClose exactly once
+// and after the last OnMessage, both with no engine lock held (they may
+// call Send and Close). Close does not wait for OnClose; Session.Done is
+// closed after OnClose has returned. Server.Close closes every session and
+// waits for their OnClose and for every WebSocket handler; it must not be
+// called from a callback. A panic in a callback is logged and closes the
+// session.
+//
+// # Wire behaviour worth knowing
+//
+//   - Errors are 400 (403 for code 4) with {"code":N,"message":"…"}; codes
+//     0–5 as engine.io (see ErrorCode). A POST body over MaxPayload gets
+//     413 and closes the session; an unparsable one gets 400 and closes it;
+//     a second concurrent GET or POST gets 400 and closes it (a pending GET
+//     is answered with a close packet "1"). A client that aborts a pending
+//     GET closes its session ("transport error").
+//   - A WebSocket message over MaxPayload is answered with close 1009.
+//     Binary messages travel as binary frames (no "b" prefix); over polling
+//     as "b" + base64.
+//   - CORS: with Options.CORSOrigins empty no CORS header is sent and the
+//     Origin is not checked. Otherwise an allowed Origin is reflected with
+//     Access-Control-Allow-Credentials: true, preflights get 204, and a
+//     request (handshake or not, WebSocket included) whose Origin is not
+//     allowed is refused with 403 {"code":4,"message":"Forbidden"} — this
+//     is stricter than engine.io, which only omits the headers.
+//   - A closing session still writes what was queued before the close: on
+//     a WebSocket before its close frame; over polling only to a GET that
+//     is pending or arrives before the session is dropped from the table
+//     (which happens at once), unlike engine.io which waits for one.
+//
+// # Caveats
+//
+// The fiber app's BodyLimit must be at least MaxPayload (fiber otherwise
+// answers 413 itself without closing the session). Detecting an aborted
+// long-poll peeks at the socket (MSG_PEEK) on Unix; elsewhere such a
+// session ends by ping timeout. WebSocket data frames are written straight
+// to the connection, bypassing fasthttp/websocket's writer (which writes one
+// frame per syscall); control frames still go through it, and each frame
+// batch is written with a single Write so they never interleave.
+// Per-message compression is not negotiated.
+package engine

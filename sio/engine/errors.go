@@ -1,0 +1,98 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// ErrorCode is an Engine.IO HTTP error code, sent as {"code":N,"message":"…"}.
+type ErrorCode int
+
+// The Engine.IO error codes (engine.io 6.x Server.errors).
+const (
+	CodeUnknownTransport           ErrorCode = 0
+	CodeUnknownSID                 ErrorCode = 1
+	CodeBadHandshakeMethod         ErrorCode = 2
+	CodeBadRequest                 ErrorCode = 3
+	CodeForbidden                  ErrorCode = 4
+	CodeUnsupportedProtocolVersion ErrorCode = 5
+)
+
+// Message returns the engine.io message of the code.
+func (c ErrorCode) Message() string {
+	switch c {
+	case CodeUnknownTransport:
+		return "Transport unknown"
+	case CodeUnknownSID:
+		return "Session ID unknown"
+	case CodeBadHandshakeMethod:
+		return "Bad handshake method"
+	case CodeBadRequest:
+		return "Bad request"
+	case CodeForbidden:
+		return "Forbidden"
+	case CodeUnsupportedProtocolVersion:
+		return "Unsupported protocol version"
+	}
+	return fmt.Sprintf("error %d", int(c))
+}
+
+// Error is a request refused by the Engine.IO server; it is written to the
+// client as JSON with Status as the HTTP status.
+type Error struct {
+	Code    ErrorCode
+	Message string
+}
+
+func newError(code ErrorCode) *Error { return &Error{Code: code, Message: code.Message()} }
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("engine: %s (code %d)", e.Message, int(e.Code))
+}
+
+// Status is the HTTP status that carries the error: 403 for Forbidden, 400 otherwise.
+func (e *Error) Status() int {
+	if e.Code == CodeForbidden {
+		return http.StatusForbidden
+	}
+	return http.StatusBadRequest
+}
+
+// body is the JSON body {"code":N,"message":"…"}.
+func (e *Error) body() []byte {
+	b, err := json.Marshal(struct {
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	}{int(e.Code), e.Message})
+	if err != nil { // cannot happen for an int and a string
+		return []byte(`{"code":3,"message":"Bad request"}`)
+	}
+	return b
+}
+
+var (
+	// ErrClosed is returned by Send on a closed session.
+	ErrClosed = errors.New("engine: session closed")
+	// ErrSlowConsumer is returned by Send when the outbound queue overflowed;
+	// the session has been closed with reason "slow consumer".
+	ErrSlowConsumer = errors.New("engine: slow consumer")
+
+	errEmptyPacket   = errors.New("engine: empty packet")
+	errPacketType    = errors.New("engine: unknown packet type")
+	errBase64        = errors.New("engine: invalid base64 binary packet")
+	errEmptyPayload  = errors.New("engine: empty payload")
+	errPayloadFormat = errors.New("engine: malformed payload")
+)
+
+// Close reasons passed to OnClose, as in engine.io.
+const (
+	ReasonTransportClose = "transport close"
+	ReasonTransportError = "transport error"
+	ReasonPingTimeout    = "ping timeout"
+	ReasonParseError     = "parse error"
+	ReasonForcedClose    = "forced close"
+	ReasonServerShutdown = "server shutting down"
+	ReasonSlowConsumer   = "slow consumer"
+)

@@ -1,0 +1,173 @@
+package engine
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Mount registers the server on r at path (like "/socket.io/"), with and
+// without the trailing slash, for every method: GET, POST, OPTIONS and the
+// WebSocket upgrade (anything else is answered 400).
+func (s *Server) Mount(r fiber.Router, path string) {
+	if path == "" {
+		path = "/socket.io/"
+	}
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	trimmed := strings.TrimRight(path, "/")
+	if trimmed == "" {
+		r.All("/", s.handle)
+		return
+	}
+	r.All(trimmed, s.handle)
+	r.All(trimmed+"/", s.handle)
+}
+
+// handle is the entry point of every Engine.IO request.
+func (s *Server) handle(c *fiber.Ctx) error {
+	if c.Method() == fiber.MethodOptions {
+		return s.preflight(c)
+	}
+	if !s.cors(c) {
+		return writeError(c, newError(CodeForbidden))
+	}
+	transport := c.Query("transport")
+	if !s.cfg.allows(transport) {
+		return writeError(c, newError(CodeUnknownTransport))
+	}
+	upgrade := websocket.IsWebSocketUpgrade(c)
+	if sid := c.Query("sid"); sid != "" {
+		sess := s.lookup(sid)
+		if sess == nil {
+			return writeError(c, newError(CodeUnknownSID))
+		}
+		if upgrade {
+			if transport != transportWebSocket {
+				return writeError(c, newError(CodeBadRequest))
+			}
+			return s.serveUpgrade(c, sess)
+		}
+		t, ok := sess.currentPolling()
+		if !ok || transport != transportPolling {
+			return writeError(c, newError(CodeBadRequest)) // transport mismatch
+		}
+		switch c.Method() {
+		case fiber.MethodGet:
+			return t.serveGet(c)
+		case fiber.MethodPost:
+			return t.servePost(c)
+		}
+		return writeError(c, newError(CodeBadRequest))
+	}
+
+	// Handshake.
+	if c.Method() != fiber.MethodGet {
+		return writeError(c, newError(CodeBadHandshakeMethod))
+	}
+	if transport == transportWebSocket && !upgrade {
+		return writeError(c, newError(CodeBadRequest))
+	}
+	if upgrade && transport != transportWebSocket {
+		return writeError(c, newError(CodeBadRequest))
+	}
+	if s.cfg.allowRequest != nil {
+		if err := s.cfg.allowRequest(c); err != nil {
+			e := newError(CodeForbidden)
+			if msg := err.Error(); msg != "" {
+				e.Message = msg
+			}
+			return writeError(c, e)
+		}
+	}
+	if c.Query("EIO") != "4" {
+		return writeError(c, newError(CodeUnsupportedProtocolVersion))
+	}
+	hs := snapshot(c)
+	if upgrade {
+		return s.serveWebSocketHandshake(c, hs)
+	}
+	return s.servePollingHandshake(c, hs)
+}
+
+// currentPolling returns the session's polling transport if polling is
+// still its transport.
+func (sess *Session) currentPolling() (*polling, bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	p, ok := sess.transport.(*polling)
+	return p, ok
+}
+
+// allowedOrigin reports whether origin may use the server; with no CORS
+// configuration every origin may (no CORS headers are sent).
+func (s *Server) allowedOrigin(origin string) bool {
+	if len(s.cfg.corsOrigins) == 0 || origin == "" {
+		return true
+	}
+	return slices.Contains(s.cfg.corsOrigins, "*") || slices.Contains(s.cfg.corsOrigins, origin)
+}
+
+// cors sets the CORS response headers; false means the origin is refused.
+func (s *Server) cors(c *fiber.Ctx) bool {
+	origin := c.Get(fiber.HeaderOrigin)
+	if !s.allowedOrigin(origin) {
+		return false
+	}
+	if len(s.cfg.corsOrigins) > 0 && origin != "" {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+		c.Set(fiber.HeaderAccessControlAllowCredentials, "true")
+		c.Vary(fiber.HeaderOrigin)
+	}
+	return true
+}
+
+// preflight answers an OPTIONS request: 204, with the CORS headers when
+// the origin is allowed, 403 code 4 when it is not.
+func (s *Server) preflight(c *fiber.Ctx) error {
+	if !s.cors(c) {
+		return writeError(c, newError(CodeForbidden))
+	}
+	if len(s.cfg.corsOrigins) > 0 && c.Get(fiber.HeaderOrigin) != "" {
+		c.Set(fiber.HeaderAccessControlAllowMethods, "GET,HEAD,PUT,PATCH,POST,DELETE")
+		if h := c.Get(fiber.HeaderAccessControlRequestHeaders); h != "" {
+			c.Set(fiber.HeaderAccessControlAllowHeaders, h)
+			c.Vary(fiber.HeaderAccessControlRequestHeaders)
+		}
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func writeError(c *fiber.Ctx, e *Error) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Status(e.Status()).Send(e.body())
+}
+
+// snapshot copies what the session keeps of the handshake request.
+func snapshot(c *fiber.Ctx) *Handshake {
+	hs := &Handshake{
+		Headers:    make(http.Header),
+		RemoteAddr: c.Context().RemoteAddr().String(),
+		Time:       time.Now(),
+		Secure:     c.Secure(),
+		URL:        string(c.Request().RequestURI()),
+	}
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		hs.Headers.Add(string(k), string(v))
+	})
+	q, err := url.ParseQuery(string(c.Request().URI().QueryString()))
+	if err != nil {
+		q = url.Values{}
+		c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
+			q.Add(string(k), string(v))
+		})
+	}
+	hs.Query = q
+	return hs
+}

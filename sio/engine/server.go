@@ -1,0 +1,223 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// Options configure a Server; a nil *Options means defaults.
+type Options struct {
+	// PingInterval is the time between two server pings. Default 25s.
+	PingInterval time.Duration
+	// PingTimeout is how long after a ping is queued the pong must arrive.
+	// Default 20s.
+	PingTimeout time.Duration
+	// MaxPayload is the largest polling POST body and WebSocket message, in
+	// bytes. Default 1_000_000. The fiber app's BodyLimit must be at least
+	// this large, or fiber answers 413 itself without closing the session.
+	MaxPayload int64
+	// UpgradeTimeout is how long a probing WebSocket has to complete the
+	// upgrade (2probe … 5). Default 10s.
+	UpgradeTimeout time.Duration
+	// CORSOrigins are the allowed origins. Nil or empty: no CORS headers and
+	// no Origin check. "*" allows any origin (reflected, with credentials).
+	// Otherwise a request whose Origin is not listed is refused with 403
+	// {"code":4,"message":"Forbidden"}.
+	CORSOrigins []string
+	// AllowRequest, if set, is called for every handshake; an error refuses
+	// it with 403 code 4 and the error's text as the message.
+	AllowRequest func(c *fiber.Ctx) error
+	// MaxQueue bounds the outbound queue of a session, in packets. Default
+	// 1024. Overflow closes the session with reason "slow consumer".
+	MaxQueue int
+	// Transports are the allowed transports. Default {"polling","websocket"}.
+	Transports []string
+	// Logger receives the engine's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// config is Options with the defaults applied.
+type config struct {
+	pingInterval   time.Duration
+	pingTimeout    time.Duration
+	maxPayload     int64
+	upgradeTimeout time.Duration
+	corsOrigins    []string
+	allowRequest   func(c *fiber.Ctx) error
+	maxQueue       int
+	transports     []string
+	logger         *slog.Logger
+}
+
+func newConfig(o *Options) *config {
+	if o == nil {
+		o = &Options{}
+	}
+	c := &config{
+		pingInterval:   o.PingInterval,
+		pingTimeout:    o.PingTimeout,
+		maxPayload:     o.MaxPayload,
+		upgradeTimeout: o.UpgradeTimeout,
+		corsOrigins:    slices.Clone(o.CORSOrigins),
+		allowRequest:   o.AllowRequest,
+		maxQueue:       o.MaxQueue,
+		transports:     slices.Clone(o.Transports),
+		logger:         o.Logger,
+	}
+	if c.pingInterval <= 0 {
+		c.pingInterval = 25 * time.Second
+	}
+	if c.pingTimeout <= 0 {
+		c.pingTimeout = 20 * time.Second
+	}
+	if c.maxPayload <= 0 {
+		c.maxPayload = 1_000_000
+	}
+	if c.upgradeTimeout <= 0 {
+		c.upgradeTimeout = 10 * time.Second
+	}
+	if c.maxQueue <= 0 {
+		c.maxQueue = 1024
+	}
+	if len(c.transports) == 0 {
+		c.transports = []string{transportPolling, transportWebSocket}
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	return c
+}
+
+func (c *config) allows(transport string) bool { return slices.Contains(c.transports, transport) }
+
+// Log keys.
+const (
+	logKeySID    = "sid"
+	logKeyReason = "reason"
+)
+
+// Server is an Engine.IO v4 server: it answers handshakes, keeps the
+// session table and routes requests to sessions.
+type Server struct {
+	cfg       *config
+	log       *slog.Logger
+	wsHandler fiber.Handler
+	closeOnce sync.Once
+	wg        sync.WaitGroup // session dispatchers and websocket connections
+
+	mu        sync.Mutex // guards the fields below
+	sessions  map[string]*Session
+	closed    bool
+	onSession func(*Session)
+}
+
+// NewServer returns a Server; opts may be nil.
+func NewServer(opts *Options) *Server {
+	cfg := newConfig(opts)
+	s := &Server{
+		cfg:      cfg,
+		log:      cfg.logger,
+		sessions: make(map[string]*Session),
+	}
+	s.wsHandler = s.newWSHandler()
+	return s
+}
+
+// OnSession sets the callback called once per new session, before any of
+// its messages is delivered; set the session's OnMessage and OnClose there.
+// It runs on the request's goroutine and should not block.
+func (s *Server) OnSession(fn func(*Session)) {
+	s.mu.Lock()
+	s.onSession = fn
+	s.mu.Unlock()
+}
+
+// SessionCount is the number of open sessions.
+func (s *Server) SessionCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.sessions)
+}
+
+// Close stops accepting handshakes, closes every session with reason
+// "server shutting down" and waits until every OnClose has returned and
+// every WebSocket handler has ended. It is idempotent. It must not be
+// called from an OnMessage/OnClose callback (it would wait for itself).
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		list := make([]*Session, 0, len(s.sessions))
+		for _, sess := range s.sessions {
+			list = append(list, sess)
+		}
+		s.mu.Unlock()
+		for _, sess := range list {
+			sess.close(ReasonServerShutdown)
+		}
+	})
+	s.wg.Wait()
+}
+
+// lookup returns the open session with id sid.
+func (s *Server) lookup(sid string) *Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[sid]
+}
+
+// open creates, registers and starts a session on transport t. It returns
+// nil once the server is closed.
+func (s *Server) open(t Transport, hs *Handshake) *Session {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	id := newID()
+	sess := newSession(id, s.cfg, hs, t, s.remove)
+	s.sessions[id] = sess
+	fn := s.onSession
+	s.wg.Add(1) // released below, after start has added the dispatcher
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	sess.log.Debug("engine: session opened", slog.String("transport", t.Name()))
+	if fn != nil {
+		fn(sess)
+	}
+	sess.start(&s.wg)
+	return sess
+}
+
+// addConn registers a websocket handler goroutine; false once closed.
+func (s *Server) addConn() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) remove(sess *Session) {
+	s.mu.Lock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+	s.mu.Unlock()
+}
+
+// newID returns a random 20-character URL-safe session id.
+func newID() string {
+	var b [15]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}

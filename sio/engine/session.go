@@ -1,0 +1,454 @@
+package engine
+
+import (
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// Message is the payload of one Engine.IO "message" packet (type 4).
+// Received messages are owned by the receiver: the engine never reuses
+// Data. Data given to Send must not be modified until it has been written.
+type Message struct {
+	Binary bool
+	Data   []byte
+}
+
+// Handshake is a snapshot of the request that opened a session.
+type Handshake struct {
+	Headers    http.Header
+	Query      url.Values
+	RemoteAddr string
+	Time       time.Time
+	Secure     bool
+	URL        string
+}
+
+// sessionState is the life cycle of a session. Engine.IO's "opening" state
+// does not exist here: a session is created open, with the open packet
+// already queued. "closing" is folded into closed: a closed session takes
+// no new packets but its transport still writes what was queued before.
+type sessionState int
+
+const (
+	stateOpen sessionState = iota
+	stateClosed
+)
+
+// upgradeState is the progress of a polling → websocket upgrade.
+type upgradeState int
+
+const (
+	upgradeNone    upgradeState = iota
+	upgradeProbing              // a websocket is connected, 2probe not yet received
+	upgradeProbed               // 3probe sent; pending and new GETs are released with a noop
+	upgradeDone                 // the session runs on the websocket
+)
+
+// inboxSize is the number of received messages buffered ahead of the
+// OnMessage callback before the reading transport is made to wait.
+const inboxSize = 64
+
+// Session is one Engine.IO session (engine.io's Socket).
+//
+// Received messages and the close are delivered by one goroutine per
+// session, in order: OnMessage is never called concurrently with itself or
+// with OnClose, and OnClose is called exactly once, after the last
+// OnMessage. Callbacks run with no engine lock held, so they may call Send
+// and Close.
+type Session struct {
+	id       string
+	cfg      *config
+	hs       *Handshake
+	log      *slog.Logger
+	onRemove func(*Session) // called once when the session closes
+
+	inbox    chan Message
+	closedCh chan struct{} // closed when the session closes
+	doneCh   chan struct{} // closed when the dispatcher has run OnClose
+
+	mu        sync.Mutex // guards the fields below
+	state     sessionState
+	reason    string
+	transport Transport
+	upgrade   upgradeState
+	probe     Transport // websocket being probed, while upgradeProbing/upgradeProbed
+	out       []packet  // packets queued and not yet taken by the transport
+	onMessage func(Message)
+	onClose   func(string)
+	pingTimer *time.Timer
+	pongTimer *time.Timer
+	pingSeq   uint64 // incremented by every ping and pong; stale timers compare it
+}
+
+func newSession(id string, cfg *config, hs *Handshake, t Transport, onRemove func(*Session)) *Session {
+	s := &Session{
+		id:        id,
+		cfg:       cfg,
+		hs:        hs,
+		log:       cfg.logger.With(logKeySID, id),
+		onRemove:  onRemove,
+		inbox:     make(chan Message, inboxSize),
+		closedCh:  make(chan struct{}),
+		doneCh:    make(chan struct{}),
+		transport: t,
+	}
+	upgrades := `["websocket"]`
+	if t.Name() != transportPolling || !cfg.allows(transportWebSocket) {
+		upgrades = `[]`
+	}
+	open := fmt.Sprintf(`{"sid":"%s","upgrades":%s,"pingInterval":%d,"pingTimeout":%d,"maxPayload":%d}`,
+		id, upgrades, cfg.pingInterval.Milliseconds(), cfg.pingTimeout.Milliseconds(), cfg.maxPayload)
+	s.out = append(s.out, packet{typ: PacketOpen, data: []byte(open)})
+	return s
+}
+
+// start begins the heartbeat and the delivery of messages. It is called
+// after OnSession, so the callbacks set there see every message.
+func (s *Session) start(wg *sync.WaitGroup) {
+	s.mu.Lock()
+	if s.state == stateOpen {
+		s.pingTimer = time.AfterFunc(s.cfg.pingInterval, s.sendPing)
+	}
+	s.mu.Unlock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.dispatch()
+	}()
+}
+
+// ID is the session id (the Engine.IO sid).
+func (s *Session) ID() string { return s.id }
+
+// Handshake returns the snapshot of the request that opened the session.
+func (s *Session) Handshake() *Handshake { return s.hs }
+
+// Transport is the name of the current transport: "polling" or "websocket".
+func (s *Session) Transport() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.transport.Name()
+}
+
+// OnMessage sets the message callback. Set it inside the Server's
+// OnSession callback; messages arriving while it is nil are dropped.
+func (s *Session) OnMessage(fn func(Message)) {
+	s.mu.Lock()
+	s.onMessage = fn
+	s.mu.Unlock()
+}
+
+// OnClose sets the close callback, called exactly once with the reason
+// (one of the Reason constants), after the last OnMessage.
+func (s *Session) OnClose(fn func(reason string)) {
+	s.mu.Lock()
+	s.onClose = fn
+	s.mu.Unlock()
+}
+
+// Done is closed when the session has closed and OnClose has returned.
+func (s *Session) Done() <-chan struct{} { return s.doneCh }
+
+// Send queues msgs to be written contiguously, in order, with nothing
+// between them. It returns ErrClosed on a closed session. If the queue
+// would exceed MaxQueue packets, the session is closed with reason
+// "slow consumer" and ErrSlowConsumer is returned.
+func (s *Session) Send(msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	if len(s.out)+len(msgs) > s.cfg.maxQueue {
+		s.mu.Unlock()
+		s.log.Warn("engine: outbound queue full, closing session", slog.Int("queued", len(s.out)))
+		s.close(ReasonSlowConsumer)
+		return ErrSlowConsumer
+	}
+	s.appendLocked(msgs)
+	t := s.transport
+	s.mu.Unlock()
+	t.Notify()
+	return nil
+}
+
+// SendVolatile is Send for messages that may be lost: it queues msgs and
+// returns true only if they can be written now (the queue is at most half
+// full, no upgrade is in progress, and the transport is writable — for
+// polling, a GET is pending); otherwise it drops them and returns false.
+func (s *Session) SendVolatile(msgs ...Message) bool {
+	if len(msgs) == 0 {
+		return true
+	}
+	s.mu.Lock()
+	if s.state != stateOpen || s.upgrade == upgradeProbing || s.upgrade == upgradeProbed ||
+		len(s.out)+len(msgs) > s.cfg.maxQueue/2 || !s.transport.Writable() {
+		s.mu.Unlock()
+		return false
+	}
+	s.appendLocked(msgs)
+	t := s.transport
+	s.mu.Unlock()
+	t.Notify()
+	return true
+}
+
+func (s *Session) appendLocked(msgs []Message) {
+	for _, m := range msgs {
+		s.out = append(s.out, packet{typ: PacketMessage, data: m.Data, binary: m.Binary})
+	}
+}
+
+// Close closes the session from the server side (reason "forced close").
+// Packets already queued are still written (over polling, only if a GET
+// comes or is pending). Close is idempotent and does not wait for OnClose.
+func (s *Session) Close() { s.close(ReasonForcedClose) }
+
+// close moves the session to closed exactly once. Over polling, every
+// reason but a client close queues a close packet for the pending GET.
+func (s *Session) close(reason string) {
+	s.mu.Lock()
+	if s.state == stateClosed {
+		s.mu.Unlock()
+		return
+	}
+	s.state = stateClosed
+	s.reason = reason
+	if s.pingTimer != nil {
+		s.pingTimer.Stop()
+	}
+	if s.pongTimer != nil {
+		s.pongTimer.Stop()
+	}
+	t, probe := s.transport, s.probe
+	s.probe = nil
+	if reason != ReasonTransportClose && t.Name() == transportPolling {
+		s.out = append(s.out, packet{typ: PacketClose})
+	}
+	s.mu.Unlock()
+
+	s.log.Debug("engine: session closed", slog.String(logKeyReason, reason))
+	close(s.closedCh)
+	if s.onRemove != nil {
+		s.onRemove(s)
+	}
+	t.Close()
+	if probe != nil {
+		probe.Close()
+	}
+}
+
+// take hands the queued packets to transport t. The state says whether t
+// should go on (takeOpen), answer at once because an upgrade is being
+// probed (takeUpgrading), or finish (takeDone: the session is closed or t
+// is no longer its transport).
+func (s *Session) take(t Transport) ([]packet, takeState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t != s.transport {
+		return nil, takeDone
+	}
+	pkts := s.out
+	s.out = nil
+	switch {
+	case s.state == stateClosed:
+		return pkts, takeDone
+	case s.upgrade == upgradeProbed:
+		return pkts, takeUpgrading
+	}
+	return pkts, takeOpen
+}
+
+// receive handles one packet received on transport t. It may block while
+// the inbox is full. It returns false when t should stop reading (the
+// session closed or t is not its transport).
+func (s *Session) receive(t Transport, p packet) bool {
+	s.mu.Lock()
+	if s.state != stateOpen || t != s.transport {
+		s.mu.Unlock()
+		return false
+	}
+	switch p.typ {
+	case PacketMessage:
+		s.mu.Unlock()
+		select {
+		case s.inbox <- Message{Binary: p.binary, Data: p.data}:
+			return true
+		case <-s.closedCh:
+			return false
+		}
+	case PacketPong:
+		s.pingSeq++
+		if s.pongTimer != nil {
+			s.pongTimer.Stop()
+		}
+		if s.pingTimer != nil {
+			s.pingTimer.Reset(s.cfg.pingInterval)
+		}
+		s.mu.Unlock()
+		return true
+	case PacketClose:
+		s.mu.Unlock()
+		s.close(ReasonTransportClose)
+		return false
+	case PacketPing:
+		// v4: only the server pings ("invalid heartbeat direction").
+		s.mu.Unlock()
+		s.log.Debug("engine: client sent a ping")
+		s.close(ReasonTransportError)
+		return false
+	default: // open, upgrade, noop: ignored like engine.io does
+		s.mu.Unlock()
+		return true
+	}
+}
+
+// transportError closes the session if t is its transport, or abandons
+// the upgrade if t is the websocket being probed.
+func (s *Session) transportError(t Transport, reason string) {
+	s.mu.Lock()
+	if s.probe == t && s.probe != nil {
+		s.probe = nil
+		s.upgrade = upgradeNone
+		s.mu.Unlock()
+		t.Close()
+		return
+	}
+	current := s.transport == t
+	s.mu.Unlock()
+	if current {
+		s.close(reason)
+	}
+}
+
+// beginProbe registers ws as the websocket probing an upgrade. It fails if
+// the session is closed, not on polling, or already upgrading/upgraded.
+func (s *Session) beginProbe(ws Transport) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state != stateOpen || s.upgrade != upgradeNone || s.transport.Name() != transportPolling {
+		return false
+	}
+	s.upgrade = upgradeProbing
+	s.probe = ws
+	return true
+}
+
+// probed records that ws answered the probe: pending and new GETs are
+// released with a noop so the client can pause polling.
+func (s *Session) probed(ws Transport) bool {
+	s.mu.Lock()
+	if s.state != stateOpen || s.probe != ws {
+		s.mu.Unlock()
+		return false
+	}
+	s.upgrade = upgradeProbed
+	t := s.transport
+	s.mu.Unlock()
+	t.Notify()
+	return true
+}
+
+// finishUpgrade makes ws the session's transport (client sent "5").
+// Packets still queued are then written on ws.
+func (s *Session) finishUpgrade(ws Transport) bool {
+	s.mu.Lock()
+	if s.state != stateOpen || s.probe != ws || s.upgrade != upgradeProbed {
+		s.mu.Unlock()
+		return false
+	}
+	old := s.transport
+	s.transport = ws
+	s.probe = nil
+	s.upgrade = upgradeDone
+	s.mu.Unlock()
+	old.Close()
+	ws.Notify()
+	return true
+}
+
+// sendPing queues a ping and arms the ping timeout (heartbeat timer).
+func (s *Session) sendPing() {
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	s.pingSeq++
+	seq := s.pingSeq
+	s.out = append(s.out, packet{typ: PacketPing})
+	if s.pongTimer != nil {
+		s.pongTimer.Stop()
+	}
+	s.pongTimer = time.AfterFunc(s.cfg.pingTimeout, func() { s.pingTimedOut(seq) })
+	t := s.transport
+	s.mu.Unlock()
+	t.Notify()
+}
+
+func (s *Session) pingTimedOut(seq uint64) {
+	s.mu.Lock()
+	stale := s.pingSeq != seq || s.state != stateOpen
+	s.mu.Unlock()
+	if !stale {
+		s.close(ReasonPingTimeout)
+	}
+}
+
+// dispatch delivers messages and then the close, on one goroutine.
+func (s *Session) dispatch() {
+	defer close(s.doneCh)
+	for {
+		select {
+		case m := <-s.inbox:
+			s.deliver(m)
+		case <-s.closedCh:
+		drain:
+			for {
+				select {
+				case m := <-s.inbox:
+					s.deliver(m)
+				default:
+					break drain
+				}
+			}
+			s.mu.Lock()
+			fn, reason := s.onClose, s.reason
+			s.mu.Unlock()
+			if fn != nil {
+				s.guard("OnClose", func() { fn(reason) })
+			}
+			return
+		}
+	}
+}
+
+func (s *Session) deliver(m Message) {
+	s.mu.Lock()
+	fn := s.onMessage
+	s.mu.Unlock()
+	if fn != nil {
+		s.guard("OnMessage", func() { fn(m) })
+	}
+}
+
+// guard runs a callback; a panic in it is logged and closes the session
+// rather than the process.
+func (s *Session) guard(name string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("engine: callback panicked", slog.String("callback", name),
+				slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			s.close(ReasonForcedClose)
+		}
+	}()
+	fn()
+}

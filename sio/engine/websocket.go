@@ -1,0 +1,245 @@
+package engine
+
+import (
+	"errors"
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	fws "github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+)
+
+// wsWriteTimeout bounds one batched write to a WebSocket.
+const wsWriteTimeout = 10 * time.Second
+
+// localsKey carries a wsRequest from the fiber handler to the websocket one.
+const localsKey = "engine.io/ws"
+
+// wsRequest is what the HTTP handler decided about a WebSocket request.
+type wsRequest struct {
+	hs   *Handshake // handshake (websocket-first) when sess is nil
+	sess *Session   // session to upgrade
+}
+
+// wsTransport is one WebSocket connection. Its reader is the contrib
+// handler's goroutine; its only writer, once the connection carries the
+// session, is writeLoop. Before that (during the probe) the reader writes.
+type wsTransport struct {
+	conn *websocket.Conn
+	raw  net.Conn
+	sess *Session
+	wake chan struct{} // capacity 1
+
+	writerStarted atomic.Bool
+	writerDone    sync.WaitGroup
+}
+
+func (w *wsTransport) Name() string { return transportWebSocket }
+
+func (w *wsTransport) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *wsTransport) Writable() bool { return true }
+
+// Close wakes the writer, which flushes what the session still holds for
+// this transport and closes the connection. Without a writer (a probe),
+// the reader is woken up to end the connection.
+func (w *wsTransport) Close() {
+	w.Notify()
+	if !w.writerStarted.Load() {
+		_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+func (s *Server) newWSHandler() fiber.Handler {
+	return fws.New(s.serveWS, fws.Config{
+		// Origins are checked by Server.cors before the upgrade.
+		ReadBufferSize:  4096,
+		WriteBufferSize: 4096,
+	})
+}
+
+func (s *Server) serveWebSocketHandshake(c *fiber.Ctx, hs *Handshake) error {
+	c.Locals(localsKey, &wsRequest{hs: hs})
+	return s.wsHandler(c)
+}
+
+func (s *Server) serveUpgrade(c *fiber.Ctx, sess *Session) error {
+	c.Locals(localsKey, &wsRequest{sess: sess})
+	return s.wsHandler(c)
+}
+
+// serveWS runs for the whole life of one WebSocket connection.
+func (s *Server) serveWS(c *fws.Conn) {
+	req, _ := c.Locals(localsKey).(*wsRequest)
+	w := &wsTransport{conn: c.Conn, raw: c.NetConn(), wake: make(chan struct{}, 1)}
+	if req == nil || !s.addConn() {
+		w.closeFrame(websocket.CloseGoingAway)
+		return
+	}
+	defer s.wg.Done()
+	c.SetReadLimit(s.cfg.maxPayload)
+
+	if req.sess == nil {
+		sess := s.open(w, req.hs)
+		if sess == nil {
+			w.closeFrame(websocket.CloseGoingAway)
+			return
+		}
+		w.sess = sess
+		w.startWriter()
+	} else {
+		if !req.sess.beginProbe(w) {
+			// Already upgrading or upgraded: this connection is refused,
+			// the session keeps its transport.
+			w.closeFrame(websocket.ClosePolicyViolation)
+			return
+		}
+		w.sess = req.sess
+		if !w.probe(s.cfg.upgradeTimeout) {
+			req.sess.transportError(w, ReasonTransportError) // abandons the upgrade
+			w.closeFrame(websocket.CloseNormalClosure)
+			return
+		}
+		w.startWriter()
+	}
+	w.readLoop()
+	w.writerDone.Wait()
+}
+
+// probe runs the upgrade handshake: 2probe → 3probe, then 5.
+func (w *wsTransport) probe(timeout time.Duration) bool {
+	_ = w.raw.SetReadDeadline(time.Now().Add(timeout))
+	probed := false
+	for {
+		mt, data, err := w.conn.ReadMessage()
+		if err != nil || mt != websocket.TextMessage {
+			return false
+		}
+		switch {
+		case !probed && string(data) == "2probe":
+			if err := w.conn.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
+				return false
+			}
+			if !w.sess.probed(w) {
+				return false
+			}
+			probed = true
+		case probed && string(data) == "5":
+			_ = w.raw.SetReadDeadline(time.Time{})
+			return w.sess.finishUpgrade(w)
+		default:
+			return false
+		}
+	}
+}
+
+func (w *wsTransport) startWriter() {
+	w.writerStarted.Store(true)
+	w.writerDone.Add(1)
+	go w.writeLoop()
+}
+
+// readLoop reads until the connection fails or the session is done with it.
+func (w *wsTransport) readLoop() {
+	for {
+		mt, data, err := w.conn.ReadMessage()
+		if err != nil {
+			reason := ReasonTransportClose
+			if errors.Is(err, websocket.ErrReadLimit) {
+				// Over MaxPayload: the conn already sent close 1009.
+				reason = ReasonTransportError
+			}
+			w.sess.transportError(w, reason)
+			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				w.sess.log.Debug("engine: websocket read", slog.Any("err", err))
+			}
+			return
+		}
+		var p packet
+		if mt == websocket.BinaryMessage {
+			p = packet{typ: PacketMessage, data: data, binary: true}
+		} else if p, err = decodePacket(data); err != nil {
+			w.sess.transportError(w, ReasonParseError)
+			return
+		}
+		if !w.sess.receive(w, p) {
+			return
+		}
+	}
+}
+
+// writeLoop is the connection's only writer: it takes every queued packet
+// at once and writes them as consecutive frames with one write call.
+func (w *wsTransport) writeLoop() {
+	defer w.writerDone.Done()
+	// End the reader when the writer ends (fasthttp's hijacked connection
+	// ignores Close; a past deadline wakes ReadMessage).
+	defer func() { _ = w.raw.SetReadDeadline(time.Unix(1, 0)) }()
+	var buf []byte
+	for range w.wake {
+		pkts, st := w.sess.take(w)
+		if len(pkts) > 0 {
+			buf = buf[:0]
+			for _, p := range pkts {
+				buf = appendWSFrame(buf, p)
+			}
+			_ = w.raw.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
+			if _, err := w.raw.Write(buf); err != nil {
+				w.sess.transportError(w, ReasonTransportError)
+				return
+			}
+			if cap(buf) > 64<<10 {
+				buf = nil // do not keep a large buffer for an idle connection
+			}
+		}
+		if st == takeDone {
+			w.closeFrame(websocket.CloseNormalClosure)
+			return
+		}
+	}
+}
+
+func (w *wsTransport) closeFrame(code int) {
+	_ = w.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+}
+
+// appendWSFrame appends one unmasked, unfragmented server frame holding
+// p: a binary frame with the raw data for a binary message, otherwise a
+// text frame with the packet's text form (RFC 6455 section 5.2).
+func appendWSFrame(dst []byte, p packet) []byte {
+	const (
+		finText   = 0x80 | websocket.TextMessage
+		finBinary = 0x80 | websocket.BinaryMessage
+	)
+	n := len(p.data)
+	op := byte(finBinary)
+	if !p.binary {
+		op = finText
+		n++ // the type digit
+	}
+	dst = append(dst, op)
+	switch {
+	case n <= 125:
+		dst = append(dst, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 126)
+		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
+	default:
+		dst = append(dst, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
+	}
+	if !p.binary {
+		dst = append(dst, byte('0'+p.typ))
+	}
+	return append(dst, p.data...)
+}
