@@ -1,0 +1,58 @@
+// Package collab is Cowrite's document engine: a Hub that loads documents on
+// first use and one sequencer goroutine per loaded document that orders,
+// transforms, applies and durably commits ops (OT type collab/ot), tracks
+// presence and answers catch-up requests.
+//
+// # Model
+//
+// A document's version is the number of ops committed to it; the op that
+// takes it from v-1 to v carries version v. An incoming op (Hub.Submit) is
+// checked (session joined, client id binding, duplicate (client, seq), rate,
+// size, base version), normalized, transformed with side Left against every op
+// committed since its base version, applied strictly (skip/delete past the
+// end or a mismatching {"d":"text"} is invalid_op), checked against the size
+// limit and given version head+1. An op that is rejected changes nothing.
+//
+// Durability and pipelining: accepted ops are handed to Store.Append in
+// batches, at most one batch per document in flight; ops accepted meanwhile
+// are staged and sent as the next batch when it completes (the store groups
+// the batches of many documents into one fsync). The sequencer keeps ordering
+// while a batch is in flight. Acks (Submit returning) and
+// Broadcaster.BroadcastOp are released only when the batch is durable, in
+// version order. Joins, Get and presence only ever expose durable versions.
+//
+// Commit failure: the in-memory state is then ahead of the disk. The failed
+// batch and every staged op fail with CodeInternal (nothing of them was acked
+// or broadcast), and the document is reloaded from the store; if that fails
+// too, it is unloaded (its sessions must join again).
+//
+// Snapshots of the content go into the same Append every
+// Options.SnapshotEveryOps ops or SnapshotEveryBytes of op payload.
+//
+// Exactly-once: see Hub.Submit. The last seq per (doc, client) is cached in
+// memory and read from Store.LastSeq after a load, so duplicates are detected
+// after restarts and after the op log was pruned.
+//
+// Presence is kept in memory only, transformed to the durable head, and
+// broadcast to the room except the sender; leaving or disconnecting
+// broadcasts selection null.
+//
+// # Concurrency
+//
+// All Hub methods are safe for concurrent use. Each loaded document's state
+// is owned by its goroutine; Hub methods send it closures over an unbuffered
+// channel and wait for the answer (or ctx). Broadcaster methods are called on
+// that goroutine. A document with no collaborators and nothing in flight is
+// unloaded after Options.IdleUnload. Hub.Close lets every document finish its
+// commits and stops all goroutines.
+//
+// # Caveats
+//
+//   - Ops are applied and transformed on the document goroutine: one
+//     document's throughput is bound to one core (many documents scale).
+//   - A base version older than the in-memory history makes the sequencer
+//     read the ops from the store synchronously.
+//   - A client id stays bound to its session until that session leaves or
+//     disconnects, so a client that reconnects before its old socket is
+//     detected dead gets forbidden for that client id meanwhile.
+package collab

@@ -1,0 +1,286 @@
+package collab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/sergi/go-diff/diffmatchpatch"
+)
+
+// ValidateDocID checks a document id: 1..128 bytes of [A-Za-z0-9._~-]
+// (URL-safe without escaping), and not "." or "..". bad_request otherwise.
+func ValidateDocID(id string) error {
+	if id == "" || len(id) > 128 {
+		return errorf(CodeBadRequest, "document id must be 1 to 128 characters")
+	}
+	if id == "." || id == ".." {
+		return errorf(CodeBadRequest, "document id %q is not allowed", id)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '~' || c == '-') {
+			return errorf(CodeBadRequest, "document id may only hold A-Z a-z 0-9 . _ ~ -")
+		}
+	}
+	return nil
+}
+
+const maxTitleBytes = 1024
+
+func validateTitle(title string) error {
+	if len(title) > maxTitleBytes || !utf8.ValidString(title) {
+		return errorf(CodeBadRequest, "title must be valid UTF-8 of at most %d bytes", maxTitleBytes)
+	}
+	return nil
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+func randomID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return idEncoding.EncodeToString(b[:])
+}
+
+// Create creates a document at version 0 (id "" → a random 16-character id).
+// conflict when the id exists; too_large when content exceeds MaxDocBytes.
+func (h *Hub) Create(ctx context.Context, id, title, content string) (DocInfo, error) {
+	if id == "" {
+		id = randomID()
+	}
+	if err := ValidateDocID(id); err != nil {
+		return DocInfo{}, err
+	}
+	if err := validateTitle(title); err != nil {
+		return DocInfo{}, err
+	}
+	if !utf8.ValidString(content) {
+		return DocInfo{}, errorf(CodeBadRequest, "content is not valid UTF-8")
+	}
+	if len(content) > h.opts.MaxDocBytes {
+		return DocInfo{}, errorf(CodeTooLarge, "content of %d bytes exceeds the limit of %d", len(content), h.opts.MaxDocBytes)
+	}
+	now := time.Now().UTC()
+	info := DocInfo{ID: id, Title: title, Size: int64(len(content)), Created: now, Updated: now}
+	if err := h.store.CreateDoc(ctx, info, content); err != nil {
+		return DocInfo{}, storeErr("create", id, err)
+	}
+	return info, nil
+}
+
+// Get returns the metadata and content at the durable head.
+func (h *Hub) Get(ctx context.Context, id string) (DocInfo, string, error) {
+	type got struct {
+		info DocInfo
+		doc  *ot.Doc
+	}
+	g, err := call(ctx, h, id, func(d *docState) (got, error) {
+		return got{d.info, d.docAt(d.durable)}, nil
+	})
+	if err != nil {
+		return DocInfo{}, "", err
+	}
+	return g.info, g.doc.String(), nil
+}
+
+// ContentAt returns the content as it was at version (0 = as created), from
+// memory or from the newest stored snapshot at or below it plus the ops after
+// it. version_ahead above the head; version_too_old when it cannot be rebuilt.
+func (h *Hub) ContentAt(ctx context.Context, id string, version uint64) (string, error) {
+	doc, err := call(ctx, h, id, func(d *docState) (*ot.Doc, error) {
+		if version > d.durable {
+			return nil, errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", version, d.durable)
+		}
+		return d.docAt(version), nil
+	})
+	if err != nil {
+		return "", err
+	}
+	if doc != nil {
+		return doc.String(), nil
+	}
+	snap, err := h.store.SnapshotAtOrBelow(ctx, id, version)
+	if err != nil {
+		if CodeOf(storeErr("", id, err)) == CodeNotFound {
+			return "", errorf(CodeVersionTooOld, "no snapshot at or below version %d", version)
+		}
+		return "", storeErr("snapshot", id, err)
+	}
+	recs, err := h.store.ReadOps(ctx, id, snap.Version, version, 0)
+	if err != nil {
+		return "", storeErr("read ops", id, err)
+	}
+	if uint64(len(recs)) != version-snap.Version {
+		return "", errorf(CodeVersionTooOld, "the ops up to version %d are no longer kept", version)
+	}
+	doc = ot.NewDoc(snap.Content)
+	for _, r := range recs {
+		if doc, err = doc.Apply(r.Op); err != nil {
+			return "", errorf(CodeInternal, "replay %q op %d: %v", id, r.Version, err)
+		}
+	}
+	return doc.String(), nil
+}
+
+// List lists documents by id. limit <= 0 → 50, at most 1000. The next cursor
+// is "" at the end.
+func (h *Hub) List(ctx context.Context, limit int, cursor string) ([]DocInfo, string, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	docs, next, err := h.store.ListDocs(ctx, limit, cursor)
+	if err != nil {
+		return nil, "", storeErr("list", "", err)
+	}
+	if docs == nil {
+		docs = []DocInfo{}
+	}
+	return docs, next, nil
+}
+
+// Rename sets a document's title.
+func (h *Hub) Rename(ctx context.Context, id, title string) (DocInfo, error) {
+	if err := validateTitle(title); err != nil {
+		return DocInfo{}, err
+	}
+	return call(ctx, h, id, func(d *docState) (DocInfo, error) {
+		info, err := d.h.store.RenameDoc(ctx, d.id, title)
+		if err != nil {
+			return DocInfo{}, storeErr("rename", d.id, err)
+		}
+		d.info.Title = info.Title
+		return d.info, nil
+	})
+}
+
+// Delete deletes a document once its in-flight commits are done; ops still
+// queued fail with not_found, the room gets Broadcaster.DocDeleted and every
+// later request gets not_found.
+func (h *Hub) Delete(ctx context.Context, id string) error {
+	if err := ValidateDocID(id); err != nil {
+		return err
+	}
+	ch := make(chan error, 1)
+	if err := h.send(ctx, id, false, func(d *docState) { d.deletes = append(d.deletes, ch) }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Ops returns the durable ops from+1 .. to (to 0 = head), at most limit
+// (limit <= 0 → 1000, at most 10000). version_ahead when to > head,
+// version_too_old when they were pruned, bad_request when from > to.
+func (h *Hub) Ops(ctx context.Context, id string, from, to uint64, limit int) ([]OpRecord, error) {
+	if err := ValidateDocID(id); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	limit = min(limit, 10000)
+	info, err := h.store.GetDoc(ctx, id)
+	if err != nil {
+		return nil, storeErr("get", id, err)
+	}
+	if to == 0 {
+		to = info.Version
+	}
+	switch {
+	case to > info.Version:
+		return nil, errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", to, info.Version)
+	case from > to:
+		return nil, errorf(CodeBadRequest, "from (%d) is after to (%d)", from, to)
+	}
+	oldest, err := h.store.OldestKeptVersion(ctx, id)
+	if err != nil {
+		return nil, storeErr("oldest kept version", id, err)
+	}
+	if from < oldest {
+		return nil, errorf(CodeVersionTooOld, "ops after version %d are no longer kept (oldest is %d)", from, oldest)
+	}
+	recs, err := h.store.ReadOps(ctx, id, from, to, limit)
+	if err != nil {
+		return nil, storeErr("read ops", id, err)
+	}
+	if recs == nil {
+		recs = []OpRecord{}
+	}
+	return recs, nil
+}
+
+// ReplaceContent replaces the content with text through the sequencer (live
+// collaborators get an ordinary doc:op). The op is minimal: a diff of the old
+// and new text on code points. With ifMatch, precondition_failed unless the
+// document is at that version. Without it, a concurrent edit makes it
+// recompute the diff (a few times, then it fails with precondition_failed).
+// Replacing with the same text commits nothing and returns the head.
+func (h *Hub) ReplaceContent(ctx context.Context, id, text string, ifMatch *uint64) (*Committed, error) {
+	if !utf8.ValidString(text) {
+		return nil, errorf(CodeBadRequest, "content is not valid UTF-8")
+	}
+	if len(text) > h.opts.MaxDocBytes {
+		return nil, errorf(CodeTooLarge, "content of %d bytes exceeds the limit of %d", len(text), h.opts.MaxDocBytes)
+	}
+	type head struct {
+		v   uint64
+		doc *ot.Doc
+	}
+	var err error
+	for try := 0; try < 5; try++ {
+		var hd head
+		hd, err = call(ctx, h, id, func(d *docState) (head, error) { return head{d.head, d.doc}, nil })
+		if err != nil {
+			return nil, err
+		}
+		if ifMatch != nil && *ifMatch != hd.v {
+			return nil, errorf(CodePreconditionFailed, "document is at version %d, not %d", hd.v, *ifMatch)
+		}
+		op := DiffOp(hd.doc.String(), text)
+		if len(op) == 0 {
+			return &Committed{Version: hd.v, Op: ot.Op{}}, nil
+		}
+		var c *Committed
+		c, err = h.submit(ctx, id, "", Submission{Version: hd.v, Op: op}, true)
+		if err == nil || CodeOf(err) != CodePreconditionFailed || ifMatch != nil {
+			return c, err
+		}
+	}
+	return nil, err
+}
+
+// DiffOp returns a minimal op (on code points) that turns old into new.
+func DiffOp(old, new string) ot.Op {
+	if old == new {
+		return ot.Op{}
+	}
+	dmp := diffmatchpatch.New()
+	dmp.DiffTimeout = 2 * time.Second
+	diffs := dmp.DiffMainRunes([]rune(old), []rune(new), false)
+	var op ot.Op
+	for _, df := range diffs {
+		n := utf8.RuneCountInString(df.Text)
+		if n == 0 {
+			continue
+		}
+		switch df.Type {
+		case diffmatchpatch.DiffEqual:
+			op = append(op, ot.Component{Skip: n})
+		case diffmatchpatch.DiffInsert:
+			op = append(op, ot.Component{Insert: df.Text})
+		case diffmatchpatch.DiffDelete:
+			op = append(op, ot.Component{Delete: n})
+		}
+	}
+	return ot.Normalize(op)
+}
+

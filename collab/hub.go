@@ -1,0 +1,368 @@
+package collab
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+
+	"github.com/cowrite/cowrite/collab/ot"
+)
+
+// SessionID identifies a connected collaborator (the Socket.IO socket id).
+// The empty SessionID means "no session" (REST).
+type SessionID string
+
+// User is how a collaborator is shown to the others in presence events.
+type User struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Color string `json:"color"`
+}
+
+// Broadcaster is how a document reaches its room; the edge implements it over
+// Socket.IO rooms (room name = document id). Its methods are called from the
+// document's goroutine — ops in version order and only once durable — and
+// must not block for long (queue and return; disconnect slow consumers).
+type Broadcaster interface {
+	// BroadcastOp sends doc:op to the room except the session that submitted
+	// it ("" = send to everyone).
+	BroadcastOp(doc string, except SessionID, ev OpEvent)
+	// BroadcastPresence sends doc:presence to the room except the sender.
+	BroadcastPresence(doc string, except SessionID, ev PresenceEvent)
+	// DocDeleted: emit doc:deleted to the room and remove its sockets from it.
+	DocDeleted(doc string)
+}
+
+// OpEvent is the payload of the server→client doc:op event.
+type OpEvent struct {
+	Doc     string `json:"doc"`
+	Version uint64 `json:"version"`
+	Op      ot.Op  `json:"op"`
+	Client  string `json:"client"`
+}
+
+// PresenceEvent is the payload of the server→client doc:presence event.
+// A nil Selection encodes as null (the collaborator left).
+type PresenceEvent struct {
+	Doc       string         `json:"doc"`
+	Client    string         `json:"client"`
+	User      User           `json:"user"`
+	Version   uint64         `json:"version"`
+	Selection []ot.Selection `json:"selection"`
+}
+
+// JoinResult is the doc:join ack (without "ok").
+type JoinResult struct {
+	Doc     string  `json:"doc"`
+	Version uint64  `json:"version"`
+	Content *string `json:"content,omitempty"`
+	// Ops are the ops version+1 .. Version when a version was given and they
+	// are kept; a non-nil empty slice when the version given is the head.
+	Ops      []OpEvent       `json:"ops,omitempty"`
+	Presence []PresenceEvent `json:"presence"`
+}
+
+// Submission is a doc:op (or REST POST .../ops) request.
+type Submission struct {
+	Version uint64 `json:"version"`
+	Op      ot.Op  `json:"op"`
+	Client  string `json:"client"`
+	Seq     uint64 `json:"seq"`
+}
+
+// Committed is the result of a submission: the op as committed (transformed)
+// and its version. Duplicate is true when (client, seq) had already been
+// committed; Version is then the original one and Op the op as committed then
+// (nil when it is no longer available).
+type Committed struct {
+	Version   uint64 `json:"version"`
+	Op        ot.Op  `json:"op"`
+	Duplicate bool   `json:"-"`
+}
+
+// Hub is the registry of loaded documents. Each loaded document is owned by
+// one goroutine (its sequencer); Hub methods reach it through a channel and
+// are safe for concurrent use.
+type Hub struct {
+	store Store
+	bc    Broadcaster
+	opts  Options
+	log   *slog.Logger
+
+	quit      chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup // one per document goroutine
+
+	mu       sync.Mutex // guards the fields below
+	docs     map[string]*docState
+	sessions map[SessionID]map[string]struct{} // session → joined documents
+	closed   bool
+}
+
+// NewHub returns a Hub over store that reaches rooms through bc.
+func NewHub(store Store, bc Broadcaster, opts *Options) *Hub {
+	o := opts.withDefaults()
+	return &Hub{
+		store:    store,
+		bc:       bc,
+		opts:     o,
+		log:      o.Logger,
+		quit:     make(chan struct{}),
+		docs:     make(map[string]*docState),
+		sessions: make(map[SessionID]map[string]struct{}),
+	}
+}
+
+// Close stops accepting requests, lets every document finish its in-flight
+// and queued commits (their submitters get their acks), and unloads them. It
+// waits until that is done or ctx ends. It is idempotent.
+func (h *Hub) Close(ctx context.Context) error {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closed = true
+		h.mu.Unlock()
+		close(h.quit)
+	})
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// get returns the document's goroutine, starting (and loading) it if needed.
+func (h *Hub) get(id string) (*docState, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrClosed
+	}
+	d := h.docs[id]
+	if d == nil {
+		d = newDocState(h, id)
+		h.docs[id] = d
+		h.wg.Add(1)
+		go d.run()
+	}
+	return d, nil
+}
+
+// send runs fn on the document's goroutine (loading the document if needed).
+// It retries when the goroutine exited (idle unload) and reports the load
+// error (not_found) when the document could not be loaded.
+func (h *Hub) send(ctx context.Context, id string, loaded bool, fn func(d *docState)) error {
+	for {
+		var d *docState
+		if loaded {
+			h.mu.Lock()
+			d = h.docs[id]
+			h.mu.Unlock()
+			if d == nil {
+				return errorf(CodeNotJoined, "document %q is not joined", id)
+			}
+		} else {
+			var err error
+			if d, err = h.get(id); err != nil {
+				return err
+			}
+		}
+		select {
+		case d.reqs <- func() { fn(d) }:
+			return nil
+		case <-d.dead:
+			if d.loadErr != nil {
+				return d.loadErr
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+type result[T any] struct {
+	v   T
+	err error
+}
+
+// call runs fn on the document's goroutine and returns its result.
+func call[T any](ctx context.Context, h *Hub, id string, fn func(d *docState) (T, error)) (T, error) {
+	var zero T
+	if err := ValidateDocID(id); err != nil {
+		return zero, err
+	}
+	ch := make(chan result[T], 1)
+	if err := h.send(ctx, id, false, func(d *docState) {
+		v, err := fn(d)
+		ch <- result[T]{v, err}
+	}); err != nil {
+		return zero, err
+	}
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}
+
+// trackSession records (or forgets) that session s joined doc. Called from
+// the document's goroutine.
+func (h *Hub) trackSession(s SessionID, doc string, joined bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.sessions[s]
+	if joined {
+		if m == nil {
+			m = make(map[string]struct{})
+			h.sessions[s] = m
+		}
+		m[doc] = struct{}{}
+		return
+	}
+	delete(m, doc)
+	if len(m) == 0 {
+		delete(h.sessions, s)
+	}
+}
+
+// Join adds session s to the document's collaborators (creating the document
+// unless Options.NoAutoCreate) and returns its state: the content at the
+// durable head when since is nil or the ops since *since are no longer kept,
+// else the ops *since+1 .. head. client is the id shown in presence events
+// (the session id when ""). Joining again updates client and user.
+//
+// The edge should add the socket to the room before calling Join (and remove
+// it if Join fails): ops broadcast after the join carry versions above
+// JoinResult.Version and may reach the client before the join ack; ops with a
+// version <= the client's version are to be ignored by the client.
+func (h *Hub) Join(ctx context.Context, doc string, s SessionID, client string, user User, since *uint64) (*JoinResult, error) {
+	if s == "" {
+		return nil, errorf(CodeBadRequest, "join needs a session")
+	}
+	type joined struct {
+		res     *JoinResult
+		content *ot.Doc
+	}
+	fn := func(d *docState) (joined, error) {
+		r, c, err := d.join(ctx, s, client, user, since)
+		return joined{r, c}, err
+	}
+	j, err := call(ctx, h, doc, fn)
+	if CodeOf(err) == CodeNotFound && !h.opts.NoAutoCreate {
+		if _, cerr := h.Create(ctx, doc, "", ""); cerr != nil && CodeOf(cerr) != CodeConflict {
+			return nil, cerr
+		}
+		j, err = call(ctx, h, doc, fn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if j.content != nil {
+		c := j.content.String()
+		j.res.Content = &c
+	}
+	return j.res, nil
+}
+
+// Leave removes session s from the document's collaborators, releases the
+// client ids it used and broadcasts its presence as null. not_joined when it
+// had not joined.
+func (h *Hub) Leave(ctx context.Context, doc string, s SessionID) error {
+	if err := ValidateDocID(doc); err != nil {
+		return err
+	}
+	ch := make(chan error, 1)
+	if err := h.send(ctx, doc, true, func(d *docState) { ch <- d.leave(s) }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Disconnect leaves every document session s joined (see Leave). It returns
+// once every document has processed the leave.
+func (h *Hub) Disconnect(s SessionID) {
+	h.mu.Lock()
+	docs := make([]string, 0, len(h.sessions[s]))
+	for doc := range h.sessions[s] {
+		docs = append(docs, doc)
+	}
+	h.mu.Unlock()
+	for _, doc := range docs {
+		_ = h.Leave(context.Background(), doc, s)
+	}
+}
+
+// Submit orders, transforms, applies and durably commits an op and returns it
+// as committed. It returns once the op is durable (or failed).
+//
+// With a session (s != ""), s must have joined doc (not_joined) and a client
+// id is bound to the first session that submits under it until that session
+// leaves or disconnects (forbidden for others, REST included). With s == ""
+// (REST) no join is needed and the op is broadcast to the whole room.
+//
+// Exactly-once: when Client != "" and Seq > 0, a (client, seq) that was
+// already committed is acknowledged with its original version (Duplicate) and
+// not applied again — also after a restart or pruning. A seq lower than the
+// client's last committed seq is treated the same way (it is assumed to be an
+// old retransmission): its original version when it is still in memory, else
+// the version of the client's last committed op, at which it is certainly
+// included. Seqs need not be contiguous.
+func (h *Hub) Submit(ctx context.Context, doc string, s SessionID, sub Submission) (*Committed, error) {
+	return h.submit(ctx, doc, s, sub, false)
+}
+
+func (h *Hub) submit(ctx context.Context, doc string, s SessionID, sub Submission, precondition bool) (*Committed, error) {
+	if err := ValidateDocID(doc); err != nil {
+		return nil, err
+	}
+	ch := make(chan submitReply, 1)
+	if err := h.send(ctx, doc, s != "", func(d *docState) { d.submit(ctx, s, sub, precondition, ch) }); err != nil {
+		if s != "" && CodeOf(err) == CodeNotJoined {
+			return nil, errorf(CodeNotJoined, "session has not joined document %q", doc)
+		}
+		return nil, err
+	}
+	select {
+	case r := <-ch:
+		return r.c, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// SetPresence sets session s's selection (code points at version; nil clears
+// it), transforms it to the durable head, and broadcasts it to the room
+// except s. Presence is not persisted.
+func (h *Hub) SetPresence(ctx context.Context, doc string, s SessionID, version uint64, sel []ot.Selection) error {
+	if err := ValidateDocID(doc); err != nil {
+		return err
+	}
+	if len(sel) > maxSelections {
+		return errorf(CodeBadRequest, "at most %d selection ranges", maxSelections)
+	}
+	for i, r := range sel {
+		if r.Anchor < 0 || r.Head < 0 {
+			return errorf(CodeBadRequest, "selection %d: negative position", i)
+		}
+	}
+	ch := make(chan error, 1)
+	if err := h.send(ctx, doc, true, func(d *docState) { ch <- d.setPresence(s, version, sel) }); err != nil {
+		return err
+	}
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+const maxSelections = 64

@@ -1,0 +1,76 @@
+package collab
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Options configure a Hub. A nil *Options, or a zero field, means the default.
+type Options struct {
+	// SnapshotEveryOps: store a snapshot after this many ops since the last
+	// one. Default 100.
+	SnapshotEveryOps int
+	// SnapshotEveryBytes: or after this many bytes of op payload (inserted
+	// and deleted text plus a small per-component cost). Default 1 MiB.
+	SnapshotEveryBytes int
+	// MaxOpBytes: the (approximate JSON) size limit of one op → too_large.
+	// Default 256 KiB.
+	MaxOpBytes int
+	// MaxDocBytes: the UTF-8 size limit of a document's content → too_large.
+	// An op that shrinks a document that is already over it is accepted.
+	// Default 10 MiB.
+	MaxDocBytes int
+	// OpsPerSecond: ops per client id (or per session when no client id is
+	// given) per document, a token bucket with a burst of twice the rate →
+	// rate_limited. Default 100; negative disables the limit.
+	OpsPerSecond float64
+	// MaxCollaborators: joined sessions per document; one more join gets
+	// rate_limited. Default 100.
+	MaxCollaborators int
+	// HistoryOps: durable committed ops kept in memory per loaded document
+	// (for transform, catch-up and presence). Default 1000.
+	HistoryOps int
+	// IdleUnload: a loaded document with no collaborators and nothing in
+	// flight is unloaded after this long. Default 1 minute.
+	IdleUnload time.Duration
+	// NoAutoCreate: doc:join of a missing document fails with not_found
+	// instead of creating it.
+	NoAutoCreate bool
+	// Logger receives commit failures and reloads. Default slog.Default().
+	Logger *slog.Logger
+}
+
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	if r.SnapshotEveryOps <= 0 {
+		r.SnapshotEveryOps = 100
+	}
+	if r.SnapshotEveryBytes <= 0 {
+		r.SnapshotEveryBytes = 1 << 20
+	}
+	if r.MaxOpBytes <= 0 {
+		r.MaxOpBytes = 256 << 10
+	}
+	if r.MaxDocBytes <= 0 {
+		r.MaxDocBytes = 10 << 20
+	}
+	if r.OpsPerSecond == 0 {
+		r.OpsPerSecond = 100
+	}
+	if r.MaxCollaborators <= 0 {
+		r.MaxCollaborators = 100
+	}
+	if r.HistoryOps <= 0 {
+		r.HistoryOps = 1000
+	}
+	if r.IdleUnload <= 0 {
+		r.IdleUnload = time.Minute
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	return r
+}

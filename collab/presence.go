@@ -1,0 +1,136 @@
+package collab
+
+import (
+	"context"
+
+	"github.com/cowrite/cowrite/collab/ot"
+)
+
+func (d *docState) join(ctx context.Context, s SessionID, client string, user User, since *uint64) (*JoinResult, *ot.Doc, error) {
+	m := d.members[s]
+	if m == nil && len(d.members) >= d.h.opts.MaxCollaborators {
+		return nil, nil, errorf(CodeRateLimited, "document %q has the maximum of %d collaborators", d.id, d.h.opts.MaxCollaborators)
+	}
+	res := &JoinResult{Doc: d.id, Version: d.durable, Presence: []PresenceEvent{}}
+	var content *ot.Doc
+	switch {
+	case since == nil:
+		content = d.docAt(d.durable)
+	case *since > d.durable:
+		return nil, nil, errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", *since, d.durable)
+	default:
+		recs, err := d.opsSince(ctx, *since, d.durable)
+		switch {
+		case err == nil:
+			res.Ops = make([]OpEvent, len(recs))
+			for i, r := range recs {
+				res.Ops[i] = OpEvent{Doc: d.id, Version: r.Version, Op: r.Op, Client: r.Client}
+			}
+		case CodeOf(err) == CodeVersionTooOld:
+			content = d.docAt(d.durable)
+		default:
+			return nil, nil, err
+		}
+	}
+	if m == nil {
+		m = &member{}
+		d.members[s] = m
+		d.h.trackSession(s, d.id, true)
+	}
+	m.client, m.user = client, user
+	for os, o := range d.members {
+		if os == s || o.sel == nil {
+			continue
+		}
+		if !d.presenceToDurable(o) {
+			continue
+		}
+		res.Presence = append(res.Presence, d.presenceEvent(os, o))
+	}
+	return res, content, nil
+}
+
+func (d *docState) leave(s SessionID) error {
+	m := d.members[s]
+	if m == nil {
+		return errorf(CodeNotJoined, "session has not joined document %q", d.id)
+	}
+	delete(d.members, s)
+	d.h.trackSession(s, d.id, false)
+	for c, owner := range d.clients {
+		if owner == s {
+			delete(d.clients, c)
+		}
+	}
+	m.sel = nil
+	d.h.bc.BroadcastPresence(d.id, s, d.presenceEvent(s, m))
+	return nil
+}
+
+func (d *docState) setPresence(s SessionID, version uint64, sel []ot.Selection) error {
+	m := d.members[s]
+	if m == nil {
+		return errorf(CodeNotJoined, "session has not joined document %q", d.id)
+	}
+	if version > d.durable {
+		return errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", version, d.durable)
+	}
+	if sel != nil && version+1 < d.histStart {
+		return errorf(CodeVersionTooOld, "version %d is too old for presence", version)
+	}
+	if sel == nil {
+		m.sel = nil
+	} else {
+		m.sel = append(make([]ot.Selection, 0, len(sel)), sel...)
+		m.selVer = version
+		d.presenceToDurable(m)
+	}
+	d.h.bc.BroadcastPresence(d.id, s, d.presenceEvent(s, m))
+	return nil
+}
+
+// presenceToDurable transforms m.sel to the durable head; false (and the
+// selection dropped) when the ops needed are no longer in memory.
+func (d *docState) presenceToDurable(m *member) bool {
+	if m.sel == nil {
+		return false
+	}
+	if m.selVer+1 < d.histStart || m.selVer > d.durable {
+		m.sel = nil
+		return false
+	}
+	for v := m.selVer + 1; v <= d.durable; v++ {
+		op := d.hist[v-d.histStart].rec.Op
+		for i := range m.sel {
+			m.sel[i] = ot.TransformSelection(m.sel[i], op)
+		}
+	}
+	m.selVer = d.durable
+	n := d.docAt(d.durable).Len()
+	for i := range m.sel {
+		m.sel[i].Anchor = min(m.sel[i].Anchor, n)
+		m.sel[i].Head = min(m.sel[i].Head, n)
+	}
+	return true
+}
+
+// clampPresence drops selections that are ahead of a reloaded document.
+func (d *docState) clampPresence() {
+	for _, m := range d.members {
+		if m.sel != nil && m.selVer > d.durable {
+			m.sel = nil
+		}
+	}
+}
+
+func (d *docState) presenceEvent(s SessionID, m *member) PresenceEvent {
+	client := m.client
+	if client == "" {
+		client = string(s)
+	}
+	var sel []ot.Selection
+	if m.sel != nil {
+		sel = append(make([]ot.Selection, 0, len(m.sel)), m.sel...)
+	}
+	return PresenceEvent{Doc: d.id, Client: client, User: m.user, Version: d.durable, Selection: sel}
+}

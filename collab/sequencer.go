@@ -1,0 +1,521 @@
+package collab
+
+import (
+	"context"
+	"time"
+
+	"github.com/cowrite/cowrite/collab/ot"
+)
+
+// histEntry is one committed op kept in memory, with the content after it.
+// Entries above docState.durable are in flight or staged; their submitters
+// (waiters) are answered once the op is durable.
+type histEntry struct {
+	rec     OpRecord
+	doc     *ot.Doc
+	except  SessionID
+	waiters []waiter
+}
+
+type waiter struct {
+	ch  chan<- submitReply
+	dup bool
+}
+
+type submitReply struct {
+	c   *Committed
+	err error
+}
+
+type member struct {
+	client    string
+	user      User
+	sel       []ot.Selection // nil: no presence
+	selVer    uint64         // the version sel is at
+	presented bool           // sel was set at least once
+}
+
+type seqMark struct{ seq, version uint64 }
+
+// docState is one loaded document. Everything below the channels is owned by
+// the document's goroutine (run) and touched by nothing else.
+type docState struct {
+	h       *Hub
+	id      string
+	reqs    chan func()   // unbuffered: a send succeeds only if run takes it
+	commits chan error    // results of the (single) in-flight Append
+	dead    chan struct{} // closed when run exits
+	loadErr error         // why run exited without serving; set before dead is closed
+
+	info       DocInfo // durable metadata
+	doc        *ot.Doc // content at head
+	head       uint64  // last accepted version (durable or not)
+	durable    uint64  // last durable version
+	inflightTo uint64  // last version handed to Append (== durable when idle)
+	hist       []histEntry
+	histStart  uint64  // version of hist[0] (head+1 when empty)
+	baseDoc    *ot.Doc // content at histStart-1
+	snapOps    int     // ops since the last snapshot
+	snapBytes  int     // op bytes since the last snapshot
+	members    map[SessionID]*member
+	clients    map[string]SessionID // client id → the session it is bound to
+	seqs       map[string]seqMark   // client id → last accepted seq (cache of Store.LastSeq)
+	buckets    map[string]*bucket
+	deletes    []chan error // pending Delete calls (run once nothing is in flight)
+	idle       *time.Timer
+	closing    bool
+	gone       bool
+	commitDone func(error)
+}
+
+func newDocState(h *Hub, id string) *docState {
+	d := &docState{
+		h:       h,
+		id:      id,
+		reqs:    make(chan func()),
+		commits: make(chan error, 1),
+		dead:    make(chan struct{}),
+		members: make(map[SessionID]*member),
+		clients: make(map[string]SessionID),
+		seqs:    make(map[string]seqMark),
+		buckets: make(map[string]*bucket),
+	}
+	d.commitDone = func(err error) { d.commits <- err }
+	return d
+}
+
+func (d *docState) run() {
+	defer d.h.wg.Done()
+	if err := d.load(); err != nil {
+		d.loadErr = err
+		d.exit()
+		return
+	}
+	d.idle = time.NewTimer(d.h.opts.IdleUnload)
+	for !d.gone {
+		select {
+		case fn := <-d.reqs:
+			fn()
+		case err := <-d.commits:
+			d.onCommit(err)
+		case <-d.idle.C:
+			if d.isIdle() {
+				d.exit()
+				return
+			}
+		case <-d.h.quit:
+			d.drain()
+			return
+		}
+		if d.gone {
+			return
+		}
+		d.maybeDelete()
+		if d.isIdle() {
+			d.idle.Reset(d.h.opts.IdleUnload)
+		} else {
+			d.idle.Stop()
+		}
+	}
+}
+
+func (d *docState) isIdle() bool {
+	return len(d.members) == 0 && d.head == d.durable && len(d.deletes) == 0
+}
+
+// drain finishes in-flight and staged commits and pending deletes, then exits.
+func (d *docState) drain() {
+	d.closing = true
+	for d.inflightTo != d.durable && !d.gone {
+		d.onCommit(<-d.commits)
+	}
+	if !d.gone {
+		d.maybeDelete()
+	}
+	if !d.gone {
+		d.exit()
+	}
+}
+
+// exit unregisters the document and ends its goroutine's service.
+func (d *docState) exit() {
+	d.gone = true
+	h := d.h
+	h.mu.Lock()
+	if h.docs[d.id] == d {
+		delete(h.docs, d.id)
+	}
+	for s := range d.members {
+		if m := h.sessions[s]; m != nil {
+			delete(m, d.id)
+			if len(m) == 0 {
+				delete(h.sessions, s)
+			}
+		}
+	}
+	h.mu.Unlock()
+	if d.idle != nil {
+		d.idle.Stop()
+	}
+	close(d.dead)
+}
+
+// load (re)builds the content, version and history from the store.
+func (d *docState) load() error {
+	ld, err := d.h.store.LoadDoc(context.Background(), d.id)
+	if err != nil {
+		return storeErr("load", d.id, err)
+	}
+	doc := ot.NewDoc(ld.Snapshot.Content)
+	v := ld.Snapshot.Version
+	d.baseDoc = doc
+	d.hist = make([]histEntry, 0, len(ld.Ops)+1)
+	d.histStart = v + 1
+	d.snapOps, d.snapBytes = 0, 0
+	for _, rec := range ld.Ops {
+		if rec.Version != v+1 {
+			return errorf(CodeInternal, "load %q: op version %d follows %d", d.id, rec.Version, v)
+		}
+		nd, err := doc.Apply(rec.Op)
+		if err != nil {
+			return errorf(CodeInternal, "load %q: replay op %d: %v", d.id, rec.Version, err)
+		}
+		doc, v = nd, v+1
+		d.hist = append(d.hist, histEntry{rec: rec, doc: doc})
+		d.snapOps++
+		d.snapBytes += opBytes(rec.Op)
+	}
+	if v != ld.Info.Version {
+		return errorf(CodeInternal, "load %q: ops end at version %d, metadata says %d", d.id, v, ld.Info.Version)
+	}
+	d.info = ld.Info
+	d.info.Size = int64(doc.Size())
+	d.doc = doc
+	d.head, d.durable, d.inflightTo = v, v, v
+	d.seqs = make(map[string]seqMark)
+	d.trim()
+	return nil
+}
+
+// docAt returns the content at version v if it is in memory, else nil.
+func (d *docState) docAt(v uint64) *ot.Doc {
+	switch {
+	case v > d.head:
+		return nil
+	case v == d.head:
+		return d.doc
+	case v >= d.histStart:
+		return d.hist[v-d.histStart].doc
+	case v+1 == d.histStart:
+		return d.baseDoc
+	}
+	return nil
+}
+
+func (d *docState) entry(v uint64) *histEntry {
+	if v < d.histStart || v > d.head {
+		return nil
+	}
+	return &d.hist[v-d.histStart]
+}
+
+// trim drops durable entries beyond Options.HistoryOps.
+func (d *docState) trim() {
+	keep := d.h.opts.HistoryOps
+	if d.durable+1 <= d.histStart {
+		return
+	}
+	durableN := int(d.durable - d.histStart + 1)
+	if durableN <= keep {
+		return
+	}
+	k := durableN - keep
+	d.baseDoc = d.hist[k-1].doc
+	clear(d.hist[:k])
+	d.hist = d.hist[k:]
+	d.histStart += uint64(k)
+}
+
+// opsSince returns the committed ops base+1 .. to (to <= head), from memory or
+// from the store; version_too_old when they are no longer kept.
+func (d *docState) opsSince(ctx context.Context, base, to uint64) ([]OpRecord, error) {
+	if base >= to {
+		return nil, nil
+	}
+	var out []OpRecord
+	if base+1 < d.histStart {
+		end := min(to, d.histStart-1)
+		recs, err := d.h.store.ReadOps(ctx, d.id, base, end, 0)
+		if err != nil {
+			return nil, storeErr("read ops", d.id, err)
+		}
+		if uint64(len(recs)) != end-base || (len(recs) > 0 && recs[0].Version != base+1) {
+			return nil, errorf(CodeVersionTooOld, "version %d is too old: the ops after it are no longer kept", base)
+		}
+		out = recs
+		base = end
+	}
+	for v := base + 1; v <= to; v++ {
+		out = append(out, d.hist[v-d.histStart].rec)
+	}
+	return out, nil
+}
+
+func (d *docState) submit(ctx context.Context, s SessionID, sub Submission, precondition bool, reply chan<- submitReply) {
+	c, err := d.accept(ctx, s, sub, precondition, reply)
+	if err != nil || c != nil {
+		reply <- submitReply{c, err}
+	}
+}
+
+// accept validates and orders one submission. It returns (nil, nil) when the
+// reply was queued (answered once durable), else the immediate answer.
+func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, precondition bool, reply chan<- submitReply) (*Committed, error) {
+	if s != "" {
+		if _, ok := d.members[s]; !ok {
+			return nil, errorf(CodeNotJoined, "session has not joined document %q", d.id)
+		}
+	}
+	if sub.Client != "" {
+		if len(sub.Client) > maxClientLen {
+			return nil, errorf(CodeBadRequest, "client id longer than %d bytes", maxClientLen)
+		}
+		owner, bound := d.clients[sub.Client]
+		if bound && owner != s {
+			return nil, errorf(CodeForbidden, "client id %q is in use by another session", sub.Client)
+		}
+		if !bound && s != "" {
+			d.clients[sub.Client] = s
+		}
+		if sub.Seq > 0 {
+			m, err := d.seqMark(ctx, sub.Client)
+			if err != nil {
+				return nil, err
+			}
+			if sub.Seq <= m.seq {
+				return d.duplicate(ctx, sub, m, reply)
+			}
+		}
+	}
+	if key := rateKey(s, sub.Client); key != "" && d.h.opts.OpsPerSecond > 0 {
+		b := d.buckets[key]
+		if b == nil {
+			b = newBucket(d.h.opts.OpsPerSecond)
+			d.buckets[key] = b
+		}
+		if !b.take(time.Now(), d.h.opts.OpsPerSecond) {
+			return nil, errorf(CodeRateLimited, "more than %g ops per second", d.h.opts.OpsPerSecond)
+		}
+	}
+	nb := opBytes(sub.Op)
+	if nb > d.h.opts.MaxOpBytes {
+		return nil, errorf(CodeTooLarge, "op of about %d bytes exceeds the limit of %d", nb, d.h.opts.MaxOpBytes)
+	}
+	if sub.Version > d.head {
+		return nil, errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", sub.Version, d.head)
+	}
+	if precondition && sub.Version != d.head {
+		return nil, errorf(CodePreconditionFailed, "document is at version %d, not %d", d.head, sub.Version)
+	}
+	if err := sub.Op.Validate(); err != nil {
+		return nil, errorf(CodeInvalidOp, "%v", err)
+	}
+	op := ot.Normalize(sub.Op)
+	since, err := d.opsSince(ctx, sub.Version, d.head)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range since {
+		if op, err = ot.Transform(op, c.Op, ot.Left); err != nil {
+			return nil, errorf(CodeInvalidOp, "transform against version %d: %v", c.Version, err)
+		}
+	}
+	nd, err := d.doc.Apply(op)
+	if err != nil {
+		return nil, errorf(CodeInvalidOp, "%v", err)
+	}
+	if sz := nd.Size(); sz > d.h.opts.MaxDocBytes && sz > d.doc.Size() {
+		return nil, errorf(CodeTooLarge, "document would be %d bytes, over the limit of %d", sz, d.h.opts.MaxDocBytes)
+	}
+	// Accepted: from here on the op is part of the document.
+	d.head++
+	rec := OpRecord{Version: d.head, Op: op, Client: sub.Client, Seq: sub.Seq, Time: time.Now().UTC()}
+	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, except: s, waiters: []waiter{{ch: reply}}})
+	d.doc = nd
+	if sub.Client != "" && sub.Seq > 0 {
+		d.seqs[sub.Client] = seqMark{sub.Seq, d.head}
+	}
+	d.snapOps++
+	d.snapBytes += nb
+	d.flush()
+	return nil, nil
+}
+
+func (d *docState) seqMark(ctx context.Context, client string) (seqMark, error) {
+	if m, ok := d.seqs[client]; ok {
+		return m, nil
+	}
+	seq, ver, err := d.h.store.LastSeq(ctx, d.id, client)
+	if err != nil {
+		return seqMark{}, storeErr("last seq", d.id, err)
+	}
+	m := seqMark{seq, ver}
+	d.seqs[client] = m
+	return m, nil
+}
+
+// duplicate answers a (client, seq) that was already accepted.
+func (d *docState) duplicate(ctx context.Context, sub Submission, m seqMark, reply chan<- submitReply) (*Committed, error) {
+	v := m.version
+	if sub.Seq < m.seq {
+		for i := len(d.hist) - 1; i >= 0; i-- {
+			if r := &d.hist[i].rec; r.Client == sub.Client && r.Seq == sub.Seq {
+				v = r.Version
+				break
+			}
+		}
+	}
+	if v > d.durable {
+		e := d.entry(v)
+		e.waiters = append(e.waiters, waiter{ch: reply, dup: true})
+		return nil, nil
+	}
+	c := &Committed{Version: v, Duplicate: true}
+	if e := d.entry(v); e != nil {
+		c.Op = e.rec.Op
+	} else if v > 0 {
+		if recs, err := d.h.store.ReadOps(ctx, d.id, v-1, v, 1); err == nil && len(recs) == 1 && recs[0].Version == v {
+			c.Op = recs[0].Op
+		}
+	}
+	return c, nil
+}
+
+// flush hands the staged ops to the store when nothing is in flight.
+func (d *docState) flush() {
+	if d.inflightTo != d.durable || d.head == d.durable || len(d.deletes) > 0 {
+		return
+	}
+	n := d.head - d.durable
+	b := &Batch{Doc: d.id, Ops: make([]OpRecord, 0, n), Size: int64(d.doc.Size()), Updated: time.Now().UTC()}
+	for v := d.durable + 1; v <= d.head; v++ {
+		b.Ops = append(b.Ops, d.hist[v-d.histStart].rec)
+	}
+	if d.snapOps >= d.h.opts.SnapshotEveryOps || d.snapBytes >= d.h.opts.SnapshotEveryBytes {
+		b.Snapshot = &Snapshot{Version: d.head, Content: d.doc.String()}
+		d.snapOps, d.snapBytes = 0, 0
+	}
+	d.inflightTo = d.head
+	d.info.Updated = b.Updated
+	d.h.store.Append(b, d.commitDone)
+}
+
+// onCommit releases the acks and broadcasts of a durable batch, in version
+// order, and sends the next batch.
+//
+// When the commit failed, the in-memory state is ahead of the disk: every op
+// not yet durable (the failed batch and the staged ones) fails with
+// "internal" and the document is reloaded from the store. Nothing of these ops
+// was acked or broadcast, so collaborators stay consistent.
+func (d *docState) onCommit(err error) {
+	if err != nil {
+		d.h.log.Error("collab: commit failed; reloading document", "doc", d.id, "err", err)
+		cerr := errorf(CodeInternal, "commit failed: %v", err)
+		if CodeOf(storeErr("append", d.id, err)) == CodeNotFound {
+			cerr = errorf(CodeNotFound, "document %q not found", d.id)
+		}
+		d.failFrom(d.durable+1, cerr)
+		if d.closing {
+			return // drain exits
+		}
+		if lerr := d.load(); lerr != nil {
+			d.h.log.Error("collab: reload failed; unloading document", "doc", d.id, "err", lerr)
+			d.exit()
+			return
+		}
+		d.clampPresence()
+		return
+	}
+	for v := d.durable + 1; v <= d.inflightTo; v++ {
+		e := &d.hist[v-d.histStart]
+		for _, w := range e.waiters {
+			w.ch <- submitReply{c: &Committed{Version: v, Op: e.rec.Op, Duplicate: w.dup}}
+		}
+		e.waiters = nil
+		d.h.bc.BroadcastOp(d.id, e.except, OpEvent{Doc: d.id, Version: v, Op: e.rec.Op, Client: e.rec.Client})
+	}
+	d.durable = d.inflightTo
+	d.info.Version = d.durable
+	d.info.Size = int64(d.docAt(d.durable).Size())
+	if len(d.deletes) > 0 {
+		d.failFrom(d.durable+1, errorf(CodeNotFound, "document %q was deleted", d.id))
+	}
+	d.trim()
+	d.flush()
+}
+
+// failFrom answers every waiter of versions >= v with err and drops those
+// versions from memory.
+func (d *docState) failFrom(v uint64, err error) {
+	for x := v; x <= d.head; x++ {
+		e := &d.hist[x-d.histStart]
+		for _, w := range e.waiters {
+			w.ch <- submitReply{err: err}
+		}
+		e.waiters = nil
+	}
+	if v <= d.head {
+		d.hist = d.hist[:v-d.histStart]
+		d.head = v - 1
+		d.doc = d.docAt(d.head)
+		d.inflightTo = min(d.inflightTo, d.head)
+		d.seqs = make(map[string]seqMark)
+	}
+}
+
+// maybeDelete runs pending Delete calls once nothing is in flight.
+func (d *docState) maybeDelete() {
+	if len(d.deletes) == 0 || d.inflightTo != d.durable {
+		return
+	}
+	d.failFrom(d.durable+1, errorf(CodeNotFound, "document %q was deleted", d.id))
+	err := storeErr("delete", d.id, d.h.store.DeleteDoc(context.Background(), d.id))
+	for _, ch := range d.deletes {
+		ch <- err
+	}
+	d.deletes = nil
+	if err != nil && CodeOf(err) != CodeNotFound {
+		return
+	}
+	d.h.bc.DocDeleted(d.id)
+	d.loadErr = errorf(CodeNotFound, "document %q not found", d.id)
+	d.exit()
+}
+
+func rateKey(s SessionID, client string) string {
+	if client != "" {
+		return "c:" + client
+	}
+	if s != "" {
+		return "s:" + string(s)
+	}
+	return ""
+}
+
+const maxClientLen = 256
+
+// opBytes estimates the JSON size of op without encoding it.
+func opBytes(op ot.Op) int {
+	n := 2
+	for _, c := range op {
+		switch {
+		case c.Insert != "":
+			n += len(c.Insert) + 3
+		case c.DeleteText != "":
+			n += len(c.DeleteText) + 9
+		default:
+			n += 12
+		}
+	}
+	return n
+}

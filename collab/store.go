@@ -1,0 +1,97 @@
+package collab
+
+import (
+	"context"
+	"time"
+
+	"github.com/cowrite/cowrite/collab/ot"
+)
+
+// Store is everything the Hub needs from durable storage. collab/boltstore
+// implements it over the storage package (bbolt); tests may use any
+// implementation. Methods other than Append are called synchronously, possibly
+// from a document's goroutine, and must be safe for concurrent use.
+//
+// Errors: a missing document is reported as (a wrap of) ErrDocNotFound, an
+// existing id in CreateDoc as ErrDocExists; a *Error is passed through; any
+// other error becomes CodeInternal.
+type Store interface {
+	// CreateDoc creates a document at version 0 with the given content (its
+	// version-0 snapshot). info.Version is 0; info.Size is len(content).
+	CreateDoc(ctx context.Context, info DocInfo, content string) error
+	// GetDoc returns the document's metadata (durable version, size, times).
+	GetDoc(ctx context.Context, id string) (DocInfo, error)
+	// ListDocs lists documents ordered by id, starting after cursor ("" = from
+	// the start), at most limit; next is "" when there are no more.
+	ListDocs(ctx context.Context, limit int, cursor string) (docs []DocInfo, next string, err error)
+	// RenameDoc sets the title and returns the updated metadata.
+	RenameDoc(ctx context.Context, id, title string) (DocInfo, error)
+	// DeleteDoc removes the document, its ops, snapshots and dedupe records.
+	DeleteDoc(ctx context.Context, id string) error
+	// LoadDoc returns the metadata, the latest snapshot and every op after it.
+	LoadDoc(ctx context.Context, id string) (*LoadedDoc, error)
+	// Append hands a batch of committed ops (consecutive versions, the first
+	// being the stored head + 1) to the group commit. It must not wait for the
+	// fsync: done is called exactly once, from any goroutine, with nil once the
+	// batch is durable or with the error that made it fail (then nothing of the
+	// batch is stored). Appending to a deleted document fails with
+	// ErrDocNotFound. The store also records, per (doc, client), the highest
+	// seq and its version (for LastSeq).
+	Append(b *Batch, done func(error))
+	// ReadOps returns the ops with versions from+1 .. to, in order, at most
+	// limit of them (limit <= 0: no limit). Ops that were pruned are missing:
+	// callers check the versions they get.
+	ReadOps(ctx context.Context, id string, from, to uint64, limit int) ([]OpRecord, error)
+	// SnapshotAtOrBelow returns the newest snapshot whose version is <= version.
+	SnapshotAtOrBelow(ctx context.Context, id string, version uint64) (Snapshot, error)
+	// LastSeq returns the highest seq committed for (doc, client) and the
+	// version that op was committed as; (0, 0, nil) when there is none.
+	LastSeq(ctx context.Context, id, client string) (seq, version uint64, err error)
+	// OldestKeptVersion returns the lowest base version b such that every op
+	// b+1 .. head is still stored (0 when nothing was pruned).
+	OldestKeptVersion(ctx context.Context, id string) (uint64, error)
+}
+
+// Snapshot is the full content of a document at a version.
+type Snapshot struct {
+	Version uint64
+	Content string
+}
+
+// LoadedDoc is what LoadDoc returns: the latest snapshot and the ops after it
+// (versions Snapshot.Version+1 .. Info.Version, in order).
+type LoadedDoc struct {
+	Info     DocInfo
+	Snapshot Snapshot
+	Ops      []OpRecord
+}
+
+// Batch is one Append: ops of one document with consecutive versions, and
+// optionally a snapshot of the content at the batch's last version. Size and
+// Updated are the document's new metadata once the batch is stored.
+type Batch struct {
+	Doc      string
+	Ops      []OpRecord
+	Snapshot *Snapshot // nil: no snapshot in this batch
+	Size     int64     // UTF-8 size of the content at the last version
+	Updated  time.Time
+}
+
+// OpRecord is a committed op as stored and as listed by the REST API.
+type OpRecord struct {
+	Version uint64    `json:"version"`
+	Op      ot.Op     `json:"op"`
+	Client  string    `json:"client"`
+	Seq     uint64    `json:"seq"`
+	Time    time.Time `json:"time"`
+}
+
+// DocInfo is a document's metadata.
+type DocInfo struct {
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	Version uint64    `json:"version"`
+	Size    int64     `json:"size"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
