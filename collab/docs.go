@@ -283,4 +283,3 @@ func DiffOp(old, new string) ot.Op {
 	}
 	return ot.Normalize(op)
 }
-
