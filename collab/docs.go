@@ -105,9 +105,6 @@ func (h *Hub) ContentAt(ctx context.Context, id string, version uint64) (string,
 	}
 	snap, err := h.store.SnapshotAtOrBelow(ctx, id, version)
 	if err != nil {
-		if CodeOf(storeErr("", id, err)) == CodeNotFound {
-			return "", errorf(CodeVersionTooOld, "no snapshot at or below version %d", version)
-		}
 		return "", storeErr("snapshot", id, err)
 	}
 	recs, err := h.store.ReadOps(ctx, id, snap.Version, version, 0)
