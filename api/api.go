@@ -1,0 +1,92 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/sio"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Options configure an API. A nil *Options means defaults; each field
+// documents its default.
+type Options struct {
+	// MaxBodyBytes caps REST request bodies; larger ones get 413 too_large.
+	// Default 16 MiB. The fiber app's own BodyLimit must be at least this.
+	MaxBodyBytes int
+	// RequestTimeout bounds each hub call made by a REST request or a
+	// Socket.IO event. Default 30s.
+	RequestTimeout time.Duration
+	// Authenticate, when set, checks the CONNECT payload's "token" of every
+	// Socket.IO connection and returns the collaborator's user. A non-nil
+	// error refuses the connection with connect_error "unauthorized". When
+	// nil, every connection is accepted and the user is built from the
+	// payload's "name" and "color", with the socket id as the user id.
+	Authenticate func(token string) (collab.User, error)
+	// Logger receives boundary logs (internal errors). Default slog.Default().
+	Logger *slog.Logger
+}
+
+// API is the edge between the wire (REST over fiber, Socket.IO over sio) and
+// the document engine (collab.Hub). Create it with New, then call Register.
+type API struct {
+	hub      *collab.Hub
+	opts     Options
+	log      *slog.Logger
+	draining atomic.Bool
+
+	ctx    context.Context // canceled by Close: aborts hub calls of events
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // event workers (mailboxes)
+}
+
+// New returns the API serving hub. When io is not nil, the Socket.IO event
+// handlers are installed on its main namespace; the hub's Broadcaster should
+// be NewBroadcaster(io). Call Register to add the HTTP routes.
+func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
+	o := opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel}
+	if io != nil {
+		a.registerSocket(io.Of("/"))
+	}
+	return a
+}
+
+// Close aborts the hub calls of Socket.IO events still running and waits
+// for their workers to finish. Call it after closing the sio server and
+// before closing the hub. It is idempotent.
+func (a *API) Close() {
+	a.draining.Store(true)
+	a.cancel()
+	a.wg.Wait()
+}
+
+func (o *Options) withDefaults() Options {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	if out.MaxBodyBytes <= 0 {
+		out.MaxBodyBytes = 16 << 20
+	}
+	if out.RequestTimeout <= 0 {
+		out.RequestTimeout = 30 * time.Second
+	}
+	if out.Logger == nil {
+		out.Logger = slog.Default()
+	}
+	return out
+}
+
+// SetDraining makes /readyz answer 503 from now on; call it when shutdown
+// starts so that load balancers stop sending traffic.
+func (a *API) SetDraining() { a.draining.Store(true) }
+
+// Register adds the REST routes (/api/...) and the probes (/healthz,
+// /readyz) to r.
+func (a *API) Register(r fiber.Router) { a.registerREST(r) }

@@ -1,0 +1,204 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/collab/ot"
+)
+
+// Limits on small payload fields. Documents and ops have their own limits
+// in collab.Options.
+const (
+	maxClientLen  = 128  // bytes of a client id
+	maxTitleLen   = 1024 // bytes of a title
+	maxSelections = 100  // ranges in one presence selection
+	maxPosition   = 1 << 31
+	maxCursorLen  = 1024 // bytes of a list cursor
+)
+
+// object is a decoded JSON object whose values are kept raw, so that each
+// field can be checked for its type with a clear message.
+type object map[string]json.RawMessage
+
+// decodeObject decodes data as one JSON object. what names the payload in
+// error messages ("payload", "body").
+func decodeObject(data []byte, what string) (object, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return nil, badRequest(what + " is missing: expected a JSON object")
+	}
+	if data[0] != '{' {
+		return nil, badRequest(what + " must be a JSON object")
+	}
+	var obj object
+	if err := json.Unmarshal(data, &obj); err != nil {
+		return nil, badRequest(what + " is not valid JSON: " + err.Error())
+	}
+	return obj, nil
+}
+
+// present reports whether the field is there and not null.
+func (o object) present(name string) bool {
+	raw, ok := o[name]
+	return ok && !isNull(raw)
+}
+
+func isNull(raw json.RawMessage) bool {
+	return bytes.Equal(bytes.TrimSpace(raw), []byte("null"))
+}
+
+// str returns a string field; absent or null gives "" and ok=false.
+func (o object) str(name string, maxLen int) (s string, ok bool, err error) {
+	if !o.present(name) {
+		return "", false, nil
+	}
+	if err := json.Unmarshal(o[name], &s); err != nil {
+		return "", false, badRequest(fmt.Sprintf("%q must be a string", name))
+	}
+	if maxLen > 0 && len(s) > maxLen {
+		return "", false, badRequest(fmt.Sprintf("%q is too long (%d bytes, at most %d)", name, len(s), maxLen))
+	}
+	if !utf8.ValidString(s) {
+		return "", false, badRequest(fmt.Sprintf("%q is not valid UTF-8", name))
+	}
+	return s, true, nil
+}
+
+// uint returns a non-negative integer field; absent or null gives ok=false.
+func (o object) uint(name string) (v uint64, ok bool, err error) {
+	if !o.present(name) {
+		return 0, false, nil
+	}
+	v, err = parseUintJSON(o[name])
+	if err != nil {
+		return 0, false, badRequest(fmt.Sprintf("%q must be a non-negative integer", name))
+	}
+	return v, true, nil
+}
+
+// parseUintJSON parses a JSON number that is a non-negative integer. JSON
+// numbers written with a zero fraction or an exponent ("3.0", "1e3") are
+// accepted when they denote an integer, as JavaScript does not tell them apart.
+func parseUintJSON(raw json.RawMessage) (uint64, error) {
+	s := string(bytes.TrimSpace(raw))
+	if v, err := strconv.ParseUint(s, 10, 64); err == nil {
+		return v, nil
+	}
+	if s == "" || (s[0] != '-' && (s[0] < '0' || s[0] > '9')) {
+		return 0, fmt.Errorf("not a number")
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f < 0 || f != float64(uint64(f)) || f > 1<<53 {
+		return 0, fmt.Errorf("not a non-negative integer")
+	}
+	return uint64(f), nil
+}
+
+// docID returns the validated "doc" (or other named) id field.
+func (o object) docID(name string) (string, error) {
+	if !o.present(name) {
+		return "", badRequest(fmt.Sprintf("%q is required", name))
+	}
+	id, _, err := o.str(name, 0)
+	if err != nil {
+		return "", err
+	}
+	if err := validateDocID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// validateDocID checks an id with collab's rules and always returns a
+// *collab.Error (bad_request) on failure.
+func validateDocID(id string) error {
+	if err := collab.ValidateDocID(id); err != nil {
+		if collab.CodeOf(err) == collab.CodeInternal {
+			return badRequest(err.Error())
+		}
+		return err
+	}
+	return nil
+}
+
+// op returns the required "op" field parsed with ot.Parse; a malformed op
+// is invalid_op.
+func (o object) op() (ot.Op, error) {
+	if !o.present("op") {
+		return nil, badRequest(`"op" is required`)
+	}
+	op, err := ot.Parse(o["op"])
+	if err != nil {
+		return nil, invalidOp(err.Error())
+	}
+	return op, nil
+}
+
+// selection returns the "selection" field: null or absent gives nil, else an
+// array of {anchor, head} with non-negative integers.
+func (o object) selection() ([]ot.Selection, error) {
+	if !o.present("selection") {
+		return nil, nil
+	}
+	var ranges []json.RawMessage
+	if err := json.Unmarshal(o["selection"], &ranges); err != nil {
+		return nil, badRequest(`"selection" must be null or an array of {anchor, head}`)
+	}
+	if len(ranges) > maxSelections {
+		return nil, badRequest(fmt.Sprintf(`"selection" has too many ranges (%d, at most %d)`, len(ranges), maxSelections))
+	}
+	sel := make([]ot.Selection, 0, len(ranges))
+	for i, raw := range ranges {
+		r, err := decodeObject(raw, fmt.Sprintf("selection[%d]", i))
+		if err != nil {
+			return nil, err
+		}
+		anchor, okA, errA := r.uint("anchor")
+		head, okH, errH := r.uint("head")
+		if errA != nil || errH != nil || !okA || !okH || anchor > maxPosition || head > maxPosition {
+			return nil, badRequest(fmt.Sprintf("selection[%d] must be {anchor, head} with non-negative integer positions", i))
+		}
+		sel = append(sel, ot.Selection{Anchor: int(anchor), Head: int(head)})
+	}
+	return sel, nil
+}
+
+// submission decodes the fields shared by doc:op and POST ops:
+// { version, op, client?, seq? }.
+func (o object) submission() (collab.Submission, error) {
+	var sub collab.Submission
+	v, ok, err := o.uint("version")
+	if err != nil {
+		return sub, err
+	}
+	if !ok {
+		return sub, badRequest(`"version" is required`)
+	}
+	op, err := o.op()
+	if err != nil {
+		return sub, err
+	}
+	client, _, err := o.str("client", maxClientLen)
+	if err != nil {
+		return sub, err
+	}
+	seq, hasSeq, err := o.uint("seq")
+	if err != nil {
+		return sub, err
+	}
+	if client != "" && !hasSeq {
+		return sub, badRequest(`"seq" is required with "client"`)
+	}
+	if hasSeq && seq == 0 {
+		return sub, badRequest(`"seq" starts at 1`)
+	}
+	if client == "" && hasSeq {
+		return sub, badRequest(`"seq" needs a "client"`)
+	}
+	return collab.Submission{Version: v, Op: op, Client: client, Seq: seq}, nil
+}

@@ -1,0 +1,393 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/gofiber/fiber/v2"
+)
+
+// List and ops page sizes.
+const (
+	defaultListLimit = 50
+	maxListLimit     = 1000
+	defaultOpsLimit  = 1000
+	maxOpsLimit      = 10000
+)
+
+// docJSON is a document as REST returns it: its metadata and, where asked
+// for, its content.
+type docJSON struct {
+	collab.DocInfo
+	Content *string `json:"content,omitempty"`
+}
+
+// listJSON is the body of GET /api/docs.
+type listJSON struct {
+	Docs []collab.DocInfo `json:"docs"`
+	// Next is the cursor of the next page; "" (omitted) on the last page.
+	Next string `json:"next,omitempty"`
+}
+
+// committedJSON is the body of POST /ops and PUT /content.
+type committedJSON struct {
+	Version uint64 `json:"version"`
+	Op      ot.Op  `json:"op"`
+}
+
+// opsJSON is the body of GET /ops.
+type opsJSON struct {
+	Ops []collab.OpRecord `json:"ops"`
+}
+
+// registerREST adds the /api routes and the health probes to r.
+func (a *API) registerREST(r fiber.Router) {
+	r.Get("/healthz", a.healthz)
+	r.Get("/readyz", a.readyz)
+
+	g := r.Group("/api", a.limitBody)
+	g.Get("/docs", a.listDocs)
+	g.Post("/docs", a.createDoc)
+	g.Get("/docs/:id", a.getDoc)
+	g.Patch("/docs/:id", a.patchDoc)
+	g.Delete("/docs/:id", a.deleteDoc)
+	g.Get("/docs/:id/content", a.getContent)
+	g.Put("/docs/:id/content", a.putContent)
+	g.Post("/docs/:id/ops", a.postOps)
+	g.Get("/docs/:id/ops", a.getOps)
+	g.Use(func(c *fiber.Ctx) error {
+		return a.fail(c, &collab.Error{Code: collab.CodeNotFound, Message: "no such API route: " + c.Method() + " " + c.Path()})
+	})
+}
+
+func (a *API) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (a *API) readyz(c *fiber.Ctx) error {
+	if a.draining.Load() {
+		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "draining"})
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+// limitBody refuses request bodies over MaxBodyBytes with 413 too_large.
+func (a *API) limitBody(c *fiber.Ctx) error {
+	if n := c.Request().Header.ContentLength(); n > a.opts.MaxBodyBytes || len(c.Body()) > a.opts.MaxBodyBytes {
+		return a.fail(c, &collab.Error{Code: collab.CodeTooLarge,
+			Message: fmt.Sprintf("request body is larger than %d bytes", a.opts.MaxBodyBytes)})
+	}
+	return c.Next()
+}
+
+// fail writes err as a JSON error with its HTTP status. Internal errors are
+// logged here, at the boundary, and answered with a generic message.
+func (a *API) fail(c *fiber.Ctx, err error) error {
+	w := toWire(err)
+	if w.Code == collab.CodeInternal {
+		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
+	}
+	return c.Status(httpStatus(w.Code)).JSON(errorBody{Error: w})
+}
+
+// ctx returns the context for a hub call made by a request.
+func (a *API) reqCtx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.UserContext(), a.opts.RequestTimeout)
+}
+
+// idParam returns the validated :id route parameter, copied out of fiber's
+// reused buffers.
+func idParam(c *fiber.Ctx) (string, error) {
+	id := strings.Clone(c.Params("id"))
+	if err := validateDocID(id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
+// queryUint parses an optional non-negative integer query parameter.
+func queryUint(c *fiber.Ctx, name string) (v uint64, ok bool, err error) {
+	s := c.Query(name)
+	if s == "" {
+		return 0, false, nil
+	}
+	v, err = strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, false, badRequest(fmt.Sprintf("query parameter %q must be a non-negative integer, got %q", name, s))
+	}
+	return v, true, nil
+}
+
+// queryLimit parses the "limit" query parameter: def when absent, 1..max.
+func queryLimit(c *fiber.Ctx, def, max int) (int, error) {
+	v, ok, err := queryUint(c, "limit")
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return def, nil
+	}
+	if v < 1 || v > uint64(max) {
+		return 0, badRequest(fmt.Sprintf("query parameter \"limit\" must be between 1 and %d", max))
+	}
+	return int(v), nil
+}
+
+// body decodes the request body as a JSON object.
+func body(c *fiber.Ctx) (object, error) {
+	return decodeObject(c.Body(), "request body")
+}
+
+func (a *API) listDocs(c *fiber.Ctx) error {
+	limit, err := queryLimit(c, defaultListLimit, maxListLimit)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	cursor := strings.Clone(c.Query("cursor"))
+	if len(cursor) > maxCursorLen {
+		return a.fail(c, badRequest("query parameter \"cursor\" is too long"))
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	docs, next, err := a.hub.List(ctx, limit, cursor)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if docs == nil {
+		docs = []collab.DocInfo{}
+	}
+	return c.JSON(listJSON{Docs: docs, Next: next})
+}
+
+func (a *API) createDoc(c *fiber.Ctx) error {
+	var id, title, content string
+	if len(strings.TrimSpace(string(c.Body()))) > 0 {
+		obj, err := body(c)
+		if err != nil {
+			return a.fail(c, err)
+		}
+		if id, _, err = obj.str("id", 0); err != nil {
+			return a.fail(c, err)
+		}
+		if obj.present("id") {
+			if err := validateDocID(id); err != nil {
+				return a.fail(c, err)
+			}
+		}
+		if title, _, err = obj.str("title", maxTitleLen); err != nil {
+			return a.fail(c, err)
+		}
+		if content, _, err = obj.str("content", 0); err != nil {
+			return a.fail(c, err)
+		}
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	info, err := a.hub.Create(ctx, id, title, content)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	c.Location("/api/docs/" + info.ID)
+	return c.Status(http.StatusCreated).JSON(docJSON{DocInfo: info, Content: &content})
+}
+
+func (a *API) getDoc(c *fiber.Ctx) error {
+	id, err := idParam(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	version, atVersion, err := queryUint(c, "version")
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	info, content, err := a.hub.Get(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if atVersion && version != info.Version {
+		if version > info.Version {
+			return a.fail(c, &collab.Error{Code: collab.CodeVersionAhead,
+				Message: fmt.Sprintf("version %d is above the document's head %d", version, info.Version)})
+		}
+		content, err = a.hub.ContentAt(ctx, id, version)
+		if err != nil {
+			return a.fail(c, err)
+		}
+		info.Version = version
+		info.Size = int64(len(content))
+	}
+	return c.JSON(docJSON{DocInfo: info, Content: &content})
+}
+
+func (a *API) patchDoc(c *fiber.Ctx) error {
+	id, err := idParam(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	obj, err := body(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	title, ok, err := obj.str("title", maxTitleLen)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if !ok {
+		return a.fail(c, badRequest(`"title" (a string) is required; it is the only field that can be changed`))
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	info, err := a.hub.Rename(ctx, id, title)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	return c.JSON(docJSON{DocInfo: info})
+}
+
+func (a *API) deleteDoc(c *fiber.Ctx) error {
+	id, err := idParam(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	if err := a.hub.Delete(ctx, id); err != nil {
+		return a.fail(c, err)
+	}
+	return c.SendStatus(http.StatusNoContent)
+}
+
+// etag formats a version as a strong entity tag.
+func etag(v uint64) string { return `"` + strconv.FormatUint(v, 10) + `"` }
+
+// parseIfMatch parses an If-Match header holding one version: 5, "5" or
+// W/"5". "*" (any version) gives nil.
+func parseIfMatch(h string) (*uint64, error) {
+	h = strings.TrimSpace(h)
+	if h == "" || h == "*" {
+		return nil, nil
+	}
+	s := strings.TrimPrefix(h, "W/")
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = s[1 : len(s)-1]
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return nil, badRequest(fmt.Sprintf("If-Match must be a document version such as \"5\", got %q", h))
+	}
+	return &v, nil
+}
+
+func (a *API) getContent(c *fiber.Ctx) error {
+	id, err := idParam(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	info, content, err := a.hub.Get(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	tag := etag(info.Version)
+	c.Set(fiber.HeaderETag, tag)
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" {
+		if v, err := parseIfMatch(inm); err == nil && v != nil && *v == info.Version {
+			return c.SendStatus(http.StatusNotModified)
+		}
+	}
+	c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
+	return c.SendString(content)
+}
+
+func (a *API) putContent(c *fiber.Ctx) error {
+	id, err := idParam(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ifMatch, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if !utf8.Valid(c.Body()) {
+		return a.fail(c, badRequest("request body is not valid UTF-8 text"))
+	}
+	text := string(c.Body())
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	com, err := a.hub.ReplaceContent(ctx, id, text, ifMatch)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	c.Set(fiber.HeaderETag, etag(com.Version))
+	return c.JSON(committedJSON{Version: com.Version, Op: com.Op})
+}
+
+func (a *API) postOps(c *fiber.Ctx) error {
+	id, err := idParam(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	obj, err := body(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	sub, err := obj.submission()
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	com, err := a.hub.Submit(ctx, id, "", sub)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	return c.JSON(committedJSON{Version: com.Version, Op: com.Op})
+}
+
+func (a *API) getOps(c *fiber.Ctx) error {
+	id, err := idParam(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	from, _, err := queryUint(c, "from")
+	if err != nil {
+		return a.fail(c, err)
+	}
+	to, hasTo, err := queryUint(c, "to")
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if hasTo && to < from {
+		return a.fail(c, badRequest(fmt.Sprintf("\"to\" (%d) is below \"from\" (%d)", to, from)))
+	}
+	limit, err := queryLimit(c, defaultOpsLimit, maxOpsLimit)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	if hasTo && to == from {
+		// Nothing to return, but the document must exist.
+		if _, _, err := a.hub.Get(ctx, id); err != nil {
+			return a.fail(c, err)
+		}
+		return c.JSON(opsJSON{Ops: []collab.OpRecord{}})
+	}
+	ops, err := a.hub.Ops(ctx, id, from, to, limit)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if ops == nil {
+		ops = []collab.OpRecord{}
+	}
+	return c.JSON(opsJSON{Ops: ops})
+}

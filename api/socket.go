@@ -1,0 +1,389 @@
+package api
+
+import (
+	"context"
+	"hash/fnv"
+	"slices"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/sio"
+)
+
+// Socket.IO event names (SPEC.md section 3).
+const (
+	evJoin     = "doc:join"
+	evLeave    = "doc:leave"
+	evOp       = "doc:op"
+	evPresence = "doc:presence"
+	evDeleted  = "doc:deleted"
+)
+
+// Socket data keys.
+const keyUser = "cowrite.user"
+
+const (
+	maxNameLen      = 64
+	maxColorLen     = 32
+	maxPendingCalls = 64 // queued events per socket before rate_limited
+)
+
+// palette gives a collaborator without a color one derived from its id.
+var palette = []string{"#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#469990", "#9a6324", "#800000"}
+
+// okAck is the ack of a successful doc:leave / doc:presence.
+type okAck struct {
+	OK bool `json:"ok"`
+}
+
+// opAck is the ack of a successful doc:op.
+type opAck struct {
+	OK      bool   `json:"ok"`
+	Version uint64 `json:"version"`
+}
+
+// joinAck is the ack of a successful doc:join: exactly one of Content and
+// Ops is present.
+type joinAck struct {
+	OK       bool                   `json:"ok"`
+	Doc      string                 `json:"doc"`
+	Version  uint64                 `json:"version"`
+	Content  *string                `json:"content,omitempty"`
+	Ops      *[]collab.OpEvent      `json:"ops,omitempty"`
+	Presence []collab.PresenceEvent `json:"presence"`
+}
+
+// mailbox runs one socket's events one after the other, off the
+// connection's message goroutine (hub calls wait for durable commits and
+// must not delay pings, acks and other packets of the connection). A worker
+// goroutine exists only while there is work.
+type mailbox struct {
+	a *API
+
+	mu      sync.Mutex // guards the fields below
+	queue   []func()
+	running bool
+	closed  bool
+}
+
+// post queues fn; it returns false when the mailbox is closed or full.
+// final marks the last call (the disconnect): nothing is accepted after it.
+func (m *mailbox) post(fn func(), final bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || (!final && len(m.queue) >= maxPendingCalls) {
+		return false
+	}
+	if final {
+		m.closed = true
+	}
+	m.queue = append(m.queue, fn)
+	if !m.running {
+		m.running = true
+		m.a.wg.Add(1)
+		go m.run()
+	}
+	return true
+}
+
+func (m *mailbox) run() {
+	defer m.a.wg.Done()
+	for {
+		m.mu.Lock()
+		if len(m.queue) == 0 {
+			m.running = false
+			m.mu.Unlock()
+			return
+		}
+		fn := m.queue[0]
+		m.queue[0] = nil
+		m.queue = m.queue[1:]
+		m.mu.Unlock()
+		fn()
+	}
+}
+
+// registerSocket installs the auth middleware and the event handlers on the
+// main namespace.
+func (a *API) registerSocket(nsp *sio.Namespace) {
+	nsp.Use(a.authenticate)
+	nsp.OnConnection(a.onConnection)
+}
+
+// connectAuth is the CONNECT payload: io(url, {auth: {token, name, color}}).
+type connectAuth struct {
+	Token string `json:"token"`
+	Name  string `json:"name"`
+	Color string `json:"color"`
+}
+
+// authenticate builds the socket's presence user from the CONNECT payload
+// (and the token, when Options.Authenticate is set).
+func (a *API) authenticate(s *sio.Socket) error {
+	var auth connectAuth
+	if raw := s.Handshake().Auth; len(raw) > 0 {
+		// Fields of the wrong type are ignored rather than refused: they
+		// only decorate presence.
+		obj, err := decodeObject(raw, "auth")
+		if err == nil {
+			auth.Token, _, _ = obj.str("token", 0)
+			auth.Name, _, _ = obj.str("name", 0)
+			auth.Color, _, _ = obj.str("color", 0)
+		}
+	}
+	user := collab.User{ID: s.ID(), Name: auth.Name, Color: auth.Color}
+	if a.opts.Authenticate != nil {
+		u, err := a.opts.Authenticate(auth.Token)
+		if err != nil {
+			return &sio.ConnectError{Message: "unauthorized"}
+		}
+		if u.ID != "" {
+			user.ID = u.ID
+		}
+		if u.Name != "" {
+			user.Name = u.Name
+		}
+		if u.Color != "" {
+			user.Color = u.Color
+		}
+	}
+	user.Name = truncate(user.Name, maxNameLen)
+	if user.Name == "" {
+		user.Name = "anonymous"
+	}
+	user.Color = truncate(user.Color, maxColorLen)
+	if user.Color == "" {
+		h := fnv.New32a()
+		h.Write([]byte(user.ID))
+		user.Color = palette[h.Sum32()%uint32(len(palette))]
+	}
+	s.Set(keyUser, user)
+	return nil
+}
+
+// truncate cuts s to at most n bytes on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func socketUser(s *sio.Socket) collab.User {
+	if v, ok := s.Get(keyUser); ok {
+		if u, ok := v.(collab.User); ok {
+			return u
+		}
+	}
+	return collab.User{ID: s.ID(), Name: "anonymous", Color: palette[0]}
+}
+
+// eventFunc handles one decoded event payload and returns the ack value.
+type eventFunc func(ctx context.Context, s *sio.Socket, payload object) (any, error)
+
+func (a *API) onConnection(s *sio.Socket) {
+	mb := &mailbox{a: a}
+	sid := collab.SessionID(s.ID())
+	handle := func(event string, fn eventFunc) {
+		s.On(event, func(s *sio.Socket, args sio.Args, ack sio.AckFunc) {
+			// Decode on the message goroutine (cheap), run on the mailbox.
+			payload, err := eventPayload(args)
+			if err != nil {
+				a.reply(s, event, ack, nil, err)
+				return
+			}
+			ok := mb.post(func() {
+				ctx, cancel := context.WithTimeout(a.ctx, a.opts.RequestTimeout)
+				defer cancel()
+				res, err := fn(ctx, s, payload)
+				a.reply(s, event, ack, res, err)
+			}, false)
+			if !ok {
+				a.reply(s, event, ack, nil, &collab.Error{Code: collab.CodeRateLimited,
+					Message: "too many requests in progress on this connection"})
+			}
+		})
+	}
+	handle(evJoin, a.onJoin)
+	handle(evLeave, a.onLeave)
+	handle(evOp, a.onOp)
+	handle(evPresence, a.onPresence)
+	s.OnDisconnect(func(string) {
+		mb.post(func() { a.hub.Disconnect(sid) }, true)
+	})
+}
+
+// eventPayload returns the first argument as a JSON object.
+func eventPayload(args sio.Args) (object, error) {
+	if args.Len() == 0 {
+		return nil, badRequest("payload is missing: expected a JSON object")
+	}
+	if len(args.Attachments()) > 0 {
+		return nil, badRequest("binary payloads are not supported")
+	}
+	return decodeObject(args.Raw(0), "payload")
+}
+
+// reply sends the ack of an event (when the client asked for one).
+func (a *API) reply(s *sio.Socket, event string, ack sio.AckFunc, res any, err error) {
+	if err != nil {
+		w := toWire(err)
+		if w.Code == collab.CodeInternal {
+			a.log.Error("event failed", "event", event, "socket", s.ID(), "err", err)
+		}
+		res = failAck{OK: false, Error: w}
+	}
+	if ack == nil {
+		return
+	}
+	if err := ack(res); err != nil && err != sio.ErrClosed {
+		a.log.Warn("cannot send ack", "event", event, "socket", s.ID(), "err", err)
+	}
+}
+
+func (a *API) onJoin(ctx context.Context, s *sio.Socket, p object) (any, error) {
+	doc, err := p.docID("doc")
+	if err != nil {
+		return nil, err
+	}
+	var since *uint64
+	if v, ok, err := p.uint("version"); err != nil {
+		return nil, err
+	} else if ok {
+		since = &v
+	}
+	client, _, err := p.str("client", maxClientLen)
+	if err != nil {
+		return nil, err
+	}
+	if !s.Connected() {
+		return nil, &collab.Error{Code: collab.CodeBadRequest, Message: "socket disconnected"}
+	}
+	// Enter the room before the hub registers the session, so that no op
+	// committed after the join's version can be missed. Ops broadcast in
+	// between may reach the client before this ack; their versions tell the
+	// client which ones the ack's state already contains.
+	wasIn := slices.Contains(s.Rooms(), doc)
+	s.Join(doc)
+	res, err := a.hub.Join(ctx, doc, collab.SessionID(s.ID()), client, socketUser(s), since)
+	if err != nil {
+		if !wasIn {
+			s.Leave(doc)
+		}
+		return nil, err
+	}
+	if !s.Connected() {
+		// Disconnected while joining: the disconnect's hub.Disconnect runs
+		// after this call on the same mailbox and cleans the join up.
+		return nil, &collab.Error{Code: collab.CodeBadRequest, Message: "socket disconnected"}
+	}
+	out := joinAck{OK: true, Doc: res.Doc, Version: res.Version, Content: res.Content, Presence: res.Presence}
+	if out.Presence == nil {
+		out.Presence = []collab.PresenceEvent{}
+	}
+	if res.Content == nil {
+		ops := res.Ops
+		if ops == nil {
+			ops = []collab.OpEvent{}
+		}
+		out.Ops = &ops
+	}
+	return out, nil
+}
+
+func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error) {
+	doc, err := p.docID("doc")
+	if err != nil {
+		return nil, err
+	}
+	s.Leave(doc)
+	if err := a.hub.Leave(ctx, doc, collab.SessionID(s.ID())); err != nil {
+		return nil, err
+	}
+	return okAck{OK: true}, nil
+}
+
+func (a *API) onOp(ctx context.Context, s *sio.Socket, p object) (any, error) {
+	doc, err := p.docID("doc")
+	if err != nil {
+		return nil, err
+	}
+	sub, err := p.submission()
+	if err != nil {
+		return nil, err
+	}
+	com, err := a.hub.Submit(ctx, doc, collab.SessionID(s.ID()), sub)
+	if err != nil {
+		return nil, err
+	}
+	return opAck{OK: true, Version: com.Version}, nil
+}
+
+func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, error) {
+	doc, err := p.docID("doc")
+	if err != nil {
+		return nil, err
+	}
+	v, ok, err := p.uint("version")
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, badRequest(`"version" is required`)
+	}
+	if _, ok := p["selection"]; !ok {
+		return nil, badRequest(`"selection" is required (an array of {anchor, head}, or null)`)
+	}
+	sel, err := p.selection()
+	if err != nil {
+		return nil, err
+	}
+	if err := a.hub.SetPresence(ctx, doc, collab.SessionID(s.ID()), v, sel); err != nil {
+		return nil, err
+	}
+	return okAck{OK: true}, nil
+}
+
+// Broadcaster implements collab.Broadcaster over the rooms of a Socket.IO
+// namespace (room name = document id). Each broadcast is encoded once.
+type Broadcaster struct {
+	nsp *sio.Namespace
+}
+
+// NewBroadcaster returns a Broadcaster over the main namespace of io.
+func NewBroadcaster(io *sio.Server) *Broadcaster {
+	return &Broadcaster{nsp: io.Of("/")}
+}
+
+var _ collab.Broadcaster = (*Broadcaster)(nil)
+
+func (b *Broadcaster) to(doc string, except collab.SessionID) *sio.BroadcastOperator {
+	op := b.nsp.To(doc)
+	if except != "" {
+		op = op.Except(string(except)) // every socket is in the room named by its id
+	}
+	return op
+}
+
+// BroadcastOp emits doc:op to the document's room except the submitter.
+func (b *Broadcaster) BroadcastOp(doc string, except collab.SessionID, ev collab.OpEvent) {
+	_ = b.to(doc, except).Emit(evOp, ev)
+}
+
+// BroadcastPresence emits doc:presence to the document's room except the sender.
+func (b *Broadcaster) BroadcastPresence(doc string, except collab.SessionID, ev collab.PresenceEvent) {
+	_ = b.to(doc, except).Emit(evPresence, ev)
+}
+
+// DocDeleted emits doc:deleted to the document's room and empties the room.
+func (b *Broadcaster) DocDeleted(doc string) {
+	room := b.nsp.To(doc)
+	_ = room.Emit(evDeleted, struct {
+		Doc string `json:"doc"`
+	}{doc})
+	room.SocketsLeave(doc)
+}

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// config is everything main reads from flags and the environment. Every
+// flag --some-name has the environment variable COWRITE_SOME_NAME; a flag
+// given on the command line wins over the environment.
+type config struct {
+	Addr            string
+	Data            string
+	CORSOrigins     string
+	LogLevel        string
+	LogFormat       string
+	MaxBody         int
+	MaxPayload      int
+	MaxOpBytes      int
+	MaxDocBytes     int
+	OpsPerSecond    float64
+	MaxCollabs      int
+	SnapshotEvery   int
+	HistoryOps      int
+	Retention       int
+	IdleUnload      time.Duration
+	NoAutoCreate    bool
+	PingInterval    time.Duration
+	PingTimeout     time.Duration
+	ShutdownTimeout time.Duration
+}
+
+// envName maps a flag name onto its environment variable.
+func envName(flagName string) string {
+	return "COWRITE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseConfig parses args (without the program name) with getenv as the
+// environment. It returns flag.ErrHelp after printing the usage for -h/--help.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("cowrite", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&c.Addr, "addr", ":3000", "listen address (host:port)")
+	fs.StringVar(&c.Data, "data", "./data", "data directory; the database is <data>/cowrite.db")
+	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API and Socket.IO from a browser (\"*\" = any; empty = same origin only)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.IntVar(&c.MaxBody, "max-body", 16<<20, "largest REST request body in bytes (larger gets 413)")
+	fs.IntVar(&c.MaxPayload, "max-payload", 1_000_000, "largest Engine.IO payload in bytes (Socket.IO messages)")
+	fs.IntVar(&c.MaxOpBytes, "max-op-bytes", 256<<10, "largest op in bytes of JSON (larger gets too_large)")
+	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 10<<20, "largest document content in bytes of UTF-8 (larger gets too_large)")
+	fs.Float64Var(&c.OpsPerSecond, "ops-per-second", 100, "ops per second per client and document, burst twice that (negative = unlimited)")
+	fs.IntVar(&c.MaxCollabs, "max-collaborators", 100, "joined sessions per document")
+	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 100, "store a snapshot of a document every this many ops")
+	fs.IntVar(&c.HistoryOps, "history-ops", 1000, "committed ops kept in memory per open document (transform and catch-up)")
+	fs.IntVar(&c.Retention, "retention", 0, "ops kept on disk before a document's newest snapshot (0 = keep every op)")
+	fs.DurationVar(&c.IdleUnload, "idle-unload", time.Minute, "unload a document from memory after it has no collaborators for this long")
+	fs.BoolVar(&c.NoAutoCreate, "no-auto-create", false, "doc:join of a missing document fails with not_found instead of creating it")
+	fs.DurationVar(&c.PingInterval, "ping-interval", 25*time.Second, "Engine.IO ping interval")
+	fs.DurationVar(&c.PingTimeout, "ping-timeout", 20*time.Second, "Engine.IO ping timeout")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown (SIGTERM/SIGINT) may take")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: cowrite [flags]\n\nCowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(out, "  --%s (env %s)\n    \t%s (default %q)\n", f.Name, envName(f.Name), f.Usage, f.DefValue)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("invalid %s=%q: %v", envName(f.Name), v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Addr != "", "--addr must not be empty")
+	check(c.Data != "", "--data must not be empty")
+	_, err := c.level()
+	check(err == nil, "--log-level must be debug, info, warn or error, got %q", c.LogLevel)
+	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format must be text or json, got %q", c.LogFormat)
+	check(c.MaxBody > 0, "--max-body must be positive")
+	check(c.MaxPayload > 0, "--max-payload must be positive")
+	check(c.MaxOpBytes > 0, "--max-op-bytes must be positive")
+	check(c.MaxDocBytes > 0, "--max-doc-bytes must be positive")
+	check(c.OpsPerSecond != 0, "--ops-per-second must not be 0 (use a negative value for unlimited)")
+	check(c.MaxCollabs > 0, "--max-collaborators must be positive")
+	check(c.SnapshotEvery > 0, "--snapshot-every must be positive")
+	check(c.HistoryOps > 0, "--history-ops must be positive")
+	check(c.Retention >= 0, "--retention must not be negative")
+	check(c.IdleUnload > 0, "--idle-unload must be positive")
+	check(c.PingInterval > 0, "--ping-interval must be positive")
+	check(c.PingTimeout > 0, "--ping-timeout must be positive")
+	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	return errors.Join(errs...)
+}
+
+func (c *config) level() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(c.LogLevel))
+	return l, err
+}
+
+// corsOrigins splits --cors-origins.
+func (c *config) corsOrigins() []string {
+	var out []string
+	for _, o := range strings.Split(c.CORSOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// logger builds the process logger writing to w.
+func (c *config) logger(w io.Writer) *slog.Logger {
+	l, _ := c.level()
+	ho := &slog.HandlerOptions{Level: l}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, ho))
+	}
+	return slog.New(slog.NewTextHandler(w, ho))
+}

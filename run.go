@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cowrite/cowrite/api"
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/collab/boltstore"
+	"github.com/cowrite/cowrite/sio"
+	"github.com/cowrite/cowrite/sio/engine"
+	"github.com/cowrite/cowrite/storage"
+	"github.com/gofiber/fiber/v2"
+)
+
+// run serves until ctx is canceled, then shuts down gracefully within
+// cfg.ShutdownTimeout. When ready is not nil, it receives the listening
+// address once the server accepts connections (for tests).
+func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Addr) error {
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		return fmt.Errorf("cannot create data directory %s: %w", cfg.Data, err)
+	}
+	dbPath := filepath.Join(cfg.Data, "cowrite.db")
+	db, err := storage.Open(dbPath, &storage.Options{Retention: cfg.Retention, Logger: log})
+	if err != nil {
+		switch {
+		case errors.Is(err, storage.ErrLocked):
+			return fmt.Errorf("data file %s is locked: is another cowrite running on --data %s?", dbPath, cfg.Data)
+		case errors.Is(err, storage.ErrCorrupt):
+			return fmt.Errorf("data file %s is corrupt (restore it from a backup or move it away): %w", dbPath, err)
+		}
+		return fmt.Errorf("cannot open data file %s: %w", dbPath, err)
+	}
+	dbClosed := false
+	defer func() {
+		if !dbClosed {
+			_ = db.Close()
+		}
+	}()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
+	}
+
+	io := sio.NewServer(&sio.Options{
+		Engine: &engine.Options{
+			PingInterval: cfg.PingInterval,
+			PingTimeout:  cfg.PingTimeout,
+			MaxPayload:   int64(cfg.MaxPayload),
+			CORSOrigins:  cfg.corsOrigins(),
+			Logger:       log,
+		},
+		Logger: log,
+	})
+	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), &collab.Options{
+		SnapshotEveryOps: cfg.SnapshotEvery,
+		MaxOpBytes:       cfg.MaxOpBytes,
+		MaxDocBytes:      cfg.MaxDocBytes,
+		OpsPerSecond:     cfg.OpsPerSecond,
+		MaxCollaborators: cfg.MaxCollabs,
+		HistoryOps:       cfg.HistoryOps,
+		IdleUnload:       cfg.IdleUnload,
+		NoAutoCreate:     cfg.NoAutoCreate,
+		Logger:           log,
+	})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Logger: log})
+
+	app := newApp(cfg, log)
+	io.Mount(app, "/socket.io/")
+	a.Register(app)
+	registerFrontend(app)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- app.Listener(ln) }()
+	log.Info("cowrite listening", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()), "data", dbPath)
+	if ready != nil {
+		ready <- ln.Addr()
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "deadline", cfg.ShutdownTimeout)
+	case err := <-serveErr:
+		runErr = fmt.Errorf("server stopped: %w", err)
+	}
+
+	// Shutdown order: stop Socket.IO sessions, stop HTTP, flush documents,
+	// close the data file.
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	a.SetDraining()
+	io.Close()
+	if err := app.ShutdownWithContext(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	a.Close()
+	if err := hub.Close(sctx); err != nil {
+		log.Error("closing documents", "err", err)
+		runErr = errors.Join(runErr, fmt.Errorf("closing documents: %w", err))
+	}
+	dbClosed = true
+	if err := db.Close(); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("closing data file: %w", err))
+	}
+	if runErr == nil {
+		log.Info("stopped")
+	}
+	return runErr
+}
+
+// newApp builds the fiber app: JSON errors, and a body limit large enough
+// for both the REST limit (checked by api with a JSON 413) and Engine.IO
+// payloads (checked by the engine).
+func newApp(cfg *config, log *slog.Logger) *fiber.App {
+	limit := max(cfg.MaxBody, cfg.MaxPayload) + 64<<10
+	return fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		BodyLimit:             limit,
+		IdleTimeout:           2 * time.Minute,
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			code := fiber.StatusInternalServerError
+			var fe *fiber.Error
+			if errors.As(err, &fe) {
+				code = fe.Code
+			}
+			if code >= 500 {
+				log.Error("http error", "method", c.Method(), "path", c.Path(), "err", err)
+			}
+			return c.Status(code).JSON(fiber.Map{"error": fiber.Map{"code": httpCode(code), "message": err.Error()}})
+		},
+	})
+}
+
+// httpCode names the SPEC.md error code of an HTTP status produced by fiber
+// itself (unknown route, method not allowed, body too large).
+func httpCode(status int) string {
+	switch status {
+	case fiber.StatusNotFound:
+		return "not_found"
+	case fiber.StatusRequestEntityTooLarge:
+		return "too_large"
+	case fiber.StatusTooManyRequests:
+		return "rate_limited"
+	case fiber.StatusUnauthorized:
+		return "unauthorized"
+	case fiber.StatusForbidden:
+		return "forbidden"
+	}
+	if status >= 500 {
+		return "internal"
+	}
+	return "bad_request"
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return fmt.Sprintf("localhost:%d", tcp.Port)
+}
