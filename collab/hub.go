@@ -133,6 +133,13 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 }
 
+// LoadedDocs returns the number of documents loaded in memory (for metrics).
+func (h *Hub) LoadedDocs() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.docs)
+}
+
 // get returns the document's goroutine, starting (and loading) it if needed.
 func (h *Hub) get(id string) (*docState, error) {
 	h.mu.Lock()
@@ -161,7 +168,12 @@ func (h *Hub) send(ctx context.Context, id string, loaded bool, fn func(d *docSt
 			d = h.docs[id]
 			h.mu.Unlock()
 			if d == nil {
-				return errorf(CodeNotJoined, "document %q is not joined", id)
+				// Not loaded, so nobody joined it: tell a deleted
+				// document apart.
+				if _, err := h.store.GetDoc(ctx, id); err != nil {
+					return storeErr("get", id, err)
+				}
+				return errorf(CodeNotJoined, "session has not joined document %q", id)
 			}
 		} else {
 			var err error
@@ -325,9 +337,6 @@ func (h *Hub) submit(ctx context.Context, doc string, s SessionID, sub Submissio
 	}
 	ch := make(chan submitReply, 1)
 	if err := h.send(ctx, doc, s != "", func(d *docState) { d.submit(ctx, s, sub, precondition, ch) }); err != nil {
-		if s != "" && CodeOf(err) == CodeNotJoined {
-			return nil, errorf(CodeNotJoined, "session has not joined document %q", doc)
-		}
 		return nil, err
 	}
 	select {

@@ -1,0 +1,194 @@
+package collab_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/collab/boltstore"
+	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/cowrite/cowrite/storage"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// recorder is a Broadcaster that records every event (a seam, not a mock).
+type recorder struct {
+	mu       sync.Mutex
+	ops      []sent[collab.OpEvent]
+	presence []sent[collab.PresenceEvent]
+	deleted  []string
+}
+
+type sent[T any] struct {
+	except collab.SessionID
+	ev     T
+}
+
+func (r *recorder) BroadcastOp(doc string, except collab.SessionID, ev collab.OpEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ops = append(r.ops, sent[collab.OpEvent]{except, ev})
+}
+
+func (r *recorder) BroadcastPresence(doc string, except collab.SessionID, ev collab.PresenceEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.presence = append(r.presence, sent[collab.PresenceEvent]{except, ev})
+}
+
+func (r *recorder) DocDeleted(doc string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deleted = append(r.deleted, doc)
+}
+
+func (r *recorder) opEvents() []sent[collab.OpEvent] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sent[collab.OpEvent](nil), r.ops...)
+}
+
+func (r *recorder) presenceEvents() []sent[collab.PresenceEvent] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sent[collab.PresenceEvent](nil), r.presence...)
+}
+
+// faultStore wraps the real store and can hold or fail Appends.
+type faultStore struct {
+	collab.Store
+	failNext atomic.Int32 // fail this many next Appends
+	mu       sync.Mutex
+	gate     chan struct{} // when non-nil, Append completions wait for it
+	appends  atomic.Int32
+}
+
+func (f *faultStore) Append(b *collab.Batch, done func(error)) {
+	f.appends.Add(1)
+	if f.failNext.Load() > 0 {
+		f.failNext.Add(-1)
+		go done(errors.New("injected commit failure"))
+		return
+	}
+	f.mu.Lock()
+	gate := f.gate
+	f.mu.Unlock()
+	if gate == nil {
+		f.Store.Append(b, done)
+		return
+	}
+	f.Store.Append(b, func(err error) {
+		<-gate
+		done(err)
+	})
+}
+
+func (f *faultStore) hold() chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gate = make(chan struct{})
+	return f.gate
+}
+
+func (f *faultStore) release(g chan struct{}) {
+	f.mu.Lock()
+	f.gate = nil
+	f.mu.Unlock()
+	close(g)
+}
+
+// env is a Hub over a real bbolt file.
+type env struct {
+	t    testing.TB
+	path string
+	sopt *storage.Options
+	opts *collab.Options
+	db   *storage.DB
+	fs   *faultStore
+	rec  *recorder
+	hub  *collab.Hub
+}
+
+func newEnv(t testing.TB, opts *collab.Options, sopt *storage.Options) *env {
+	t.Helper()
+	if sopt == nil {
+		sopt = &storage.Options{NoSync: true}
+	}
+	e := &env{t: t, path: t.TempDir() + "/data.db", sopt: sopt, opts: opts}
+	e.open()
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) open() {
+	e.t.Helper()
+	db, err := storage.Open(e.path, e.sopt)
+	if err != nil {
+		e.t.Fatalf("storage.Open: %v", err)
+	}
+	e.db = db
+	e.fs = &faultStore{Store: boltstore.New(db)}
+	e.rec = &recorder{}
+	e.hub = collab.NewHub(e.fs, e.rec, e.opts)
+}
+
+func (e *env) close() {
+	if e.hub == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.hub.Close(ctx); err != nil {
+		e.t.Errorf("hub.Close: %v", err)
+	}
+	if err := e.db.Close(); err != nil {
+		e.t.Errorf("db.Close: %v", err)
+	}
+	e.hub = nil
+}
+
+// restart closes the Hub and the file and opens both again.
+func (e *env) restart() {
+	e.close()
+	e.open()
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mustCreate(t testing.TB, h *collab.Hub, id, content string) {
+	t.Helper()
+	if _, err := h.Create(ctxT(t), id, "", content); err != nil {
+		t.Fatalf("Create(%q): %v", id, err)
+	}
+}
+
+func content(t testing.TB, h *collab.Hub, id string) (string, uint64) {
+	t.Helper()
+	info, c, err := h.Get(ctxT(t), id)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", id, err)
+	}
+	return c, info.Version
+}
+
+func wantCode(t testing.TB, err error, code collab.Code) {
+	t.Helper()
+	if got := collab.CodeOf(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+func op(cs ...ot.Component) ot.Op { return ot.Op(cs) }

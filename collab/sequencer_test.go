@@ -1,0 +1,439 @@
+package collab_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/cowrite/cowrite/storage"
+)
+
+func TestSubmitBasics(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "hello")
+	c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: op(ot.Retain(5), ot.Ins(" world"))})
+	if err != nil || c.Version != 1 || c.Duplicate {
+		t.Fatalf("Submit = %+v, %v", c, err)
+	}
+	// Stale base: transformed against version 1 (incoming side Left).
+	c, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: op(ot.Ins("¡"), ot.Ins("😀"))})
+	if err != nil || c.Version != 2 {
+		t.Fatalf("Submit = %+v, %v", c, err)
+	}
+	if got := c.Op.String(); got != `["¡😀"]` {
+		t.Errorf("committed op %s, want normalized [\"¡😀\"]", got)
+	}
+	if got, v := content(t, e.hub, "d"); got != "¡😀hello world" || v != 2 {
+		t.Errorf("content %q v%d", got, v)
+	}
+	evs := e.rec.opEvents()
+	if len(evs) != 2 || evs[0].ev.Version != 1 || evs[1].ev.Version != 2 || evs[1].except != "" {
+		t.Errorf("broadcasts %+v", evs)
+	}
+}
+
+func TestInvalidOpsChangeNothing(t *testing.T) {
+	e := newEnv(t, &collab.Options{MaxOpBytes: 100, MaxDocBytes: 20}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "abc😀")
+	cases := []struct {
+		name string
+		sub  collab.Submission
+		code collab.Code
+	}{
+		{"skip past end", collab.Submission{Op: op(ot.Retain(5), ot.Ins("x"))}, collab.CodeInvalidOp},
+		{"delete past end", collab.Submission{Op: op(ot.Retain(3), ot.Del(2))}, collab.CodeInvalidOp},
+		{"mismatching delete text", collab.Submission{Op: op(ot.DelText("abd"))}, collab.CodeInvalidOp},
+		{"trailing skip", collab.Submission{Op: op(ot.Ins("x"), ot.Retain(1))}, collab.CodeInvalidOp},
+		{"adjacent skips", collab.Submission{Op: op(ot.Retain(1), ot.Retain(1), ot.Ins("x"))}, collab.CodeInvalidOp},
+		{"empty component", collab.Submission{Op: op(ot.Component{})}, collab.CodeInvalidOp},
+		{"version ahead", collab.Submission{Version: 1, Op: op(ot.Ins("x"))}, collab.CodeVersionAhead},
+		{"op too large", collab.Submission{Op: op(ot.Ins(strings.Repeat("x", 200)))}, collab.CodeTooLarge},
+		{"doc too large", collab.Submission{Op: op(ot.Ins(strings.Repeat("x", 30)))}, collab.CodeTooLarge},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := e.hub.Submit(ctx, "d", "", tc.sub)
+			wantCode(t, err, tc.code)
+			if got, v := content(t, e.hub, "d"); got != "abc😀" || v != 0 {
+				t.Errorf("state changed: %q v%d", got, v)
+			}
+		})
+	}
+	if evs := e.rec.opEvents(); len(evs) != 0 {
+		t.Errorf("rejected ops were broadcast: %+v", evs)
+	}
+	// A shrinking op on a doc over the limit is fine; deleting the emoji
+	// counts one code point.
+	if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Retain(3), ot.DelText("😀"))}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := content(t, e.hub, "d"); got != "abc" {
+		t.Errorf("content %q", got)
+	}
+}
+
+// randomOp returns a random valid op against s (code points), with inserts
+// tagged by tag so they can be found again.
+func randomOp(r *rand.Rand, s string, tag string) ot.Op {
+	n := utf8.RuneCountInString(s)
+	var o ot.Op
+	pos := 0
+	for pos <= n && len(o) < 6 {
+		if skip := r.IntN(n - pos + 1); skip > 0 {
+			o = append(o, ot.Retain(skip))
+			pos += skip
+		}
+		switch r.IntN(3) {
+		case 0:
+			o = append(o, ot.Ins(tag))
+		case 1:
+			if pos < n {
+				d := 1 + r.IntN(min(3, n-pos))
+				o = append(o, ot.Del(d))
+				pos += d
+			}
+		}
+		if r.IntN(3) == 0 {
+			break
+		}
+	}
+	return ot.Normalize(o)
+}
+
+// TestConcurrentStaleSubmitters: clients submit from random stale versions
+// concurrently; the server's content must equal the replay of its log, every
+// op is acked exactly once, broadcasts come in version order, and (in an
+// insert-only phase) no insert is lost.
+func TestConcurrentStaleSubmitters(t *testing.T) {
+	e := newEnv(t, &collab.Options{HistoryOps: 20, SnapshotEveryOps: 7, OpsPerSecond: -1}, nil)
+	ctx := ctxT(t)
+	const initial = "the quick brown fox"
+	mustCreate(t, e.hub, "d", initial)
+	const clients, perClient = 6, 40
+	var wg sync.WaitGroup
+	errs := make(chan error, clients)
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(c), 7))
+			for i := range perClient {
+				info, _, err := e.hub.Get(ctx, "d")
+				if err != nil {
+					errs <- err
+					return
+				}
+				base := info.Version - min(info.Version, uint64(r.IntN(30)))
+				text, err := e.hub.ContentAt(ctx, "d", base)
+				if err != nil {
+					errs <- fmt.Errorf("ContentAt(%d): %w", base, err)
+					return
+				}
+				tag := fmt.Sprintf("<%d.%d>", c, i)
+				if i%2 == 0 {
+					tag = "" // deletes and skips only, sometimes
+				}
+				o := randomOp(r, text, tag)
+				if tag == "" {
+					o = randomOp(r, text, "·")
+				}
+				if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: base, Op: o, Client: fmt.Sprint("c", c), Seq: uint64(i + 1)}); err != nil {
+					errs <- fmt.Errorf("client %d op %d %s at %d: %w", c, i, o, base, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	checkLog(t, e, "d", initial, clients*perClient)
+
+	// Insert-only phase: every tag must survive exactly once.
+	info, _, _ := e.hub.Get(ctx, "d")
+	start := info.Version
+	var tags sync.Map
+	wg = sync.WaitGroup{}
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(c), 9))
+			for i := range 20 {
+				base := start + uint64(r.IntN(int(c*3+1)))
+				text, err := e.hub.ContentAt(ctx, "d", base)
+				if err != nil {
+					base, text = start, ""
+					if text, err = e.hub.ContentAt(ctx, "d", start); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				tag := string(rune(0x4E00 + c*20 + i)) // one code point: cannot be split
+				pos := r.IntN(utf8.RuneCountInString(text) + 1)
+				o := ot.Op{ot.Ins(tag)}
+				if pos > 0 {
+					o = ot.Op{ot.Retain(pos), ot.Ins(tag)}
+				}
+				if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: base, Op: o}); err != nil {
+					t.Error(err)
+					return
+				}
+				tags.Store(tag, true)
+			}
+		}()
+	}
+	wg.Wait()
+	final, _ := content(t, e.hub, "d")
+	n := 0
+	tags.Range(func(k, _ any) bool {
+		n++
+		if c := strings.Count(final, k.(string)); c != 1 {
+			t.Errorf("tag %s appears %d times", k, c)
+		}
+		return true
+	})
+	if n != clients*20 {
+		t.Errorf("%d tags", n)
+	}
+	checkLog(t, e, "d", initial, clients*perClient+clients*20)
+}
+
+// checkLog replays the stored log and compares with the content, and checks
+// the broadcasts: versions 1..want, in order.
+func checkLog(t *testing.T, e *env, id, initial string, want int) {
+	t.Helper()
+	ctx := ctxT(t)
+	got, v := content(t, e.hub, id)
+	if v != uint64(want) {
+		t.Fatalf("version %d, want %d", v, want)
+	}
+	recs, err := e.hub.Ops(ctx, id, 0, 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := initial
+	for i, r := range recs {
+		if r.Version != uint64(i+1) {
+			t.Fatalf("record %d has version %d", i, r.Version)
+		}
+		if s, err = ot.Apply(s, r.Op); err != nil {
+			t.Fatalf("replay %d: %v", r.Version, err)
+		}
+	}
+	if s != got || len(recs) != want {
+		t.Fatalf("replay of %d ops = %q, content %q", len(recs), s, got)
+	}
+	for i, ev := range e.rec.opEvents() {
+		if ev.ev.Version != uint64(i+1) {
+			t.Fatalf("broadcast %d has version %d", i, ev.ev.Version)
+		}
+		if ev.ev.Op.String() != recs[i].Op.String() {
+			t.Fatalf("broadcast %d op %s, stored %s", i+1, ev.ev.Op, recs[i].Op)
+		}
+	}
+}
+
+func TestDedupe(t *testing.T) {
+	e := newEnv(t, &collab.Options{SnapshotEveryOps: 2}, &storage.Options{NoSync: true, Retention: 1})
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	sub := collab.Submission{Op: op(ot.Ins("a")), Client: "alice", Seq: 1}
+	c1, err := e.hub.Submit(ctx, "d", "", sub)
+	if err != nil || c1.Version != 1 || c1.Duplicate {
+		t.Fatalf("%+v %v", c1, err)
+	}
+	check := func(when string, s collab.Submission, wantV uint64) {
+		t.Helper()
+		c, err := e.hub.Submit(ctx, "d", "", s)
+		if err != nil || !c.Duplicate || c.Version != wantV {
+			t.Fatalf("%s: resubmit = %+v, %v; want duplicate of v%d", when, c, err, wantV)
+		}
+	}
+	check("in memory", sub, 1)
+	if got, v := content(t, e.hub, "d"); got != "a" || v != 1 {
+		t.Fatalf("applied twice: %q v%d", got, v)
+	}
+	e.restart()
+	check("after restart", sub, 1)
+	// Many more ops, with snapshots and retention pruning the log.
+	for i := range 30 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i + 1), Op: op(ot.Ins("b")), Client: "bob", Seq: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.restart()
+	if oldest, err := e.db.OldestKeptVersion(ctx, "d"); err != nil || oldest < 5 {
+		t.Fatalf("log was not pruned: oldest %d, %v", oldest, err)
+	}
+	check("after pruning", sub, 1)
+	check("older seq after pruning (bob 3 ≤ 30)", collab.Submission{Op: op(ot.Ins("zz")), Client: "bob", Seq: 3}, 31)
+	check("last seq", collab.Submission{Op: op(ot.Ins("zz")), Client: "bob", Seq: 30}, 31)
+	if got, v := content(t, e.hub, "d"); got != strings.Repeat("b", 30)+"a" || v != 31 {
+		t.Fatalf("content %q v%d", got, v)
+	}
+	// A new seq is applied.
+	if c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 31, Op: op(ot.Ins("c")), Client: "alice", Seq: 2}); err != nil || c.Duplicate || c.Version != 32 {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestRestartRecovery(t *testing.T) {
+	e := newEnv(t, &collab.Options{SnapshotEveryOps: 5}, &storage.Options{})
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "start")
+	r := rand.New(rand.NewPCG(1, 2))
+	texts := []string{"start"}
+	for i := range 23 {
+		o := randomOp(r, texts[i], fmt.Sprint(i))
+		c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: o})
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, _ := ot.Apply(texts[i], c.Op)
+		texts = append(texts, next)
+	}
+	e.restart()
+	got, v := content(t, e.hub, "d")
+	if got != texts[23] || v != 23 {
+		t.Fatalf("after restart %q v%d, want %q v23", got, v, texts[23])
+	}
+	for ver, want := range texts {
+		if got, err := e.hub.ContentAt(ctx, "d", uint64(ver)); err != nil || got != want {
+			t.Fatalf("ContentAt(%d) = %q, %v; want %q", ver, got, err, want)
+		}
+	}
+	_, err := e.hub.ContentAt(ctx, "d", 24)
+	wantCode(t, err, collab.CodeVersionAhead)
+}
+
+func TestVersionTooOld(t *testing.T) {
+	e := newEnv(t, &collab.Options{SnapshotEveryOps: 3, HistoryOps: 2}, &storage.Options{NoSync: true, Retention: 2})
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	for i := range 20 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Ins("x"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: op(ot.Ins("y"))})
+	wantCode(t, err, collab.CodeVersionTooOld)
+	_, err = e.hub.Ops(ctx, "d", 0, 0, 0)
+	wantCode(t, err, collab.CodeVersionTooOld)
+	_, err = e.hub.ContentAt(ctx, "d", 1)
+	wantCode(t, err, collab.CodeVersionTooOld)
+	// A base older than the in-memory history but still stored works.
+	oldest, _ := e.db.OldestKeptVersion(ctx, "d")
+	c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: oldest - 1, Op: op(ot.Ins("y"))})
+	if err != nil || c.Version != 21 {
+		t.Fatalf("submit at stored base %d: %+v %v", oldest-1, c, err)
+	}
+	// Join with a version whose ops are gone gets the content.
+	since := uint64(0)
+	j, err := e.hub.Join(ctx, "d", "s1", "", collab.User{}, &since)
+	if err != nil || j.Content == nil || j.Ops != nil || j.Version != 21 {
+		t.Fatalf("join = %+v, %v", j, err)
+	}
+}
+
+func TestPipelinedAcksInOrder(t *testing.T) {
+	e := newEnv(t, &collab.Options{OpsPerSecond: -1}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	g := e.fs.hold()
+	type ack struct {
+		c   *collab.Committed
+		err error
+	}
+	const n = 12
+	acks := make(chan ack, n)
+	for i := range n {
+		go func() {
+			c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Ins(fmt.Sprint(i%10))), Client: fmt.Sprint("c", i), Seq: 1})
+			acks <- ack{c, err}
+		}()
+	}
+	// All n ops are ordered while the first commit is held.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		recs, _ := e.hub.ContentAt(ctx, "d", 0)
+		_ = recs
+		if e.fs.appends.Load() >= 1 && headOf(t, e) == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ops not ordered while a commit is in flight (head %d)", headOf(t, e))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case a := <-acks:
+		t.Fatalf("ack before the commit was durable: %+v", a)
+	default:
+	}
+	if got := e.rec.opEvents(); len(got) != 0 {
+		t.Fatalf("broadcast before durable: %+v", got)
+	}
+	e.fs.release(g)
+	seen := map[uint64]bool{}
+	for range n {
+		a := <-acks
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		seen[a.c.Version] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("versions %v", seen)
+	}
+	if a := e.fs.appends.Load(); a != 2 {
+		t.Errorf("%d appends, want 2 (first op, then the %d staged as one batch)", a, n-1)
+	}
+	checkLog(t, e, "d", "", n)
+}
+
+// headOf is the version including ops not yet durable (via ReplaceContent's
+// If-Match probing would commit; use Ops count instead): Get reports durable
+// only, so probe with a precondition that always fails.
+func headOf(t *testing.T, e *env) int {
+	v := uint64(1 << 40)
+	_, err := e.hub.ReplaceContent(ctxT(t), "d", "", &v)
+	var msg string
+	if err != nil {
+		msg = err.(*collab.Error).Message
+	}
+	var head int
+	fmt.Sscanf(msg, "document is at version %d", &head)
+	return head
+}
+
+func TestCommitFailureReloads(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "abc")
+	if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Ins("1"))}); err != nil {
+		t.Fatal(err)
+	}
+	e.fs.failNext.Store(1)
+	_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 1, Op: op(ot.Ins("2")), Client: "x", Seq: 1})
+	wantCode(t, err, collab.CodeInternal)
+	if got, v := content(t, e.hub, "d"); got != "1abc" || v != 1 {
+		t.Fatalf("after failed commit: %q v%d", got, v)
+	}
+	// The same (client, seq) is not a duplicate: it was never committed.
+	c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 1, Op: op(ot.Ins("2")), Client: "x", Seq: 1})
+	if err != nil || c.Version != 2 || c.Duplicate {
+		t.Fatalf("%+v %v", c, err)
+	}
+	checkLog(t, e, "d", "abc", 2)
+}
