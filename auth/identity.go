@@ -1,0 +1,77 @@
+package auth
+
+import (
+	"fmt"
+	"time"
+)
+
+// Identity is an authenticated client. Treat it as read-only; it is safe
+// for concurrent use. A nil *Identity may do nothing.
+type Identity struct {
+	UserID  string    // the token's "sub"; empty for OpenIdentity
+	Name    string    // display name, may be empty
+	Color   string    // presence colour, may be empty
+	Admin   bool      // owner of every document; may List and Admin
+	Expires time.Time // when the token expires; zero for OpenIdentity
+
+	grants grants
+}
+
+// OpenIdentity returns the identity of every client in Open mode: an admin
+// with no user id, name or colour (take those from the client's payload).
+func OpenIdentity() *Identity { return &Identity{Admin: true} }
+
+// Role returns the identity's role on doc: RoleOwner for an admin, else the
+// role of the most specific matching "docs" key (exact, then longest
+// pattern), else RoleNone.
+func (id *Identity) Role(doc string) Role {
+	if id == nil {
+		return RoleNone
+	}
+	if id.Admin {
+		return RoleOwner
+	}
+	return id.grants.role(doc)
+}
+
+// Can reports whether the identity may perform action on doc. doc is
+// ignored for List and Admin. For Create with a server-chosen id, pass ""
+// (only the "*" key matches it).
+func (id *Identity) Can(action Action, doc string) bool {
+	if id == nil {
+		return false
+	}
+	switch action {
+	case List:
+		return id.Admin || id.grants.wildcard() >= RoleViewer
+	case Admin:
+		return id.Admin
+	case Read, Write, Create, Delete:
+		return id.Role(doc) >= action.needs()
+	}
+	return false
+}
+
+// Authorize is Can as an error: nil when allowed, else an error wrapping
+// [ErrForbidden] that names the action, the document and the role needed.
+func (id *Identity) Authorize(action Action, doc string) error {
+	if id.Can(action, doc) {
+		return nil
+	}
+	switch action {
+	case List:
+		return fmt.Errorf("%w: listing documents needs an admin token or a \"*\" role", ErrForbidden)
+	case Admin:
+		return fmt.Errorf("%w: admin routes need an admin token", ErrForbidden)
+	}
+	return fmt.Errorf("%w: %s on document %q needs role %s, have %s",
+		ErrForbidden, action, doc, action.needs(), id.Role(doc))
+}
+
+// Grants returns a copy of the identity's "docs" claim.
+func (id *Identity) Grants() map[string]Role {
+	if id == nil {
+		return map[string]Role{}
+	}
+	return id.grants.table()
+}
