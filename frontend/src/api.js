@@ -1,0 +1,85 @@
+// Thin helpers for the REST API (SPEC.md §4).
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export async function api(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (e) {
+    throw new ApiError(0, 'network', 'The server cannot be reached.');
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) {
+    const err = data?.error;
+    throw new ApiError(res.status, err?.code ?? 'http', err?.message ?? `${res.status} ${res.statusText}`);
+  }
+  return data;
+}
+
+export const docPath = (id) => `/api/docs/${encodeURIComponent(id)}`;
+
+/** Lists documents, following the pagination cursor. */
+export async function listDocs() {
+  const out = [];
+  let cursor = '';
+  for (let page = 0; page < 50; page++) {
+    const data = await api('GET', `/api/docs?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const docs = Array.isArray(data) ? data : (data?.docs ?? data?.items ?? data?.documents ?? []);
+    out.push(...docs);
+    cursor = data?.next_cursor ?? data?.nextCursor ?? data?.cursor ?? '';
+    if (!cursor || docs.length === 0) break;
+  }
+  return out;
+}
+
+export function relativeTime(t) {
+  const d = new Date(t);
+  if (!t || Number.isNaN(d.getTime())) return '—';
+  const s = Math.round((Date.now() - d.getTime()) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86400) return `${Math.round(s / 3600)} h ago`;
+  return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
+export function formatSize(n) {
+  if (typeof n !== 'number') return '—';
+  if (n < 1000) return `${n} ch`;
+  if (n < 1e6) return `${(n / 1000).toFixed(1)} k`;
+  return `${(n / 1e6).toFixed(1)} M`;
+}
+
+/** Tiny DOM builder: h('div', {class: 'x', onclick}, ...children). */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs ?? {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}

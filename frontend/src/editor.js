@@ -1,0 +1,542 @@
+// The editor page at /d/{id}: CodeMirror 6 wired to the OT client, the
+// socket, presence, status, offline persistence and history.
+//
+// Reconnects and reloads: the OT state (client id, seq, last integrated
+// version, in-flight op, buffered op) and the editor text are saved to
+// localStorage. After (re)connecting, doc:join is sent with the last
+// integrated version; the catch-up ops are transformed against the pending
+// ops (and our own committed op, if it is among them, acks the in-flight op);
+// then the in-flight op is resent with its original seq, so the server's
+// client+seq dedupe applies it at most once.
+//
+// If the server answers a versioned join with full content instead of ops
+// (it no longer keeps them) while local edits are pending, the content at our
+// base version is fetched over REST, the difference base → current is
+// computed and our pending edits are transformed against it and submitted as
+// a new op. If even that fails, the server's text wins and the unsent text is
+// shown to the user to copy (documented data-loss corner).
+
+import { io } from 'socket.io-client';
+import { EditorState, Compartment, Annotation, Transaction } from '@codemirror/state';
+import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, placeholder } from '@codemirror/view';
+import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
+import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
+import { type } from 'ot-text-unicode';
+import { OTClient } from './ot-client.js';
+import { changesToOp, opToChanges, utf16ToCp, cpToUtf16, diffOp, transformCursor } from './offsets.js';
+import { remoteCursors, setRemoteCursors } from './presence.js';
+import { loadIdentity, saveIdentity, claimSlot, randomId, COLORS } from './identity.js';
+import { api, docPath, h, relativeTime } from './api.js';
+
+const remote = Annotation.define();
+const OP_TIMEOUT = 15000;
+const RECENT_OPS = 500;
+
+export async function editorPage(root, docId) {
+  document.title = `${docId} · Cowrite`;
+  const me = loadIdentity();
+  const slot = await claimSlot(docId);
+  const saved = slot.load();
+
+  // ---- DOM ---------------------------------------------------------------
+  const statusEl = h('span', { class: 'status', role: 'status', 'aria-live': 'polite', 'data-testid': 'status', 'data-conn': 'connecting', 'data-save': 'saved' }, 'Connecting…');
+  const titleEl = h('h1', { class: 'doc-title', 'data-testid': 'doc-title' }, docId);
+  const copyBtn = h('button', { type: 'button', 'data-testid': 'copy-link', title: 'Copy a link to this document' }, 'Copy link');
+  const historyBtn = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': 'history', 'data-testid': 'history-button' }, 'History');
+  const nameInput = h('input', { id: 'my-name', value: me.name, maxlength: 40, autocomplete: 'nickname', 'data-testid': 'name-input' });
+  const colorInput = h('input', { id: 'my-color', type: 'color', value: me.color, 'data-testid': 'color-input' });
+  const presenceList = h('ul', { class: 'presence', 'data-testid': 'presence-list', 'aria-label': 'People here' });
+  const banner = h('div', { class: 'banner', role: 'alert', hidden: true, 'data-testid': 'banner' });
+  const editorHost = h('div', { class: 'editor-host', 'data-testid': 'editor' });
+  const historyPanel = h('section', { id: 'history', class: 'history', hidden: true, 'aria-label': 'History', 'data-testid': 'history-panel' });
+
+  root.replaceChildren(
+    h(
+      'header',
+      { class: 'topbar' },
+      h('a', { class: 'brand', href: '/', 'data-testid': 'back' }, 'Cowrite'),
+      titleEl,
+      h('div', { class: 'spacer' }),
+      statusEl,
+      copyBtn,
+      historyBtn,
+      h('div', { class: 'me' }, h('label', { for: 'my-name', class: 'sr-only' }, 'Your name'), nameInput, h('label', { for: 'my-color', class: 'sr-only' }, 'Your colour'), colorInput),
+    ),
+    banner,
+    h('div', { id: 'main', class: 'editor-page' }, editorHost, h('aside', { class: 'sidebar' }, h('h2', {}, 'Here now'), presenceList, historyPanel)),
+  );
+
+  function showBanner(msg) {
+    banner.textContent = msg;
+    banner.hidden = !msg;
+  }
+
+  // ---- OT state ----------------------------------------------------------
+  let knowVersion = !!saved; // we have a version to join with
+  let joined = false;
+  let deleted = false;
+  const recent = new Map(); // version → {op, client}: committed ops, for presence
+  const peers = new Map(); // key → {client, user, version, selection}
+
+  const ot = new OTClient({
+    ...(saved ?? { client: randomId(16), version: 0 }),
+    onCommit(version, op, client) {
+      recent.set(version, { op, client });
+      recent.delete(version - RECENT_OPS);
+      for (const p of peers.values()) {
+        if (p.version === version - 1 && p.selection) {
+          const push = p.client === client;
+          p.selection = p.selection.map((r) => ({ anchor: transformCursor(r.anchor, op, push), head: transformCursor(r.head, op, push) }));
+          p.version = version;
+        }
+      }
+    },
+  });
+
+  // ---- CodeMirror ----------------------------------------------------------
+  const editable = new Compartment();
+  const view = new EditorView({
+    parent: editorHost,
+    state: EditorState.create({
+      doc: saved?.text ?? '',
+      extensions: [
+        lineNumbers(),
+        history(),
+        drawSelection(),
+        highlightActiveLine(),
+        highlightSelectionMatches(),
+        EditorView.lineWrapping,
+        placeholder('Start typing…'),
+        keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
+        remoteCursors,
+        editable.of(EditorView.editable.of(knowVersion)),
+        EditorView.contentAttributes.of({ 'aria-label': `Document ${docId}` }),
+        EditorView.updateListener.of(onUpdate),
+      ],
+    }),
+  });
+
+  function onUpdate(update) {
+    let local = false;
+    for (const tr of update.transactions) {
+      if (!tr.docChanged || tr.annotation(remote)) continue;
+      const changes = [];
+      tr.changes.iterChanges((fromA, toA, _fromB, _toB, ins) => changes.push({ from: fromA, to: toA, insert: ins.toString() }));
+      const op = changesToOp(tr.startState.doc, changes);
+      if (op.length) {
+        ot.local(op);
+        local = true;
+      }
+    }
+    if (local) {
+      schedulePersist();
+      flush();
+      renderStatus();
+    }
+    if (update.selectionSet || update.docChanged) schedulePresence();
+  }
+
+  /** Applies server ops (already transformed to our coordinates) to the editor. */
+  function applyRemote(entries) {
+    for (const e of entries) {
+      if (!e.op || e.op.length === 0) continue;
+      const changes = opToChanges(view.state.doc, e.op);
+      view.dispatch({ changes, annotations: [remote.of(true), Transaction.addToHistory.of(false)] });
+    }
+    if (entries.length) {
+      renderPeers();
+      schedulePersist();
+    }
+  }
+
+  /** Makes the editor show `content` with a minimal change (keeps the cursor where possible). */
+  function replaceText(content) {
+    const cur = view.state.doc.toString();
+    if (cur === content) return;
+    view.dispatch({ changes: opToChanges(cur, diffOp(cur, content)), annotations: [remote.of(true), Transaction.addToHistory.of(false)] });
+  }
+
+  // ---- persistence ---------------------------------------------------------
+  let persistTimer = 0;
+  function persistNow() {
+    clearTimeout(persistTimer);
+    persistTimer = 0;
+    if (!knowVersion || deleted) return;
+    if (!slot.save({ ...ot.snapshot(), text: view.state.doc.toString(), saved: Date.now() })) {
+      console.warn('cowrite: could not save the local state (storage full?)');
+    }
+  }
+  function schedulePersist() {
+    if (!persistTimer) persistTimer = setTimeout(persistNow, 250);
+  }
+  window.addEventListener('pagehide', persistNow);
+  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && persistNow());
+
+  // ---- socket --------------------------------------------------------------
+  const socket = io({ auth: { name: me.name, color: me.color }, reconnectionDelayMax: 3000 });
+  let conn = 'connecting';
+
+  socket.on('connect', () => {
+    conn = 'joining';
+    renderStatus();
+    join();
+  });
+  socket.on('disconnect', (reason) => {
+    joined = false;
+    ot.disconnected();
+    conn = reason === 'io client disconnect' ? 'offline' : 'reconnecting';
+    peers.clear();
+    renderPeers();
+    renderStatus();
+  });
+  socket.on('connect_error', (err) => {
+    conn = navigator.onLine === false ? 'offline' : 'reconnecting';
+    if (err?.message === 'unauthorized') showBanner('The server refused the connection (unauthorized).');
+    renderStatus();
+  });
+  window.addEventListener('offline', () => {
+    conn = 'offline';
+    renderStatus();
+  });
+  window.addEventListener('online', () => {
+    if (!socket.connected) socket.connect();
+  });
+
+  socket.on('doc:op', (m) => {
+    if (!joined || m?.doc !== docId) return;
+    applyRemote(ot.remote(m.version, m.op, m.client));
+    if (ot.gap() > 100) resync('missed ops');
+    flush();
+    renderStatus();
+  });
+  socket.on('doc:presence', (m) => {
+    if (m?.doc !== docId) return;
+    onPresence(m);
+    renderPeers();
+  });
+  socket.on('doc:deleted', (m) => {
+    if (m?.doc !== docId) return;
+    deleted = true;
+    joined = false;
+    slot.clear();
+    view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(false)) });
+    showBanner('This document was deleted. Your editor is read-only.');
+    socket.disconnect();
+    conn = 'offline';
+    renderStatus();
+  });
+
+  function resync(why) {
+    console.warn('cowrite: resyncing:', why);
+    socket.disconnect();
+    socket.connect();
+  }
+
+  let joinAttempt = 0;
+  function join() {
+    const attempt = ++joinAttempt;
+    const req = { doc: docId };
+    if (knowVersion) req.version = ot.version;
+    socket.timeout(OP_TIMEOUT).emit('doc:join', req, async (err, ack) => {
+      if (attempt !== joinAttempt || !socket.connected) return;
+      if (err) return resync('join timed out');
+      if (!ack?.ok) return joinFailed(ack?.error ?? { code: 'internal', message: 'bad ack' });
+      if (Array.isArray(ack.ops)) {
+        for (const o of ack.ops) applyRemote(ot.remote(o.version, o.op, o.client));
+        if (ot.version !== ack.version) return resync(`catch-up ended at ${ot.version}, head is ${ack.version}`);
+      } else if (typeof ack.content === 'string') {
+        if (!knowVersion || !ot.hasPending()) {
+          ot.reset(ack.version);
+          replaceText(ack.content);
+        } else {
+          await rebaseOnContent(ack.content, ack.version);
+          if (attempt !== joinAttempt || !socket.connected) return;
+        }
+      } else {
+        return joinFailed({ code: 'internal', message: 'join ack without ops or content' });
+      }
+      if (!knowVersion) {
+        knowVersion = true;
+        view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(true)) });
+      }
+      joined = true;
+      conn = 'connected';
+      showBanner('');
+      peers.clear();
+      for (const p of ack.presence ?? []) onPresence({ ...p, doc: docId });
+      renderPeers();
+      persistNow();
+      flush();
+      sendPresence(true);
+      renderStatus();
+      loadMeta();
+    });
+  }
+
+  function joinFailed(e) {
+    if (e.code === 'version_ahead' || e.code === 'version_too_old') {
+      // The server does not know our version (its data was reset): start over
+      // from its content. Unsent text is offered to the user.
+      const unsent = ot.hasPending() ? view.state.doc.toString() : null;
+      ot.reset(0);
+      knowVersion = false;
+      slot.clear();
+      if (unsent !== null) showBanner(`The server lost this document's history; your unsent text was:\n${unsent.slice(0, 2000)}`);
+      join();
+      return;
+    }
+    showBanner(`Cannot open the document: ${e.message} (${e.code})`);
+    conn = 'error';
+    renderStatus();
+  }
+
+  /** See the file comment: rebase pending edits onto content the server sent instead of ops. */
+  async function rebaseOnContent(content, version) {
+    const base = ot.version;
+    const pending = ot.inflight && ot.buffer ? type.compose(ot.inflight.op, ot.buffer) : (ot.inflight?.op ?? ot.buffer);
+    let rebased = null;
+    try {
+      const meta = await api('GET', `${docPath(docId)}?version=${base}`);
+      const diff = diffOp(meta.content, content);
+      rebased = type.transform(pending, diff, 'left');
+    } catch (e) {
+      showBanner(`Your offline edits could not be merged and were not saved:\n${view.state.doc.toString().slice(0, 2000)}`);
+    }
+    ot.reset(version);
+    replaceText(content);
+    if (rebased && rebased.length) {
+      view.dispatch({ changes: opToChanges(view.state.doc, rebased) }); // a local edit: gets a fresh seq
+    }
+  }
+
+  function flush() {
+    if (!joined || deleted) return;
+    const m = ot.take();
+    if (!m) return;
+    schedulePersist();
+    socket.timeout(OP_TIMEOUT).emit('doc:op', { doc: docId, version: m.version, op: m.op, client: ot.client, seq: m.seq }, (err, ack) => {
+      if (err) return socket.connected && resync('op ack timed out');
+      if (!ack?.ok) return opFailed(m, ack?.error ?? { code: 'internal', message: 'bad ack' });
+      applyRemote(ot.ack(m.seq, ack.version));
+      schedulePersist();
+      flush();
+      if (!ot.hasPending() && presenceDirty) sendPresence(true);
+      renderStatus();
+    });
+  }
+
+  function opFailed(m, e) {
+    if (ot.inflight?.seq !== m.seq) return;
+    if (e.code === 'rate_limited') {
+      ot.inflight.sent = false;
+      setTimeout(flush, 1000);
+      return;
+    }
+    if (e.code === 'not_joined' || e.code === 'version_ahead') return resync(e.code);
+    // The op can never succeed (invalid_op, too_large, forbidden, …): drop our
+    // pending edits and reload the server's text.
+    console.error('cowrite: op rejected', e);
+    showBanner(`Your last edit was rejected: ${e.message} (${e.code}). Reloaded the server's version.`);
+    ot.reset(ot.version);
+    knowVersion = false;
+    resync(e.code);
+  }
+
+  // ---- status ---------------------------------------------------------------
+  function renderStatus() {
+    const pending = ot.hasPending();
+    const save = !knowVersion ? 'loading' : pending ? (joined ? 'saving' : 'unsaved') : 'saved';
+    const connText = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error' }[conn] ?? conn;
+    const saveText = { loading: 'Loading…', saving: 'Saving…', unsaved: 'Edits kept on this device', saved: 'Saved' }[save];
+    statusEl.dataset.conn = conn;
+    statusEl.dataset.save = save;
+    statusEl.textContent = `${connText} · ${saveText}`;
+  }
+  renderStatus();
+
+  // ---- presence -------------------------------------------------------------
+  let presenceTimer = 0;
+  let presenceDirty = false;
+  function schedulePresence() {
+    presenceDirty = true;
+    if (!presenceTimer) presenceTimer = setTimeout(() => { presenceTimer = 0; sendPresence(false); }, 120);
+  }
+  function sendPresence(force) {
+    if (!joined || (!presenceDirty && !force)) return;
+    // Our selection is in local coordinates; they equal the server's at
+    // ot.version only when nothing is pending, so wait for the ack otherwise.
+    if (ot.hasPending()) {
+      presenceDirty = true;
+      return;
+    }
+    presenceDirty = false;
+    const doc = view.state.doc;
+    const selection = view.state.selection.ranges.map((r) => ({ anchor: utf16ToCp(doc, r.anchor), head: utf16ToCp(doc, r.head) }));
+    socket.emit('doc:presence', { doc: docId, version: ot.version, selection }, () => {});
+  }
+
+  function onPresence(m) {
+    const key = m.client ?? m.user?.id;
+    if (!key) return;
+    if (!m.selection) {
+      if (m.selection === null && peers.has(key)) peers.delete(key);
+      else if (!peers.has(key)) peers.set(key, { client: m.client, user: m.user ?? {}, version: ot.version, selection: null });
+      return;
+    }
+    let selection = m.selection.filter((r) => Number.isInteger(r?.anchor) && Number.isInteger(r?.head));
+    let version = Number.isInteger(m.version) ? m.version : ot.version;
+    // Bring an older selection up to our version through the ops we kept.
+    while (version < ot.version && recent.has(version + 1)) {
+      const { op, client } = recent.get(version + 1);
+      const push = client === m.client;
+      selection = selection.map((r) => ({ anchor: transformCursor(r.anchor, op, push), head: transformCursor(r.head, op, push) }));
+      version++;
+    }
+    peers.set(key, { client: m.client, user: m.user ?? {}, version, selection });
+  }
+
+  function renderPeers() {
+    const doc = view.state.doc;
+    const shown = [];
+    for (const p of peers.values()) {
+      if (!p.selection) continue;
+      let ranges = p.selection;
+      if (p.version === ot.version) {
+        // server coordinates → ours: through our pending edits
+        for (const op of [ot.inflight?.op, ot.buffer]) {
+          if (op) ranges = ranges.map((r) => ({ anchor: type.transformPosition(r.anchor, op), head: type.transformPosition(r.head, op) }));
+        }
+      }
+      shown.push({
+        name: p.user.name || 'Anonymous',
+        color: validColor(p.user.color),
+        ranges: ranges.map((r) => ({ anchor: cpToUtf16(doc, r.anchor), head: cpToUtf16(doc, r.head) })),
+      });
+    }
+    setRemoteCursors(view, shown);
+    const items = [presenceItem(me.name, me.color, true)];
+    for (const p of peers.values()) items.push(presenceItem(p.user.name || 'Anonymous', validColor(p.user.color), false));
+    presenceList.replaceChildren(...items);
+  }
+  function presenceItem(name, color, self) {
+    return h('li', { 'data-testid': 'presence-item' }, h('span', { class: 'dot', style: `background:${color}`, 'aria-hidden': 'true' }), name, self ? h('span', { class: 'muted' }, ' (you)') : null);
+  }
+  const validColor = (c) => (typeof c === 'string' && /^#[0-9a-f]{3,8}$/i.test(c) ? c : '#475569');
+  renderPeers();
+
+  // ---- identity ---------------------------------------------------------------
+  function identityChanged() {
+    me.name = nameInput.value.trim().slice(0, 40) || me.name;
+    me.color = /^#[0-9a-f]{6}$/i.test(colorInput.value) ? colorInput.value : me.color;
+    saveIdentity(me);
+    renderPeers();
+    socket.auth = { name: me.name, color: me.color };
+    if (socket.connected) resync('identity changed');
+  }
+  nameInput.addEventListener('change', identityChanged);
+  colorInput.addEventListener('change', identityChanged);
+  if (!COLORS.includes(me.color)) colorInput.value = me.color;
+
+  // ---- header actions -------------------------------------------------------
+  copyBtn.addEventListener('click', async () => {
+    const url = location.origin + `/d/${encodeURIComponent(docId)}`;
+    try {
+      await navigator.clipboard.writeText(url);
+      copyBtn.textContent = 'Link copied';
+    } catch {
+      window.prompt('Copy this link:', url);
+    }
+    setTimeout(() => (copyBtn.textContent = 'Copy link'), 2000);
+  });
+
+  async function loadMeta() {
+    try {
+      const meta = await api('GET', docPath(docId));
+      if (meta?.title) {
+        titleEl.textContent = meta.title;
+        document.title = `${meta.title} · Cowrite`;
+      }
+    } catch {
+      /* the title is cosmetic */
+    }
+  }
+
+  // ---- history ----------------------------------------------------------------
+  setupHistory({ docId, view, panel: historyPanel, button: historyBtn, headVersion: () => ot.version, showBanner });
+}
+
+function setupHistory({ docId, view, panel, button, headVersion, showBanner }) {
+  const slider = h('input', { type: 'range', min: 0, max: 0, value: 0, id: 'history-slider', 'data-testid': 'history-slider' });
+  const label = h('p', { class: 'muted', 'aria-live': 'polite', 'data-testid': 'history-label' });
+  const preview = h('pre', { class: 'history-preview', tabindex: 0, 'aria-label': 'Content at the selected version', 'data-testid': 'history-preview' });
+  const prev = h('button', { type: 'button', 'aria-label': 'Previous version', 'data-testid': 'history-prev' }, '‹');
+  const next = h('button', { type: 'button', 'aria-label': 'Next version', 'data-testid': 'history-next' }, '›');
+  const restore = h('button', { type: 'button', class: 'primary', 'data-testid': 'history-restore' }, 'Restore this version');
+  panel.append(
+    h('h2', {}, 'History'),
+    h('label', { for: 'history-slider' }, 'Version'),
+    h('div', { class: 'history-nav' }, prev, slider, next),
+    label,
+    preview,
+    restore,
+  );
+  let times = new Map();
+  let loaded = null; // {version, content}
+  let timer = 0;
+
+  async function open() {
+    const head = headVersion();
+    slider.max = String(head);
+    slider.value = String(head);
+    times = new Map();
+    try {
+      const from = Math.max(0, head - 1000);
+      const data = await api('GET', `${docPath(docId)}/ops?from=${from}&to=${head}&limit=1000`);
+      for (const o of data?.ops ?? []) times.set(o.version, o.time);
+    } catch {
+      /* times are optional */
+    }
+    show(head);
+  }
+
+  async function show(v) {
+    v = Math.max(0, Math.min(Number(slider.max), v));
+    slider.value = String(v);
+    const t = times.get(v);
+    label.textContent = `Version ${v} of ${slider.max}${t ? ` · ${relativeTime(t)}` : ''}`;
+    restore.disabled = true;
+    try {
+      const meta = await api('GET', `${docPath(docId)}?version=${v}`);
+      if (Number(slider.value) !== v) return;
+      loaded = { version: v, content: meta.content ?? '' };
+      preview.textContent = loaded.content;
+      restore.disabled = false;
+    } catch (e) {
+      preview.textContent = '';
+      label.textContent = `Version ${v}: ${e.message}`;
+    }
+  }
+
+  button.addEventListener('click', () => {
+    const openNow = panel.hidden;
+    panel.hidden = !openNow;
+    button.setAttribute('aria-expanded', String(openNow));
+    if (openNow) open().then(() => slider.focus());
+  });
+  slider.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => show(Number(slider.value)), 120);
+  });
+  prev.addEventListener('click', () => show(Number(slider.value) - 1));
+  next.addEventListener('click', () => show(Number(slider.value) + 1));
+  restore.addEventListener('click', () => {
+    if (!loaded) return;
+    const cur = view.state.doc.toString();
+    const op = diffOp(cur, loaded.content);
+    if (op.length === 0) return showBanner(`The document already matches version ${loaded.version}.`);
+    // An ordinary local edit: goes through OT and reaches collaborators live.
+    view.dispatch({ changes: opToChanges(cur, op), userEvent: 'history.restore', scrollIntoView: true });
+    showBanner('');
+    label.textContent = `Restored version ${loaded.version}.`;
+  });
+}

@@ -1,0 +1,103 @@
+// Who the user is (a name and a colour shown to collaborators) and the
+// per-document client state kept in localStorage.
+
+const IDENTITY_KEY = 'cowrite:identity';
+
+const ADJECTIVES = ['Brave', 'Calm', 'Clever', 'Eager', 'Gentle', 'Happy', 'Jolly', 'Kind', 'Lively', 'Lucky', 'Merry', 'Nimble', 'Proud', 'Quick', 'Quiet', 'Swift', 'Witty', 'Bold', 'Bright', 'Keen'];
+const ANIMALS = ['Otter', 'Fox', 'Heron', 'Lynx', 'Panda', 'Falcon', 'Koala', 'Badger', 'Robin', 'Marten', 'Puffin', 'Gecko', 'Bison', 'Ibis', 'Wombat', 'Orca', 'Hare', 'Owl', 'Crane', 'Yak'];
+// Saturated colours with at least 4.5:1 contrast against white text.
+export const COLORS = ['#c2410c', '#b91c1c', '#be185d', '#7e22ce', '#4338ca', '#1d4ed8', '#0e7490', '#047857', '#4d7c0f', '#a16207'];
+
+const pick = (a) => a[Math.floor(Math.random() * a.length)];
+
+/** A random id (for clients and new documents), URL-safe. */
+export function randomId(n = 12) {
+  const alphabet = 'abcdefghijkmnopqrstuvwxyz23456789';
+  const bytes = new Uint8Array(n);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
+}
+
+function storage() {
+  try {
+    return window.localStorage;
+  } catch {
+    return null; // disabled (privacy mode): everything still works, nothing persists
+  }
+}
+
+/** @returns {{name:string, color:string}} */
+export function loadIdentity() {
+  const ls = storage();
+  try {
+    const v = JSON.parse(ls?.getItem(IDENTITY_KEY) ?? 'null');
+    if (v && typeof v.name === 'string' && /^#[0-9a-f]{6}$/i.test(v.color)) return v;
+  } catch {
+    /* fall through */
+  }
+  const id = { name: `${pick(ADJECTIVES)} ${pick(ANIMALS)}`, color: pick(COLORS) };
+  saveIdentity(id);
+  return id;
+}
+
+export function saveIdentity(id) {
+  try {
+    storage()?.setItem(IDENTITY_KEY, JSON.stringify({ name: id.name.slice(0, 40), color: id.color }));
+  } catch {
+    /* quota: ignore */
+  }
+}
+
+/**
+ * Claims a state slot for document `doc` in this tab. Two tabs of the same
+ * browser on one document must not share a client id (the server dedupes ops
+ * by client+seq), so each tab holds a Web Lock on its slot for its lifetime;
+ * a reload releases and re-acquires the same slot, keeping the client id,
+ * seq and unsent edits. Without Web Locks (insecure origins) slot 0 is used.
+ */
+export async function claimSlot(doc) {
+  let n = 0;
+  if (navigator.locks?.request) {
+    for (n = 0; n < 16; n++) {
+      const name = `cowrite:${doc}:${n}`;
+      const got = await new Promise((resolve) => {
+        navigator.locks
+          .request(name, { ifAvailable: true }, (lock) => {
+            resolve(!!lock);
+            return lock ? new Promise(() => {}) : undefined; // hold until unload
+          })
+          .catch(() => resolve(false));
+      });
+      if (got) break;
+    }
+    if (n === 16) n = 0;
+  }
+  const key = `cowrite:doc:${doc}:${n}`;
+  return {
+    key,
+    load() {
+      try {
+        const v = JSON.parse(storage()?.getItem(key) ?? 'null');
+        if (v && typeof v.client === 'string' && Number.isInteger(v.version) && typeof v.text === 'string') return v;
+      } catch {
+        /* corrupt: start fresh */
+      }
+      return null;
+    },
+    save(state) {
+      try {
+        storage()?.setItem(key, JSON.stringify(state));
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    clear() {
+      try {
+        storage()?.removeItem(key);
+      } catch {
+        /* ignore */
+      }
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// The document list: title, last edited, size; create, rename, delete.
+import { api, docPath, listDocs, relativeTime, formatSize, h, ApiError } from './api.js';
+import { randomId } from './identity.js';
+
+export function listPage(root) {
+  document.title = 'Documents · Cowrite';
+  const status = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite', 'data-testid': 'list-status' });
+  const tbody = h('tbody', { 'data-testid': 'doc-list' });
+  const titleInput = h('input', { id: 'new-title', name: 'title', placeholder: 'Untitled', maxlength: 200, 'data-testid': 'new-title' });
+
+  const form = h(
+    'form',
+    {
+      class: 'create',
+      'data-testid': 'create-form',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const id = randomId(10);
+        try {
+          const doc = await api('POST', '/api/docs', { id, title: titleInput.value.trim() || 'Untitled' });
+          location.assign(`/d/${encodeURIComponent(doc?.id ?? id)}`);
+        } catch (err) {
+          say(`Could not create the document: ${err.message}`);
+        }
+      },
+    },
+    h('label', { for: 'new-title' }, 'New document'),
+    titleInput,
+    h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-button' }, 'Create'),
+  );
+
+  root.replaceChildren(
+    h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '/' }, 'Cowrite')),
+    h(
+      'main',
+      { id: 'main', class: 'list-page' },
+      h('h1', {}, 'Documents'),
+      form,
+      status,
+      h(
+        'table',
+        { class: 'docs' },
+        h('caption', { class: 'sr-only' }, 'Your documents'),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Title'), h('th', { scope: 'col' }, 'Last edited'), h('th', { scope: 'col' }, 'Size'), h('th', { scope: 'col' }, h('span', { class: 'sr-only' }, 'Actions')))),
+        tbody,
+      ),
+    ),
+  );
+
+  function say(msg) {
+    status.textContent = msg;
+  }
+
+  function row(doc) {
+    const title = doc.title || doc.id;
+    const link = h('a', { href: `/d/${encodeURIComponent(doc.id)}`, 'data-testid': 'doc-link' }, title);
+    const titleCell = h('td', {}, link);
+    const rename = h('button', {
+      type: 'button',
+      'aria-label': `Rename ${title}`,
+      'data-testid': 'rename-button',
+      onclick: () => {
+        const input = h('input', { value: doc.title ?? '', 'aria-label': 'New title', maxlength: 200, 'data-testid': 'rename-input' });
+        const done = async (save) => {
+          if (save && input.value.trim() && input.value.trim() !== doc.title) {
+            try {
+              const upd = await api('PATCH', docPath(doc.id), { title: input.value.trim() });
+              doc.title = upd?.title ?? input.value.trim();
+              say(`Renamed to “${doc.title}”.`);
+            } catch (err) {
+              say(`Could not rename: ${err.message}`);
+            }
+          }
+          link.textContent = doc.title || doc.id;
+          titleCell.replaceChildren(link);
+          rename.focus();
+        };
+        input.addEventListener('keydown', (e) => {
+          if (e.key === 'Enter') done(true);
+          if (e.key === 'Escape') done(false);
+        });
+        input.addEventListener('blur', () => done(true), { once: true });
+        titleCell.replaceChildren(input);
+        input.focus();
+        input.select();
+      },
+    }, 'Rename');
+    const del = h('button', {
+      type: 'button',
+      class: 'danger',
+      'aria-label': `Delete ${title}`,
+      'data-testid': 'delete-button',
+      onclick: async () => {
+        if (!confirm(`Delete “${doc.title || doc.id}”? Collaborators editing it are disconnected.`)) return;
+        try {
+          await api('DELETE', docPath(doc.id));
+          tr.remove();
+          say(`Deleted “${doc.title || doc.id}”.`);
+        } catch (err) {
+          say(`Could not delete: ${err.message}`);
+        }
+      },
+    }, 'Delete');
+    const tr = h(
+      'tr',
+      { 'data-testid': 'doc-row', 'data-doc': doc.id },
+      titleCell,
+      h('td', {}, h('time', { datetime: doc.updated ?? '', title: doc.updated ?? '' }, relativeTime(doc.updated ?? doc.created))),
+      h('td', {}, formatSize(doc.size)),
+      h('td', { class: 'actions' }, rename, del),
+    );
+    return tr;
+  }
+
+  async function load() {
+    try {
+      const docs = await listDocs();
+      docs.sort((a, b) => String(b.updated ?? '').localeCompare(String(a.updated ?? '')));
+      tbody.replaceChildren(...docs.map(row));
+      if (docs.length === 0) say('No documents yet. Create one, or open any /d/<name> link.');
+    } catch (err) {
+      say(err instanceof ApiError && err.status === 0 ? 'The server cannot be reached.' : `Could not list documents: ${err.message}`);
+    }
+  }
+  load();
+}
