@@ -359,7 +359,7 @@ func TestPipelinedAcksInOrder(t *testing.T) {
 	acks := make(chan ack, n)
 	for i := range n {
 		go func() {
-			c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Ins(fmt.Sprint(i%10))), Client: fmt.Sprint("c", i), Seq: 1})
+			c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Ins(fmt.Sprint(i % 10))), Client: fmt.Sprint("c", i), Seq: 1})
 			acks <- ack{c, err}
 		}()
 	}

@@ -1,0 +1,450 @@
+package collab_test
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/collab/ot"
+)
+
+func u64(v uint64) *uint64 { return &v }
+
+func TestJoinCatchUp(t *testing.T) {
+	e := newEnv(t, &collab.Options{HistoryOps: 3}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "x")
+	for i := range 6 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Ins("a"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j, err := e.hub.Join(ctx, "d", "s1", "c1", collab.User{ID: "u1"}, nil)
+	if err != nil || j.Content == nil || *j.Content != "aaaaaax" || j.Version != 6 || j.Ops != nil {
+		t.Fatalf("join without version: %+v %v", j, err)
+	}
+	// From the store (older than the 3 ops in memory) and from memory.
+	for _, since := range []uint64{0, 2, 5} {
+		j, err := e.hub.Join(ctx, "d", "s1", "c1", collab.User{}, u64(since))
+		if err != nil || j.Content != nil || len(j.Ops) != int(6-since) {
+			t.Fatalf("join since %d: %+v %v", since, j, err)
+		}
+		for i, o := range j.Ops {
+			if o.Version != since+uint64(i)+1 || o.Op.String() != `["a"]` || o.Doc != "d" {
+				t.Fatalf("join since %d: op %d = %+v", since, i, o)
+			}
+		}
+	}
+	j, err = e.hub.Join(ctx, "d", "s1", "c1", collab.User{}, u64(6))
+	if err != nil || j.Ops == nil || len(j.Ops) != 0 || j.Content != nil {
+		t.Fatalf("join at head: %+v %v", j, err)
+	}
+	b, _ := json.Marshal(j)
+	if string(b) != `{"doc":"d","version":6,"presence":[]}` {
+		// ops:[] is omitted by omitempty; the edge adds it when Ops != nil.
+		t.Logf("join JSON %s", b)
+	}
+	_, err = e.hub.Join(ctx, "d", "s2", "", collab.User{}, u64(7))
+	wantCode(t, err, collab.CodeVersionAhead)
+	// A failed join did not make s2 a collaborator.
+	_, err = e.hub.Submit(ctx, "d", "s2", collab.Submission{Version: 6, Op: op(ot.Ins("b"))})
+	wantCode(t, err, collab.CodeNotJoined)
+}
+
+func TestJoinAutoCreate(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	j, err := e.hub.Join(ctx, "new-doc", "s1", "", collab.User{}, nil)
+	if err != nil || j.Version != 0 || j.Content == nil || *j.Content != "" {
+		t.Fatalf("%+v %v", j, err)
+	}
+	_, err = e.hub.Join(ctx, "bad/id", "s1", "", collab.User{}, nil)
+	wantCode(t, err, collab.CodeBadRequest)
+
+	e2 := newEnv(t, &collab.Options{NoAutoCreate: true}, nil)
+	_, err = e2.hub.Join(ctx, "missing", "s1", "", collab.User{}, nil)
+	wantCode(t, err, collab.CodeNotFound)
+}
+
+func TestSessionRules(t *testing.T) {
+	e := newEnv(t, &collab.Options{MaxCollaborators: 2}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	_, err := e.hub.Submit(ctx, "d", "s1", collab.Submission{Op: op(ot.Ins("a"))})
+	wantCode(t, err, collab.CodeNotJoined)
+	for _, s := range []collab.SessionID{"s1", "s2"} {
+		if _, err := e.hub.Join(ctx, "d", s, "", collab.User{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = e.hub.Join(ctx, "d", "s3", "", collab.User{}, nil)
+	wantCode(t, err, collab.CodeRateLimited)
+
+	c, err := e.hub.Submit(ctx, "d", "s1", collab.Submission{Op: op(ot.Ins("a")), Client: "alice", Seq: 1})
+	if err != nil || c.Version != 1 {
+		t.Fatal(c, err)
+	}
+	// The broadcast skips the submitting session.
+	if evs := e.rec.opEvents(); len(evs) != 1 || evs[0].except != "s1" || evs[0].ev.Client != "alice" {
+		t.Fatalf("broadcast %+v", evs)
+	}
+	// alice is bound to s1.
+	_, err = e.hub.Submit(ctx, "d", "s2", collab.Submission{Version: 1, Op: op(ot.Ins("b")), Client: "alice", Seq: 2})
+	wantCode(t, err, collab.CodeForbidden)
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 1, Op: op(ot.Ins("b")), Client: "alice", Seq: 2})
+	wantCode(t, err, collab.CodeForbidden)
+	// Released when s1 disconnects; s3 now fits.
+	e.hub.Disconnect("s1")
+	if c, err := e.hub.Submit(ctx, "d", "s2", collab.Submission{Version: 1, Op: op(ot.Ins("b")), Client: "alice", Seq: 2}); err != nil || c.Version != 2 {
+		t.Fatal(c, err)
+	}
+	if _, err := e.hub.Join(ctx, "d", "s3", "", collab.User{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.hub.Submit(ctx, "d", "s1", collab.Submission{Version: 2, Op: op(ot.Ins("c"))})
+	wantCode(t, err, collab.CodeNotJoined)
+	wantCode(t, e.hub.Leave(ctx, "d", "s1"), collab.CodeNotJoined)
+}
+
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t, &collab.Options{OpsPerSecond: 2}, nil) // burst 4
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	var limited int
+	for i := range 6 {
+		_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i - limited), Op: op(ot.Ins("a")), Client: "fast", Seq: uint64(i + 1)})
+		if collab.CodeOf(err) == collab.CodeRateLimited {
+			limited++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if limited < 1 || limited > 2 {
+		t.Fatalf("%d of 6 ops rate limited, want 1 or 2 (burst 4, 2/s)", limited)
+	}
+	// Another client has its own bucket.
+	if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(6 - limited), Op: op(ot.Ins("b")), Client: "other", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPresence(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "hello")
+	alice := collab.User{ID: "a", Name: "Alice", Color: "#f00"}
+	bob := collab.User{ID: "b", Name: "Bob", Color: "#00f"}
+	if _, err := e.hub.Join(ctx, "d", "sa", "ca", alice, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hub.Join(ctx, "d", "sb", "cb", bob, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.hub.SetPresence(ctx, "d", "sa", 0, []ot.Selection{{Anchor: 1, Head: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	// Bob inserts at 0; Alice's old selection moves.
+	if _, err := e.hub.Submit(ctx, "d", "sb", collab.Submission{Op: op(ot.Ins(">>"))}); err != nil {
+		t.Fatal(err)
+	}
+	// A stale presence (at version 0) is transformed to version 1.
+	if err := e.hub.SetPresence(ctx, "d", "sb", 0, []ot.Selection{{Anchor: 5, Head: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	evs := e.rec.presenceEvents()
+	if len(evs) != 2 {
+		t.Fatalf("%+v", evs)
+	}
+	if ev := evs[0]; ev.except != "sa" || ev.ev.Client != "ca" || ev.ev.User != alice || ev.ev.Version != 0 || ev.ev.Selection[0] != (ot.Selection{Anchor: 1, Head: 3}) {
+		t.Errorf("alice's presence %+v", ev)
+	}
+	if ev := evs[1]; ev.except != "sb" || ev.ev.Version != 1 || ev.ev.Selection[0] != (ot.Selection{Anchor: 7, Head: 0}) {
+		t.Errorf("bob's presence %+v", ev)
+	}
+	// A new joiner sees both, transformed to the head.
+	j, err := e.hub.Join(ctx, "d", "sc", "", collab.User{ID: "c"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]ot.Selection{}
+	for _, p := range j.Presence {
+		if p.Version != 1 {
+			t.Errorf("presence at version %d", p.Version)
+		}
+		got[p.Client] = p.Selection[0]
+	}
+	if got["ca"] != (ot.Selection{Anchor: 3, Head: 5}) || got["cb"] != (ot.Selection{Anchor: 7, Head: 0}) || len(got) != 2 {
+		t.Errorf("join presence %+v", j.Presence)
+	}
+	_, err = json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, e.hub.SetPresence(ctx, "d", "sa", 2, nil), collab.CodeVersionAhead)
+	wantCode(t, e.hub.SetPresence(ctx, "d", "nobody", 0, nil), collab.CodeNotJoined)
+	wantCode(t, e.hub.SetPresence(ctx, "d", "sa", 0, []ot.Selection{{Anchor: -1}}), collab.CodeBadRequest)
+
+	// Leave and disconnect broadcast null.
+	if err := e.hub.Leave(ctx, "d", "sa"); err != nil {
+		t.Fatal(err)
+	}
+	e.hub.Disconnect("sb")
+	evs = e.rec.presenceEvents()[2:]
+	if len(evs) != 2 || evs[0].ev.Client != "ca" || evs[0].ev.Selection != nil || evs[1].ev.Client != "cb" || evs[1].ev.Selection != nil {
+		t.Fatalf("leave events %+v", evs)
+	}
+	b, _ := json.Marshal(evs[0].ev)
+	if want := `{"doc":"d","client":"ca","user":{"id":"a","name":"Alice","color":"#f00"},"version":1,"selection":null}`; string(b) != want {
+		t.Errorf("JSON %s, want %s", b, want)
+	}
+	j, _ = e.hub.Join(ctx, "d", "sd", "", collab.User{}, nil)
+	if len(j.Presence) != 0 {
+		t.Errorf("presence of departed sessions: %+v", j.Presence)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "abc")
+	if _, err := e.hub.Join(ctx, "d", "s1", "", collab.User{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.hub.Delete(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.mu.Lock()
+	deleted := append([]string(nil), e.rec.deleted...)
+	e.rec.mu.Unlock()
+	if len(deleted) != 1 || deleted[0] != "d" {
+		t.Fatalf("DocDeleted calls: %v", deleted)
+	}
+	_, err := e.hub.Submit(ctx, "d", "s1", collab.Submission{Op: op(ot.Ins("x"))})
+	wantCode(t, err, collab.CodeNotFound)
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Ins("x"))})
+	wantCode(t, err, collab.CodeNotFound)
+	_, _, err = e.hub.Get(ctx, "d")
+	wantCode(t, err, collab.CodeNotFound)
+	wantCode(t, e.hub.Delete(ctx, "d"), collab.CodeNotFound)
+	// The disconnect of a session of a deleted doc is harmless.
+	e.hub.Disconnect("s1")
+	// The id can be used again.
+	mustCreate(t, e.hub, "d", "new")
+	if got, v := content(t, e.hub, "d"); got != "new" || v != 0 {
+		t.Fatalf("%q v%d", got, v)
+	}
+}
+
+func TestDeleteWithOpsInFlight(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	g := e.fs.hold()
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Ins("x"))})
+			errs <- err
+		}()
+	}
+	for e.fs.appends.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the other two be staged
+	del := make(chan error, 1)
+	go func() { del <- e.hub.Delete(ctx, "d") }()
+	time.Sleep(20 * time.Millisecond)
+	e.fs.release(g)
+	if err := <-del; err != nil {
+		t.Fatal(err)
+	}
+	var ok, notFound int
+	for range 3 {
+		err := <-errs
+		switch collab.CodeOf(err) {
+		case "":
+			ok++
+		case collab.CodeNotFound:
+			notFound++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if ok < 1 || ok+notFound != 3 {
+		t.Fatalf("%d acked, %d not_found", ok, notFound)
+	}
+}
+
+func TestReplaceContent(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "hello world 😀!")
+	c, err := e.hub.ReplaceContent(ctx, "d", "hello brave world 😀?!", nil)
+	if err != nil || c.Version != 1 {
+		t.Fatal(c, err)
+	}
+	if got := c.Op.String(); got != `[6,"brave ",7,"?"]` {
+		t.Errorf("op %s, want a minimal op on code points", got)
+	}
+	if evs := e.rec.opEvents(); len(evs) != 1 || evs[0].except != "" {
+		t.Errorf("REST edit not broadcast to everyone: %+v", evs)
+	}
+	_, err = e.hub.ReplaceContent(ctx, "d", "x", u64(0))
+	wantCode(t, err, collab.CodePreconditionFailed)
+	c, err = e.hub.ReplaceContent(ctx, "d", "x", u64(1))
+	if err != nil || c.Version != 2 {
+		t.Fatal(c, err)
+	}
+	// Same text: nothing committed.
+	c, err = e.hub.ReplaceContent(ctx, "d", "x", nil)
+	if err != nil || c.Version != 2 || len(c.Op) != 0 {
+		t.Fatal(c, err)
+	}
+	if got, v := content(t, e.hub, "d"); got != "x" || v != 2 {
+		t.Fatalf("%q v%d", got, v)
+	}
+	_, err = e.hub.ReplaceContent(ctx, "d", "\xff", nil)
+	wantCode(t, err, collab.CodeBadRequest)
+}
+
+func TestDocsREST(t *testing.T) {
+	e := newEnv(t, &collab.Options{MaxDocBytes: 10}, nil)
+	ctx := ctxT(t)
+	info, err := e.hub.Create(ctx, "", "Title", "hi")
+	if err != nil || collab.ValidateDocID(info.ID) != nil || info.Title != "Title" || info.Size != 2 {
+		t.Fatal(info, err)
+	}
+	_, err = e.hub.Create(ctx, info.ID, "", "")
+	wantCode(t, err, collab.CodeConflict)
+	_, err = e.hub.Create(ctx, "big", "", "12345678901")
+	wantCode(t, err, collab.CodeTooLarge)
+	for _, id := range []string{"a", "b", "c"} {
+		mustCreate(t, e.hub, id, id)
+	}
+	var all []string
+	cursor := ""
+	for {
+		docs, next, err := e.hub.List(ctx, 2, cursor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			all = append(all, d.ID)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if len(all) != 4 || all[0] != "a" {
+		t.Fatalf("list %v", all)
+	}
+	r, err := e.hub.Rename(ctx, "a", "New title")
+	if err != nil || r.Title != "New title" {
+		t.Fatal(r, err)
+	}
+	if got, _, _ := e.hub.Get(ctx, "a"); got.Title != "New title" {
+		t.Fatalf("%+v", got)
+	}
+	_, err = e.hub.Rename(ctx, "zzz", "x")
+	wantCode(t, err, collab.CodeNotFound)
+	for i := range 3 {
+		if _, err := e.hub.Submit(ctx, "a", "", collab.Submission{Version: uint64(i), Op: op(ot.Ins("x")), Client: "c", Seq: uint64(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, err := e.hub.Ops(ctx, "a", 1, 0, 1)
+	if err != nil || len(recs) != 1 || recs[0].Version != 2 || recs[0].Client != "c" || recs[0].Seq != 2 || recs[0].Time.IsZero() {
+		t.Fatalf("%+v %v", recs, err)
+	}
+	_, err = e.hub.Ops(ctx, "a", 0, 4, 0)
+	wantCode(t, err, collab.CodeVersionAhead)
+	_, err = e.hub.Ops(ctx, "a", 3, 2, 0)
+	wantCode(t, err, collab.CodeBadRequest)
+	_, err = e.hub.Ops(ctx, "nope", 0, 0, 0)
+	wantCode(t, err, collab.CodeNotFound)
+}
+
+func TestIdleUnloadAndClose(t *testing.T) {
+	e := newEnv(t, &collab.Options{IdleUnload: 20 * time.Millisecond}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "a")
+	if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Ins("b"))}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.hub.LoadedDocs(); n != 1 {
+		t.Fatalf("%d loaded", n)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for e.hub.LoadedDocs() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("document not unloaded when idle")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Loads again transparently.
+	if got, v := content(t, e.hub, "d"); got != "ba" || v != 1 {
+		t.Fatalf("%q v%d", got, v)
+	}
+	// A joined document stays loaded.
+	if _, err := e.hub.Join(ctx, "d", "s", "", collab.User{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(60 * time.Millisecond)
+	if n := e.hub.LoadedDocs(); n != 1 {
+		t.Fatalf("joined document unloaded (%d loaded)", n)
+	}
+	// Close with a commit in flight: the submitter still gets its ack.
+	g := e.fs.hold()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.hub.Submit(ctx, "d", "s", collab.Submission{Version: 1, Op: op(ot.Ins("c"))})
+		done <- err
+	}()
+	for e.fs.appends.Load() < 2 {
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- e.hub.Close(ctx) }()
+	time.Sleep(10 * time.Millisecond)
+	e.fs.release(g)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := e.hub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := e.hub.Get(ctx, "d")
+	if !errors.Is(err, collab.ErrClosed) {
+		t.Fatalf("after Close: %v", err)
+	}
+}
+
+func TestValidateDocID(t *testing.T) {
+	for id, ok := range map[string]bool{
+		"a": true, "A-z_0.9~": true, "": false, ".": false, "..": false, "...": true,
+		"a/b": false, "a b": false, "é": false, string(make([]byte, 129)): false,
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": true,
+	} {
+		if err := collab.ValidateDocID(id); (err == nil) != ok {
+			t.Errorf("ValidateDocID(%q) = %v", id, err)
+		} else if err != nil {
+			wantCode(t, err, collab.CodeBadRequest)
+		}
+	}
+}
+
+func TestCodeOf(t *testing.T) {
+	if collab.CodeOf(nil) != "" || collab.CodeOf(errors.New("x")) != collab.CodeInternal {
+		t.Fatal("nil / plain")
+	}
+	wrapped := errors.Join(errors.New("ctx"), &collab.Error{Code: collab.CodeTooLarge})
+	if collab.CodeOf(wrapped) != collab.CodeTooLarge || collab.CodeOf(collab.ErrDocNotFound) != collab.CodeNotFound {
+		t.Fatal("wrapped")
+	}
+}
