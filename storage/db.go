@@ -107,7 +107,10 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	if err := initSchema(bdb); err != nil {
 		_ = bdb.Close()
-		return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrSchemaTooNew) {
+			err = fmt.Errorf("storage: init schema: %w", err)
+		}
+		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	db := &DB{
 		bolt:      bdb,
