@@ -229,23 +229,33 @@ func TestAppend(t *testing.T) {
 		want  error
 		head  uint64
 	}{
-		{"first op", 0, func() Append { return Append{Doc: "d", Records: []OpRecord{rec("d", 1, "", 0)}, Meta: DocMeta{Version: 1}} }, nil, 1},
+		{"first op", 0, func() Append {
+			return Append{Doc: "d", Records: []OpRecord{rec("d", 1, "", 0)}, Meta: DocMeta{Version: 1}}
+		}, nil, 1},
 		{"several ops", 2, func() Append {
 			return Append{Doc: "d", Records: []OpRecord{rec("d", 3, "", 0), rec("d", 4, "", 0)}, Meta: DocMeta{Version: 4}}
 		}, nil, 4},
 		{"snapshot only", 2, func() Append {
 			return Append{Doc: "d", Meta: DocMeta{Version: 2}, Snapshot: &Snapshot{Version: 2, Content: "s"}}
 		}, nil, 2},
-		{"gap", 2, func() Append { return Append{Doc: "d", Records: []OpRecord{rec("d", 4, "", 0)}, Meta: DocMeta{Version: 4}} }, ErrVersionConflict, 2},
-		{"duplicate version", 2, func() Append { return Append{Doc: "d", Records: []OpRecord{rec("d", 2, "", 0)}, Meta: DocMeta{Version: 2}} }, ErrVersionConflict, 2},
+		{"gap", 2, func() Append {
+			return Append{Doc: "d", Records: []OpRecord{rec("d", 4, "", 0)}, Meta: DocMeta{Version: 4}}
+		}, ErrVersionConflict, 2},
+		{"duplicate version", 2, func() Append {
+			return Append{Doc: "d", Records: []OpRecord{rec("d", 2, "", 0)}, Meta: DocMeta{Version: 2}}
+		}, ErrVersionConflict, 2},
 		{"not contiguous", 0, func() Append {
 			return Append{Doc: "d", Records: []OpRecord{rec("d", 1, "", 0), rec("d", 3, "", 0)}, Meta: DocMeta{Version: 3}}
 		}, ErrVersionConflict, 0},
-		{"meta version mismatch", 0, func() Append { return Append{Doc: "d", Records: []OpRecord{rec("d", 1, "", 0)}, Meta: DocMeta{Version: 2}} }, ErrVersionConflict, 0},
+		{"meta version mismatch", 0, func() Append {
+			return Append{Doc: "d", Records: []OpRecord{rec("d", 1, "", 0)}, Meta: DocMeta{Version: 2}}
+		}, ErrVersionConflict, 0},
 		{"snapshot ahead", 0, func() Append {
 			return Append{Doc: "d", Records: []OpRecord{rec("d", 1, "", 0)}, Meta: DocMeta{Version: 1}, Snapshot: &Snapshot{Version: 2}}
 		}, ErrVersionConflict, 0},
-		{"missing doc", 0, func() Append { return Append{Doc: "zz", Records: []OpRecord{rec("zz", 1, "", 0)}, Meta: DocMeta{Version: 1}} }, ErrNotFound, 0},
+		{"missing doc", 0, func() Append {
+			return Append{Doc: "zz", Records: []OpRecord{rec("zz", 1, "", 0)}, Meta: DocMeta{Version: 1}}
+		}, ErrNotFound, 0},
 		{"long client", 0, func() Append {
 			r := rec("d", 1, strings.Repeat("c", MaxClientLen+1), 1)
 			return Append{Doc: "d", Records: []OpRecord{r}, Meta: DocMeta{Version: 1}}
