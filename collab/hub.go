@@ -57,8 +57,9 @@ type JoinResult struct {
 	Version uint64  `json:"version"`
 	Content *string `json:"content,omitempty"`
 	// Ops are the ops version+1 .. Version when a version was given and they
-	// are kept; a non-nil empty slice when the version given is the head.
-	Ops      []OpEvent       `json:"ops,omitempty"`
+	// are kept; a non-nil empty slice (JSON []) when the version given is the
+	// head; nil (omitted) when Content is set.
+	Ops      []OpEvent       `json:"ops,omitzero"`
 	Presence []PresenceEvent `json:"presence"`
 }
 

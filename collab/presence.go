@@ -62,6 +62,7 @@ func (d *docState) leave(s SessionID) error {
 			delete(d.clients, c)
 		}
 	}
+	delete(d.buckets, rateKey(s, ""))
 	m.sel = nil
 	d.h.bc.BroadcastPresence(d.id, s, d.presenceEvent(s, m))
 	return nil

@@ -110,7 +110,9 @@ func (d *docState) run() {
 		if d.gone {
 			return
 		}
-		d.maybeDelete()
+		if d.maybeDelete(); d.gone {
+			return
+		}
 		if d.isIdle() {
 			d.idle.Reset(d.h.opts.IdleUnload)
 		} else {

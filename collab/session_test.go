@@ -42,9 +42,13 @@ func TestJoinCatchUp(t *testing.T) {
 		t.Fatalf("join at head: %+v %v", j, err)
 	}
 	b, _ := json.Marshal(j)
-	if string(b) != `{"doc":"d","version":6,"presence":[]}` {
-		// ops:[] is omitted by omitempty; the edge adds it when Ops != nil.
-		t.Logf("join JSON %s", b)
+	if want := `{"doc":"d","version":6,"ops":[],"presence":[]}`; string(b) != want {
+		t.Errorf("join JSON %s, want %s", b, want)
+	}
+	j, _ = e.hub.Join(ctx, "d", "s1", "c1", collab.User{}, u64(5))
+	b, _ = json.Marshal(j)
+	if want := `{"doc":"d","version":6,"ops":[{"doc":"d","version":6,"op":["a"],"client":""}],"presence":[]}`; string(b) != want {
+		t.Errorf("join JSON %s, want %s", b, want)
 	}
 	_, err = e.hub.Join(ctx, "d", "s2", "", collab.User{}, u64(7))
 	wantCode(t, err, collab.CodeVersionAhead)

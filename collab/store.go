@@ -66,9 +66,10 @@ type LoadedDoc struct {
 	Ops      []OpRecord
 }
 
-// Batch is one Append: ops of one document with consecutive versions, and
-// optionally a snapshot of the content at the batch's last version. Size and
-// Updated are the document's new metadata once the batch is stored.
+// Batch is one Append: ops (at least one) of one document with consecutive
+// versions, and optionally a snapshot of the content at the batch's last
+// version. Size and Updated are the document's new metadata once the batch is
+// stored.
 type Batch struct {
 	Doc      string
 	Ops      []OpRecord

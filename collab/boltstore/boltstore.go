@@ -133,6 +133,10 @@ func (s *Store) LoadDoc(ctx context.Context, id string) (*collab.LoadedDoc, erro
 // Append implements collab.Store: the ops are encoded here, queued on the
 // group committer, and done runs on a goroutine that waits for the commit.
 func (s *Store) Append(b *collab.Batch, done func(error)) {
+	if len(b.Ops) == 0 {
+		go done(&collab.Error{Code: collab.CodeInternal, Message: "boltstore: empty batch"})
+		return
+	}
 	a := storage.Append{Doc: b.Doc, Records: make([]storage.OpRecord, len(b.Ops))}
 	for i, r := range b.Ops {
 		data, err := json.Marshal(r.Op)
@@ -142,9 +146,7 @@ func (s *Store) Append(b *collab.Batch, done func(error)) {
 		}
 		a.Records[i] = storage.OpRecord{Version: r.Version, Op: data, Client: r.Client, Seq: r.Seq, Time: r.Time}
 	}
-	if n := len(b.Ops); n > 0 {
-		a.Meta.Version = b.Ops[n-1].Version
-	}
+	a.Meta.Version = b.Ops[len(b.Ops)-1].Version
 	a.Meta.Size = b.Size
 	a.Meta.Updated = b.Updated
 	if b.Snapshot != nil {

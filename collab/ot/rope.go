@@ -317,6 +317,10 @@ func (d *Doc) check(op Op) error {
 // document: a skip or delete past the end, or a {"d":"text"} that does not
 // match the text it deletes, is an error (ot-text-unicode would clamp or
 // ignore). Errors are *Error naming the component; d is never modified.
+//
+// The op is applied as a list of replacements (a deleted range and the text
+// inserted there), right to left, each rebuilding only the path from the
+// root to the leaves it touches.
 func (d *Doc) Apply(op Op) (*Doc, error) {
 	if err := op.Validate(); err != nil {
 		return nil, err
@@ -328,23 +332,86 @@ func (d *Doc) Apply(op Op) (*Doc, error) {
 	if d != nil {
 		root = d.root
 	}
-	var out *node
+	var buf [4]edit
+	edits := buf[:0]
 	pos := 0
-	for _, c := range op {
-		switch {
-		case c.isSkip():
-			out = concat(out, sub(root, pos, pos+c.Skip))
-			pos += c.Skip
-		case c.isInsert():
-			out = concat(out, build(c.Insert))
-		default:
-			pos += c.Delete
+	for i := 0; i < len(op); {
+		if op[i].isSkip() {
+			pos += op[i].Skip
+			i++
+			continue
 		}
+		e := edit{start: pos}
+		for ; i < len(op) && !op[i].isSkip(); i++ {
+			if c := op[i]; c.isInsert() {
+				e.text = append(e.text, c.Insert)
+			} else {
+				pos += c.Delete
+			}
+		}
+		e.end = pos
+		edits = append(edits, e)
 	}
-	if root != nil {
-		out = concat(out, sub(root, pos, root.runes))
+	for i := len(edits) - 1; i >= 0; i-- {
+		e := edits[i]
+		text := ""
+		switch len(e.text) {
+		case 0:
+		case 1:
+			text = e.text[0]
+		default:
+			text = strings.Join(e.text, "")
+		}
+		root = splice(root, e.start, e.end, text, utf8.RuneCountInString(text))
 	}
-	return &Doc{root: out}, nil
+	return &Doc{root: root}, nil
+}
+
+// edit replaces code points [start,end) of a document with text.
+type edit struct {
+	start, end int
+	text       []string
+}
+
+// leafMin is the size under which a subtree produced by an edit is merged
+// with its neighbour's adjacent leaf when both fit in one leaf.
+const leafMin = leafMax / 4
+
+// splice returns n with code points [start,end) replaced by text (of
+// textRunes code points), copying only the nodes on the paths to the edited
+// leaves and rebalancing on the way up.
+func splice(n *node, start, end int, text string, textRunes int) *node {
+	if n == nil {
+		return build(text)
+	}
+	if n.left == nil {
+		bs, be := leafRange(n, start, end)
+		size := len(n.s) - (be - bs) + len(text)
+		switch {
+		case size == 0:
+			return nil
+		case size <= leafMax:
+			return newLeaf(n.s[:bs]+text+n.s[be:], n.runes-(end-start)+textRunes)
+		}
+		return join(join(build(n.s[:bs]), build(text)), build(n.s[be:]))
+	}
+	lr := n.left.runes
+	switch {
+	case end <= lr:
+		return combine(splice(n.left, start, end, text, textRunes), n.right)
+	case start >= lr:
+		return combine(n.left, splice(n.right, start-lr, end-lr, text, textRunes))
+	}
+	return combine(splice(n.left, start, lr, text, textRunes), splice(n.right, 0, end-lr, "", 0))
+}
+
+// combine joins two trees, merging their facing leaves when either tree is
+// small, so that edits do not leave tiny leaves behind.
+func combine(a, b *node) *node {
+	if a != nil && b != nil && (a.bytes < leafMin || b.bytes < leafMin) {
+		return concat(a, b)
+	}
+	return join(a, b)
 }
 
 // Apply applies op to the text doc (see Doc.Apply).

@@ -61,18 +61,23 @@ func trim(op Op) Op {
 	return op
 }
 
-// runePrefix returns the byte length of the first n code points of s.
+// runePrefix returns the byte length of the first n code points of s, which
+// must be valid UTF-8 (the result is clamped to len(s) otherwise).
 func runePrefix(s string, n int) int {
 	i := 0
 	for ; n > 0 && i < len(s); n-- {
-		if s[i] < utf8.RuneSelf {
+		switch c := s[i]; {
+		case c < 0x80:
 			i++
-		} else {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			i += size
+		case c >= 0xF0:
+			i += 4
+		case c >= 0xE0:
+			i += 3
+		default:
+			i += 2
 		}
 	}
-	return i
+	return min(i, len(s))
 }
 
 // taker walks an op component by component, splitting components on demand.
