@@ -386,3 +386,17 @@ func equalOps(a, b Op) bool {
 	}
 	return true
 }
+
+func TestRunePrefixAndCount(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		s := genText(t, "s", 40)
+		r := []rune(s)
+		if countRunes(s) != len(r) {
+			t.Fatalf("countRunes(%q) = %d, want %d", s, countRunes(s), len(r))
+		}
+		n := rapid.IntRange(0, len(r)+3).Draw(t, "n")
+		if got, want := runePrefix(s, n), len(string(r[:min(n, len(r))])); got != want {
+			t.Fatalf("runePrefix(%q, %d) = %d, want %d", s, n, got, want)
+		}
+	})
+}

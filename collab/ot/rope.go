@@ -149,7 +149,7 @@ func build(s string) *node {
 			}
 		}
 		chunk := s[:k]
-		leaves = append(leaves, newLeaf(chunk, utf8.RuneCountInString(chunk)))
+		leaves = append(leaves, newLeaf(chunk, countRunes(chunk)))
 		s = s[k:]
 	}
 	return balanced(leaves)

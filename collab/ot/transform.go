@@ -1,6 +1,9 @@
 package ot
 
-import "unicode/utf8"
+import (
+	"math/bits"
+	"unicode/utf8"
+)
 
 // Side breaks the tie between two inserts at the same position in Transform.
 type Side int
@@ -62,22 +65,48 @@ func trim(op Op) Op {
 }
 
 // runePrefix returns the byte length of the first n code points of s, which
-// must be valid UTF-8 (the result is clamped to len(s) otherwise).
+// should be valid UTF-8 (the result is clamped to len(s) in any case).
+// It counts rune starts (bytes that are not 10xxxxxx) eight bytes at a time.
 func runePrefix(s string, n int) int {
 	i := 0
-	for ; n > 0 && i < len(s); n-- {
-		switch c := s[i]; {
-		case c < 0x80:
-			i++
-		case c >= 0xF0:
-			i += 4
-		case c >= 0xE0:
-			i += 3
-		default:
-			i += 2
+	for ; i+8 <= len(s); i += 8 {
+		k := 8 - bits.OnesCount64(contMask(s, i))
+		if k > n {
+			break
+		}
+		n -= k
+	}
+	for ; i < len(s); i++ {
+		if s[i]&0xC0 != 0x80 {
+			if n == 0 {
+				return i
+			}
+			n--
 		}
 	}
-	return min(i, len(s))
+	return len(s)
+}
+
+// contMask returns, for the eight bytes of s at i, 0x80 in the place of each
+// UTF-8 continuation byte (10xxxxxx) and 0 elsewhere.
+func contMask(s string, i int) uint64 {
+	w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+		uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+	return w &^ (w << 1) & 0x8080808080808080
+}
+
+// countRunes returns the number of code points of valid UTF-8 s.
+func countRunes(s string) int {
+	cont, i := 0, 0
+	for ; i+8 <= len(s); i += 8 {
+		cont += bits.OnesCount64(contMask(s, i))
+	}
+	for ; i < len(s); i++ {
+		if s[i]&0xC0 == 0x80 {
+			cont++
+		}
+	}
+	return len(s) - cont
 }
 
 // taker walks an op component by component, splitting components on demand.
