@@ -146,6 +146,7 @@ func (w *wsTransport) probe(timeout time.Duration) bool {
 func (w *wsTransport) startWriter() {
 	w.writerStarted.Store(true)
 	w.writerDone.Add(1)
+	w.Notify() // whatever was queued before (the open packet, buffered packets)
 	go w.writeLoop()
 }
 
