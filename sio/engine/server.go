@@ -112,7 +112,8 @@ type Server struct {
 	wg        sync.WaitGroup // session dispatchers and websocket connections
 
 	mu        sync.Mutex // guards the fields below
-	sessions  map[string]*Session
+	sessions  map[string]*Session // open sessions
+	closing   map[string]*Session // closed polling sessions whose close packet is not yet taken
 	closed    bool
 	onSession func(*Session)
 }
@@ -124,6 +125,7 @@ func NewServer(opts *Options) *Server {
 		cfg:      cfg,
 		log:      cfg.logger,
 		sessions: make(map[string]*Session),
+		closing:  make(map[string]*Session),
 	}
 	s.wsHandler = s.newWSHandler()
 	return s
@@ -161,15 +163,29 @@ func (s *Server) Close() {
 		for _, sess := range list {
 			sess.close(ReasonServerShutdown)
 		}
+		// Pending GETs have their close packet; stop lingering.
+		s.mu.Lock()
+		lingering := make([]*Session, 0, len(s.closing))
+		for _, sess := range s.closing {
+			lingering = append(lingering, sess)
+		}
+		s.mu.Unlock()
+		for _, sess := range lingering {
+			sess.forget()
+		}
 	})
 	s.wg.Wait()
 }
 
-// lookup returns the open session with id sid.
+// lookup returns the session with id sid: open, or closed with a close
+// packet still to be taken by a GET.
 func (s *Server) lookup(sid string) *Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sessions[sid]
+	if sess, ok := s.sessions[sid]; ok {
+		return sess
+	}
+	return s.closing[sid]
 }
 
 // open creates, registers and starts a session on transport t. It returns
@@ -181,7 +197,7 @@ func (s *Server) open(t Transport, hs *Handshake) *Session {
 		return nil
 	}
 	id := newID()
-	sess := newSession(id, s.cfg, hs, t, s.remove)
+	sess := newSession(id, s.cfg, hs, t, s)
 	s.sessions[id] = sess
 	fn := s.onSession
 	s.wg.Add(1) // released below, after start has added the dispatcher
@@ -207,10 +223,23 @@ func (s *Server) addConn() bool {
 	return true
 }
 
-func (s *Server) remove(sess *Session) {
+// sessionClosed implements registry.
+func (s *Server) sessionClosed(sess *Session, linger bool) {
 	s.mu.Lock()
 	if s.sessions[sess.id] == sess {
 		delete(s.sessions, sess.id)
+	}
+	if linger {
+		s.closing[sess.id] = sess
+	}
+	s.mu.Unlock()
+}
+
+// forgetSession implements registry.
+func (s *Server) forgetSession(sess *Session) {
+	s.mu.Lock()
+	if s.closing[sess.id] == sess {
+		delete(s.closing, sess.id)
 	}
 	s.mu.Unlock()
 }

@@ -65,7 +65,7 @@ type Session struct {
 	cfg      *config
 	hs       *Handshake
 	log      *slog.Logger
-	onRemove func(*Session) // called once when the session closes
+	reg      registry // the server's session table (nil in some tests)
 
 	inbox    chan Message
 	closedCh chan struct{} // closed when the session closes
@@ -83,15 +83,26 @@ type Session struct {
 	pingTimer *time.Timer
 	pongTimer *time.Timer
 	pingSeq   uint64 // incremented by every ping and pong; stale timers compare it
+	linger    *time.Timer // closed polling session waiting for a GET to take its close packet
 }
 
-func newSession(id string, cfg *config, hs *Handshake, t Transport, onRemove func(*Session)) *Session {
+// registry is the session table a session reports to.
+type registry interface {
+	// sessionClosed is called once when the session closes. With linger, the
+	// session must stay reachable by its sid (so a GET can take its
+	// final packets) until forget.
+	sessionClosed(s *Session, linger bool)
+	// forgetSession drops a lingering closed session.
+	forgetSession(s *Session)
+}
+
+func newSession(id string, cfg *config, hs *Handshake, t Transport, reg registry) *Session {
 	s := &Session{
 		id:        id,
 		cfg:       cfg,
 		hs:        hs,
 		log:       cfg.logger.With(logKeySID, id),
-		onRemove:  onRemove,
+		reg:       reg,
 		inbox:     make(chan Message, inboxSize),
 		closedCh:  make(chan struct{}),
 		doneCh:    make(chan struct{}),
@@ -213,7 +224,9 @@ func (s *Session) appendLocked(msgs []Message) {
 func (s *Session) Close() { s.close(ReasonForcedClose) }
 
 // close moves the session to closed exactly once. Over polling, every
-// reason but a client close queues a close packet for the pending GET.
+// reason but a client close queues a close packet for the pending GET;
+// the closed session then lingers in the server's table until a GET has
+// taken it, or for PingInterval+PingTimeout.
 func (s *Session) close(reason string) {
 	s.mu.Lock()
 	if s.state == stateClosed {
@@ -230,15 +243,19 @@ func (s *Session) close(reason string) {
 	}
 	t, probe := s.transport, s.probe
 	s.probe = nil
-	if reason != ReasonTransportClose && t.Name() == transportPolling {
+	linger := reason != ReasonTransportClose && t.Name() == transportPolling
+	if linger {
 		s.out = append(s.out, packet{typ: PacketClose})
+		if s.reg != nil {
+			s.linger = time.AfterFunc(s.cfg.pingInterval+s.cfg.pingTimeout, s.forget)
+		}
 	}
 	s.mu.Unlock()
 
 	s.log.Debug("engine: session closed", slog.String(logKeyReason, reason))
 	close(s.closedCh)
-	if s.onRemove != nil {
-		s.onRemove(s)
+	if s.reg != nil {
+		s.reg.sessionClosed(s, linger)
 	}
 	t.Close()
 	if probe != nil {
@@ -252,19 +269,38 @@ func (s *Session) close(reason string) {
 // is no longer its transport).
 func (s *Session) take(t Transport) ([]packet, takeState) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if t != s.transport {
+		s.mu.Unlock()
 		return nil, takeDone
 	}
 	pkts := s.out
 	s.out = nil
 	switch {
 	case s.state == stateClosed:
+		lingering := s.linger != nil
+		s.mu.Unlock()
+		if lingering && len(pkts) > 0 {
+			s.forget() // the final packets are taken
+		}
 		return pkts, takeDone
 	case s.upgrade == upgradeProbed:
+		s.mu.Unlock()
 		return pkts, takeUpgrading
 	}
+	s.mu.Unlock()
 	return pkts, takeOpen
+}
+
+// forget ends the lingering of a closed session.
+func (s *Session) forget() {
+	s.mu.Lock()
+	if s.linger != nil {
+		s.linger.Stop()
+	}
+	s.mu.Unlock()
+	if s.reg != nil {
+		s.reg.forgetSession(s)
+	}
 }
 
 // receive handles one packet received on transport t. It may block while

@@ -35,6 +35,15 @@ func (f *fakeTransport) Writable() bool { f.mu.Lock(); defer f.mu.Unlock(); retu
 func (f *fakeTransport) Close()         { f.mu.Lock(); f.closed++; f.mu.Unlock(); f.Notify() }
 func (f *fakeTransport) closes() int    { f.mu.Lock(); defer f.mu.Unlock(); return f.closed }
 
+// fakeRegistry records what a session reports to its table.
+type fakeRegistry struct {
+	closed chan bool // linger flag of each sessionClosed
+	forgot chan struct{}
+}
+
+func (r *fakeRegistry) sessionClosed(_ *Session, linger bool) { r.closed <- linger }
+func (r *fakeRegistry) forgetSession(*Session)                { r.forgot <- struct{}{} }
+
 var quietLogger = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type sessionHarness struct {
@@ -43,7 +52,7 @@ type sessionHarness struct {
 	wg       sync.WaitGroup
 	msgs     chan Message
 	reasons  chan string
-	removed  chan struct{}
+	reg      *fakeRegistry
 	closeCnt int
 }
 
@@ -57,9 +66,9 @@ func newHarness(t *testing.T, opts *Options) *sessionHarness {
 		t:       newFake(transportPolling),
 		msgs:    make(chan Message, 100),
 		reasons: make(chan string, 10),
-		removed: make(chan struct{}, 10),
+		reg:     &fakeRegistry{closed: make(chan bool, 10), forgot: make(chan struct{}, 10)},
 	}
-	h.s = newSession("sid1", newConfig(opts), &Handshake{}, h.t, func(*Session) { h.removed <- struct{}{} })
+	h.s = newSession("sid1", newConfig(opts), &Handshake{}, h.t, h.reg)
 	h.s.OnMessage(func(m Message) { h.msgs <- m })
 	h.s.OnClose(func(r string) { h.reasons <- r })
 	h.s.start(&h.wg)
@@ -156,6 +165,9 @@ func TestSessionSendOrderAndDelivery(t *testing.T) {
 	if r := h.reason(t); r != ReasonTransportClose {
 		t.Fatalf("reason %q", r)
 	}
+	if linger := <-h.reg.closed; linger {
+		t.Fatal("client-closed session lingers")
+	}
 	// A client close queues no close packet (the pending GET gets a noop).
 	if pkts, st := h.s.take(h.t); len(pkts) != 0 || st != takeDone {
 		t.Fatalf("after client close: %v %v", types(pkts), st)
@@ -185,9 +197,17 @@ func TestSessionServerCloseQueuesClosePacket(t *testing.T) {
 		t.Fatalf("transport closed %d times", h.t.closes())
 	}
 	select {
-	case <-h.removed:
+	case linger := <-h.reg.closed:
+		if !linger {
+			t.Fatal("closed polling session with a close packet does not linger")
+		}
 	default:
 		t.Fatal("session not removed")
+	}
+	select {
+	case <-h.reg.forgot:
+	default:
+		t.Fatal("lingering session not forgotten once its close packet was taken")
 	}
 	select {
 	case <-h.s.Done():
@@ -373,5 +393,18 @@ func TestSessionSendFromCallbacks(t *testing.T) {
 	pkts, _ := h.s.take(h.t)
 	if !slices.Equal(types(pkts), []PacketType{PacketMessage, PacketClose}) || string(pkts[0].data) != "echo" {
 		t.Fatalf("take = %v", types(pkts))
+	}
+}
+
+func TestSessionLingerExpires(t *testing.T) {
+	h := newHarness(t, &Options{PingInterval: 10 * time.Millisecond, PingTimeout: 10 * time.Millisecond})
+	h.s.Close()
+	if !<-h.reg.closed {
+		t.Fatal("no linger")
+	}
+	select {
+	case <-h.reg.forgot:
+	case <-time.After(5 * time.Second):
+		t.Fatal("lingering session never forgotten")
 	}
 }
