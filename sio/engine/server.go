@@ -111,7 +111,7 @@ type Server struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // session dispatchers and websocket connections
 
-	mu        sync.Mutex // guards the fields below
+	mu        sync.Mutex          // guards the fields below
 	sessions  map[string]*Session // open sessions
 	closing   map[string]*Session // closed polling sessions whose close packet is not yet taken
 	closed    bool

@@ -61,11 +61,11 @@ const inboxSize = 64
 // OnMessage. Callbacks run with no engine lock held, so they may call Send
 // and Close.
 type Session struct {
-	id       string
-	cfg      *config
-	hs       *Handshake
-	log      *slog.Logger
-	reg      registry // the server's session table (nil in some tests)
+	id  string
+	cfg *config
+	hs  *Handshake
+	log *slog.Logger
+	reg registry // the server's session table (nil in some tests)
 
 	inbox    chan Message
 	closedCh chan struct{} // closed when the session closes
@@ -82,7 +82,7 @@ type Session struct {
 	onClose   func(string)
 	pingTimer *time.Timer
 	pongTimer *time.Timer
-	pingSeq   uint64 // incremented by every ping and pong; stale timers compare it
+	pingSeq   uint64      // incremented by every ping and pong; stale timers compare it
 	linger    *time.Timer // closed polling session waiting for a GET to take its close packet
 }
 
