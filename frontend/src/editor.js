@@ -205,7 +205,7 @@ export async function editorPage(root, docId) {
   socket.on('doc:op', (m) => {
     if (!joined || m?.doc !== docId) return;
     applyRemote(ot.remote(m.version, m.op, m.client));
-    if (ot.gap() > 100) resync('missed ops');
+    checkGap();
     flush();
     renderStatus();
   });
@@ -225,6 +225,23 @@ export async function editorPage(root, docId) {
     conn = 'offline';
     renderStatus();
   });
+
+  // Events wait in the OT client's queue until the versions before them
+  // arrive; if a gap does not fill quickly, something was lost: rejoin.
+  let gapTimer = 0;
+  function checkGap() {
+    if (ot.gap() === 0) {
+      clearTimeout(gapTimer);
+      gapTimer = 0;
+    } else if (ot.gap() > 200) {
+      resync('too many ops queued behind a missing version');
+    } else if (!gapTimer) {
+      gapTimer = setTimeout(() => {
+        gapTimer = 0;
+        if (ot.gap() > 0) resync('a version never arrived');
+      }, 5000);
+    }
+  }
 
   function resync(why) {
     console.warn('cowrite: resyncing:', why);
@@ -318,6 +335,7 @@ export async function editorPage(root, docId) {
       if (err) return socket.connected && resync('op ack timed out');
       if (!ack?.ok) return opFailed(m, ack?.error ?? { code: 'internal', message: 'bad ack' });
       applyRemote(ot.ack(m.seq, ack.version));
+      checkGap();
       schedulePersist();
       flush();
       if (!ot.hasPending() && presenceDirty) sendPresence(true);
@@ -460,6 +478,12 @@ export async function editorPage(root, docId) {
       /* the title is cosmetic */
     }
   }
+
+  // A read-only hook for debugging and the browser tests.
+  window.cowrite = {
+    text: () => view.state.doc.toString(),
+    state: () => ({ ...ot.snapshot(), queue: [...ot.queue.entries()], joined, conn, peers: [...peers.values()] }),
+  };
 
   // ---- history ----------------------------------------------------------------
   setupHistory({ docId, view, panel: historyPanel, button: historyBtn, headVersion: () => ot.version, showBanner });
