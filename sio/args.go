@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"sync"
+	"unicode/utf8"
 )
 
 // Args are the arguments of a received event or ack, kept exactly as the client sent them:
@@ -303,12 +305,65 @@ func (e *argEncoder) encode(b []byte, v any) ([]byte, error) {
 
 // appendJSON appends v encoded as JSON without HTML escaping (as JSON.stringify does).
 func appendJSON(b []byte, v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	switch x := v.(type) {
+	case string:
+		if utf8.ValidString(x) {
+			return appendString(b, x), nil
+		}
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	}
+	je := jsonEncoders.Get().(*jsonEncoder)
+	defer jsonEncoders.Put(je)
+	je.buf.Reset()
+	if err := je.enc.Encode(v); err != nil {
 		return nil, fmt.Errorf("sio: encode argument: %w", err)
 	}
-	out := buf.Bytes()
+	out := je.buf.Bytes()
 	return append(b, out[:len(out)-1]...), nil
+}
+
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var jsonEncoders = sync.Pool{New: func() any {
+	je := &jsonEncoder{}
+	je.enc = json.NewEncoder(&je.buf)
+	je.enc.SetEscapeHTML(false)
+	return je
+}}
+
+// appendString appends s (valid UTF-8) as a JSON string, escaping only what JSON requires.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
