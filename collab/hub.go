@@ -243,9 +243,10 @@ func (h *Hub) trackSession(s SessionID, doc string, joined bool) {
 
 // Join adds session s to the document's collaborators (creating the document
 // unless Options.NoAutoCreate) and returns its state: the content at the
-// durable head when since is nil or the ops since *since are no longer kept,
-// else the ops *since+1 .. head. client is the id shown in presence events
-// (the session id when ""). Joining again updates client and user.
+// durable head when since is nil, when the ops since *since are no longer kept
+// or when there are more than 10000 of them; else the ops *since+1 .. head.
+// client is the id shown in presence events (the session id when ""). Joining
+// again updates client and user.
 //
 // The edge should add the socket to the room before calling Join (and remove
 // it if Join fails): ops broadcast after the join carry versions above

@@ -6,6 +6,10 @@ import (
 	"github.com/cowrite/cowrite/collab/ot"
 )
 
+// maxCatchUpOps: a join further behind than this gets the content instead
+// of the ops.
+const maxCatchUpOps = 10000
+
 func (d *docState) join(ctx context.Context, s SessionID, client string, user User, since *uint64) (*JoinResult, *ot.Doc, error) {
 	m := d.members[s]
 	if m == nil && len(d.members) >= d.h.opts.MaxCollaborators {
@@ -18,6 +22,8 @@ func (d *docState) join(ctx context.Context, s SessionID, client string, user Us
 		content = d.docAt(d.durable)
 	case *since > d.durable:
 		return nil, nil, errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", *since, d.durable)
+	case d.durable-*since > maxCatchUpOps:
+		content = d.docAt(d.durable)
 	default:
 		recs, err := d.opsSince(ctx, *since, d.durable)
 		switch {

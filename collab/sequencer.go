@@ -159,6 +159,10 @@ func (d *docState) exit() {
 	if d.idle != nil {
 		d.idle.Stop()
 	}
+	for _, ch := range d.deletes {
+		ch <- errorf(CodeInternal, "document %q was unloaded; retry", d.id)
+	}
+	d.deletes = nil
 	close(d.dead)
 }
 
