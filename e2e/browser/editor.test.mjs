@@ -1,0 +1,231 @@
+// Browser end-to-end tests of the embedded editor: real Chromium pages typing
+// into the same document through bin/cowrite.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { Server, launchBrowser, person, openDoc, editorText, converge, SAVED, artifacts, repoRoot, sleep } from './helpers.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await new Server().start();
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+
+test('two people type at once (emoji, deletes across each other) and converge with the server', async () => {
+  const doc = `pair-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const bob = await person(browser, 'Bob', '#b91c1c');
+  try {
+    await Promise.all([openDoc(alice.page, server.url, doc), openDoc(bob.page, server.url, doc)]);
+    const a = alice.page;
+    const b = bob.page;
+    await a.click('.cm-content');
+    await a.keyboard.type('Alice writes the first line 😀\n');
+    await converge([a, b]);
+
+    // Both type at the same time, at different places.
+    await b.click('.cm-content');
+    await b.keyboard.press('Control+End');
+    await Promise.all([
+      a.keyboard.type('Alice 👩‍💻 keeps typing; ', { delay: 15 }),
+      b.keyboard.type('Bob adds 🎉 and ünïcödé e\u0301 ', { delay: 15 }),
+    ]);
+    // Bob deletes a range of Alice's text while Alice deletes some of Bob's.
+    await b.keyboard.press('Control+Home');
+    await Promise.all([
+      (async () => {
+        for (let i = 0; i < 6; i++) await b.keyboard.press('Shift+ArrowRight');
+        await b.keyboard.press('Delete');
+        await b.keyboard.type('BOB🙂');
+      })(),
+      (async () => {
+        await a.keyboard.press('Control+End');
+        for (let i = 0; i < 4; i++) await a.keyboard.press('Backspace');
+        await a.keyboard.type('ALICE🚀');
+      })(),
+    ]);
+
+    const text = await converge([a, b]);
+    assert.equal(await server.content(doc), text, 'server text equals the editors');
+    assert.match(text, /BOB🙂/);
+    assert.match(text, /ALICE🚀/);
+    assert.match(text, /🎉/);
+    assert.ok(!text.includes('\ufffd'), 'no broken surrogate pairs');
+
+    // Each sees the other's cursor with their name.
+    await b.click('.cm-content');
+    await b.keyboard.press('Control+End');
+    await a.waitForSelector('.cw-remote-cursor-label:text("Bob")', { timeout: 10000 });
+    await b.waitForSelector('.cw-remote-cursor-label:text("Alice")', { timeout: 10000 });
+    const here = await a.textContent('[data-testid=presence-list]');
+    assert.match(here, /Alice/);
+    assert.match(here, /Bob/);
+    await shot(a, 'pair-alice');
+    await shot(b, 'pair-bob');
+    mkdirSync(path.join(repoRoot, 'docs'), { recursive: true });
+    await a.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot.png') });
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await alice.ctx.close();
+    await bob.ctx.close();
+  }
+});
+
+test('edits typed while the server is down reach the other side after it restarts', async () => {
+  const doc = `restart-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const bob = await person(browser, 'Bob', '#b91c1c');
+  try {
+    const a = alice.page;
+    const b = bob.page;
+    await Promise.all([openDoc(a, server.url, doc), openDoc(b, server.url, doc)]);
+    await a.click('.cm-content');
+    await a.keyboard.type('before the crash\n');
+    await converge([a, b]);
+
+    await server.kill('SIGKILL');
+    await a.waitForSelector('[data-testid=status][data-conn=reconnecting]', { timeout: 15000 });
+    await a.keyboard.type('typed while down 😀\n');
+    await b.click('.cm-content');
+    await b.keyboard.press('Control+Home');
+    await b.keyboard.type('Bob offline too. ');
+    await a.waitForSelector('[data-testid=status][data-save=unsaved]');
+    await shot(a, 'restart-offline');
+
+    await server.start(); // same port, same data
+    const text = await converge([a, b], 30000);
+    assert.equal(text, await server.content(doc));
+    assert.equal(text.split('typed while down 😀').length, 2, 'offline edit applied exactly once');
+    assert.equal(text.split('Bob offline too. ').length, 2, 'offline edit applied exactly once');
+    assert.match(text, /before the crash/);
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await alice.ctx.close();
+    await bob.ctx.close();
+  }
+});
+
+test('a reload keeps everything, including edits made while disconnected', async () => {
+  const doc = `reload-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await openDoc(a, server.url, doc);
+    await a.click('.cm-content');
+    await a.keyboard.type('saved line\n');
+    await a.waitForSelector(SAVED);
+
+    // Cut the Socket.IO connection (the page itself still loads) and edit.
+    const block = (route) => route.abort();
+    await alice.ctx.route((url) => url.pathname.startsWith('/socket.io/'), block);
+    await alice.ctx.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
+    await a.reload();
+    await a.waitForFunction(() => window.cowrite?.text().includes('saved line'));
+    assert.notEqual(await a.getAttribute('[data-testid=status]', 'data-conn'), 'connected');
+    await a.click('.cm-content');
+    await a.keyboard.press('Control+End');
+    await a.keyboard.type('offline 🛰️ line');
+    await a.waitForSelector('[data-testid=status][data-save=unsaved]');
+    await sleep(400); // let the (throttled) local save happen
+    await a.reload();
+    await a.waitForFunction(() => window.cowrite?.text().includes('offline 🛰️ line'));
+    assert.equal(await server.content(doc), 'saved line\n', 'the server has not seen the offline edit yet');
+
+    // Reconnect: the pending edit is submitted once.
+    await alice.ctx.unrouteAll();
+    await a.reload();
+    await a.waitForSelector(SAVED, { timeout: 20000 });
+    const expected = 'saved line\noffline 🛰️ line';
+    assert.equal(await editorText(a), expected);
+    assert.equal(await server.content(doc), expected);
+    await a.reload();
+    await a.waitForSelector(SAVED, { timeout: 20000 });
+    assert.equal(await editorText(a), expected);
+    assert.equal(await server.content(doc), expected);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
+test('history: browse an old version and restore it live for everyone', async () => {
+  const doc = `history-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const bob = await person(browser, 'Bob', '#b91c1c');
+  try {
+    const a = alice.page;
+    const b = bob.page;
+    await Promise.all([openDoc(a, server.url, doc), openDoc(b, server.url, doc)]);
+    await a.click('.cm-content');
+    await a.keyboard.type('first draft 😀');
+    await converge([a, b]);
+    const meta = await (await fetch(`${server.url}/api/docs/${doc}`)).json();
+    const good = meta.version;
+    await a.keyboard.press('Control+a');
+    await a.keyboard.type('rewritten badly');
+    await converge([a, b]);
+
+    await a.click('[data-testid=history-button]');
+    await a.waitForSelector('[data-testid=history-panel]:not([hidden])');
+    await a.waitForFunction(() => document.querySelector('[data-testid=history-preview]').textContent === 'rewritten badly');
+    // Step back with the keyboard-accessible buttons until the good version.
+    const head = Number(await a.getAttribute('[data-testid=history-slider]', 'max'));
+    for (let v = head; v > good; v--) await a.click('[data-testid=history-prev]');
+    await a.waitForFunction(() => document.querySelector('[data-testid=history-preview]').textContent === 'first draft 😀');
+    await shot(a, 'history');
+    await a.click('[data-testid=history-restore]');
+    const text = await converge([a, b]);
+    assert.equal(text, 'first draft 😀');
+    assert.equal(await server.content(doc), 'first draft 😀');
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await alice.ctx.close();
+    await bob.ctx.close();
+  }
+});
+
+test('the document list creates, renames, opens and deletes documents', async () => {
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await a.goto(server.url + '/');
+    await a.fill('[data-testid=new-title]', 'Meeting notes');
+    await Promise.all([a.waitForURL(/\/d\/[^/]+$/), a.click('[data-testid=create-button]')]);
+    await a.waitForSelector(SAVED);
+    const id = decodeURIComponent(new URL(a.url()).pathname.slice(3));
+    await a.waitForFunction(() => document.querySelector('[data-testid=doc-title]').textContent === 'Meeting notes');
+    await a.click('.cm-content');
+    await a.keyboard.type('agenda');
+    await a.waitForSelector(SAVED);
+
+    await a.goto(server.url + '/');
+    const row = `[data-testid=doc-row][data-doc="${id}"]`;
+    await a.waitForSelector(row);
+    await a.click(`${row} [data-testid=rename-button]`);
+    await a.fill(`${row} [data-testid=rename-input]`, 'Weekly notes');
+    await a.keyboard.press('Enter');
+    await a.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes('Weekly notes'), `${row} [data-testid=doc-link]`);
+    const meta = await (await fetch(`${server.url}/api/docs/${encodeURIComponent(id)}`)).json();
+    assert.equal(meta.title, 'Weekly notes');
+    assert.equal(meta.content, 'agenda');
+    await shot(a, 'list');
+
+    a.once('dialog', (d) => d.accept());
+    await a.click(`${row} [data-testid=delete-button]`);
+    await a.waitForSelector(row, { state: 'detached' });
+    assert.equal((await fetch(`${server.url}/api/docs/${encodeURIComponent(id)}`)).status, 404);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await alice.ctx.close();
+  }
+});
