@@ -29,6 +29,9 @@ func FuzzParse(f *testing.F) {
 		if err := op.Validate(); err != nil {
 			t.Fatalf("Parse returned an invalid op %#v: %v", op, err)
 		}
+		if slow, err := parseSlow(data); err != nil || !equalOps(slow, op) {
+			t.Fatalf("general path gives %#v, %v; Parse gave %#v", slow, err, op)
+		}
 		enc, err := op.MarshalJSON()
 		if err != nil {
 			t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 
 // MaxCount is the largest skip or delete count accepted, 2^53-1 (the largest
 // integer a JavaScript number holds exactly).
-const MaxCount = 1<<53 - 1
+const MaxCount int64 = 1<<53 - 1
 
 // Component is one op component: exactly one of Skip > 0, Insert != "",
 // Delete > 0. Delete counts code points; DeleteText != "" means the invertible
@@ -106,7 +106,7 @@ func (op Op) Validate() error {
 			if c.Skip < 0 {
 				return errAt(i, "skip must be > 0, got "+strconv.Itoa(c.Skip))
 			}
-			if c.Skip > MaxCount {
+			if int64(c.Skip) > MaxCount {
 				return errAt(i, "skip is too large")
 			}
 			if i > 0 && op[i-1].Skip != 0 {
@@ -123,7 +123,7 @@ func (op Op) Validate() error {
 			if c.Delete <= 0 {
 				return errAt(i, "delete count must be > 0, got "+strconv.Itoa(c.Delete))
 			}
-			if c.Delete > MaxCount {
+			if int64(c.Delete) > MaxCount {
 				return errAt(i, "delete is too large")
 			}
 			if c.DeleteText != "" {
@@ -145,7 +145,14 @@ func (op Op) Validate() error {
 // 1.5 is not) no larger than MaxCount. Keys other than "d" in a delete object
 // are ignored, as the library does. Errors are *Error.
 func Parse(data []byte) (Op, error) {
-	data = bytes.TrimSpace(data)
+	if op, ok := parseFast(data); ok && op.Validate() == nil {
+		return op, nil
+	}
+	return parseSlow(data)
+}
+
+// parseSlow decodes data with encoding/json and reports precise errors.
+func parseSlow(data []byte) (Op, error) {
 	if !json.Valid(data) {
 		var v any
 		err := json.Unmarshal(data, &v)
@@ -155,6 +162,7 @@ func Parse(data []byte) (Op, error) {
 		}
 		return nil, errAt(-1, msg)
 	}
+	data = bytes.Trim(data, " \t\r\n") // JSON whitespace only
 	if len(data) == 0 || data[0] != '[' {
 		return nil, errAt(-1, "op must be a JSON array of components, got "+jsonKind(data))
 	}
@@ -199,13 +207,13 @@ func jsonKind(raw []byte) string {
 func parseCount(raw []byte) (int, bool) {
 	s := string(raw)
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-		if n > MaxCount || n < -MaxCount {
+		if n > MaxCount || n < -MaxCount || int64(int(n)) != n {
 			return 0, false
 		}
 		return int(n), true
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f != math.Trunc(f) || math.Abs(f) > MaxCount {
+	if err != nil || f != math.Trunc(f) || math.Abs(f) > float64(MaxCount) || int64(int(f)) != int64(f) {
 		return 0, false
 	}
 	return int(f), true

@@ -3,6 +3,7 @@ package ot
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 )
@@ -106,6 +107,7 @@ func TestMarshalLikeJSONStringify(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
+	tooBig := int(min(MaxCount+1, math.MaxInt))
 	tests := []struct {
 		op    Op
 		index int
@@ -117,7 +119,7 @@ func TestValidate(t *testing.T) {
 		{Op{Ins("\xff")}, 0},
 		{Op{Retain(-1), Ins("x")}, 0},
 		{Op{Del(-1)}, 0},
-		{Op{Retain(MaxCount + 1), Ins("x")}, 0},
+		{Op{Retain(tooBig), Ins("x")}, 0},
 	}
 	for _, tt := range tests {
 		var e *Error
