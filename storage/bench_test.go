@@ -34,6 +34,8 @@ func BenchmarkFsync(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "fsyncs/s")
 }
 
+var dbgStats = false
+
 var benchOp = []byte(`[1234,"hello, world: a typical small insert",{"d":3}]`)
 
 // BenchmarkAppend measures confirmed (durable) appends per second: each
@@ -91,6 +93,11 @@ func benchAppend(b *testing.B, docs, writers int) {
 	b.StopTimer()
 	st := db.Stats()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	if dbgStats {
+		ts := db.bolt.Stats().TxStats
+		fmt.Printf("N=%d batches=%d avgCommit=%v pagesWritten/batch=%.1f writeTime/batch=%v cps=%d cpTime=%v", b.N, st.Batches-st0.Batches,
+			(st.CommitTime-st0.CommitTime)/time.Duration(st.Batches-st0.Batches+1), float64(ts.GetWrite())/float64(st.Batches+1), ts.GetWriteTime()/time.Duration(st.Batches+1), st.Checkpoints, st.CheckpointTime); fmt.Println()
+	}
 	if batches := st.Batches - st0.Batches; batches > 0 {
 		b.ReportMetric(float64(st.Writes-st0.Writes)/float64(batches), "appends/commit")
 	}

@@ -83,7 +83,7 @@ func (c *Commit) Wait(ctx context.Context) error {
 // before writing anything, or write and return nil; a write error must be
 // wrapped in abortError, which aborts (rolls back) the whole batch.
 type job struct {
-	apply func(tx *bolt.Tx, now time.Time) error
+	apply func(tx *bolt.Tx, bt *batch) error
 	c     *Commit
 }
 
@@ -104,11 +104,12 @@ func abort(err error) error {
 // so a caller may queue version v+1 before v is durable (pipelining): if v
 // fails, v+1 fails with ErrVersionConflict. A conflict or a missing
 // document fails only that append, not the others in its batch.
+// The DB keeps a.Records' op bytes; the caller must not modify them.
 func (db *DB) Append(a Append) *Commit {
-	return db.enqueue(func(tx *bolt.Tx, now time.Time) error { return db.applyAppend(tx, now, &a) })
+	return db.enqueue(func(tx *bolt.Tx, bt *batch) error { return db.applyAppend(tx, bt, &a) })
 }
 
-func (db *DB) enqueue(apply func(tx *bolt.Tx, now time.Time) error) *Commit {
+func (db *DB) enqueue(apply func(tx *bolt.Tx, bt *batch) error) *Commit {
 	c := newCommit()
 	db.mu.Lock()
 	if db.closing {
@@ -124,7 +125,9 @@ func (db *DB) enqueue(apply func(tx *bolt.Tx, now time.Time) error) *Commit {
 
 // commitLoop is the single committer: it takes everything queued (up to
 // maxBatch), commits it in one transaction with one fsync, signals the
-// commits, and repeats at once with whatever queued meanwhile.
+// commits, and repeats at once with whatever queued meanwhile. Between
+// batches it checkpoints the journal when it has grown large enough, and
+// once more when the DB closes.
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
 	var spare []*job
@@ -135,33 +138,44 @@ func (db *DB) commitLoop() {
 		}
 		if len(db.queue) == 0 { // closing and drained
 			db.mu.Unlock()
+			if db.journalOps > 0 || len(db.pending) > 0 {
+				if err := db.checkpoint(); err != nil {
+					db.log.Error("final checkpoint failed; the journal is replayed at next open", "err", err)
+				}
+			}
 			return
 		}
-		var batch []*job
+		var jobs []*job
 		if len(db.queue) <= db.maxBatch {
-			batch = db.queue
+			jobs = db.queue
 			db.queue = spare[:0]
 		} else {
-			batch = append(spare[:0], db.queue[:db.maxBatch]...)
+			jobs = append(spare[:0], db.queue[:db.maxBatch]...)
 			n := copy(db.queue, db.queue[db.maxBatch:])
 			clear(db.queue[n:])
 			db.queue = db.queue[:n]
 		}
 		db.mu.Unlock()
 
-		db.commitBatch(batch)
-		clear(batch)
-		spare = batch[:0]
+		db.commitBatch(jobs)
+		clear(jobs)
+		spare = jobs[:0]
+
+		if db.journalOps >= db.cpOps || db.journalBytes >= checkpointBytes {
+			if err := db.checkpoint(); err != nil {
+				db.log.Error("checkpoint failed; will retry", "err", err)
+			}
+		}
 	}
 }
 
-func (db *DB) commitBatch(batch []*job) {
-	errs := make([]error, len(batch))
-	now := time.Now().UTC()
+func (db *DB) commitBatch(jobs []*job) {
+	errs := make([]error, len(jobs))
 	start := time.Now()
+	bt := &batch{now: start.UTC(), docs: map[string]*pending{}}
 	err := db.update(func(tx *bolt.Tx) error {
-		for i, j := range batch {
-			err := j.apply(tx, now)
+		for i, j := range jobs {
+			err := j.apply(tx, bt)
 			var ab abortError
 			if errors.As(err, &ab) {
 				return err
@@ -171,14 +185,16 @@ func (db *DB) commitBatch(batch []*job) {
 		return nil
 	})
 	db.stats.batches.Add(1)
-	db.stats.writes.Add(uint64(len(batch)))
+	db.stats.writes.Add(uint64(len(jobs)))
 	db.stats.commitNanos.Add(uint64(time.Since(start)))
 	if err != nil {
 		db.stats.failedBatches.Add(1)
-		db.log.Error("group commit failed", "writes", len(batch), "err", err)
+		db.log.Error("group commit failed", "writes", len(jobs), "err", err)
 		err = fmt.Errorf("storage: commit: %w", err)
+	} else {
+		db.install(bt)
 	}
-	for i, j := range batch {
+	for i, j := range jobs {
 		if err != nil {
 			j.c.finish(err)
 		} else {
@@ -200,8 +216,9 @@ func (db *DB) update(fn func(tx *bolt.Tx) error) (err error) {
 	})
 }
 
-// docBucket returns the document's bucket and its metadata, or ErrNotFound.
-func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, DocMeta, error) {
+// storedDoc returns the document's bucket and its stored metadata (without
+// the journal overlay), or ErrNotFound.
+func storedDoc(tx *bolt.Tx, id string) (*bolt.Bucket, DocMeta, error) {
 	b := tx.Bucket(bktDocs).Bucket([]byte(id))
 	if b == nil {
 		return nil, DocMeta{}, fmt.Errorf("%w: %q", ErrNotFound, id)
@@ -213,11 +230,20 @@ func docBucket(tx *bolt.Tx, id string) (*bolt.Bucket, DocMeta, error) {
 	return b, m, nil
 }
 
-func (db *DB) applyAppend(tx *bolt.Tx, now time.Time, a *Append) error {
+func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 	// Validate everything before the first write.
-	b, m, err := docBucket(tx, a.Doc)
-	if err != nil {
-		return err
+	b := tx.Bucket(bktDocs).Bucket([]byte(a.Doc))
+	if b == nil {
+		return fmt.Errorf("%w: %q", ErrNotFound, a.Doc)
+	}
+	var m DocMeta
+	if p := db.lookup(bt, a.Doc); p != nil {
+		m = p.meta
+	} else {
+		var err error
+		if m, err = decodeMeta(a.Doc, b.Get(keyMeta)); err != nil {
+			return err
+		}
 	}
 	next := m.Version + 1
 	for i := range a.Records {
@@ -249,24 +275,18 @@ func (db *DB) applyAppend(tx *bolt.Tx, now time.Time, a *Append) error {
 		}
 	}
 
-	// Write.
-	ops, seqs := b.Bucket(bktOps), b.Bucket(bktSeq)
-	for i := range a.Records {
-		r := a.Records[i]
+	// Write: one journal record, and the snapshot (rare) in place.
+	p, err := db.touch(bt, a.Doc, b.Sequence(), func() (DocMeta, error) { return m, nil })
+	if err != nil {
+		return err
+	}
+	recs := make([]OpRecord, len(a.Records))
+	for i, r := range a.Records {
 		if r.Time.IsZero() {
-			r.Time = now
+			r.Time = bt.now
 		}
-		if err := ops.Put(u64(r.Version), encodeOp(&r)); err != nil {
-			return abort(err)
-		}
-		if r.Client != "" && r.Seq > 0 {
-			if old := seqs.Get([]byte(r.Client)); len(old) == 16 && be.Uint64(old) >= r.Seq {
-				continue
-			}
-			if err := seqs.Put([]byte(r.Client), seqVal(r.Seq, r.Version)); err != nil {
-				return abort(err)
-			}
-		}
+		r.Time = r.Time.Round(0).UTC()
+		recs[i] = r
 	}
 	nm := m
 	nm.Version = head
@@ -274,22 +294,33 @@ func (db *DB) applyAppend(tx *bolt.Tx, now time.Time, a *Append) error {
 	nm.Length = a.Meta.Length
 	nm.Updated = a.Meta.Updated
 	if nm.Updated.IsZero() {
-		nm.Updated = now
+		nm.Updated = bt.now
 	}
-	if err := putMeta(tx, b, m, nm); err != nil {
+	nm.Updated = time.Unix(0, nm.Updated.UnixNano()).UTC()
+	j := tx.Bucket(bktJournal)
+	lsn, err := j.NextSequence()
+	if err != nil {
+		return abort(err)
+	}
+	rec := encodeEntry(a.Doc, nm, recs)
+	if err := j.Put(u64(lsn), rec); err != nil {
 		return abort(err)
 	}
 	if s := a.Snapshot; s != nil {
-		snaps := b.Bucket(bktSnaps)
-		if err := snaps.Put(u64(s.Version), []byte(s.Content)); err != nil {
+		if err := b.Bucket(bktSnaps).Put(u64(s.Version), []byte(s.Content)); err != nil {
 			return abort(err)
 		}
-		if db.retention > 0 {
-			if err := db.prune(b); err != nil {
-				return abort(err)
-			}
+	}
+	p.meta = nm
+	p.ops = append(p.ops, recs...)
+	p.lsns = append(p.lsns, lsn)
+	for _, r := range recs {
+		if r.Client != "" && r.Seq > 0 && r.Seq > p.seqs[r.Client].seq {
+			p.seqs[r.Client] = seqPair{r.Seq, r.Version}
 		}
 	}
+	bt.ops += len(recs)
+	bt.size += len(rec)
 	return nil
 }
 
@@ -361,7 +392,8 @@ func (db *DB) prune(b *bolt.Bucket) error {
 
 // statCounters are updated by the committer only.
 type statCounters struct {
-	batches, failedBatches, writes, commitNanos atomic.Uint64
+	batches, failedBatches, writes, commitNanos     atomic.Uint64
+	checkpoints, failedCheckpoints, checkpointNanos atomic.Uint64
 }
 
 // Stats are cumulative counters of the group committer, for metrics.
@@ -370,6 +402,10 @@ type Stats struct {
 	FailedBatches uint64        // transactions that failed
 	Writes        uint64        // queued writes (appends, creates, ...) processed
 	CommitTime    time.Duration // total time spent in commit transactions (incl. fsync)
+	Checkpoints   uint64        // journal checkpoints done
+	// FailedCheckpoints counts checkpoints that failed (they are retried).
+	FailedCheckpoints uint64
+	CheckpointTime    time.Duration // total time spent checkpointing
 }
 
 // Stats returns the committer's counters.
@@ -379,5 +415,9 @@ func (db *DB) Stats() Stats {
 		FailedBatches: db.stats.failedBatches.Load(),
 		Writes:        db.stats.writes.Load(),
 		CommitTime:    time.Duration(db.stats.commitNanos.Load()),
+
+		Checkpoints:       db.stats.checkpoints.Load(),
+		FailedCheckpoints: db.stats.failedCheckpoints.Load(),
+		CheckpointTime:    time.Duration(db.stats.checkpointNanos.Load()),
 	}
 }

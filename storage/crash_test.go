@@ -25,8 +25,8 @@ const (
 	crashChildEnv = "COWRITE_STORAGE_CRASH_CHILD" // data file path for the child
 	crashDocs     = 4
 	crashWriters  = 3 // per document
-	crashSnapEach = 25
-	crashRetain   = 40
+	crashSnapEach = 10
+	crashRetain   = 15
 )
 
 func crashSnapContent(doc string, v uint64) string {
@@ -37,7 +37,7 @@ func crashSnapContent(doc string, v uint64) string {
 // concurrent writers until it is killed, printing one line per append it
 // saw confirmed: "ok <doc> <version> <client> <seq> <base64 op>".
 func crashChild() int {
-	db, err := Open(os.Getenv(crashChildEnv), &Options{Retention: crashRetain})
+	db, err := Open(os.Getenv(crashChildEnv), &Options{Retention: crashRetain, CheckpointOps: 100})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child open:", err)
 		return 2
@@ -106,16 +106,17 @@ func TestCrashSafety(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := 0
+	total, pruned := 0, 0
 	for round := range *crashRounds {
 		path := filepath.Join(t.TempDir(), "crash.db")
-		n := crashRound(t, exe, path, round)
+		n, p := crashRound(t, exe, path, round)
 		total += n
+		pruned += p
 	}
-	t.Logf("%d rounds, %d confirmed appends checked", *crashRounds, total)
+	t.Logf("%d rounds, %d confirmed appends checked, %d documents found pruned", *crashRounds, total, pruned)
 }
 
-func crashRound(t *testing.T, exe, path string, round int) int {
+func crashRound(t *testing.T, exe, path string, round int) (confirmedN, prunedDocs int) {
 	cmd := exec.Command(exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), crashChildEnv+"="+path)
 	var stderr bytes.Buffer
@@ -173,11 +174,12 @@ func crashRound(t *testing.T, exe, path string, round int) int {
 		}
 		acks = append(acks, confirmed{doc: f[1], version: v, client: f[3], seq: s, op: op})
 	}
-	checkAfterCrash(t, path, round, acks)
-	return len(acks)
+	return len(acks), checkAfterCrash(t, path, round, acks)
 }
 
-func checkAfterCrash(t *testing.T, path string, round int, acks []confirmed) {
+// checkAfterCrash reopens the file and checks it against the confirmed
+// appends; it returns how many documents had pruned history.
+func checkAfterCrash(t *testing.T, path string, round int, acks []confirmed) int {
 	t.Helper()
 	db, err := Open(path, nil)
 	if err != nil {
@@ -197,6 +199,7 @@ func checkAfterCrash(t *testing.T, path string, round int, acks []confirmed) {
 	}); err != nil {
 		fatal("bbolt check: %v", err)
 	}
+	prunedDocs := 0
 	ops := map[string]map[uint64]OpRecord{}
 	metas := map[string]DocMeta{}
 	oldest := map[string]uint64{}
@@ -215,6 +218,9 @@ func checkAfterCrash(t *testing.T, path string, round int, acks []confirmed) {
 			fatal("%v", err)
 		}
 		oldest[doc] = o
+		if o > 1 {
+			prunedDocs++
+		}
 		// ReadOps checks that versions are contiguous from o to head.
 		recs, err := db.ReadOps(bg, doc, o-1, Head, 0)
 		if err != nil {
@@ -263,4 +269,5 @@ func checkAfterCrash(t *testing.T, path string, round int, acks []confirmed) {
 			fatal("LastSeq(%s, %s) points at v%d holding %+v", doc, client, v, r)
 		}
 	}
+	return prunedDocs
 }

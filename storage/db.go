@@ -43,6 +43,9 @@ type Options struct {
 	// MaxBatch caps the number of queued writes committed in one
 	// transaction. Default 2048.
 	MaxBatch int
+	// CheckpointOps is how many journaled ops trigger a checkpoint into
+	// the document buckets (see doc.go). Default 8192.
+	CheckpointOps int
 	// Logger receives batch failures. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -53,12 +56,21 @@ type DB struct {
 	path      string
 	retention uint64
 	maxBatch  int
+	cpOps     int
 	log       *slog.Logger
 
 	mu      sync.Mutex // guards the fields below
 	cond    *sync.Cond // signalled when queue grows or closing is set
 	queue   []*job
 	closing bool
+
+	// ovMu orders overlay swaps against readers starting their views (see
+	// DB.read). pending is written only by the committer, under ovMu; the
+	// map and its values are never modified once published.
+	ovMu    sync.RWMutex
+	pending map[string]*pending
+	// Owned by the committer goroutine (and Open before it starts).
+	journalOps, journalBytes int
 
 	wg        sync.WaitGroup // the committer goroutine
 	closeOnce sync.Once
@@ -83,6 +95,9 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = defaultMaxBatch
+	}
+	if o.CheckpointOps <= 0 {
+		o.CheckpointOps = checkpointOps
 	}
 	if o.Retention < 0 {
 		o.Retention = 0
@@ -117,9 +132,16 @@ func Open(path string, opts *Options) (*DB, error) {
 		path:      path,
 		retention: uint64(o.Retention),
 		maxBatch:  o.MaxBatch,
+		cpOps:     o.CheckpointOps,
 		log:       o.Logger.With("component", "storage"),
+		pending:   map[string]*pending{},
 	}
 	db.cond = sync.NewCond(&db.mu)
+	// Recovery: whatever the journal holds goes into the document buckets.
+	if err := db.recover(); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
 	db.wg.Add(1)
 	go db.commitLoop()
 	return db, nil
@@ -189,13 +211,27 @@ func initSchema(bdb *bolt.DB) (err error) {
 		if got := be.Uint64(v); got > SchemaVersion {
 			return fmt.Errorf("%w: file has schema %d, this program supports up to %d", ErrSchemaTooNew, got, SchemaVersion)
 		}
-		for _, name := range [][]byte{bktDocs, bktUpdated} {
+		for _, name := range [][]byte{bktDocs, bktUpdated, bktJournal} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
+}
+
+// recover checkpoints a journal left by a crash (or a failed checkpoint).
+func (db *DB) recover() error {
+	empty := true
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bktJournal).Cursor().First()
+		empty = k == nil
+		return nil
+	})
+	if err != nil || empty {
+		return err
+	}
+	return db.checkpoint()
 }
 
 // Path returns the data file's path.
@@ -218,15 +254,14 @@ func (db *DB) Close() error {
 
 // Backup writes a consistent copy of the whole data file to w while the DB
 // stays online (readers and the committer keep running). It returns the
-// number of bytes written.
-func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
+// number of bytes written. The copy may hold a journal; opening it replays
+// the journal like any other data file.
+func (db *DB) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	var n int64
-	err := db.view(func(tx *bolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(w)
+	err = db.read(func(v view) error {
+		n, err = v.tx.WriteTo(w)
 		return err
 	})
 	if err != nil {
@@ -235,17 +270,51 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	return n, nil
 }
 
-// view runs fn in a read transaction, turning a closed DB into ErrClosed
-// and a bbolt panic (damaged page) into ErrCorrupt.
-func (db *DB) view(fn func(tx *bolt.Tx) error) (err error) {
+// view is a consistent read: a bbolt read transaction and the journal
+// overlay as of (or slightly after) that transaction.
+type view struct {
+	tx *bolt.Tx
+	ov map[string]*pending
+}
+
+// read runs fn on a view. The overlay is taken under ovMu together with the
+// start of the transaction, so a checkpoint can never hide ops from the
+// view: either the transaction already has them, or the overlay still does.
+// (Ops can be in both; readers merge by version.) A closed DB gives
+// ErrClosed, a bbolt panic (damaged page) ErrCorrupt.
+func (db *DB) read(fn func(v view) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, r)
 		}
 	}()
-	err = db.bolt.View(fn)
-	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
-		return ErrClosed
+	db.ovMu.RLock()
+	tx, err := db.bolt.Begin(false)
+	ov := db.pending
+	db.ovMu.RUnlock()
+	if err != nil {
+		if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+			return ErrClosed
+		}
+		return err
 	}
-	return err
+	defer func() { _ = tx.Rollback() }()
+	return fn(view{tx: tx, ov: ov})
+}
+
+// doc returns the document's bucket, its current metadata and its overlay
+// (nil if none), or ErrNotFound.
+func (v view) doc(id string) (*bolt.Bucket, DocMeta, *pending, error) {
+	b, m, err := storedDoc(v.tx, id)
+	if err != nil {
+		return nil, DocMeta{}, nil, err
+	}
+	p := v.ov[id]
+	if p != nil && p.inc != b.Sequence() {
+		p = nil // overlay of an earlier document with this id
+	}
+	if p != nil && p.meta.Version >= m.Version {
+		m = p.meta
+	}
+	return b, m, p, nil
 }

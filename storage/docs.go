@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,7 +25,7 @@ type DocMeta struct {
 
 // write queues apply through the group committer and waits for it.
 // If ctx ends first, ctx.Err() is returned and the write may still commit.
-func (db *DB) write(ctx context.Context, apply func(tx *bolt.Tx, now time.Time) error) error {
+func (db *DB) write(ctx context.Context, apply func(tx *bolt.Tx, bt *batch) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -46,13 +48,13 @@ func (db *DB) CreateDoc(ctx context.Context, meta DocMeta, content string) (DocM
 		return DocMeta{}, fmt.Errorf("%w: content larger than %d bytes", ErrInvalid, maxValue)
 	}
 	meta.Size = int64(len(content))
-	err := db.write(ctx, func(tx *bolt.Tx, now time.Time) error {
+	err := db.write(ctx, func(tx *bolt.Tx, bt *batch) error {
 		docs := tx.Bucket(bktDocs)
 		if docs.Bucket([]byte(meta.ID)) != nil {
 			return fmt.Errorf("%w: %q", ErrExists, meta.ID)
 		}
 		if meta.Created.IsZero() {
-			meta.Created = now
+			meta.Created = bt.now
 		}
 		if meta.Updated.IsZero() {
 			meta.Updated = meta.Created
@@ -61,6 +63,15 @@ func (db *DB) CreateDoc(ctx context.Context, meta DocMeta, content string) (DocM
 		meta.Updated = meta.Updated.UTC()
 		b, err := docs.CreateBucket([]byte(meta.ID))
 		if err != nil {
+			return abort(err)
+		}
+		// A unique incarnation number tells this document apart from an
+		// earlier one with the same id (see view.doc).
+		inc, err := tx.Bucket(bktSys).NextSequence()
+		if err != nil {
+			return abort(err)
+		}
+		if err := b.SetSequence(inc); err != nil {
 			return abort(err)
 		}
 		for _, name := range [][]byte{bktOps, bktSnaps, bktSeq} {
@@ -86,9 +97,9 @@ func (db *DB) GetDoc(ctx context.Context, id string) (DocMeta, error) {
 		return DocMeta{}, err
 	}
 	var m DocMeta
-	err := db.view(func(tx *bolt.Tx) error {
+	err := db.read(func(v view) error {
 		var err error
-		_, m, err = docBucket(tx, id)
+		_, m, _, err = v.doc(id)
 		return err
 	})
 	return m, err
@@ -98,14 +109,26 @@ func (db *DB) GetDoc(ctx context.Context, id string) (DocMeta, error) {
 // content). Error: ErrNotFound.
 func (db *DB) RenameDoc(ctx context.Context, id, title string) (DocMeta, error) {
 	var m DocMeta
-	err := db.write(ctx, func(tx *bolt.Tx, now time.Time) error {
-		b, old, err := docBucket(tx, id)
+	err := db.write(ctx, func(tx *bolt.Tx, bt *batch) error {
+		b, stored, err := storedDoc(tx, id)
 		if err != nil {
 			return err
 		}
-		m = old
-		m.Title = title
-		return abort(putMeta(tx, b, old, m))
+		nm := stored
+		nm.Title = title
+		if err := putMeta(tx, b, stored, nm); err != nil {
+			return abort(err)
+		}
+		m = nm
+		if db.lookup(bt, id) != nil {
+			p, err := db.touch(bt, id, b.Sequence(), nil)
+			if err != nil {
+				return abort(err)
+			}
+			p.meta.Title = title
+			m = p.meta
+		}
+		return nil
 	})
 	if err != nil {
 		return DocMeta{}, err
@@ -117,11 +140,20 @@ func (db *DB) RenameDoc(ctx context.Context, id, title string) (DocMeta, error) 
 // dedupe entries. Appends still queued for it fail with ErrNotFound.
 // Error: ErrNotFound.
 func (db *DB) DeleteDoc(ctx context.Context, id string) error {
-	return db.write(ctx, func(tx *bolt.Tx, now time.Time) error {
-		_, m, err := docBucket(tx, id)
+	return db.write(ctx, func(tx *bolt.Tx, bt *batch) error {
+		_, m, err := storedDoc(tx, id)
 		if err != nil {
 			return err
 		}
+		if p := db.lookup(bt, id); p != nil {
+			j := tx.Bucket(bktJournal)
+			for _, lsn := range p.lsns {
+				if err := j.Delete(u64(lsn)); err != nil {
+					return abort(err)
+				}
+			}
+		}
+		bt.docs[id] = nil
 		if err := tx.Bucket(bktUpdated).Delete(updatedKey(m.Updated, id)); err != nil {
 			return abort(err)
 		}
@@ -166,47 +198,113 @@ func (db *DB) ListDocs(ctx context.Context, o ListOptions) ([]DocMeta, string, e
 	}
 	var out []DocMeta
 	var next string
-	err := db.view(func(tx *bolt.Tx) error {
-		docs := tx.Bucket(bktDocs)
-		var c *bolt.Cursor
+	err := db.read(func(v view) error {
+		var err error
 		if o.ByUpdated {
-			c = tx.Bucket(bktUpdated).Cursor()
+			out, next, err = v.listByUpdated(after, o.Limit)
 		} else {
-			c = docs.Cursor()
+			out, next, err = v.listByID(after, o.Limit)
 		}
-		var k []byte
-		if after == nil {
-			k, _ = c.First()
-		} else {
-			k, _ = c.Seek(after)
-			if k != nil && bytes.Equal(k, after) {
-				k, _ = c.Next()
-			}
-		}
-		var last []byte
-		for ; k != nil; k, _ = c.Next() {
-			if len(out) == o.Limit {
-				next = base64.RawURLEncoding.EncodeToString(append([]byte{mode}, last...))
-				return nil
-			}
-			id := k
-			if o.ByUpdated {
-				if len(k) < 8 {
-					return fmt.Errorf("%w: bad updated-index key", ErrCorrupt)
-				}
-				id = k[8:]
-			}
-			_, m, err := docBucket(tx, string(id))
-			if err != nil {
-				return err
-			}
-			out = append(out, m)
-			last = k
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	return out, next, nil
+}
+
+func cursorOf(mode byte, key []byte) string {
+	return base64.RawURLEncoding.EncodeToString(append([]byte{mode}, key...))
+}
+
+func (v view) listByID(after []byte, limit int) ([]DocMeta, string, error) {
+	var out []DocMeta
+	c := v.tx.Bucket(bktDocs).Cursor()
+	k, _ := c.First()
+	if after != nil {
+		k, _ = c.Seek(after)
+		if k != nil && bytes.Equal(k, after) {
+			k, _ = c.Next()
+		}
+	}
+	for ; k != nil; k, _ = c.Next() {
+		if len(out) == limit {
+			return out, cursorOf('i', []byte(out[len(out)-1].ID)), nil
+		}
+		_, m, _, err := v.doc(string(k))
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, m)
+	}
+	return out, "", nil
+}
+
+// listByUpdated merges the stored "updated" index with the documents whose
+// newer metadata is still in the journal overlay.
+func (v view) listByUpdated(after []byte, limit int) ([]DocMeta, string, error) {
+	type item struct {
+		key []byte
+		m   DocMeta
+	}
+	// Overlay documents, in index order, after the cursor.
+	var ov []item
+	moved := map[string]bool{}
+	for id := range v.ov {
+		_, m, p, err := v.doc(id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if p == nil {
+			continue
+		}
+		moved[id] = true
+		if k := updatedKey(m.Updated, id); after == nil || bytes.Compare(k, after) > 0 {
+			ov = append(ov, item{k, m})
+		}
+	}
+	slices.SortFunc(ov, func(a, b item) int { return bytes.Compare(a.key, b.key) })
+
+	var out []item
+	c := v.tx.Bucket(bktUpdated).Cursor()
+	k, _ := c.First()
+	if after != nil {
+		k, _ = c.Seek(after)
+		if k != nil && bytes.Equal(k, after) {
+			k, _ = c.Next()
+		}
+	}
+	for len(out) <= limit && (k != nil || len(ov) > 0) {
+		if k != nil && len(k) < 8 {
+			return nil, "", fmt.Errorf("%w: bad updated-index key", ErrCorrupt)
+		}
+		if k != nil && moved[string(k[8:])] {
+			k, _ = c.Next()
+			continue
+		}
+		if k == nil || (len(ov) > 0 && bytes.Compare(ov[0].key, k) < 0) {
+			out = append(out, ov[0])
+			ov = ov[1:]
+			continue
+		}
+		_, m, _, err := v.doc(string(k[8:]))
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, item{bytes.Clone(k), m})
+		k, _ = c.Next()
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = cursorOf('u', out[len(out)-1].key)
+	}
+	docs := make([]DocMeta, len(out))
+	for i, it := range out {
+		docs[i] = it.m
+	}
+	return docs, next, nil
 }

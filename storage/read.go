@@ -21,12 +21,12 @@ func (db *DB) ReadOps(ctx context.Context, doc string, from, to uint64, limit in
 		return nil, err
 	}
 	var out []OpRecord
-	err := db.view(func(tx *bolt.Tx) error {
-		b, m, err := docBucket(tx, doc)
+	err := db.read(func(v view) error {
+		b, m, p, err := v.doc(doc)
 		if err != nil {
 			return err
 		}
-		out, err = readOps(ctx, b, m, from, to, limit)
+		out, err = readOps(ctx, b, p, m, from, to, limit)
 		return err
 	})
 	if err != nil {
@@ -35,7 +35,9 @@ func (db *DB) ReadOps(ctx context.Context, doc string, from, to uint64, limit in
 	return out, nil
 }
 
-func readOps(ctx context.Context, b *bolt.Bucket, m DocMeta, from, to uint64, limit int) ([]OpRecord, error) {
+// readOps reads versions from+1..min(to, head) from the document's op bucket
+// and then from its journal overlay p (which may overlap the bucket).
+func readOps(ctx context.Context, b *bolt.Bucket, p *pending, m DocMeta, from, to uint64, limit int) ([]OpRecord, error) {
 	if from > m.Version {
 		return nil, fmt.Errorf("%w: document %q: version %d, head %d", ErrVersionAhead, m.ID, from, m.Version)
 	}
@@ -47,27 +49,38 @@ func readOps(ctx context.Context, b *bolt.Bucket, m DocMeta, from, to uint64, li
 	if limit > 0 && uint64(limit) < n {
 		n = uint64(limit)
 	}
-	c := b.Bucket(bktOps).Cursor()
-	k, v := c.Seek(u64(from + 1))
-	if k == nil || be.Uint64(k) != from+1 {
-		return nil, fmt.Errorf("%w: document %q: ops after version %d are no longer kept", ErrPruned, m.ID, from)
-	}
 	out := make([]OpRecord, 0, min(n, 4096))
-	for want := from + 1; uint64(len(out)) < n; want++ {
-		if k == nil || be.Uint64(k) != want {
-			return nil, fmt.Errorf("%w: document %q: op %d missing", ErrCorrupt, m.ID, want)
-		}
-		r, err := decodeOp(want, v)
+	want := from + 1
+	c := b.Bucket(bktOps).Cursor()
+	for k, val := c.Seek(u64(want)); k != nil && uint64(len(out)) < n && be.Uint64(k) == want; k, val = c.Next() {
+		r, err := decodeOp(want, val)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
+		want++
 		if len(out)%4096 == 0 {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
 		}
-		k, v = c.Next()
+	}
+	if p != nil && len(p.ops) > 0 && uint64(len(out)) < n {
+		first := p.ops[0].Version
+		if want >= first {
+			for i := want - first; i < uint64(len(p.ops)) && uint64(len(out)) < n; i++ {
+				r := p.ops[i]
+				r.Op = append([]byte(nil), r.Op...)
+				out = append(out, r)
+				want++
+			}
+		}
+	}
+	if uint64(len(out)) < n {
+		if len(out) == 0 {
+			return nil, fmt.Errorf("%w: document %q: ops after version %d are no longer kept", ErrPruned, m.ID, from)
+		}
+		return nil, fmt.Errorf("%w: document %q: op %d missing", ErrCorrupt, m.ID, want)
 	}
 	return out, nil
 }
@@ -79,19 +92,20 @@ func (db *DB) LatestSnapshot(ctx context.Context, doc string) (Snapshot, error) 
 	return db.SnapshotAtOrBelow(ctx, doc, Head)
 }
 
-// SnapshotAtOrBelow returns the newest snapshot with version <= v.
-// Errors: ErrNotFound, ErrPruned (no snapshot that old is kept).
+// SnapshotAtOrBelow returns the newest snapshot with version <= v (and <=
+// the document's version). Errors: ErrNotFound, ErrPruned (no snapshot that
+// old is kept).
 func (db *DB) SnapshotAtOrBelow(ctx context.Context, doc string, v uint64) (Snapshot, error) {
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
 	}
 	var s Snapshot
-	err := db.view(func(tx *bolt.Tx) error {
-		b, _, err := docBucket(tx, doc)
+	err := db.read(func(vw view) error {
+		b, m, _, err := vw.doc(doc)
 		if err != nil {
 			return err
 		}
-		s, err = snapshotAtOrBelow(b, doc, v)
+		s, err = snapshotAtOrBelow(b, doc, min(v, m.Version))
 		return err
 	})
 	return s, err
@@ -121,14 +135,17 @@ func (db *DB) OldestKeptVersion(ctx context.Context, doc string) (uint64, error)
 		return 0, err
 	}
 	var v uint64
-	err := db.view(func(tx *bolt.Tx) error {
-		b, m, err := docBucket(tx, doc)
+	err := db.read(func(vw view) error {
+		b, m, p, err := vw.doc(doc)
 		if err != nil {
 			return err
 		}
-		if k, _ := b.Bucket(bktOps).Cursor().First(); k != nil {
+		switch k, _ := b.Bucket(bktOps).Cursor().First(); {
+		case k != nil:
 			v = be.Uint64(k)
-		} else {
+		case p != nil && len(p.ops) > 0:
+			v = p.ops[0].Version
+		default:
 			v = m.Version + 1
 		}
 		return nil
@@ -144,13 +161,18 @@ func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uin
 	if err := ctx.Err(); err != nil {
 		return 0, 0, false, err
 	}
-	err = db.view(func(tx *bolt.Tx) error {
-		b, _, err := docBucket(tx, doc)
+	err = db.read(func(vw view) error {
+		b, _, p, err := vw.doc(doc)
 		if err != nil {
 			return err
 		}
 		if v := b.Bucket(bktSeq).Get([]byte(client)); len(v) == 16 {
 			seq, version, ok = be.Uint64(v), be.Uint64(v[8:]), true
+		}
+		if p != nil {
+			if sp, found := p.seqs[client]; found && sp.seq > seq {
+				seq, version, ok = sp.seq, sp.version, true
+			}
 		}
 		return nil
 	})
@@ -169,8 +191,8 @@ func (db *DB) Load(ctx context.Context, doc string) (DocMeta, Snapshot, []OpReco
 		s   Snapshot
 		ops []OpRecord
 	)
-	err := db.view(func(tx *bolt.Tx) error {
-		b, meta, err := docBucket(tx, doc)
+	err := db.read(func(v view) error {
+		b, meta, p, err := v.doc(doc)
 		if err != nil {
 			return err
 		}
@@ -178,7 +200,7 @@ func (db *DB) Load(ctx context.Context, doc string) (DocMeta, Snapshot, []OpReco
 		if s, err = snapshotAtOrBelow(b, doc, m.Version); err != nil {
 			return err
 		}
-		ops, err = readOps(ctx, b, m, s.Version, m.Version, 0)
+		ops, err = readOps(ctx, b, p, m, s.Version, m.Version, 0)
 		return err
 	})
 	if err != nil {
@@ -199,8 +221,8 @@ func (db *DB) ContentAt(ctx context.Context, doc string, v uint64, apply func(co
 		s   Snapshot
 		ops []OpRecord
 	)
-	err := db.view(func(tx *bolt.Tx) error {
-		b, m, err := docBucket(tx, doc)
+	err := db.read(func(vw view) error {
+		b, m, p, err := vw.doc(doc)
 		if err != nil {
 			return err
 		}
@@ -210,7 +232,7 @@ func (db *DB) ContentAt(ctx context.Context, doc string, v uint64, apply func(co
 		if s, err = snapshotAtOrBelow(b, doc, v); err != nil {
 			return err
 		}
-		ops, err = readOps(ctx, b, m, s.Version, v, 0)
+		ops, err = readOps(ctx, b, p, m, s.Version, v, 0)
 		return err
 	})
 	if err != nil {
