@@ -23,6 +23,12 @@ type User struct {
 // Socket.IO rooms (room name = document id). Its methods are called from the
 // document's goroutine — ops in version order and only once durable — and
 // must not block for long (queue and return; disconnect slow consumers).
+//
+// Ordering: the ack of an op (Submit returning) is released only after
+// BroadcastOp returned for every lower version. A Broadcaster that enqueues
+// to the sockets' outbound queues before returning therefore keeps each
+// socket's stream in version order: a client never gets its ack for version v
+// before the broadcast ops below v.
 type Broadcaster interface {
 	// BroadcastOp sends doc:op to the room except the session that submitted
 	// it ("" = send to everyone).

@@ -115,15 +115,21 @@ type env struct {
 	db   *storage.DB
 	fs   *faultStore
 	rec  *recorder
+	bc   collab.Broadcaster // if set, used instead of rec
 	hub  *collab.Hub
 }
 
 func newEnv(t testing.TB, opts *collab.Options, sopt *storage.Options) *env {
 	t.Helper()
+	return newEnvBC(t, opts, sopt, nil)
+}
+
+func newEnvBC(t testing.TB, opts *collab.Options, sopt *storage.Options, bc collab.Broadcaster) *env {
+	t.Helper()
 	if sopt == nil {
 		sopt = &storage.Options{NoSync: true}
 	}
-	e := &env{t: t, path: t.TempDir() + "/data.db", sopt: sopt, opts: opts}
+	e := &env{t: t, path: t.TempDir() + "/data.db", sopt: sopt, opts: opts, bc: bc}
 	e.open()
 	t.Cleanup(e.close)
 	return e
@@ -138,7 +144,11 @@ func (e *env) open() {
 	e.db = db
 	e.fs = &faultStore{Store: boltstore.New(db)}
 	e.rec = &recorder{}
-	e.hub = collab.NewHub(e.fs, e.rec, e.opts)
+	var bc collab.Broadcaster = e.rec
+	if e.bc != nil {
+		bc = e.bc
+	}
+	e.hub = collab.NewHub(e.fs, bc, e.opts)
 }
 
 func (e *env) close() {
