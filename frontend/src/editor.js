@@ -10,11 +10,14 @@
 // client+seq dedupe applies it at most once.
 //
 // If the server answers a versioned join with full content instead of ops
-// (it no longer keeps them) while local edits are pending, the content at our
-// base version is fetched over REST, the difference base → current is
-// computed and our pending edits are transformed against it and submitted as
-// a new op. If even that fails, the server's text wins and the unsent text is
-// shown to the user to copy (documented data-loss corner).
+// (we are too far behind) while local edits are pending, the ops since our
+// version are paged in over REST (GET /api/docs/{id}/ops) and integrated as a
+// normal catch-up. Only if that fails, the content at our version is fetched,
+// the difference to the current content computed, and our pending edits are
+// transformed against it and submitted as a new op with a fresh seq (if the
+// in-flight op had in fact been committed, its effect could then appear
+// twice). If even that fails, the server's text wins and the unsent text is
+// shown to the user to copy.
 
 import { io } from 'socket.io-client';
 import { EditorState, Compartment, Annotation, Transaction } from '@codemirror/state';
@@ -74,6 +77,8 @@ export async function editorPage(root, docId) {
   // ---- OT state ----------------------------------------------------------
   let knowVersion = !!saved; // we have a version to join with
   let joined = false;
+  let catchingUp = false; // integrating catch-up ops fetched over REST
+  let joining = false; // doc:join sent, ack not yet handled
   let deleted = false;
   const recent = new Map(); // version → {op, client}: committed ops, for presence
   const peers = new Map(); // key → {client, user, version, selection}
@@ -183,6 +188,7 @@ export async function editorPage(root, docId) {
   });
   socket.on('disconnect', (reason) => {
     joined = false;
+    joining = false;
     ot.disconnected();
     conn = reason === 'io client disconnect' ? 'offline' : 'reconnecting';
     peers.clear();
@@ -203,7 +209,9 @@ export async function editorPage(root, docId) {
   });
 
   socket.on('doc:op', (m) => {
-    if (!joined || m?.doc !== docId) return;
+    // Ops may arrive between doc:join and its ack: the OT client queues them
+    // by version until the join's catch-up (or content) is integrated.
+    if (!(joined || joining || catchingUp) || m?.doc !== docId) return;
     applyRemote(ot.remote(m.version, m.op, m.client));
     checkGap();
     flush();
@@ -254,17 +262,20 @@ export async function editorPage(root, docId) {
     const attempt = ++joinAttempt;
     const req = { doc: docId };
     if (knowVersion) req.version = ot.version;
+    joining = true;
     socket.timeout(OP_TIMEOUT).emit('doc:join', req, async (err, ack) => {
       if (attempt !== joinAttempt || !socket.connected) return;
+      joining = false;
       if (err) return resync('join timed out');
       if (!ack?.ok) return joinFailed(ack?.error ?? { code: 'internal', message: 'bad ack' });
       if (Array.isArray(ack.ops)) {
         for (const o of ack.ops) applyRemote(ot.remote(o.version, o.op, o.client));
-        if (ot.version !== ack.version) return resync(`catch-up ended at ${ot.version}, head is ${ack.version}`);
+        if (ot.version < ack.version) return resync(`catch-up ended at ${ot.version}, head is ${ack.version}`);
       } else if (typeof ack.content === 'string') {
         if (!knowVersion || !ot.hasPending()) {
           ot.reset(ack.version);
           replaceText(ack.content);
+          applyRemote(ot.drain());
         } else {
           await rebaseOnContent(ack.content, ack.version);
           if (attempt !== joinAttempt || !socket.connected) return;
@@ -307,15 +318,33 @@ export async function editorPage(root, docId) {
     renderStatus();
   }
 
-  /** See the file comment: rebase pending edits onto content the server sent instead of ops. */
+  /**
+   * The server answered our versioned join with content instead of ops (we
+   * are too far behind) while local edits are pending. Page through the ops
+   * since our version over REST and integrate them as a normal catch-up; if
+   * that is impossible, diff the content at our version against the current
+   * content and rebase the pending edits on that diff (see the file comment).
+   */
   async function rebaseOnContent(content, version) {
-    const base = ot.version;
+    catchingUp = true;
+    try {
+      for (let guard = 0; ot.version < version && guard < 10000; guard++) {
+        const data = await api('GET', `${docPath(docId)}/ops?from=${ot.version}&to=${version}&limit=1000`);
+        const ops = data?.ops ?? [];
+        if (ops.length === 0) break;
+        for (const o of ops) applyRemote(ot.remote(o.version, o.op, o.client));
+      }
+      if (ot.version >= version) return;
+    } catch (e) {
+      console.warn('cowrite: catch-up over REST failed:', e);
+    } finally {
+      catchingUp = false;
+    }
     const pending = ot.inflight && ot.buffer ? type.compose(ot.inflight.op, ot.buffer) : (ot.inflight?.op ?? ot.buffer);
     let rebased = null;
     try {
-      const meta = await api('GET', `${docPath(docId)}?version=${base}`);
-      const diff = diffOp(meta.content, content);
-      rebased = type.transform(pending, diff, 'left');
+      const meta = await api('GET', `${docPath(docId)}?version=${ot.version}`);
+      rebased = type.transform(pending, diffOp(meta.content, content), 'left');
     } catch (e) {
       showBanner(`Your offline edits could not be merged and were not saved:\n${view.state.doc.toString().slice(0, 2000)}`);
     }
@@ -324,6 +353,7 @@ export async function editorPage(root, docId) {
     if (rebased && rebased.length) {
       view.dispatch({ changes: opToChanges(view.state.doc, rebased) }); // a local edit: gets a fresh seq
     }
+    applyRemote(ot.drain()); // ops that arrived meanwhile, transformed against the rebased edit
   }
 
   function flush() {

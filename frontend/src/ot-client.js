@@ -114,15 +114,20 @@ export class OTClient {
   }
 
   /**
-   * Drops all state and starts again at `version` (e.g. after the server sent
-   * full content). Pending edits are discarded; the caller rebases them first
-   * if it can.
+   * Drops the pending edits and starts again at `version` (e.g. after the
+   * server sent full content). Queued server ops above `version` are kept;
+   * call drain() after updating the editor to apply them.
    */
   reset(version) {
     this.version = version;
     this.inflight = null;
     this.buffer = null;
-    this.queue.clear();
+    for (const [v, e] of this.queue) if (v <= version || 'ack' in e) this.queue.delete(v);
+  }
+
+  /** Integrates queued events that became applicable; returns the ops to apply. */
+  drain() {
+    return this._drain();
   }
 
   /** Serializable state (for localStorage). */
@@ -139,6 +144,10 @@ export class OTClient {
   _receive(version, ev) {
     if (!Number.isInteger(version) || version <= this.version) return [];
     this.queue.set(version, ev);
+    return this._drain();
+  }
+
+  _drain() {
     const out = [];
     while (this.queue.has(this.version + 1)) {
       const v = this.version + 1;

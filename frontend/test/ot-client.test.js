@@ -182,6 +182,18 @@ describe('OTClient', () => {
     expect(c.hasPending()).toBe(false);
   });
 
+  it('reset keeps queued server ops above the new version', () => {
+    const c = new OTClient({ client: 'a', version: 0 });
+    c.local(['x']);
+    c.take();
+    expect(c.remote(7, [3, 'late'], 'b')).toEqual([]); // arrives before the join's content at 6
+    c.remote(3, ['old'], 'b');
+    c.reset(6);
+    expect(c.hasPending()).toBe(false);
+    expect(c.drain()).toEqual([{ version: 7, op: [3, 'late'], client: 'b' }]);
+    expect(c.version).toBe(7);
+  });
+
   it('ignores stale and duplicate acks and ops', () => {
     const c = new OTClient({ client: 'a', version: 5 });
     expect(c.remote(5, ['x'], 'b')).toEqual([]);
