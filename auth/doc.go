@@ -37,6 +37,16 @@
 // role. Roles are "none" < "viewer" < "editor" < "owner"; see [Action] for
 // what each permits.
 //
+// # Wiring
+//
+// REST: mount [Authenticator.Middleware] on /api; it answers 401 itself and
+// stores the identity, which handlers read with [IdentityOf] and check with
+// [Identity.Authorize] (an error wrapping [ErrForbidden] → 403; [Status]
+// maps errors onto SPEC codes). Socket.IO: call Authenticate with the
+// CONNECT payload's auth.token once per connection, refuse the connection
+// with connect_error "unauthorized" on error, keep the identity with the
+// socket and Authorize each event against its document.
+//
 // # Concurrency
 //
 // An Authenticator and an Identity are immutable after creation and safe for
