@@ -87,7 +87,7 @@ func (f *fakeSession) take() []string {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func newTestServer(t *testing.T, opts *Options) *Server {
+func newTestServer(t testing.TB, opts *Options) *Server {
 	t.Helper()
 	if opts == nil {
 		opts = &Options{}

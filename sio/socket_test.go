@@ -12,7 +12,7 @@ import (
 )
 
 // echoServer installs handlers like those of e2e/sio-echo.
-func echoServer(t *testing.T, opts *Options) *Server {
+func echoServer(t testing.TB, opts *Options) *Server {
 	srv := newTestServer(t, opts)
 	root := srv.Of("/")
 	root.OnConnection(func(s *Socket) {
