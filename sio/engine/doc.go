@@ -52,10 +52,12 @@
 //     request (handshake or not, WebSocket included) whose Origin is not
 //     allowed is refused with 403 {"code":4,"message":"Forbidden"} — this
 //     is stricter than engine.io, which only omits the headers.
-//   - A closing session still writes what was queued before the close: on
-//     a WebSocket before its close frame; over polling only to a GET that
-//     is pending or arrives before the session is dropped from the table
-//     (which happens at once), unlike engine.io which waits for one.
+//   - A closed session still writes what was queued before the close: on a
+//     WebSocket before its close frame (1000); over polling, to the pending
+//     GET or to the next one, followed by a close packet "1" (except when
+//     the client closed). Such a polling session stays reachable by its sid
+//     until a GET has taken that close packet, or for PingInterval +
+//     PingTimeout; it no longer counts in SessionCount.
 //
 // # Caveats
 //

@@ -24,7 +24,7 @@ type testServer struct {
 	reasons chan string
 }
 
-func startServer(t *testing.T, opts *Options, fiberCfg ...fiber.Config) *testServer {
+func startServer(t testing.TB, opts *Options, fiberCfg ...fiber.Config) *testServer {
 	t.Helper()
 	if opts == nil {
 		opts = &Options{}
@@ -67,7 +67,7 @@ func (ts *testServer) url(query string) string {
 	return "http://" + ts.addr + "/socket.io/?" + query
 }
 
-func (ts *testServer) do(t *testing.T, method, query, body string, hdr ...string) (int, http.Header, string) {
+func (ts *testServer) do(t testing.TB, method, query, body string, hdr ...string) (int, http.Header, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, ts.url(query), strings.NewReader(body))
 	if err != nil {
@@ -96,7 +96,7 @@ type openPacket struct {
 	MaxPayload   int      `json:"maxPayload"`
 }
 
-func parseOpen(t *testing.T, body string) openPacket {
+func parseOpen(t testing.TB, body string) openPacket {
 	t.Helper()
 	if !strings.HasPrefix(body, "0") {
 		t.Fatalf("not an open packet: %q", body)
@@ -108,7 +108,7 @@ func parseOpen(t *testing.T, body string) openPacket {
 	return o
 }
 
-func (ts *testServer) handshake(t *testing.T) string {
+func (ts *testServer) handshake(t testing.TB) string {
 	t.Helper()
 	code, _, body := ts.do(t, "GET", "EIO=4&transport=polling", "")
 	if code != 200 {
@@ -117,7 +117,7 @@ func (ts *testServer) handshake(t *testing.T) string {
 	return parseOpen(t, body).SID
 }
 
-func (ts *testServer) dial(t *testing.T, query string, hdr http.Header) *websocket.Conn {
+func (ts *testServer) dial(t testing.TB, query string, hdr http.Header) *websocket.Conn {
 	t.Helper()
 	c, res, err := websocket.DefaultDialer.Dial("ws://"+ts.addr+"/socket.io/?"+query, hdr)
 	if err != nil {
@@ -375,7 +375,7 @@ func TestPollingBinaryFromServer(t *testing.T) {
 	}
 }
 
-func readWS(t *testing.T, c *websocket.Conn) (int, string) {
+func readWS(t testing.TB, c *websocket.Conn) (int, string) {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	mt, data, err := c.ReadMessage()
@@ -699,6 +699,46 @@ func TestWebSocketBatchedFrames(t *testing.T) {
 		}
 		if (mt == websocket.BinaryMessage) != m.Binary || s != want {
 			t.Fatalf("message %d: type %d len %d, want binary=%v len %d", i, mt, len(s), m.Binary, len(want))
+		}
+	}
+}
+
+// BenchmarkWebSocketSend measures Send → batched frames → client read,
+// 100 text messages of 64 bytes per iteration.
+func BenchmarkWebSocketSend(b *testing.B) {
+	ts := startServer(b, nil)
+	c := ts.dial(b, "EIO=4&transport=websocket", nil)
+	_, open := readWS(b, c)
+	sess := ts.srv.lookup(parseOpen(b, open).SID)
+	msgs := make([]Message, 100)
+	for i := range msgs {
+		msgs[i] = Message{Data: []byte(strings.Repeat("x", 64))}
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := sess.Send(msgs...); err != nil {
+			b.Fatal(err)
+		}
+		for range msgs {
+			if _, _, err := c.ReadMessage(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkPollingRoundTrip measures one POST of a message and the GET
+// that receives its echo.
+func BenchmarkPollingRoundTrip(b *testing.B) {
+	ts := startServer(b, nil)
+	sid := ts.handshake(b)
+	q := "EIO=4&transport=polling&sid=" + sid
+	b.ReportAllocs()
+	for b.Loop() {
+		ts.do(b, "POST", q, "4hello")
+		if code, _, body := ts.do(b, "GET", q, ""); code != 200 || body != "4hello" {
+			b.Fatalf("GET %d %q", code, body)
 		}
 	}
 }
