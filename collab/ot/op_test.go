@@ -270,3 +270,38 @@ func TestLargeDocEdits(t *testing.T) {
 		t.Fatalf("average leaf is %d bytes over %d leaves", avg, leaves)
 	}
 }
+
+// TestApplyManyEdits covers the linear rebuild used for ops with many edits,
+// against the []rune model.
+func TestApplyManyEdits(t *testing.T) {
+	base := []rune(strings.Repeat("héllo wörld 😀 ", 300))
+	var op Op
+	for i := 0; i+5 <= len(base); i += 5 {
+		op = append(op, Retain(2), Del(1), Ins("ZZ"), Retain(1), DelText(string(base[i+4:i+5])))
+	}
+	op = Normalize(op)
+	d, err := NewDoc(string(base)).Apply(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := string(applyModel(base, op)); d.String() != want {
+		t.Fatal("rope differs from the model")
+	}
+	if e := checkTree(d.root); e != "" {
+		t.Fatal(e)
+	}
+	texts := 0
+	for _, c := range op {
+		if c.DeleteText != "" {
+			texts++
+		}
+	}
+	if texts <= manyEdits {
+		t.Fatalf("only %d text deletes", texts)
+	}
+	bad := append(Op(nil), op...)
+	bad[len(bad)-1] = DelText("X")
+	if _, err := NewDoc(string(base)).Apply(bad); err == nil {
+		t.Fatal("mismatching delete text accepted")
+	}
+}

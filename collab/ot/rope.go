@@ -352,19 +352,51 @@ func (d *Doc) Apply(op Op) (*Doc, error) {
 		e.end = pos
 		edits = append(edits, e)
 	}
+	if len(edits) > manyEdits && root != nil && len(edits)*manyEdits > root.bytes/leafTarget {
+		return &Doc{root: rebuild(root, edits)}, nil
+	}
 	for i := len(edits) - 1; i >= 0; i-- {
 		e := edits[i]
-		text := ""
-		switch len(e.text) {
-		case 0:
-		case 1:
-			text = e.text[0]
-		default:
-			text = strings.Join(e.text, "")
-		}
-		root = splice(root, e.start, e.end, text, utf8.RuneCountInString(text))
+		text := e.joined()
+		root = splice(root, e.start, e.end, text, countRunes(text))
 	}
 	return &Doc{root: root}, nil
+}
+
+// manyEdits: an op with more edits than this, and more than one per
+// manyEdits leaves, is applied by rebuilding the document in one linear pass
+// rather than by one path copy per edit.
+const manyEdits = 32
+
+// rebuild returns a new tree for the text of root with edits (sorted, not
+// overlapping) applied.
+func rebuild(root *node, edits []edit) *node {
+	var b strings.Builder
+	b.Grow(root.bytes)
+	write := func(s string) bool {
+		b.WriteString(s)
+		return true
+	}
+	pos := 0
+	for _, e := range edits {
+		chunks(root, pos, e.start, write)
+		for _, t := range e.text {
+			b.WriteString(t)
+		}
+		pos = e.end
+	}
+	chunks(root, pos, root.runes, write)
+	return build(b.String())
+}
+
+func (e edit) joined() string {
+	switch len(e.text) {
+	case 0:
+		return ""
+	case 1:
+		return e.text[0]
+	}
+	return strings.Join(e.text, "")
 }
 
 // edit replaces code points [start,end) of a document with text.
