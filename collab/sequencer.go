@@ -267,6 +267,32 @@ func (d *docState) opsSince(ctx context.Context, base, to uint64) ([]OpRecord, e
 	return out, nil
 }
 
+// transformSince transforms op (based on version base) against every op
+// committed since, with op on the Left.
+func (d *docState) transformSince(ctx context.Context, op ot.Op, base uint64) (ot.Op, error) {
+	var older []OpRecord
+	if base+1 < d.histStart {
+		var err error
+		if older, err = d.opsSince(ctx, base, d.histStart-1); err != nil {
+			return nil, err
+		}
+		base = d.histStart - 1
+	}
+	var err error
+	for _, c := range older {
+		if op, err = ot.Transform(op, c.Op, ot.Left); err != nil {
+			return nil, errorf(CodeInvalidOp, "transform against version %d: %v", c.Version, err)
+		}
+	}
+	for v := base + 1; v <= d.head; v++ {
+		c := &d.hist[v-d.histStart].rec
+		if op, err = ot.Transform(op, c.Op, ot.Left); err != nil {
+			return nil, errorf(CodeInvalidOp, "transform against version %d: %v", c.Version, err)
+		}
+	}
+	return op, nil
+}
+
 func (d *docState) submit(ctx context.Context, s SessionID, sub Submission, precondition bool, reply chan<- submitReply) {
 	c, err := d.accept(ctx, s, sub, precondition, reply)
 	if err != nil || c != nil {
@@ -327,14 +353,9 @@ func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, prec
 		return nil, errorf(CodeInvalidOp, "%v", err)
 	}
 	op := ot.Normalize(sub.Op)
-	since, err := d.opsSince(ctx, sub.Version, d.head)
+	op, err := d.transformSince(ctx, op, sub.Version)
 	if err != nil {
 		return nil, err
-	}
-	for _, c := range since {
-		if op, err = ot.Transform(op, c.Op, ot.Left); err != nil {
-			return nil, errorf(CodeInvalidOp, "transform against version %d: %v", c.Version, err)
-		}
 	}
 	nd, err := d.doc.Apply(op)
 	if err != nil {
