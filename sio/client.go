@@ -9,6 +9,16 @@ import (
 	"github.com/cowrite/cowrite/sio/engine"
 )
 
+// Log keys.
+const (
+	logKeySID    = "sid" // Engine.IO session id
+	logKeyNsp    = "nsp"
+	logKeySocket = "socket" // Socket.IO socket id
+	logKeyEvent  = "event"
+	logKeyType   = "type"
+	logKeyErr    = "err"
+)
+
 // session is the part of *engine.Session the Socket.IO layer uses (tests use a fake).
 type session interface {
 	ID() string
@@ -41,7 +51,7 @@ func newClient(srv *Server, sess session, hs *engine.Handshake) *client {
 		server:  srv,
 		sess:    sess,
 		hs:      hs,
-		log:     srv.log.With("sid", sess.ID()),
+		log:     srv.log.With(logKeySID, sess.ID()),
 		dec:     decoder{maxAttachments: srv.opts.MaxAttachments},
 		sockets: make(map[string]*Socket),
 	}
@@ -66,7 +76,7 @@ func (c *client) onMessage(binary bool, data []byte) {
 	}
 	p, err := c.dec.add(binary, data)
 	if err != nil {
-		c.log.Debug("sio: protocol error, closing", "err", err)
+		c.log.Debug("sio: protocol error, closing", logKeyErr, err)
 		c.fail()
 		return
 	}
@@ -84,7 +94,7 @@ func (c *client) onMessage(binary bool, data []byte) {
 	s := c.sockets[p.Nsp]
 	c.mu.Unlock()
 	if s == nil || p.Type == PacketConnectError {
-		c.log.Debug("sio: packet for a namespace not connected, closing", "nsp", p.Nsp, "type", p.Type)
+		c.log.Debug("sio: packet for a namespace not connected, closing", logKeyNsp, p.Nsp, logKeyType, p.Type)
 		c.fail()
 		return
 	}
@@ -107,7 +117,7 @@ func (c *client) connect(p *Packet) {
 		return
 	}
 	if dup {
-		c.log.Debug("sio: second CONNECT to a connected namespace, closing", "nsp", p.Nsp)
+		c.log.Debug("sio: second CONNECT to a connected namespace, closing", logKeyNsp, p.Nsp)
 		c.fail()
 		return
 	}
@@ -128,7 +138,7 @@ func (c *client) connect(p *Packet) {
 	s := &Socket{id: newSocketID(), nsp: nsp, client: c, handshake: hs}
 	middlewares, onConn := nsp.handlers()
 	for _, mw := range middlewares {
-		var err error
+		err := error(&ConnectError{Message: "Internal error"}) // kept if mw panics
 		s.safeCall("middleware", func() { err = mw(s) })
 		if err != nil {
 			c.sendConnectError(p.Nsp, err)

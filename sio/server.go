@@ -106,6 +106,7 @@ func (s *Server) namespace(name string) *Namespace {
 // To returns a broadcast operator on the main namespace.
 func (s *Server) To(rooms ...string) *BroadcastOperator { return s.Of("/").To(rooms...) }
 
-// Close closes every session (sockets see "server shutting down") and stops accepting
-// new ones. It is idempotent.
+// Close closes every session (sockets see "server shutting down"), stops accepting new
+// ones and waits for their disconnect handlers. It is idempotent. It must not be called
+// from a handler (it would wait for itself).
 func (s *Server) Close() { s.eng.Close() }

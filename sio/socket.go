@@ -394,8 +394,8 @@ func (s *Socket) newAck(id int64) AckFunc {
 func (s *Socket) safeCall(what string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.client.log.Error("sio: handler panic", "nsp", s.nsp.name, "socket", s.id,
-				"event", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.client.log.Error("sio: handler panic", logKeyNsp, s.nsp.name, logKeySocket, s.id,
+				logKeyEvent, what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
 	fn()

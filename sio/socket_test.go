@@ -576,6 +576,17 @@ func TestHandlerPanicRecovered(t *testing.T) {
 	tc.expect(`31["fine"]`)
 }
 
+func TestMiddlewarePanicRefuses(t *testing.T) {
+	srv := newTestServer(t, nil)
+	srv.Of("/").Use(func(*Socket) error { panic("auth backend down") })
+	tc := dial(t, srv)
+	tc.send("0")
+	tc.expect(`4{"message":"Internal error"}`)
+	if srv.Of("/").SocketCount() != 0 {
+		t.Fatal("socket accepted after a middleware panic")
+	}
+}
+
 func TestAckOnce(t *testing.T) {
 	srv := newTestServer(t, nil)
 	var second error
