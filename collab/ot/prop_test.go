@@ -294,9 +294,13 @@ func randomRunes(rng *rand.Rand, n int) []rune {
 func randomOp(rng *rand.Rand, n int) Op {
 	var op Op
 	pos := 0
-	for k := rng.IntN(4); k >= 0; k-- {
+	k, gap := rng.IntN(4), max(n, 1)
+	if rng.IntN(6) == 0 { // many edits: the linear rebuild path
+		k, gap = manyEdits+rng.IntN(80), 1+n/(manyEdits+80)
+	}
+	for ; k >= 0; k-- {
 		if n > pos {
-			if s := rng.IntN(n - pos + 1); s > 0 {
+			if s := rng.IntN(min(n-pos, gap) + 1); s > 0 {
 				op = append(op, Retain(s))
 				pos += s
 			}
@@ -304,12 +308,12 @@ func randomOp(rng *rand.Rand, n int) Op {
 		switch rng.IntN(3) {
 		case 0:
 			if n > pos {
-				l := 1 + rng.IntN(min(n-pos, 1+rng.IntN(3000)))
+				l := 1 + rng.IntN(min(n-pos, 1+rng.IntN(min(gap, 3000))))
 				op = append(op, Del(l))
 				pos += l
 			}
 		default:
-			op = append(op, Ins(string(randomRunes(rng, 1+rng.IntN(1+rng.IntN(3000))))))
+			op = append(op, Ins(string(randomRunes(rng, 1+rng.IntN(1+rng.IntN(min(gap, 3000)))))))
 		}
 	}
 	return Normalize(op)
