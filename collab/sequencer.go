@@ -492,9 +492,13 @@ func (d *docState) failFrom(v uint64, err error) {
 		e.waiters = nil
 	}
 	if v <= d.head {
-		d.hist = d.hist[:v-d.histStart]
 		d.head = v - 1
-		d.doc = d.docAt(d.head)
+		d.doc = d.baseDoc
+		if d.head >= d.histStart {
+			d.doc = d.hist[d.head-d.histStart].doc
+		}
+		clear(d.hist[v-d.histStart:])
+		d.hist = d.hist[:v-d.histStart]
 		d.inflightTo = min(d.inflightTo, d.head)
 		d.seqs = make(map[string]seqMark)
 	}
