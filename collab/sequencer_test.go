@@ -245,7 +245,7 @@ func checkLog(t *testing.T, e *env, id, initial string, want int) {
 }
 
 func TestDedupe(t *testing.T) {
-	e := newEnv(t, &collab.Options{SnapshotEveryOps: 2}, &storage.Options{NoSync: true, Retention: 1})
+	e := newEnv(t, &collab.Options{SnapshotEveryOps: 2}, &storage.Options{NoSync: true, Retention: 1, CheckpointOps: 1})
 	ctx := ctxT(t)
 	mustCreate(t, e.hub, "d", "")
 	sub := collab.Submission{Op: op(ot.Ins("a")), Client: "alice", Seq: 1}
@@ -318,7 +318,7 @@ func TestRestartRecovery(t *testing.T) {
 }
 
 func TestVersionTooOld(t *testing.T) {
-	e := newEnv(t, &collab.Options{SnapshotEveryOps: 3, HistoryOps: 2}, &storage.Options{NoSync: true, Retention: 2})
+	e := newEnv(t, &collab.Options{SnapshotEveryOps: 3, HistoryOps: 2}, &storage.Options{NoSync: true, Retention: 2, CheckpointOps: 1})
 	ctx := ctxT(t)
 	mustCreate(t, e.hub, "d", "")
 	for i := range 20 {

@@ -3,6 +3,7 @@ package collab_test
 import (
 	"encoding/json"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -342,7 +343,7 @@ func TestDocsREST(t *testing.T) {
 		}
 		cursor = next
 	}
-	if len(all) != 4 || all[0] != "a" {
+	if len(all) != 4 || !slices.IsSorted(all) || !slices.Contains(all, "a") || !slices.Contains(all, info.ID) {
 		t.Fatalf("list %v", all)
 	}
 	r, err := e.hub.Rename(ctx, "a", "New title")

@@ -37,7 +37,7 @@ func appendSync(s *boltstore.Store, b *collab.Batch) error {
 }
 
 func TestRoundTrip(t *testing.T) {
-	s := open(t, &storage.Options{NoSync: true, Retention: 1})
+	s := open(t, &storage.Options{NoSync: true, Retention: 1, CheckpointOps: 1})
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	if err := s.CreateDoc(ctx, collab.DocInfo{ID: "d", Title: "T", Created: now, Updated: now}, "a😀"); err != nil {
@@ -124,7 +124,7 @@ func TestRoundTrip(t *testing.T) {
 }
 
 func TestPruned(t *testing.T) {
-	s := open(t, &storage.Options{NoSync: true, Retention: 1})
+	s := open(t, &storage.Options{NoSync: true, Retention: 1, CheckpointOps: 1})
 	ctx := context.Background()
 	if err := s.CreateDoc(ctx, collab.DocInfo{ID: "d"}, ""); err != nil {
 		t.Fatal(err)
