@@ -61,13 +61,15 @@
 // size and height. Doc.Apply turns an op into replacements (a deleted range
 // and the text inserted there) and performs them right to left, each copying
 // only the path from the root to the leaves it touches and rebalancing with
-// AVL joins, so a small edit costs O(log n) time and memory (about a
-// microsecond and under 2 KB on a 10 MB document) and the old Doc stays
+// AVL joins, so a small edit costs O(log n) time and memory (one to a few
+// microseconds and under 2 KB on a 10 MB document) and the old Doc stays
 // valid and shares everything else. Small leaves left by edits are merged
-// with their neighbours. NewDoc cuts its input into leaves that share the
-// input's memory (linear, one pass to count code points); String copies the
-// leaves into one allocation of Size() bytes. Invalid UTF-8 given to NewDoc
-// becomes U+FFFD, one per bad byte.
+// with their neighbours. An op with very many edits relative to the size of
+// the document is applied by one linear rebuild instead. NewDoc cuts its
+// input into leaves that share the input's memory (linear: one pass to
+// validate UTF-8, one to count code points, all nodes in one allocation);
+// String copies the leaves into one allocation of Size() bytes. Invalid UTF-8
+// given to NewDoc becomes U+FFFD, one per bad byte.
 //
 // # Concurrency
 //

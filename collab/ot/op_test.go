@@ -208,6 +208,12 @@ func TestTransformBadSide(t *testing.T) {
 	if _, err := Transform(nil, nil, Side(7)); err == nil {
 		t.Fatal("bad side accepted")
 	}
+	if s, err := ParseSide("right"); err != nil || s != Right {
+		t.Fatal("ParseSide(right)")
+	}
+	if _, err := ParseSide("up"); err == nil {
+		t.Fatal("ParseSide(up) accepted")
+	}
 	if Left.String() != "left" || Right.String() != "right" {
 		t.Fatal("side names")
 	}

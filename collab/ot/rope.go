@@ -139,7 +139,14 @@ func build(s string) *node {
 	if s == "" {
 		return nil
 	}
-	leaves := make([]*node, 0, len(s)/leafTarget+1)
+	if len(s) <= leafMax {
+		return newLeaf(s, countRunes(s))
+	}
+	// All nodes live in one slab (never reallocated: a tree over k leaves
+	// has 2k-1 nodes), which saves one allocation per node.
+	maxLeaves := len(s)/(leafTarget-utf8.UTFMax) + 1
+	b := slab{nodes: make([]node, 0, 2*maxLeaves)}
+	leaves := make([]*node, 0, maxLeaves)
 	for len(s) > 0 {
 		k := len(s)
 		if k > leafMax {
@@ -149,20 +156,29 @@ func build(s string) *node {
 			}
 		}
 		chunk := s[:k]
-		leaves = append(leaves, newLeaf(chunk, countRunes(chunk)))
+		leaves = append(leaves, b.add(node{s: chunk, runes: countRunes(chunk), bytes: len(chunk)}))
 		s = s[k:]
 	}
-	return balanced(leaves)
+	return b.balanced(leaves)
+}
+
+type slab struct{ nodes []node }
+
+func (b *slab) add(n node) *node {
+	b.nodes = append(b.nodes, n)
+	return &b.nodes[len(b.nodes)-1]
 }
 
 // balanced builds a tree over leaves, splitting them in halves so that
 // sibling heights differ by at most one.
-func balanced(leaves []*node) *node {
+func (b *slab) balanced(leaves []*node) *node {
 	if len(leaves) == 1 {
 		return leaves[0]
 	}
 	m := len(leaves) / 2
-	return mk(balanced(leaves[:m]), balanced(leaves[m:]))
+	l, r := b.balanced(leaves[:m]), b.balanced(leaves[m:])
+	return b.add(node{left: l, right: r, runes: l.runes + r.runes, bytes: l.bytes + r.bytes,
+		height: max(l.height, r.height) + 1})
 }
 
 // chunks calls fn with the text of code points [start,end) of n, leaf by

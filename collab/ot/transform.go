@@ -2,6 +2,7 @@ package ot
 
 import (
 	"math/bits"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -15,6 +16,17 @@ const (
 	// Right: the other op's insert goes first.
 	Right
 )
+
+// ParseSide returns the Side named "left" or "right".
+func ParseSide(name string) (Side, error) {
+	switch name {
+	case "left":
+		return Left, nil
+	case "right":
+		return Right, nil
+	}
+	return 0, errAt(-1, `side must be "left" or "right", got `+strconv.Quote(name))
+}
 
 func (s Side) String() string {
 	switch s {
