@@ -43,6 +43,9 @@
 //     a second concurrent GET or POST gets 400 and closes it (a pending GET
 //     is answered with a close packet "1"). A client that aborts a pending
 //     GET closes its session ("transport error").
+//   - A POST is answered "ok" once OnMessage has returned for each of its
+//     messages, so that replies sent from OnMessage are queued before the
+//     client's next GET (engine.io emits them before answering too).
 //   - A WebSocket message over MaxPayload is answered with close 1009.
 //     Binary messages travel as binary frames (no "b" prefix); over polling
 //     as "b" + base64.
@@ -54,10 +57,14 @@
 //     is stricter than engine.io, which only omits the headers.
 //   - A closed session still writes what was queued before the close: on a
 //     WebSocket before its close frame (1000); over polling, to the pending
-//     GET or to the next one, followed by a close packet "1" (except when
-//     the client closed). Such a polling session stays reachable by its sid
-//     until a GET has taken that close packet, or for PingInterval +
-//     PingTimeout; it no longer counts in SessionCount.
+//     GET, followed by a close packet "1" (except when the client closed).
+//     As in engine.io, a server-side close (Close, Server.Close, slow
+//     consumer) is graceful: with no GET pending, the sid stays reachable
+//     until the next GET takes the final packets, or for PingInterval +
+//     PingTimeout (it no longer counts in SessionCount). An error close
+//     (ping timeout, parse or transport error) drops the sid at once: a
+//     later GET gets 400 code 1. Unlike engine.io, OnClose is called at the
+//     close, not when the close packet has been written.
 //
 // # Caveats
 //

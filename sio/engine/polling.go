@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 )
@@ -54,6 +55,12 @@ func (s *Server) servePollingHandshake(c *fiber.Ctx, hs *Handshake) error {
 	return writePayload(c, pkts)
 }
 
+// upgradeGrace is how long a GET with nothing to return waits, once the
+// upgrade is probed, for the client's "5" before answering a noop
+// (engine.io checks every 100ms). A "5" in that time gets it 400 code 3,
+// as if it came after the upgrade: the client sent "5" before the GET.
+const upgradeGrace = 50 * time.Millisecond
+
 // serveGet long-polls: it answers as soon as packets are queued, the
 // session closes, or an upgrade is probed. A second concurrent GET is a
 // protocol error; a client that aborts the GET closes the session.
@@ -75,15 +82,30 @@ func (p *polling) serveGet(c *fiber.Ctx) error {
 
 	w := watchConn(c.Context().Conn())
 	defer w.stop()
+	var grace <-chan time.Time
 	for {
 		pkts, st := p.sess.take(p)
 		if len(pkts) > 0 {
 			return writePayload(c, pkts)
 		}
-		if st != takeOpen {
+		switch st {
+		case takeDone:
+			if p.sess.upgraded() {
+				// The "5" came while this GET waited: the sid is now
+				// WebSocket-only, as for any later polling request.
+				return writeError(c, newError(CodeBadRequest))
+			}
 			return writePayload(c, []packet{{typ: PacketNoop}})
+		case takeUpgrading:
+			if grace == nil {
+				t := time.NewTimer(upgradeGrace)
+				defer t.Stop()
+				grace = t.C
+			}
 		}
 		select {
+		case <-grace:
+			return writePayload(c, []packet{{typ: PacketNoop}})
 		case <-p.wake:
 		case <-w.closed:
 			p.sess.log.Debug("engine: poll connection closed prematurely")
@@ -132,6 +154,7 @@ func (p *polling) servePost(c *fiber.Ctx) error {
 			break
 		}
 	}
+	p.sess.flushInbox()
 	c.Set(fiber.HeaderContentType, mimeTextHTML)
 	return c.SendString("ok")
 }

@@ -240,17 +240,9 @@ func TestPollingEcho(t *testing.T) {
 	if code != 200 || body != "ok" || hdr.Get("Content-Type") != "text/html" {
 		t.Fatalf("POST: %d %q %q", code, hdr.Get("Content-Type"), body)
 	}
-	// Echoes may arrive over one or several GETs; together they are exact.
-	var got []string
-	for len(got) < 3 {
-		code, _, body = ts.do(t, "GET", q, "")
-		if code != 200 || body == "" {
-			t.Fatalf("GET: %d %q", code, body)
-		}
-		got = append(got, strings.Split(body, "\x1e")...)
-	}
-	if strings.Join(got, "|") != "4hello|bAQID|4é" {
-		t.Fatalf("echo %q", got)
+	// The POST is answered after OnMessage ran: one GET has every echo.
+	if code, _, body = ts.do(t, "GET", q, ""); code != 200 || body != "4hello\x1ebAQID\x1e4é" {
+		t.Fatalf("GET: %d %q", code, body)
 	}
 }
 
@@ -294,12 +286,9 @@ func TestPollingPostErrors(t *testing.T) {
 			if r := ts.reason(t); r != tt.reason {
 				t.Fatalf("reason %q, want %q", r, tt.reason)
 			}
-			// The next GET gets the close packet, then the sid is gone.
-			if code, _, body := ts.do(t, "GET", q, ""); code != 200 || body != "1" {
+			// An error close drops the sid at once (like engine.io).
+			if code, _, body := ts.do(t, "GET", q, ""); code != 400 || body != `{"code":1,"message":"Session ID unknown"}` {
 				t.Fatalf("GET after close: %d %q", code, body)
-			}
-			if code, _, body := ts.do(t, "GET", q, ""); code != 400 || !strings.Contains(body, `"code":1`) {
-				t.Fatalf("second GET after close: %d %q", code, body)
 			}
 		})
 	}
@@ -478,6 +467,58 @@ func TestHeartbeatOverWebSocket(t *testing.T) {
 	expectClose(t, c, 0)
 	if r := ts.reason(t); r != ReasonPingTimeout {
 		t.Fatalf("reason %q", r)
+	}
+}
+
+func TestPingTimeoutDropsPollingSession(t *testing.T) {
+	ts := startServer(t, &Options{PingInterval: 30 * time.Millisecond, PingTimeout: 20 * time.Millisecond})
+	sid := ts.handshake(t)
+	if r := ts.reason(t); r != ReasonPingTimeout {
+		t.Fatalf("reason %q", r)
+	}
+	if code, _, body := ts.do(t, "GET", "EIO=4&transport=polling&sid="+sid, ""); code != 400 || !strings.Contains(body, `"code":1`) {
+		t.Fatalf("GET after ping timeout: %d %q", code, body)
+	}
+}
+
+func TestServerCloseWithoutPendingGet(t *testing.T) {
+	ts := startServer(t, nil)
+	sid := ts.handshake(t)
+	q := "EIO=4&transport=polling&sid=" + sid
+	sess := ts.srv.lookup(sid)
+	_ = sess.Send(Message{Data: []byte("bye")})
+	sess.Close()
+	if ts.srv.SessionCount() != 0 {
+		t.Fatal("closed session still counted")
+	}
+	// The next GET gets the final packets, then the sid is gone.
+	if code, _, body := ts.do(t, "GET", q, ""); code != 200 || body != "4bye\x1e1" {
+		t.Fatalf("GET after Close: %d %q", code, body)
+	}
+	if code, _, body := ts.do(t, "GET", q, ""); code != 400 || !strings.Contains(body, `"code":1`) {
+		t.Fatalf("second GET after Close: %d %q", code, body)
+	}
+}
+
+// TestUpgradeThenImmediateGet follows the protocol test suite: 2probe and
+// 5 sent back to back, then a GET, which must be refused.
+func TestUpgradeThenImmediateGet(t *testing.T) {
+	ts := startServer(t, nil)
+	for range 20 {
+		sid := ts.handshake(t)
+		c := ts.dial(t, "EIO=4&transport=websocket&sid="+sid, nil)
+		_ = c.WriteMessage(websocket.TextMessage, []byte("2probe"))
+		_ = c.WriteMessage(websocket.TextMessage, []byte("5"))
+		if code, _, body := ts.do(t, "GET", "EIO=4&transport=polling&sid="+sid, ""); code != 400 {
+			t.Fatalf("GET after upgrade: %d %q", code, body)
+		}
+		if _, s := readWS(t, c); s != "3probe" {
+			t.Fatalf("probe answer %q", s)
+		}
+		_ = c.WriteMessage(websocket.TextMessage, []byte("4hello"))
+		if _, s := readWSSkipPings(t, c); s != "4hello" {
+			t.Fatalf("echo %q", s)
+		}
 	}
 }
 

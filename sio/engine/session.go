@@ -53,6 +53,13 @@ const (
 // OnMessage callback before the reading transport is made to wait.
 const inboxSize = 64
 
+// inboxItem is a received message, or (flushed != nil) a marker closed
+// by the dispatcher once every message before it has been delivered.
+type inboxItem struct {
+	msg     Message
+	flushed chan struct{}
+}
+
 // Session is one Engine.IO session (engine.io's Socket).
 //
 // Received messages and the close are delivered by one goroutine per
@@ -67,7 +74,7 @@ type Session struct {
 	log *slog.Logger
 	reg registry // the server's session table (nil in some tests)
 
-	inbox    chan Message
+	inbox    chan inboxItem
 	closedCh chan struct{} // closed when the session closes
 	doneCh   chan struct{} // closed when the dispatcher has run OnClose
 
@@ -103,7 +110,7 @@ func newSession(id string, cfg *config, hs *Handshake, t Transport, reg registry
 		hs:        hs,
 		log:       cfg.logger.With(logKeySID, id),
 		reg:       reg,
-		inbox:     make(chan Message, inboxSize),
+		inbox:     make(chan inboxItem, inboxSize),
 		closedCh:  make(chan struct{}),
 		doneCh:    make(chan struct{}),
 		transport: t,
@@ -225,8 +232,8 @@ func (s *Session) Close() { s.close(ReasonForcedClose) }
 
 // close moves the session to closed exactly once. Over polling, every
 // reason but a client close queues a close packet for the pending GET;
-// the closed session then lingers in the server's table until a GET has
-// taken it, or for PingInterval+PingTimeout.
+// after a server-side close the session then lingers in the server's
+// table until a GET has taken it, or for PingInterval+PingTimeout.
 func (s *Session) close(reason string) {
 	s.mu.Lock()
 	if s.state == stateClosed {
@@ -243,9 +250,16 @@ func (s *Session) close(reason string) {
 	}
 	t, probe := s.transport, s.probe
 	s.probe = nil
-	linger := reason != ReasonTransportClose && t.Name() == transportPolling
-	if linger {
+	// Like engine.io: a server-side close (Close, shutdown, and here the
+	// slow consumer) is graceful and keeps the sid reachable until a GET
+	// takes the close packet; an error close drops the sid at once, the
+	// close packet reaching only a pending GET.
+	var linger bool
+	if reason != ReasonTransportClose && t.Name() == transportPolling {
 		s.out = append(s.out, packet{typ: PacketClose})
+		linger = reason == ReasonForcedClose || reason == ReasonServerShutdown || reason == ReasonSlowConsumer
+	}
+	if linger {
 		if s.reg != nil {
 			s.linger = time.AfterFunc(s.cfg.pingInterval+s.cfg.pingTimeout, s.forget)
 		}
@@ -316,7 +330,7 @@ func (s *Session) receive(t Transport, p packet) bool {
 	case PacketMessage:
 		s.mu.Unlock()
 		select {
-		case s.inbox <- Message{Binary: p.binary, Data: p.data}:
+		case s.inbox <- inboxItem{msg: Message{Binary: p.binary, Data: p.data}}:
 			return true
 		case <-s.closedCh:
 			return false
@@ -344,6 +358,23 @@ func (s *Session) receive(t Transport, p packet) bool {
 	default: // open, upgrade, noop: ignored like engine.io does
 		s.mu.Unlock()
 		return true
+	}
+}
+
+// flushInbox waits until OnMessage has returned for every message
+// received so far (or the session is done). A polling POST is answered
+// after it, as engine.io answers after emitting the POST's messages, so
+// that replies sent from OnMessage are queued before the client's next GET.
+func (s *Session) flushInbox() {
+	done := make(chan struct{})
+	select {
+	case s.inbox <- inboxItem{flushed: done}:
+	case <-s.closedCh:
+		return
+	}
+	select {
+	case <-done:
+	case <-s.doneCh:
 	}
 }
 
@@ -391,6 +422,13 @@ func (s *Session) probed(ws Transport) bool {
 	s.mu.Unlock()
 	t.Notify()
 	return true
+}
+
+// upgraded reports whether the session, still open, moved to a websocket.
+func (s *Session) upgraded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state == stateOpen && s.upgrade == upgradeDone
 }
 
 // finishUpgrade makes ws the session's transport (client sent "5").
@@ -444,14 +482,14 @@ func (s *Session) dispatch() {
 	defer close(s.doneCh)
 	for {
 		select {
-		case m := <-s.inbox:
-			s.deliver(m)
+		case it := <-s.inbox:
+			s.deliver(it)
 		case <-s.closedCh:
 		drain:
 			for {
 				select {
-				case m := <-s.inbox:
-					s.deliver(m)
+				case it := <-s.inbox:
+					s.deliver(it)
 				default:
 					break drain
 				}
@@ -467,7 +505,12 @@ func (s *Session) dispatch() {
 	}
 }
 
-func (s *Session) deliver(m Message) {
+func (s *Session) deliver(it inboxItem) {
+	if it.flushed != nil {
+		close(it.flushed)
+		return
+	}
+	m := it.msg
 	s.mu.Lock()
 	fn := s.onMessage
 	s.mu.Unlock()
