@@ -38,7 +38,25 @@ type Options struct {
 	NoAutoCreate bool
 	// Logger receives commit failures and reloads. Default slog.Default().
 	Logger *slog.Logger
+	// Observer receives measurements for metrics; nil means none.
+	// *metrics.Metrics satisfies it.
+	Observer Observer
 }
+
+// Observer receives the engine's measurements. Its methods are called on
+// document goroutines and must be cheap and non-blocking.
+type Observer interface {
+	// ObserveCommit: a batch of ops of one document became durable, d after
+	// it was handed to Store.Append.
+	ObserveCommit(ops int, d time.Duration)
+	// ObserveTransform: an accepted op was transformed against depth ops.
+	ObserveTransform(depth int)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObserveCommit(int, time.Duration) {}
+func (nopObserver) ObserveTransform(int)             {}
 
 func (o *Options) withDefaults() Options {
 	var r Options
@@ -71,6 +89,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
+	}
+	if r.Observer == nil {
+		r.Observer = nopObserver{}
 	}
 	return r
 }

@@ -63,6 +63,7 @@ type docState struct {
 	buckets    map[string]*bucket
 	deletes    []chan error // pending Delete calls (run once nothing is in flight)
 	idle       *time.Timer
+	flushedAt  time.Time // when the in-flight batch was handed to the store
 	closing    bool
 	gone       bool
 	commitDone func(error)
@@ -365,6 +366,7 @@ func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, prec
 		return nil, errorf(CodeTooLarge, "document would be %d bytes, over the limit of %d", sz, d.h.opts.MaxDocBytes)
 	}
 	// Accepted: from here on the op is part of the document.
+	d.h.opts.Observer.ObserveTransform(int(d.head - sub.Version))
 	d.head++
 	rec := OpRecord{Version: d.head, Op: op, Client: sub.Client, Seq: sub.Seq, Time: time.Now().UTC()}
 	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, except: s, waiters: []waiter{{ch: reply}}})
@@ -434,6 +436,7 @@ func (d *docState) flush() {
 	}
 	d.inflightTo = d.head
 	d.info.Updated = b.Updated
+	d.flushedAt = time.Now()
 	d.h.store.Append(b, d.commitDone)
 }
 
@@ -471,6 +474,7 @@ func (d *docState) onCommit(err error) {
 		e.waiters = nil
 		d.h.bc.BroadcastOp(d.id, e.except, OpEvent{Doc: d.id, Version: v, Op: e.rec.Op, Client: e.rec.Client})
 	}
+	d.h.opts.Observer.ObserveCommit(int(d.inflightTo-d.durable), time.Since(d.flushedAt))
 	d.durable = d.inflightTo
 	d.info.Version = d.durable
 	d.info.Size = int64(d.docAt(d.durable).Size())

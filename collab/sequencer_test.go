@@ -437,3 +437,38 @@ func TestCommitFailureReloads(t *testing.T) {
 	}
 	checkLog(t, e, "d", "abc", 2)
 }
+
+type countingObserver struct {
+	mu        sync.Mutex
+	committed int
+	depths    []int
+}
+
+func (o *countingObserver) ObserveCommit(ops int, d time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.committed += ops
+}
+
+func (o *countingObserver) ObserveTransform(depth int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.depths = append(o.depths, depth)
+}
+
+func TestObserver(t *testing.T) {
+	obs := &countingObserver{}
+	e := newEnv(t, &collab.Options{Observer: obs}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	for range 3 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: op(ot.Ins("a"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if obs.committed != 3 || fmt.Sprint(obs.depths) != "[0 1 2]" {
+		t.Fatalf("committed %d, depths %v", obs.committed, obs.depths)
+	}
+}
