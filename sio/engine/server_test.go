@@ -783,3 +783,50 @@ func BenchmarkPollingRoundTrip(b *testing.B) {
 		}
 	}
 }
+
+func TestSecondWebSocketWhileProbing(t *testing.T) {
+	ts := startServer(t, nil)
+	sid := ts.handshake(t)
+	c := ts.dial(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	_ = c.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, s := readWS(t, c); s != "3probe" {
+		t.Fatalf("probe answer %q", s)
+	}
+	c2 := ts.dial(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	expectClose(t, c2, 0)
+	_ = c.WriteMessage(websocket.TextMessage, []byte("5"))
+	_ = c.WriteMessage(websocket.TextMessage, []byte("4first"))
+	if _, s := readWSSkipPings(t, c); s != "4first" {
+		t.Fatalf("echo %q", s)
+	}
+}
+
+func TestWebSocketSessionRefusesUpgrade(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.dial(t, "EIO=4&transport=websocket", nil)
+	_, open := readWS(t, c)
+	sid := parseOpen(t, open).SID
+	c2 := ts.dial(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	expectClose(t, c2, 0)
+	_ = c.WriteMessage(websocket.TextMessage, []byte("4still"))
+	if _, s := readWSSkipPings(t, c); s != "4still" {
+		t.Fatalf("echo %q", s)
+	}
+}
+
+func TestSendVolatileOverPolling(t *testing.T) {
+	ts := startServer(t, nil)
+	sid := ts.handshake(t)
+	sess := ts.srv.lookup(sid)
+	if sess.SendVolatile(Message{Data: []byte("lost")}) {
+		t.Fatal("volatile accepted with no GET pending")
+	}
+	get := ts.asyncGet(t, sid)
+	ts.waitGetPending(t, sid)
+	if !sess.SendVolatile(Message{Data: []byte("kept")}) {
+		t.Fatal("volatile refused with a GET pending")
+	}
+	if got := recv(t, get); got != "200 4kept" {
+		t.Fatalf("GET %q", got)
+	}
+}

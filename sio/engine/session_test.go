@@ -408,3 +408,47 @@ func TestSessionLingerExpires(t *testing.T) {
 		t.Fatal("lingering session never forgotten")
 	}
 }
+
+// TestSessionSendContiguous checks that the messages of one Send are never
+// interleaved with those of concurrent Sends.
+func TestSessionSendContiguous(t *testing.T) {
+	h := newHarness(t, &Options{MaxQueue: 100000})
+	h.s.take(h.t)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				id := []byte{byte(g), byte(i)}
+				if err := h.s.Send(Message{Data: id}, Message{Binary: true, Data: id}, Message{Binary: true, Data: id}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var got []packet
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	for {
+		pkts, _ := h.s.take(h.t)
+		got = append(got, pkts...)
+		select {
+		case <-done:
+			pkts, _ := h.s.take(h.t)
+			got = append(got, pkts...)
+			if len(got) != 8*200*3 {
+				t.Fatalf("got %d packets", len(got))
+			}
+			for i := 0; i < len(got); i += 3 {
+				a, b, c := got[i], got[i+1], got[i+2]
+				if a.binary || !b.binary || !c.binary || string(a.data) != string(b.data) || string(b.data) != string(c.data) {
+					t.Fatalf("Send interleaved at %d: %v %v %v", i, a, b, c)
+				}
+			}
+			return
+		default:
+		}
+	}
+}
