@@ -160,3 +160,44 @@ func FuzzConverge(f *testing.F) {
 		}
 	}))
 }
+
+// FuzzTransformCompose: Transform and Compose of any two valid ops (of any
+// lengths, normalized or not) never fail or panic, and return valid
+// normalized ops; a transformed op keeps all its inserted text.
+func FuzzTransformCompose(f *testing.F) {
+	f.Add([]byte(`[2,"x",{"d":3}]`), []byte(`[1,{"d":"ab"},"yz"]`), true)
+	f.Add([]byte(`["a","b",{"d":1},{"d":"x"}]`), []byte(`[{"d":5},"q",9,"r"]`), false)
+	f.Add([]byte(`[100,"😀"]`), []byte(`["👩\u200d💻",{"d":200}]`), true)
+	f.Fuzz(func(t *testing.T, aJSON, bJSON []byte, left bool) {
+		a, err := Parse(aJSON)
+		if err != nil {
+			return
+		}
+		b, err := Parse(bJSON)
+		if err != nil {
+			return
+		}
+		side := Right
+		if left {
+			side = Left
+		}
+		at, err := Transform(a, b, side)
+		if err != nil {
+			t.Fatalf("Transform(%s, %s): %v", a, b, err)
+		}
+		if err := at.Validate(); err != nil || !equalOps(at, Normalize(at)) {
+			t.Fatalf("Transform(%s, %s) = %s: %v", a, b, at, err)
+		}
+		if at.InsertLen() != a.InsertLen() || at.DeleteLen() > a.DeleteLen() {
+			t.Fatalf("Transform(%s, %s) = %s changes the inserts", a, b, at)
+		}
+		ab, err := Compose(a, b)
+		if err != nil {
+			t.Fatalf("Compose(%s, %s): %v", a, b, err)
+		}
+		if err := ab.Validate(); err != nil || !equalOps(ab, Normalize(ab)) {
+			t.Fatalf("Compose(%s, %s) = %s: %v", a, b, ab, err)
+		}
+		_ = TransformPosition(a.BaseLen(), b)
+	})
+}
