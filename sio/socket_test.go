@@ -602,3 +602,51 @@ func TestAckOnce(t *testing.T) {
 		t.Fatalf("second ack: %v", second)
 	}
 }
+
+func TestOperatorSocketsJoinLeaveDisconnect(t *testing.T) {
+	srv := newTestServer(t, nil)
+	nsp := srv.Of("/")
+	var tcs []*testConn
+	var ids []string
+	for i := 0; i < 3; i++ {
+		tc := dial(t, srv)
+		ids = append(ids, tc.connect("/"))
+		tcs = append(tcs, tc)
+	}
+	a := nsp.Socket(ids[0])
+	nsp.Socket(ids[1]).Join("doc")
+	nsp.Socket(ids[2]).Join("doc", "vip")
+
+	nsp.In("doc").Except("vip").SocketsJoin("plain")
+	if got := srv.To("plain").SocketIDs(); !reflect.DeepEqual(got, []string{ids[1]}) {
+		t.Fatalf("plain = %q", got)
+	}
+	// socket Except: everyone but vip members and the sender
+	_ = a.Except("vip").Emit("e")
+	tcs[0].expect()
+	tcs[1].expect(`2["e"]`)
+	tcs[2].expect()
+	_ = a.In("doc").Emit("d")
+	tcs[1].expect(`2["d"]`)
+	tcs[2].expect(`2["d"]`)
+
+	nsp.In("doc").SocketsLeave("doc")
+	if got := nsp.In("doc").SocketIDs(); len(got) != 0 {
+		t.Fatalf("doc after SocketsLeave = %q", got)
+	}
+	nsp.In("vip").DisconnectSockets(false)
+	tcs[2].expect("1")
+	if nsp.Socket(ids[2]) != nil || tcs[2].f.isClosed() || nsp.SocketCount() != 2 {
+		t.Fatal("DisconnectSockets(false)")
+	}
+	nsp.Except(ids[0]).DisconnectSockets(true)
+	if !tcs[1].f.isClosed() || tcs[0].f.isClosed() {
+		t.Fatal("DisconnectSockets(true)")
+	}
+	if a.Namespace().Name() != "/" || a.Transport() != "websocket" || nsp.Adapter() == nil || srv.Engine() == nil {
+		t.Fatal("accessors")
+	}
+	if PacketBinaryAck.String() != "BINARY_ACK" || PacketType(9).String() != "UNKNOWN(9)" {
+		t.Fatal("PacketType.String")
+	}
+}
