@@ -323,6 +323,10 @@ func checkDoc(t *rapid.T, d *Doc, model []rune) {
 	if got, want := d.String(), string(model); got != want {
 		t.Fatalf("String() differs from the model (%d vs %d bytes)", len(got), len(want))
 	}
+	var w strings.Builder
+	if n, err := d.WriteTo(&w); err != nil || n != int64(d.Size()) || w.String() != string(model) {
+		t.Fatalf("WriteTo wrote %d bytes, %v", n, err)
+	}
 	if d.Len() != len(model) || d.Size() != len(string(model)) {
 		t.Fatalf("Len/Size = %d/%d, want %d/%d", d.Len(), d.Size(), len(model), len(string(model)))
 	}

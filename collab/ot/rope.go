@@ -1,6 +1,7 @@
 package ot
 
 import (
+	"io"
 	"strings"
 	"unicode/utf8"
 )
@@ -266,25 +267,44 @@ func (d *Doc) Slice(start, end int) string {
 	if start == end {
 		return ""
 	}
+	// A range within one leaf is returned without copying.
 	var b strings.Builder
-	first := true
-	var only string
+	var first string
+	k := 0
 	chunks(d.root, start, end, func(s string) bool {
-		if first {
-			only, first = s, false
-			return true
+		switch k {
+		case 0:
+			first = s
+		case 1:
+			b.WriteString(first)
+			b.WriteString(s)
+		default:
+			b.WriteString(s)
 		}
-		if only != "" {
-			b.WriteString(only)
-			only = ""
-		}
-		b.WriteString(s)
+		k++
 		return true
 	})
-	if b.Len() == 0 {
-		return only
+	if k == 1 {
+		return first
 	}
 	return b.String()
+}
+
+// WriteTo writes the text of the document to w, leaf by leaf, without
+// building it in memory (io.WriterTo).
+func (d *Doc) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	var err error
+	if d == nil {
+		return 0, nil
+	}
+	chunks(d.root, 0, d.Len(), func(s string) bool {
+		var n int
+		n, err = io.WriteString(w, s)
+		total += int64(n)
+		return err == nil
+	})
+	return total, err
 }
 
 // hasText reports whether the code points starting at pos spell text.
