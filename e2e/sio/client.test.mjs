@@ -258,7 +258,7 @@ describe('reconnection after the server restarts on the same port', () => {
         await withTimeout(once(s, 'connect'), 5000, 'connect');
         const firstId = s.id;
         const gone = nextEvent(s, 'disconnect', 5000);
-        await srv.stop();
+        assert.equal(await srv.stop(), 0, 'sio-echo did not exit cleanly on SIGTERM');
         assert.match((await gone)[0], /transport (close|error)|ping timeout/);
         const again = withTimeout(once(s, 'connect'), 10000, 'reconnect');
         const srv2 = await startEcho({ port: srv.port });

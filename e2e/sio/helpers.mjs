@@ -54,12 +54,14 @@ export async function startEcho({ port, args = [] } = {}) {
     wsURL: `ws://127.0.0.1:${port}`,
     proc,
     logs: () => stderr,
+    // stop sends SIGTERM (SIGKILL after 5 s) and resolves with the exit code.
     async stop() {
-      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
       proc.kill('SIGTERM');
       const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
-      await exited;
+      const [code] = await exited;
       clearTimeout(t);
+      return code;
     },
   };
 }
