@@ -72,8 +72,6 @@ test('two people type at once (emoji, deletes across each other) and converge wi
     assert.match(here, /Bob/);
     await shot(a, 'pair-alice');
     await shot(b, 'pair-bob');
-    mkdirSync(path.join(repoRoot, 'docs'), { recursive: true });
-    await a.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot.png') });
     assert.deepEqual([...a.errors, ...b.errors], []);
   } finally {
     await alice.ctx.close();
@@ -227,5 +225,51 @@ test('the document list creates, renames, opens and deletes documents', async ()
     assert.deepEqual(a.errors, []);
   } finally {
     await alice.ctx.close();
+  }
+});
+
+test('README screenshot: two people editing a note', async () => {
+  const doc = `trip-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const bob = await person(browser, 'Bob', '#047857');
+  try {
+    const a = alice.page;
+    const b = bob.page;
+    await Promise.all([openDoc(a, server.url, doc), openDoc(b, server.url, doc)]);
+    await a.click('.cm-content');
+    await a.keyboard.type('Weekend in Lisbon 🇵🇹\n\nFriday\n• Alice: book the train 🚆\n\nSaturday\n');
+    await converge([a, b]);
+    await b.click('.cm-content');
+    await b.keyboard.press('Control+End');
+    await Promise.all([
+      b.keyboard.type('• Bob: tram 28 and pastéis de nata 🥐\n• Bob: fado in Alfama 🎶', { delay: 10 }),
+      (async () => {
+        await a.keyboard.press('Control+Home');
+        for (let i = 0; i < 3; i++) await a.keyboard.press('ArrowDown');
+        await a.keyboard.press('End');
+        await a.keyboard.type(' at 9:15', { delay: 10 });
+      })(),
+    ]);
+    const text = await converge([a, b]);
+    assert.equal(await server.content(doc), text);
+    assert.match(text, /book the train 🚆 at 9:15/);
+    // Bob selects "Alfama" so Alice sees his selection and name.
+    for (let i = 0; i < 2; i++) await b.keyboard.press('ArrowLeft');
+    for (let i = 0; i < 6; i++) await b.keyboard.press('Shift+ArrowLeft');
+    await a.waitForSelector('.cw-remote-selection', { timeout: 10000 });
+    await a.waitForSelector('.cw-remote-cursor-label:text("Bob")');
+    await a.click('[data-testid=history-button]');
+    await a.waitForSelector('[data-testid=history-preview]:not(:empty)');
+    await a.keyboard.press('Escape');
+    await a.click('.cm-content');
+    await a.keyboard.press('Control+End');
+    await sleep(300);
+    mkdirSync(path.join(repoRoot, 'docs'), { recursive: true });
+    await a.setViewportSize({ width: 1100, height: 520 });
+    await a.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot.png') });
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await alice.ctx.close();
+    await bob.ctx.close();
   }
 });

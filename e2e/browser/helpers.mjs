@@ -49,8 +49,11 @@ export class Server {
     this.proc.stdout.on('data', (d) => (this.output += d));
     this.proc.stderr.on('data', (d) => (this.output += d));
     this.exited = new Promise((resolve) => this.proc.on('exit', resolve));
+    let spawnError = null;
+    this.proc.on('error', (e) => (spawnError = e));
     const deadline = Date.now() + 20000;
     for (;;) {
+      if (spawnError) throw new Error(`cannot start ${binPath}: ${spawnError.message}`);
       if (this.proc.exitCode !== null || this.proc.signalCode !== null) throw new Error(`cowrite exited during start:\n${this.output}`);
       try {
         if ((await fetch(`${this.url}/readyz`)).ok) break;
