@@ -830,3 +830,29 @@ func TestSendVolatileOverPolling(t *testing.T) {
 		t.Fatalf("GET %q", got)
 	}
 }
+
+// TestWebSocketSlowConsumer fills the queue of a client that does not
+// read: Send fails with ErrSlowConsumer, the session closes, and the
+// blocked writer is released (Server.Close in the cleanup returns).
+func TestWebSocketSlowConsumer(t *testing.T) {
+	ts := startServer(t, &Options{MaxQueue: 8})
+	c := ts.dial(t, "EIO=4&transport=websocket", nil)
+	_, open := readWS(t, c)
+	sess := ts.srv.lookup(parseOpen(t, open).SID)
+	big := Message{Binary: true, Data: make([]byte, 256<<10)}
+	var err error
+	for i := 0; i < 10000 && err == nil; i++ {
+		err = sess.Send(big)
+	}
+	if !errors.Is(err, ErrSlowConsumer) {
+		t.Fatalf("Send to a client that does not read: %v", err)
+	}
+	if r := ts.reason(t); r != ReasonSlowConsumer {
+		t.Fatalf("reason %q", r)
+	}
+	start := time.Now()
+	ts.srv.Close()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("Server.Close took %v with a blocked writer", d)
+	}
+}

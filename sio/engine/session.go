@@ -185,9 +185,9 @@ func (s *Session) Send(msgs ...Message) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if len(s.out)+len(msgs) > s.cfg.maxQueue {
+	if queued := len(s.out); queued+len(msgs) > s.cfg.maxQueue {
 		s.mu.Unlock()
-		s.log.Warn("engine: outbound queue full, closing session", slog.Int("queued", len(s.out)))
+		s.log.Warn("engine: outbound queue full, closing session", slog.Int("queued", queued))
 		s.close(ReasonSlowConsumer)
 		return ErrSlowConsumer
 	}

@@ -14,8 +14,14 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// wsWriteTimeout bounds one batched write to a WebSocket.
-const wsWriteTimeout = 10 * time.Second
+// wsWriteTimeout bounds one batched write to a WebSocket; once the
+// session is closed, wsCloseTimeout bounds what is left (the final flush
+// and the close frame), so a client that stopped reading cannot hold the
+// connection.
+const (
+	wsWriteTimeout = 10 * time.Second
+	wsCloseTimeout = time.Second
+)
 
 // localsKey carries a wsRequest from the fiber handler to the websocket one.
 const localsKey = "engine.io/ws"
@@ -54,6 +60,7 @@ func (w *wsTransport) Writable() bool { return true }
 // this transport and closes the connection. Without a writer (a probe),
 // the reader is woken up to end the connection.
 func (w *wsTransport) Close() {
+	_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout)) // cuts a write in progress short
 	w.Notify()
 	if !w.writerStarted.Load() {
 		_ = w.raw.SetReadDeadline(time.Unix(1, 0))
@@ -188,13 +195,18 @@ func (w *wsTransport) writeLoop() {
 	defer func() { _ = w.raw.SetReadDeadline(time.Unix(1, 0)) }()
 	var buf []byte
 	for range w.wake {
+		// The deadline is set before take: if Close sets its shorter one
+		// after this, it wins; if before, take reports the end.
+		_ = w.raw.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
 		pkts, st := w.sess.take(w)
+		if st == takeDone {
+			_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
+		}
 		if len(pkts) > 0 {
 			buf = buf[:0]
 			for _, p := range pkts {
 				buf = appendWSFrame(buf, p)
 			}
-			_ = w.raw.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
 			if _, err := w.raw.Write(buf); err != nil {
 				w.sess.transportError(w, ReasonTransportError)
 				return
