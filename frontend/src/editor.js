@@ -26,7 +26,7 @@ import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirro
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
 import { type } from 'ot-text-unicode';
 import { OTClient } from './ot-client.js';
-import { changesToOp, opToChanges, utf16ToCp, cpToUtf16, diffOp, transformCursor } from './offsets.js';
+import { changesToOp, opToChanges, utf16ToCp, cpToUtf16, diffOp, transformCursor, hasSurrogates } from './offsets.js';
 import { remoteCursors, setRemoteCursors } from './presence.js';
 import { loadIdentity, saveIdentity, claimSlot, randomId, COLORS } from './identity.js';
 import { api, docPath, h, relativeTime } from './api.js';
@@ -99,6 +99,10 @@ export async function editorPage(root, docId) {
   });
 
   // ---- CodeMirror ----------------------------------------------------------
+  // While the document holds no astral character (no surrogate pairs), UTF-16
+  // offsets equal code point offsets and conversions need no scanning. The
+  // flag only ever turns on (deleting the last emoji does not turn it off).
+  let bmp = !hasSurrogates(saved?.text ?? '');
   const editable = new Compartment();
   const view = new EditorView({
     parent: editorHost,
@@ -124,14 +128,17 @@ export async function editorPage(root, docId) {
   function onUpdate(update) {
     let local = false;
     for (const tr of update.transactions) {
-      if (!tr.docChanged || tr.annotation(remote)) continue;
+      if (!tr.docChanged) continue;
       const changes = [];
       tr.changes.iterChanges((fromA, toA, _fromB, _toB, ins) => changes.push({ from: fromA, to: toA, insert: ins.toString() }));
-      const op = changesToOp(tr.startState.doc, changes);
-      if (op.length) {
-        ot.local(op);
-        local = true;
+      if (!tr.annotation(remote)) {
+        const op = changesToOp(tr.startState.doc, changes, bmp);
+        if (op.length) {
+          ot.local(op);
+          local = true;
+        }
       }
+      if (bmp && changes.some((c) => hasSurrogates(c.insert))) bmp = false;
     }
     if (local) {
       schedulePersist();
@@ -145,7 +152,7 @@ export async function editorPage(root, docId) {
   function applyRemote(entries) {
     for (const e of entries) {
       if (!e.op || e.op.length === 0) continue;
-      const changes = opToChanges(view.state.doc, e.op);
+      const changes = opToChanges(view.state.doc, e.op, bmp);
       view.dispatch({ changes, annotations: [remote.of(true), Transaction.addToHistory.of(false)] });
     }
     if (entries.length) {
@@ -419,7 +426,7 @@ export async function editorPage(root, docId) {
     }
     presenceDirty = false;
     const doc = view.state.doc;
-    const selection = view.state.selection.ranges.map((r) => ({ anchor: utf16ToCp(doc, r.anchor), head: utf16ToCp(doc, r.head) }));
+    const selection = view.state.selection.ranges.map((r) => ({ anchor: utf16ToCp(doc, r.anchor, bmp), head: utf16ToCp(doc, r.head, bmp) }));
     socket.emit('doc:presence', { doc: docId, version: ot.version, selection }, () => {});
   }
 
@@ -458,7 +465,7 @@ export async function editorPage(root, docId) {
       shown.push({
         name: p.user.name || 'Anonymous',
         color: validColor(p.user.color),
-        ranges: ranges.map((r) => ({ anchor: cpToUtf16(doc, r.anchor), head: cpToUtf16(doc, r.head) })),
+        ranges: ranges.map((r) => ({ anchor: cpToUtf16(doc, r.anchor, bmp), head: cpToUtf16(doc, r.head, bmp) })),
       });
     }
     setRemoteCursors(view, shown);

@@ -4,6 +4,14 @@
 //
 // A "text" argument is either a JS string or anything with sliceString(from, to)
 // and a length (a CodeMirror Text), so large documents are never copied whole.
+// The optional `bmp` argument promises that the text holds no surrogate code
+// units (no astral characters such as emoji): offsets are then equal in both
+// units and nothing needs to be scanned. The editor tracks that property.
+
+/** True when s contains a UTF-16 surrogate code unit (an astral character). */
+export function hasSurrogates(s) {
+  return /[\ud800-\udfff]/.test(s);
+}
 
 /** @param {string} s @returns {number} number of code points in s */
 export function cpLength(s) {
@@ -42,16 +50,18 @@ export function splitsPair(text, i) {
  * UTF-16 offset → code point offset. An offset inside a surrogate pair is
  * rounded down to the start of the pair.
  */
-export function utf16ToCp(text, u16) {
+export function utf16ToCp(text, u16, bmp = false) {
   if (u16 <= 0) return 0;
   if (u16 > text.length) u16 = text.length;
+  if (bmp) return u16;
   if (splitsPair(text, u16)) u16--;
   return cpLength(slice(text, 0, u16));
 }
 
 /** Code point offset → UTF-16 offset (clamped to the end of the text). */
-export function cpToUtf16(text, cp) {
+export function cpToUtf16(text, cp, bmp = false) {
   if (cp <= 0) return 0;
+  if (bmp) return Math.min(cp, text.length);
   const s = typeof text === 'string' ? text : null;
   let i = 0;
   let n = 0;
@@ -72,7 +82,8 @@ export function cpToUtf16(text, cp) {
  * Changes that would split a surrogate pair are widened to whole code points.
  * @returns {Array<number|string|{d:number}>}
  */
-export function changesToOp(text, changes) {
+export function changesToOp(text, changes, bmp = false) {
+  const count = (a, b) => (bmp ? b - a : cpLength(slice(text, a, b)));
   const op = [];
   const push = (c) => {
     const last = op[op.length - 1];
@@ -96,19 +107,19 @@ export function changesToOp(text, changes) {
     let insert = ch.insert ?? '';
     if (from < pos) throw new Error('changesToOp: changes overlap or are unsorted');
     if (from === to && insert === '') continue;
-    if (splitsPair(text, from)) {
+    if (!bmp && splitsPair(text, from)) {
       from--;
       insert = slice(text, from, from + 1) + insert;
     }
-    if (splitsPair(text, to)) {
+    if (!bmp && splitsPair(text, to)) {
       insert = insert + slice(text, to, to + 1);
       to++;
     }
     if (from < pos) from = pos; // widened into a previous change (cannot happen for CM changes)
-    push(cpLength(slice(text, pos, from)));
+    push(count(pos, from));
     // Inserts go before deletes, as ot-text-unicode's normalize expects.
     push(insert);
-    push({ d: cpLength(slice(text, from, to)) });
+    push({ d: count(from, to) });
     pos = to;
   }
   // No trailing skip.
@@ -122,10 +133,15 @@ export function changesToOp(text, changes) {
  * non-overlapping (suitable for a CodeMirror transaction). Throws if the op
  * skips or deletes past the end of text.
  */
-export function opToChanges(text, op) {
+export function opToChanges(text, op, bmp = false) {
   const changes = [];
   let u16 = 0;
   const advance = (n) => {
+    if (bmp) {
+      if (u16 + n > text.length) throw new Error('op goes past the end of the document');
+      u16 += n;
+      return u16 - n;
+    }
     // advance u16 by n code points
     const chunk = slice(text, u16, Math.min(text.length, u16 + n * 2));
     let i = 0;

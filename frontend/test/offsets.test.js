@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { type } from 'ot-text-unicode';
-import { cpLength, utf16ToCp, cpToUtf16, changesToOp, opToChanges, diffOp, transformCursor, splitsPair } from '../src/offsets.js';
+import { hasSurrogates, cpLength, utf16ToCp, cpToUtf16, changesToOp, opToChanges, diffOp, transformCursor, splitsPair } from '../src/offsets.js';
 
 // Applies UTF-16 changes (in old-text coordinates) to a string.
 function applyChanges(text, changes) {
@@ -94,6 +94,21 @@ describe('offsets', () => {
       expect(op).toEqual(type.normalize(op));
       expect(applyChanges(text, opToChanges(text, op))).toBe(expected);
     }
+  });
+
+  it('gives the same results on the bmp fast path for text without astral characters', () => {
+    const s = 'héllo wörld\ne\u0301';
+    expect(hasSurrogates(s)).toBe(false);
+    expect(hasSurrogates('a😀')).toBe(true);
+    for (let i = 0; i <= s.length + 1; i++) {
+      expect(utf16ToCp(s, i, true)).toBe(utf16ToCp(s, i));
+      expect(cpToUtf16(s, i, true)).toBe(cpToUtf16(s, i));
+    }
+    const changes = [{ from: 1, to: 3, insert: '😀' }, { from: 6, to: 6, insert: 'x' }, { from: 12, to: 14, insert: '' }];
+    expect(changesToOp(s, changes, true)).toEqual(changesToOp(s, changes));
+    const op = [2, '😀', { d: 3 }, 4, { d: 1 }];
+    expect(opToChanges(s, op, true)).toEqual(opToChanges(s, op));
+    expect(() => opToChanges(s, [20, 'x'], true)).toThrow(/past the end/);
   });
 
   it('computes a minimal diff op on code points', () => {
