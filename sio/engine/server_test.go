@@ -22,6 +22,16 @@ type testServer struct {
 	addr    string
 	client  *http.Client
 	reasons chan string
+	mu sync.Mutex // guards onSession
+	// onSession, set with setOnSession, runs after the echo handlers are
+	// installed (it may replace them).
+	onSession func(*Session)
+}
+
+func (ts *testServer) setOnSession(fn func(*Session)) {
+	ts.mu.Lock()
+	ts.onSession = fn
+	ts.mu.Unlock()
 }
 
 func startServer(t testing.TB, opts *Options, fiberCfg ...fiber.Config) *testServer {
@@ -40,6 +50,12 @@ func startServer(t testing.TB, opts *Options, fiberCfg ...fiber.Config) *testSer
 	ts.srv.OnSession(func(s *Session) {
 		s.OnMessage(func(m Message) { _ = s.Send(m) })
 		s.OnClose(func(r string) { ts.reasons <- r })
+		ts.mu.Lock()
+		fn := ts.onSession
+		ts.mu.Unlock()
+		if fn != nil {
+			fn(s)
+		}
 	})
 	ts.srv.Mount(app, "/socket.io/")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -854,5 +870,52 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	ts.srv.Close()
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("Server.Close took %v with a blocked writer", d)
+	}
+}
+
+func TestPollingConcurrentPost(t *testing.T) {
+	ts := startServer(t, nil)
+	release := make(chan struct{})
+	entered := make(chan struct{}, 1)
+	ts.setOnSession(func(s *Session) {
+		s.OnMessage(func(Message) {
+			entered <- struct{}{}
+			<-release
+		})
+	})
+	sid := ts.handshake(t)
+	q := "EIO=4&transport=polling&sid=" + sid
+	first := make(chan int, 1)
+	go func() {
+		res, err := ts.client.Post(ts.url(q), "text/plain", strings.NewReader("4block"))
+		if err != nil {
+			first <- 0
+			return
+		}
+		res.Body.Close()
+		first <- res.StatusCode
+	}()
+	<-entered // the first POST waits for OnMessage
+	if code, _, body := ts.do(t, "POST", q, "4second"); code != 400 {
+		t.Fatalf("second POST: %d %q", code, body)
+	}
+	close(release)
+	if code := <-first; code != 200 {
+		t.Fatalf("first POST: %d", code)
+	}
+	if r := ts.reason(t); r != ReasonTransportError {
+		t.Fatalf("reason %q", r)
+	}
+}
+
+func TestHandshakeSnapshot(t *testing.T) {
+	ts := startServer(t, nil)
+	got := make(chan *Handshake, 1)
+	ts.setOnSession(func(s *Session) { got <- s.Handshake() })
+	ts.do(t, "GET", "EIO=4&transport=polling&token=abc", "", "X-Test", "yes")
+	hs := <-got
+	if hs.Query.Get("token") != "abc" || hs.Query.Get("EIO") != "4" || hs.Headers.Get("X-Test") != "yes" ||
+		!strings.HasPrefix(hs.RemoteAddr, "127.0.0.1:") || !strings.HasPrefix(hs.URL, "/socket.io/?") || hs.Secure || hs.Time.IsZero() {
+		t.Fatalf("handshake %+v", hs)
 	}
 }
