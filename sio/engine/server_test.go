@@ -22,7 +22,7 @@ type testServer struct {
 	addr    string
 	client  *http.Client
 	reasons chan string
-	mu sync.Mutex // guards onSession
+	mu      sync.Mutex // guards onSession
 	// onSession, set with setOnSession, runs after the echo handlers are
 	// installed (it may replace them).
 	onSession func(*Session)
