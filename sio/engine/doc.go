@@ -66,6 +66,16 @@
 //     later GET gets 400 code 1. Unlike engine.io, OnClose is called at the
 //     close, not when the close packet has been written.
 //
+// # Reading the source
+//
+// packet.go and payload.go are the codec; session.go the state machine
+// (queue, heartbeat, upgrade, close, delivery) behind the Transport
+// interface of transport.go; server.go the options and session table;
+// http.go routes requests (errors, CORS, handshake); polling.go and
+// websocket.go are the two transports. Only the last three (and the
+// fiber types in Options and Mount) touch fiber or the websocket package,
+// so sessions are tested with a fake transport.
+//
 // # Caveats
 //
 // The fiber app's BodyLimit must be at least MaxPayload (fiber otherwise
