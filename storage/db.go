@@ -44,7 +44,7 @@ type Options struct {
 	// transaction. Default 2048.
 	MaxBatch int
 	// CheckpointOps is how many journaled ops trigger a checkpoint into
-	// the document buckets (see doc.go). Default 8192.
+	// the document buckets (see doc.go). Default 65536.
 	CheckpointOps int
 	// Logger receives batch failures. Default slog.Default().
 	Logger *slog.Logger

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -836,11 +837,14 @@ func TestConcurrentWriters(t *testing.T) {
 	db, _ := openTest(t, &Options{NoSync: true, Retention: 5, CheckpointOps: 16})
 	const docs, writers, perWriter = 4, 4, 30
 	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
 	for d := range docs {
 		id := fmt.Sprintf("doc%d", d)
 		mustCreate(t, db, id, "")
 		var mu sync.Mutex // the "sequencer" of this doc
 		next := uint64(1)
+		var acked atomic.Uint64 // highest version acknowledged so far
 		for w := range writers {
 			wg.Add(1)
 			go func() {
@@ -852,22 +856,68 @@ func TestConcurrentWriters(t *testing.T) {
 					next++
 					var snap *Snapshot
 					if v%7 == 0 {
-						snap = &Snapshot{Version: v, Content: "s"}
+						snap = &Snapshot{Version: v, Content: contentOf(v)}
 					}
-					c := db.Append(Append{Doc: id, Records: []OpRecord{rec(id, v, client, s)}, Meta: DocMeta{Version: v}, Snapshot: snap})
+					c := db.Append(Append{Doc: id, Records: []OpRecord{{Version: v, Op: rec("d", v, client, s).Op, Client: client, Seq: s}},
+						Meta: DocMeta{Version: v}, Snapshot: snap})
 					mu.Unlock()
 					if err := c.Err(); err != nil {
 						t.Error(err)
 						return
 					}
-					if _, err := db.ReadOps(bg, id, 0, 0, 1); err != nil && !errors.Is(err, ErrPruned) {
-						t.Error(err)
+					for { // acked only grows
+						cur := acked.Load()
+						if v <= cur || acked.CompareAndSwap(cur, v) {
+							break
+						}
 					}
 				}
 			}()
 		}
+		// A reader racing the committer and its checkpoints: every view is
+		// consistent (snapshot + contiguous ops up to the head), never older
+		// than what was acknowledged before it started.
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				floor := acked.Load()
+				m, s, ops, err := db.Load(bg, id)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if m.Version < floor {
+					t.Errorf("%s: read version %d after %d was acknowledged", id, m.Version, floor)
+					return
+				}
+				if s.Version+uint64(len(ops)) != m.Version {
+					t.Errorf("%s: snapshot %d + %d ops != version %d", id, s.Version, len(ops), m.Version)
+					return
+				}
+				content := s.Content
+				for i, r := range ops {
+					if r.Version != s.Version+uint64(i)+1 {
+						t.Errorf("%s: op %d has version %d", id, i, r.Version)
+						return
+					}
+					content, _ = applyTest(content, r.Op)
+				}
+				if content != contentOf(m.Version) {
+					t.Errorf("%s: content at %d wrong", id, m.Version)
+					return
+				}
+			}
+		}()
 	}
 	wg.Wait()
+	close(stop)
+	readers.Wait()
 	for d := range docs {
 		id := fmt.Sprintf("doc%d", d)
 		m, _ := db.GetDoc(bg, id)
