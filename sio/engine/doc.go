@@ -7,9 +7,12 @@
 // WebSocket without sid) creates a Session, announced to OnSession before
 // any of its messages is delivered. A session has one current Transport:
 // HTTP long-polling or a WebSocket. A polling session may upgrade to a
-// WebSocket (2probe/3probe, then 5); while the upgrade is probed, pending
-// and new GETs are answered at once (a noop when nothing is queued), and
-// after it, polling requests for the sid get 400 {"code":3}.
+// WebSocket (2probe/3probe, then 5). Once the probe is answered, pending
+// and new GETs get what is queued at once, or else a noop after at most
+// 50ms (engine.io checks every 100ms) unless the "5" arrives meanwhile;
+// from the "5" on, polling requests for the sid get 400 {"code":3}. A
+// second WebSocket for a sid that is upgrading or upgraded is closed; the
+// first one keeps working.
 //
 // The session owns a bounded outbound queue (Options.MaxQueue packets).
 // The transport pulls from it: a polling GET takes every queued packet at
