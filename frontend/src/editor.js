@@ -39,10 +39,12 @@ export async function editorPage(root, docId) {
   document.title = `${docId} · Cowrite`;
   const me = loadIdentity();
   const slot = await claimSlot(docId);
-  const saved = slot.load();
+  const saved = usable(slot.load());
 
   // ---- DOM ---------------------------------------------------------------
-  const statusEl = h('span', { class: 'status', role: 'status', 'aria-live': 'polite', 'data-testid': 'status', 'data-conn': 'connecting', 'data-save': 'saved' }, 'Connecting…');
+  const statusEl = h('span', { class: 'status', 'data-testid': 'status', 'data-conn': 'connecting', 'data-save': 'saved' }, 'Connecting…');
+  // Announces connection changes only (not every "Saving…" while typing).
+  const liveEl = h('span', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   const titleEl = h('h1', { class: 'doc-title', 'data-testid': 'doc-title' }, docId);
   const copyBtn = h('button', { type: 'button', 'data-testid': 'copy-link', title: 'Copy a link to this document' }, 'Copy link');
   const historyBtn = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': 'history', 'data-testid': 'history-button' }, 'History');
@@ -61,6 +63,7 @@ export async function editorPage(root, docId) {
       titleEl,
       h('div', { class: 'spacer' }),
       statusEl,
+      liveEl,
       copyBtn,
       historyBtn,
       h('div', { class: 'me' }, h('label', { for: 'my-name', class: 'sr-only' }, 'Your name'), nameInput, h('label', { for: 'my-color', class: 'sr-only' }, 'Your colour'), colorInput),
@@ -403,6 +406,7 @@ export async function editorPage(root, docId) {
     const save = !knowVersion ? 'loading' : pending ? (joined ? 'saving' : 'unsaved') : 'saved';
     const connText = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error' }[conn] ?? conn;
     const saveText = { loading: 'Loading…', saving: 'Saving…', unsaved: 'Edits kept on this device', saved: 'Saved' }[save];
+    if (statusEl.dataset.conn !== conn) liveEl.textContent = connText;
     statusEl.dataset.conn = conn;
     statusEl.dataset.save = save;
     statusEl.textContent = `${connText} · ${saveText}`;
@@ -524,6 +528,21 @@ export async function editorPage(root, docId) {
 
   // ---- history ----------------------------------------------------------------
   setupHistory({ docId, view, panel: historyPanel, button: historyBtn, headVersion: () => ot.version, showBanner });
+}
+
+/** The saved state if it is well-formed, else null (start fresh). */
+function usable(saved) {
+  if (!saved) return null;
+  try {
+    new OTClient(saved);
+    if (saved.inflight) type.checkOp(saved.inflight.op);
+    if (saved.buffer) type.checkOp(saved.buffer);
+    if (saved.inflight && !Number.isInteger(saved.inflight.seq)) throw new Error('bad seq');
+    return saved;
+  } catch (e) {
+    console.warn('cowrite: ignoring unusable saved state:', e);
+    return null;
+  }
 }
 
 function setupHistory({ docId, view, panel, button, headVersion, showBanner }) {

@@ -25,6 +25,7 @@ class CursorWidget extends WidgetType {
     const label = document.createElement('span');
     label.className = 'cw-remote-cursor-label';
     label.style.backgroundColor = this.color;
+    label.style.color = readableOn(this.color);
     label.textContent = this.name;
     caret.appendChild(label);
     return caret;
@@ -43,6 +44,19 @@ const remoteField = StateField.define({
   },
   provide: (f) => EditorView.decorations.from(f),
 });
+
+/** Black or white, whichever is more legible on the background colour `hex`. */
+export function readableOn(hex) {
+  const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(hex ?? '');
+  if (!m) return '#fff';
+  const lin = (x) => {
+    const c = parseInt(x, 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  };
+  const L = 0.2126 * lin(m[1]) + 0.7152 * lin(m[2]) + 0.0722 * lin(m[3]);
+  // contrast with white: 1.05/(L+0.05); with black: (L+0.05)/0.05
+  return 1.05 / (L + 0.05) >= (L + 0.05) / 0.05 ? '#fff' : '#000';
+}
 
 /** The extension to add to the editor. */
 export const remoteCursors = [remoteField];
