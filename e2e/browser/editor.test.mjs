@@ -273,3 +273,53 @@ test('README screenshot: two people editing a note', async () => {
     await bob.ctx.close();
   }
 });
+
+test('two tabs of one browser get different client ids; a reload keeps its id', async () => {
+  const doc = `tabs-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  try {
+    const t1 = alice.page;
+    const t2 = await alice.ctx.newPage();
+    t2.errors = [];
+    t2.on('pageerror', (e) => t2.errors.push(String(e)));
+    await openDoc(t1, server.url, doc);
+    await openDoc(t2, server.url, doc);
+    const id1 = (await t1.evaluate(() => window.cowrite.state())).client;
+    const id2 = (await t2.evaluate(() => window.cowrite.state())).client;
+    assert.notEqual(id1, id2, 'tabs must not share a client id (the server dedupes by client+seq)');
+    await t1.click('.cm-content');
+    await t1.keyboard.type('one ');
+    await t2.click('.cm-content');
+    await t2.keyboard.press('Control+End');
+    await t2.keyboard.type('two');
+    const text = await converge([t1, t2]);
+    assert.equal(await server.content(doc), text);
+    assert.match(text, /one /);
+    assert.match(text, /two/);
+    await t1.reload();
+    await t1.waitForSelector(SAVED);
+    assert.equal((await t1.evaluate(() => window.cowrite.state())).client, id1);
+    assert.deepEqual([...t1.errors, ...t2.errors], []);
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
+test('deleting a document makes open editors read-only', async () => {
+  const doc = `gone-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await openDoc(a, server.url, doc);
+    await a.click('.cm-content');
+    await a.keyboard.type('soon gone');
+    await a.waitForSelector(SAVED);
+    const res = await fetch(`${server.url}/api/docs/${doc}`, { method: 'DELETE' });
+    assert.ok(res.ok, `DELETE: ${res.status}`);
+    await a.waitForSelector('[data-testid=banner]:has-text("deleted")', { timeout: 10000 });
+    assert.equal(await a.getAttribute('.cm-content', 'contenteditable'), 'false');
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await alice.ctx.close();
+  }
+});

@@ -1,4 +1,60 @@
-// Thin helpers for the REST API (SPEC.md §4).
+// Thin helpers for the REST API (SPEC.md §4), the access token, and a tiny
+// DOM builder.
+
+const TOKEN_KEY = 'cowrite:token';
+
+/**
+ * The access token for servers running with authentication (a JWT). A link
+ * may carry it as #token=… (or ?token=…): it is then stored in localStorage
+ * and removed from the address bar, so copied links do not leak it.
+ */
+export function getToken() {
+  const url = new URL(location.href);
+  const fromHash = new URLSearchParams(url.hash.slice(1)).get('token');
+  const fromQuery = url.searchParams.get('token');
+  const t = fromHash ?? fromQuery;
+  if (t !== null) {
+    setToken(t);
+    url.searchParams.delete('token');
+    url.hash = '';
+    history.replaceState(null, '', url.pathname + url.search);
+  }
+  try {
+    return localStorage.getItem(TOKEN_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+export function setToken(t) {
+  try {
+    if (t) localStorage.setItem(TOKEN_KEY, t.trim());
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch {
+    /* ignore */
+  }
+}
+
+/** A form asking for an access token; saving it reloads the page. */
+export function tokenForm(message) {
+  const input = h('input', { id: 'token-input', type: 'password', autocomplete: 'off', 'data-testid': 'token-input' });
+  return h(
+    'form',
+    {
+      class: 'token-form',
+      'data-testid': 'token-form',
+      onsubmit: (e) => {
+        e.preventDefault();
+        setToken(input.value);
+        location.reload();
+      },
+    },
+    h('p', {}, message),
+    h('label', { for: 'token-input' }, 'Access token'),
+    input,
+    h('button', { type: 'submit', class: 'primary' }, 'Use token'),
+  );
+}
 
 export class ApiError extends Error {
   constructor(status, code, message) {
@@ -10,6 +66,8 @@ export class ApiError extends Error {
 
 export async function api(method, path, body) {
   const init = { method, headers: { Accept: 'application/json' } };
+  const token = getToken();
+  if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);

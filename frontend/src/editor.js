@@ -29,7 +29,7 @@ import { OTClient } from './ot-client.js';
 import { changesToOp, opToChanges, utf16ToCp, cpToUtf16, diffOp, transformCursor, hasSurrogates } from './offsets.js';
 import { remoteCursors, setRemoteCursors } from './presence.js';
 import { loadIdentity, saveIdentity, claimSlot, randomId, COLORS } from './identity.js';
-import { api, docPath, h, relativeTime } from './api.js';
+import { api, docPath, h, relativeTime, getToken, tokenForm } from './api.js';
 
 const remote = Annotation.define();
 const OP_TIMEOUT = 15000;
@@ -83,6 +83,7 @@ export async function editorPage(root, docId) {
   let catchingUp = false; // integrating catch-up ops fetched over REST
   let joining = false; // doc:join sent, ack not yet handled
   let deleted = false;
+  let readOnly = false; // the server said we may not edit (viewer)
   const recent = new Map(); // version → {op, client}: committed ops, for presence
   const peers = new Map(); // key → {client, user, version, selection}
 
@@ -188,7 +189,8 @@ export async function editorPage(root, docId) {
   document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && persistNow());
 
   // ---- socket --------------------------------------------------------------
-  const socket = io({ auth: { name: me.name, color: me.color }, reconnectionDelayMax: 3000 });
+  const auth = () => ({ name: me.name, color: me.color, ...(getToken() ? { token: getToken() } : {}) });
+  const socket = io({ auth: auth(), reconnectionDelayMax: 3000 });
   let conn = 'connecting';
 
   socket.on('connect', () => {
@@ -207,7 +209,14 @@ export async function editorPage(root, docId) {
   });
   socket.on('connect_error', (err) => {
     conn = navigator.onLine === false ? 'offline' : 'reconnecting';
-    if (err?.message === 'unauthorized') showBanner('The server refused the connection (unauthorized).');
+    if (err?.message === 'unauthorized') {
+      // Not retried: the token is missing or invalid.
+      socket.disconnect();
+      conn = 'error';
+      showBanner('');
+      banner.hidden = false;
+      banner.replaceChildren(tokenForm(getToken() ? 'The server refused your access token.' : 'This server requires an access token.'));
+    }
     renderStatus();
   });
   window.addEventListener('offline', () => {
@@ -295,11 +304,11 @@ export async function editorPage(root, docId) {
       }
       if (!knowVersion) {
         knowVersion = true;
-        view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(true)) });
+        if (!readOnly) view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(true)) });
       }
       joined = true;
       conn = 'connected';
-      showBanner('');
+      if (!readOnly) showBanner('');
       peers.clear();
       for (const p of ack.presence ?? []) onPresence({ ...p, doc: docId });
       renderPeers();
@@ -323,7 +332,11 @@ export async function editorPage(root, docId) {
       join();
       return;
     }
-    showBanner(`Cannot open the document: ${e.message} (${e.code})`);
+    showBanner(
+      e.code === 'forbidden' ? 'You do not have access to this document.'
+        : e.code === 'not_found' ? 'This document does not exist (and this server does not create documents on first open).'
+        : `Cannot open the document: ${e.message} (${e.code})`,
+    );
     conn = 'error';
     renderStatus();
   }
@@ -391,6 +404,16 @@ export async function editorPage(root, docId) {
       return;
     }
     if (e.code === 'not_joined' || e.code === 'version_ahead') return resync(e.code);
+    if (e.code === 'forbidden') {
+      // A viewer: reload the server's text and stop editing.
+      readOnly = true;
+      view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(false)) });
+      ot.reset(ot.version);
+      knowVersion = false;
+      slot.clear();
+      showBanner('You can view this document but not edit it.');
+      return resync(e.code);
+    }
     // The op can never succeed (invalid_op, too_large, forbidden, …): drop our
     // pending edits and reload the server's text.
     console.error('cowrite: op rejected', e);
@@ -489,7 +512,7 @@ export async function editorPage(root, docId) {
     me.color = /^#[0-9a-f]{6}$/i.test(colorInput.value) ? colorInput.value : me.color;
     saveIdentity(me);
     renderPeers();
-    socket.auth = { name: me.name, color: me.color };
+    socket.auth = auth();
     if (socket.connected) resync('identity changed');
   }
   nameInput.addEventListener('change', identityChanged);

@@ -1,5 +1,5 @@
 // The document list: title, last edited, size; create, rename, delete.
-import { api, docPath, listDocs, relativeTime, formatSize, h, ApiError } from './api.js';
+import { api, docPath, listDocs, relativeTime, formatSize, h, ApiError, tokenForm } from './api.js';
 import { randomId } from './identity.js';
 
 export function listPage(root) {
@@ -119,6 +119,11 @@ export function listPage(root) {
       tbody.replaceChildren(...docs.map(row));
       if (docs.length === 0) say('No documents yet. Create one, or open any /d/<name> link.');
     } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        say('');
+        status.after(tokenForm('This server requires an access token to list documents.'));
+        return;
+      }
       say(err instanceof ApiError && err.status === 0 ? 'The server cannot be reached.' : `Could not list documents: ${err.message}`);
     }
   }
