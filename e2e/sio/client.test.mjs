@@ -1,4 +1,8 @@
 // socket.io-client 4.8 against bin/sio-echo, over the three transport configurations.
+//
+// The server pings every 300 ms as in conformance mode, but with a 2 s ping timeout
+// (ECHO_ARGS) so that a loaded CI machine cannot turn a slow scheduler into a spurious
+// "ping timeout"; raw.test.mjs checks the exact 300/200 ms conformance heartbeat.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -10,6 +14,8 @@ const CONFIGS = {
   websocket: { transports: ['websocket'] },
   polling: { transports: ['polling'] },
 };
+
+const ECHO_ARGS = ['-ping-interval', '300ms', '-ping-timeout', '2s'];
 
 const clients = [];
 
@@ -33,9 +39,18 @@ async function connected(s) {
   return s;
 }
 
-// nextEvent resolves with the args of the next `event`.
+// nextEvent resolves with the args of the next `event`; it rejects at once, with the
+// reason, if the socket disconnects first.
 function nextEvent(s, event, ms = 3000) {
-  return withTimeout(new Promise((resolve) => s.once(event, (...args) => resolve(args))), ms, `event ${event}`);
+  return withTimeout(new Promise((resolve, reject) => {
+    const onEvent = (...args) => { s.off('disconnect', onDisconnect); resolve(args); };
+    const onDisconnect = (reason) => {
+      s.off(event, onEvent);
+      reject(new Error(`disconnected (${reason}) while waiting for ${event}`));
+    };
+    s.once(event, onEvent);
+    if (event !== 'disconnect') s.once('disconnect', onDisconnect);
+  }), ms, `event ${event}`);
 }
 
 // noEvent resolves when `event` does not arrive within ms, rejects if it does.
@@ -57,7 +72,7 @@ function ack(s, event, ...args) {
 const toBuf = (x) => Buffer.from(x instanceof ArrayBuffer ? new Uint8Array(x) : x);
 
 let server;
-before(async () => { server = await startEcho(); });
+before(async () => { server = await startEcho({ args: ECHO_ARGS }); });
 after(async () => {
   for (const c of clients) c.disconnect();
   await server.stop();
@@ -251,7 +266,7 @@ for (const [name, opts] of Object.entries(CONFIGS)) {
 describe('reconnection after the server restarts on the same port', () => {
   for (const [name, opts] of Object.entries(CONFIGS)) {
     test(name, async () => {
-      const srv = await startEcho();
+      const srv = await startEcho({ args: ECHO_ARGS });
       try {
         const s = io(srv.url, { ...opts, forceNew: true, reconnectionDelay: 100, reconnectionDelayMax: 200 });
         clients.push(s);
@@ -261,7 +276,7 @@ describe('reconnection after the server restarts on the same port', () => {
         assert.equal(await srv.stop(), 0, 'sio-echo did not exit cleanly on SIGTERM');
         assert.match((await gone)[0], /transport (close|error)|ping timeout/);
         const again = withTimeout(once(s, 'connect'), 10000, 'reconnect');
-        const srv2 = await startEcho({ port: srv.port });
+        const srv2 = await startEcho({ port: srv.port, args: ECHO_ARGS });
         try {
           await again;
           assert.notEqual(s.id, firstId);

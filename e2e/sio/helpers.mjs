@@ -42,7 +42,7 @@ export async function startEcho({ port, args = [] } = {}) {
   port ??= await freePort();
   const proc = spawn(ECHO_BIN, ['-addr', `127.0.0.1:${port}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20000); });
+  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-200000); });
   const exited = once(proc, 'exit');
   await Promise.race([
     waitListening(port),
