@@ -18,10 +18,12 @@
 // All writes (Append, CreateDoc, RenameDoc, DeleteDoc) go through one
 // committer goroutine. Append only queues and returns a *Commit future; the
 // committer takes everything queued (up to Options.MaxBatch), applies it in
-// one bbolt read-write transaction — one fsync for many appends of many
-// documents — then closes each Commit's Done channel, and starts over at
-// once with whatever queued meanwhile. There is no timer: under light load
-// each write commits alone, under heavy load batches grow by themselves.
+// one bbolt read-write transaction — one commit, i.e. one fsync of the data
+// pages and one of the meta page, for many appends of many documents — then
+// closes each Commit's Done channel, yields once so that the writers it just
+// acknowledged can queue again, and starts over with whatever is queued.
+// There is no timer: under light load each write commits alone, under heavy
+// load batches grow by themselves.
 //
 // Writes apply in the order they were queued. Each write is validated
 // inside the transaction before it writes anything (an Append whose first
@@ -33,20 +35,40 @@
 // Pipelining: a sequencer may queue version v+1 before v is durable. If v
 // fails, v+1 then fails with ErrVersionConflict, never leaving a gap.
 //
+// # Journal and checkpoints
+//
+// A B-tree keyed by document scatters a batch over many pages: appending to
+// 200 documents would dirty 200+ leaf pages and make each commit slow. So an
+// Append is first written as one record to a journal bucket keyed by a
+// global sequence number: a whole batch lands on a few adjacent pages. The
+// committer keeps each document's journaled, not yet checkpointed state
+// (metadata, ops, dedupe entries) in memory, and readers merge it with the
+// document buckets. Snapshots are written to the document bucket directly.
+// A checkpoint moves the journal into the document buckets in one
+// transaction (when it holds Options.CheckpointOps ops or 32 MiB, at Close,
+// and at Open to recover after a crash) and then drops the in-memory state.
+//
+// Readers take the in-memory state and begin their bbolt transaction under
+// one lock that a checkpoint also takes before dropping that state; so a
+// reader sees every op either in its transaction or in memory (possibly in
+// both, and merges by version).
+//
 // # Retention
 //
-// With Options.Retention = R > 0, when an Append stores a snapshot at
-// version S, the committer finds the newest snapshot B at or below S-R and
-// deletes the ops with versions <= B and the snapshots older than B (at most
-// 100,000 ops per commit). So at least R ops before the newest snapshot are
-// kept, and any version >= B can be rebuilt. OldestKeptVersion reports the
-// first op still kept; reads below it fail with ErrPruned. Dedupe entries
-// are never pruned.
+// With Options.Retention = R > 0, at each checkpoint, for every document it
+// touched, with S the newest snapshot, the committer finds the newest
+// snapshot B at or below S-R and deletes the ops with versions <= B and the
+// snapshots older than B (at most 100,000 ops per checkpoint). So at least
+// R ops before the newest snapshot are kept, and any version >= B can be
+// rebuilt. OldestKeptVersion reports the first op still kept; reads below
+// it fail with ErrPruned. Dedupe entries are never pruned.
 //
 // # Layout (schema version 1)
 //
 //	sys/schema                 big-endian uint64 SchemaVersion
-//	docs/<id>/                 one nested bucket per document
+//	                           (sys's sequence numbers document incarnations)
+//	docs/<id>/                 one nested bucket per document; its sequence is
+//	                           the incarnation (tells a re-created id apart)
 //	    meta                   JSON {t: title, c: created ns, u: updated ns,
 //	                           v: version, s: size, l: length}
 //	    ops/<u64 version>      format byte 1, uvarint seq, varint time ns,
@@ -54,8 +76,13 @@
 //	    snaps/<u64 version>    content bytes
 //	    seq/<client>           u64 seq, u64 version (dedupe)
 //	updated/<^u64 updated ns><id>   empty; index for ListDocs ByUpdated
+//	journal/<u64 lsn>          format byte 1, uvarint len(id), id, uvarint
+//	                           version, varint updated ns, varint size,
+//	                           varint length, uvarint n, n × (uvarint len,
+//	                           op record as in ops/); versions end at version
 //
 // Integers in keys are big-endian so cursors iterate in version order.
+// The metadata and dedupe entries in docs/ are as of the last checkpoint.
 // bbolt runs with NoFreelistSync and the hashmap freelist (faster commits;
 // the freelist is rebuilt by scanning at open).
 //
@@ -70,6 +97,8 @@
 // # Caveats
 //
 // One process at a time: bbolt takes an exclusive file lock (ErrLocked
-// after Options.Timeout). Large snapshots are written whole each time.
-// Metadata is JSON and rewritten on every Append.
+// after Options.Timeout). Large snapshots are written whole each time. A
+// checkpoint is one larger transaction during which no batch commits (a
+// latency blip every CheckpointOps ops). Journaled ops are also held in
+// memory until the next checkpoint (bounded by the checkpoint thresholds).
 package storage

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +23,12 @@ var bg = context.Background()
 func openTest(t testing.TB, opts *Options) (*DB, string) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "data", "cowrite.db")
+	if opts == nil {
+		opts = &Options{}
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	db, err := Open(path, opts)
 	if err != nil {
 		t.Fatalf("Open: %v", err)

@@ -1,0 +1,238 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// reopen closes db (which checkpoints) and opens the file again.
+func reopen(t *testing.T, db *DB, path string, opts *Options) *DB {
+	t.Helper()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// journalLen counts the records in the journal bucket.
+func journalLen(t *testing.T, db *DB) int {
+	t.Helper()
+	n := 0
+	if err := db.read(func(v view) error {
+		n = v.tx.Bucket(bktJournal).Stats().KeyN
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestJournalCheckpoint(t *testing.T) {
+	db, path := openTest(t, &Options{CheckpointOps: 10})
+	mustCreate(t, db, "d", "")
+	mustAppend(t, db, "d", 1, 4, nil)
+	if n := journalLen(t, db); n != 1 {
+		t.Fatalf("journal has %d records, want 1", n)
+	}
+	mustAppend(t, db, "d", 5, 12, nil) // 12 ops >= 10: checkpoint after this batch
+	// The committer checkpoints before it takes the next batch.
+	mustAppend(t, db, "d", 13, 13, nil) // in the journal again, on top of the buckets
+	if n := journalLen(t, db); n != 1 {
+		t.Fatalf("journal has %d records after checkpoint and one append", n)
+	}
+	if st := db.Stats(); st.Checkpoints != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	check := func(db *DB) {
+		t.Helper()
+		ops, err := db.ReadOps(bg, "d", 0, Head, 0)
+		if err != nil || len(ops) != 13 {
+			t.Fatalf("ReadOps: %d, %v", len(ops), err)
+		}
+		for i, r := range ops {
+			if w := rec("d", uint64(i+1), "c1", uint64(i+1)); !bytes.Equal(r.Op, w.Op) || r.Seq != w.Seq {
+				t.Fatalf("op %d = %+v", i, r)
+			}
+		}
+		if m, _ := db.GetDoc(bg, "d"); m.Version != 13 || m.Size != 13 {
+			t.Fatalf("meta %+v", m)
+		}
+		if seq, v, ok, _ := db.LastSeq(bg, "d", "c1"); !ok || seq != 13 || v != 13 {
+			t.Fatalf("LastSeq %d %d %v", seq, v, ok)
+		}
+	}
+	check(db)
+	db = reopen(t, db, path, nil)
+	check(db)
+	if n := journalLen(t, db); n != 0 {
+		t.Fatalf("journal has %d records after Close", n)
+	}
+}
+
+// TestJournalReplay: a file whose journal was never checkpointed (a crash,
+// here a backup taken while the DB runs) is replayed at Open.
+func TestJournalReplay(t *testing.T) {
+	db, _ := openTest(t, nil)
+	mustCreate(t, db, "a", "A")
+	mustCreate(t, db, "b", "B")
+	mustAppend(t, db, "a", 1, 3, nil)
+	mustAppend(t, db, "b", 1, 1, &Snapshot{Version: 1, Content: "B1"})
+	mustAppend(t, db, "a", 4, 5, nil)
+	var buf bytes.Buffer
+	if _, err := db.Backup(bg, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if n := journalLen(t, db); n != 3 {
+		t.Fatalf("journal has %d records", n)
+	}
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cp.Close()
+	if n := journalLen(t, cp); n != 0 {
+		t.Fatalf("journal not replayed: %d records", n)
+	}
+	for doc, want := range map[string]uint64{"a": 5, "b": 1} {
+		m, s, ops, err := cp.Load(bg, doc)
+		if err != nil || m.Version != want || s.Version+uint64(len(ops)) != want {
+			t.Fatalf("%s: %+v %+v %d ops, %v", doc, m, s, len(ops), err)
+		}
+	}
+}
+
+func TestDeleteRecreateWithJournal(t *testing.T) {
+	db, path := openTest(t, nil)
+	mustCreate(t, db, "d", "old")
+	mustAppend(t, db, "d", 1, 5, nil) // journaled, not checkpointed
+	if err := db.DeleteDoc(bg, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if n := journalLen(t, db); n != 0 {
+		t.Fatalf("deleted document's journal records kept: %d", n)
+	}
+	mustCreate(t, db, "d", "new")
+	mustAppend(t, db, "d", 1, 1, nil)
+	check := func(db *DB) {
+		t.Helper()
+		m, s, ops, err := db.Load(bg, "d")
+		if err != nil || m.Version != 1 || s != (Snapshot{0, "new"}) || len(ops) != 1 {
+			t.Fatalf("recreated doc: %+v %+v %v %v", m, s, ops, err)
+		}
+	}
+	check(db)
+	db = reopen(t, db, path, nil)
+	check(db)
+}
+
+func TestRenameWithJournal(t *testing.T) {
+	db, path := openTest(t, nil)
+	mustCreate(t, db, "d", "")
+	mustAppend(t, db, "d", 1, 2, nil)
+	m, err := db.RenameDoc(bg, "d", "renamed")
+	if err != nil || m.Title != "renamed" || m.Version != 2 {
+		t.Fatalf("RenameDoc = %+v, %v", m, err)
+	}
+	mustAppend(t, db, "d", 3, 3, nil)
+	db = reopen(t, db, path, nil)
+	if m, _ := db.GetDoc(bg, "d"); m.Title != "renamed" || m.Version != 3 {
+		t.Fatalf("after checkpoint: %+v", m)
+	}
+}
+
+func TestListDocsAfterCheckpoint(t *testing.T) {
+	db, path := openTest(t, nil)
+	for i := range 5 {
+		mustCreate(t, db, fmt.Sprintf("d%d", i), "")
+	}
+	// Touch in the order 3, 0, 4: newest first is 4 0 3, then the others by
+	// creation time (same batch-free creates: each its own commit).
+	for _, i := range []int{3, 0, 4} {
+		mustAppend(t, db, fmt.Sprintf("d%d", i), 1, 1, nil)
+	}
+	list := func(db *DB) string {
+		var ids []string
+		cursor := ""
+		for {
+			docs, next, err := db.ListDocs(bg, ListOptions{ByUpdated: true, Limit: 2, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range docs {
+				ids = append(ids, d.ID)
+			}
+			if next == "" {
+				return strings.Join(ids, " ")
+			}
+			cursor = next
+		}
+	}
+	before := list(db)
+	if !strings.HasPrefix(before, "d4 d0 d3 ") || len(strings.Fields(before)) != 5 {
+		t.Fatalf("with journal: %s", before)
+	}
+	db = reopen(t, db, path, nil)
+	if after := list(db); after != before {
+		t.Fatalf("after checkpoint %q, before %q", after, before)
+	}
+}
+
+func TestClosedDB(t *testing.T) {
+	db, _ := openTest(t, nil)
+	mustCreate(t, db, "d", "")
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	calls := map[string]func() error{
+		"GetDoc":   func() error { _, err := db.GetDoc(bg, "d"); return err },
+		"ListDocs": func() error { _, _, err := db.ListDocs(bg, ListOptions{}); return err },
+		"ReadOps":  func() error { _, err := db.ReadOps(bg, "d", 0, Head, 0); return err },
+		"Load":     func() error { _, _, _, err := db.Load(bg, "d"); return err },
+		"LastSeq":  func() error { _, _, _, err := db.LastSeq(bg, "d", "c"); return err },
+		"Backup":   func() error { _, err := db.Backup(bg, &bytes.Buffer{}); return err },
+		"Rename":   func() error { _, err := db.RenameDoc(bg, "d", "t"); return err },
+		"Delete":   func() error { return db.DeleteDoc(bg, "d") },
+		"Append":   func() error { return appendOps(db, "d", 1, 1, nil).Err() },
+	}
+	for name, call := range calls {
+		if err := call(); !errors.Is(err, ErrClosed) {
+			t.Errorf("%s after Close: %v", name, err)
+		}
+	}
+}
+
+func TestCommitWait(t *testing.T) {
+	db, _ := openTest(t, nil)
+	mustCreate(t, db, "d", "")
+	release := holdCommitter(t, db)
+	c := appendOps(db, "d", 1, 1, nil)
+	ctx, cancel := context.WithCancel(bg)
+	cancel()
+	if err := c.Wait(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Wait with cancelled ctx: %v", err)
+	}
+	select {
+	case <-c.Done():
+		t.Fatal("done while the committer is held")
+	default:
+	}
+	release()
+	if err := c.Wait(bg); err != nil {
+		t.Fatal(err)
+	}
+}
