@@ -26,14 +26,14 @@ import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirro
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
 import { type } from 'ot-text-unicode';
 import { OTClient } from './ot-client.js';
-import { changesToOp, opToChanges, utf16ToCp, cpToUtf16, diffOp, transformCursor, hasSurrogates } from './offsets.js';
+import { changesToOp, opToChanges, utf16ToCp, cpToUtf16, diffOp, hasSurrogates } from './offsets.js';
+import { Peers } from './peers.js';
 import { remoteCursors, setRemoteCursors } from './presence.js';
 import { loadIdentity, saveIdentity, claimSlot, randomId, COLORS } from './identity.js';
 import { api, docPath, h, relativeTime, getToken, tokenForm } from './api.js';
 
 const remote = Annotation.define();
 const OP_TIMEOUT = 15000;
-const RECENT_OPS = 500;
 
 export async function editorPage(root, docId) {
   document.title = `${docId} · Cowrite`;
@@ -84,22 +84,11 @@ export async function editorPage(root, docId) {
   let joining = false; // doc:join sent, ack not yet handled
   let deleted = false;
   let readOnly = false; // the server said we may not edit (viewer)
-  const recent = new Map(); // version → {op, client}: committed ops, for presence
-  const peers = new Map(); // key → {client, user, version, selection}
+  const peers = new Peers();
 
   const ot = new OTClient({
     ...(saved ?? { client: randomId(16), version: 0 }),
-    onCommit(version, op, client) {
-      recent.set(version, { op, client });
-      recent.delete(version - RECENT_OPS);
-      for (const p of peers.values()) {
-        if (p.version === version - 1 && p.selection) {
-          const push = p.client === client;
-          p.selection = p.selection.map((r) => ({ anchor: transformCursor(r.anchor, op, push), head: transformCursor(r.head, op, push) }));
-          p.version = version;
-        }
-      }
-    },
+    onCommit: (version, op, client) => peers.commit(version, op, client),
   });
 
   // ---- CodeMirror ----------------------------------------------------------
@@ -458,46 +447,19 @@ export async function editorPage(root, docId) {
   }
 
   function onPresence(m) {
-    const key = m.client ?? m.user?.id;
-    if (!key) return;
-    if (!m.selection) {
-      if (m.selection === null && peers.has(key)) peers.delete(key);
-      else if (!peers.has(key)) peers.set(key, { client: m.client, user: m.user ?? {}, version: ot.version, selection: null });
-      return;
-    }
-    let selection = m.selection.filter((r) => Number.isInteger(r?.anchor) && Number.isInteger(r?.head));
-    let version = Number.isInteger(m.version) ? m.version : ot.version;
-    // Bring an older selection up to our version through the ops we kept.
-    while (version < ot.version && recent.has(version + 1)) {
-      const { op, client } = recent.get(version + 1);
-      const push = client === m.client;
-      selection = selection.map((r) => ({ anchor: transformCursor(r.anchor, op, push), head: transformCursor(r.head, op, push) }));
-      version++;
-    }
-    peers.set(key, { client: m.client, user: m.user ?? {}, version, selection });
+    peers.update(m, ot.version);
   }
 
   function renderPeers() {
     const doc = view.state.doc;
-    const shown = [];
-    for (const p of peers.values()) {
-      if (!p.selection) continue;
-      let ranges = p.selection;
-      if (p.version === ot.version) {
-        // server coordinates → ours: through our pending edits
-        for (const op of [ot.inflight?.op, ot.buffer]) {
-          if (op) ranges = ranges.map((r) => ({ anchor: type.transformPosition(r.anchor, op), head: type.transformPosition(r.head, op) }));
-        }
-      }
-      shown.push({
-        name: p.user.name || 'Anonymous',
-        color: validColor(p.user.color),
-        ranges: ranges.map((r) => ({ anchor: cpToUtf16(doc, r.anchor, bmp), head: cpToUtf16(doc, r.head, bmp) })),
-      });
-    }
+    const shown = peers.display(ot.version, [ot.inflight?.op, ot.buffer]).map((p) => ({
+      name: p.name,
+      color: validColor(p.color),
+      ranges: p.ranges.map((r) => ({ anchor: cpToUtf16(doc, r.anchor, bmp), head: cpToUtf16(doc, r.head, bmp) })),
+    }));
     setRemoteCursors(view, shown);
     const items = [presenceItem(me.name, me.color, true)];
-    for (const p of peers.values()) items.push(presenceItem(p.user.name || 'Anonymous', validColor(p.user.color), false));
+    for (const p of peers.list()) items.push(presenceItem(p.name, validColor(p.color), false));
     presenceList.replaceChildren(...items);
   }
   function presenceItem(name, color, self) {
@@ -546,7 +508,7 @@ export async function editorPage(root, docId) {
   // A read-only hook for debugging and the browser tests.
   window.cowrite = {
     text: () => view.state.doc.toString(),
-    state: () => ({ ...ot.snapshot(), queue: [...ot.queue.entries()], joined, conn, peers: [...peers.values()] }),
+    state: () => ({ ...ot.snapshot(), queue: [...ot.queue.entries()], joined, conn, peers: [...peers.map.values()] }),
   };
 
   // ---- history ----------------------------------------------------------------
