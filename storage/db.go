@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"sync"
@@ -64,9 +65,9 @@ type DB struct {
 	queue   []*job
 	closing bool
 
-	// ovMu orders overlay swaps against readers starting their views (see
-	// DB.read). pending is written only by the committer, under ovMu; the
-	// map and its values are never modified once published.
+	// ovMu orders overlay changes against readers starting their views
+	// (see DB.read). pending is written only by the committer, under ovMu;
+	// a *pending is never modified once published (the committer replaces it).
 	ovMu    sync.RWMutex
 	pending map[string]*pending
 	// Owned by the committer goroutine (and Open before it starts).
@@ -260,7 +261,7 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (n int64, err error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	err = db.read(func(v view) error {
+	err = db.read(noOverlay, "", func(v view) error {
 		n, err = v.tx.WriteTo(w)
 		return err
 	})
@@ -277,20 +278,39 @@ type view struct {
 	ov map[string]*pending
 }
 
-// read runs fn on a view. The overlay is taken under ovMu together with the
-// start of the transaction, so a checkpoint can never hide ops from the
-// view: either the transaction already has them, or the overlay still does.
-// (Ops can be in both; readers merge by version.) A closed DB gives
-// ErrClosed, a bbolt panic (damaged page) ErrCorrupt.
-func (db *DB) read(fn func(v view) error) (err error) {
+// overlayScope says which documents' overlays a view needs.
+type overlayScope int8
+
+const (
+	oneOverlay overlayScope = iota // the document named by read's doc
+	allOverlay                     // every document's (ListDocs)
+	noOverlay                      // none (Backup)
+)
+
+// read runs fn on a view holding the overlay of document doc, or of every
+// document, or none. The overlay is taken under
+// ovMu together with the start of the transaction, so a checkpoint can
+// never hide ops from the view: either the transaction already has them, or
+// the overlay still does. (Ops can be in both; readers merge by version.)
+// A closed DB gives ErrClosed, a bbolt panic (damaged page) ErrCorrupt.
+func (db *DB) read(scope overlayScope, doc string, fn func(v view) error) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, r)
 		}
 	}()
+	var ov map[string]*pending
 	db.ovMu.RLock()
 	tx, err := db.bolt.Begin(false)
-	ov := db.pending
+	switch scope {
+	case noOverlay:
+	case allOverlay:
+		ov = maps.Clone(db.pending)
+	case oneOverlay:
+		if p := db.pending[doc]; p != nil {
+			ov = map[string]*pending{doc: p}
+		}
+	}
 	db.ovMu.RUnlock()
 	if err != nil {
 		if errors.Is(err, berrors.ErrDatabaseNotOpen) {

@@ -97,7 +97,7 @@ func (db *DB) GetDoc(ctx context.Context, id string) (DocMeta, error) {
 		return DocMeta{}, err
 	}
 	var m DocMeta
-	err := db.read(func(v view) error {
+	err := db.read(oneOverlay, id, func(v view) error {
 		var err error
 		_, m, _, err = v.doc(id)
 		return err
@@ -198,7 +198,7 @@ func (db *DB) ListDocs(ctx context.Context, o ListOptions) ([]DocMeta, string, e
 	}
 	var out []DocMeta
 	var next string
-	err := db.read(func(v view) error {
+	err := db.read(allOverlay, "", func(v view) error {
 		var err error
 		if o.ByUpdated {
 			out, next, err = v.listByUpdated(after, o.Limit)

@@ -87,17 +87,14 @@ func (db *DB) install(bt *batch) {
 	if len(bt.docs) == 0 {
 		return
 	}
-	next := make(map[string]*pending, len(db.pending)+len(bt.docs))
-	maps.Copy(next, db.pending)
+	db.ovMu.Lock()
 	for id, p := range bt.docs {
 		if p == nil {
-			delete(next, id)
+			delete(db.pending, id)
 		} else {
-			next[id] = p
+			db.pending[id] = p
 		}
 	}
-	db.ovMu.Lock()
-	db.pending = next
 	db.ovMu.Unlock()
 	db.journalOps += bt.ops
 	db.journalBytes += bt.size

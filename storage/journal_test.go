@@ -29,7 +29,7 @@ func reopen(t *testing.T, db *DB, path string, opts *Options) *DB {
 func journalLen(t *testing.T, db *DB) int {
 	t.Helper()
 	n := 0
-	if err := db.read(func(v view) error {
+	if err := db.read(noOverlay, "", func(v view) error {
 		n = v.tx.Bucket(bktJournal).Stats().KeyN
 		return nil
 	}); err != nil {

@@ -21,7 +21,7 @@ func (db *DB) ReadOps(ctx context.Context, doc string, from, to uint64, limit in
 		return nil, err
 	}
 	var out []OpRecord
-	err := db.read(func(v view) error {
+	err := db.read(oneOverlay, doc, func(v view) error {
 		b, m, p, err := v.doc(doc)
 		if err != nil {
 			return err
@@ -100,7 +100,7 @@ func (db *DB) SnapshotAtOrBelow(ctx context.Context, doc string, v uint64) (Snap
 		return Snapshot{}, err
 	}
 	var s Snapshot
-	err := db.read(func(vw view) error {
+	err := db.read(oneOverlay, doc, func(vw view) error {
 		b, m, _, err := vw.doc(doc)
 		if err != nil {
 			return err
@@ -135,7 +135,7 @@ func (db *DB) OldestKeptVersion(ctx context.Context, doc string) (uint64, error)
 		return 0, err
 	}
 	var v uint64
-	err := db.read(func(vw view) error {
+	err := db.read(oneOverlay, doc, func(vw view) error {
 		b, m, p, err := vw.doc(doc)
 		if err != nil {
 			return err
@@ -161,7 +161,7 @@ func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uin
 	if err := ctx.Err(); err != nil {
 		return 0, 0, false, err
 	}
-	err = db.read(func(vw view) error {
+	err = db.read(oneOverlay, doc, func(vw view) error {
 		b, _, p, err := vw.doc(doc)
 		if err != nil {
 			return err
@@ -191,7 +191,7 @@ func (db *DB) Load(ctx context.Context, doc string) (DocMeta, Snapshot, []OpReco
 		s   Snapshot
 		ops []OpRecord
 	)
-	err := db.read(func(v view) error {
+	err := db.read(oneOverlay, doc, func(v view) error {
 		b, meta, p, err := v.doc(doc)
 		if err != nil {
 			return err
@@ -221,7 +221,7 @@ func (db *DB) ContentAt(ctx context.Context, doc string, v uint64, apply func(co
 		s   Snapshot
 		ops []OpRecord
 	)
-	err := db.read(func(vw view) error {
+	err := db.read(oneOverlay, doc, func(vw view) error {
 		b, m, p, err := vw.doc(doc)
 		if err != nil {
 			return err
