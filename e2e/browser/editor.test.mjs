@@ -106,6 +106,15 @@ test('edits typed while the server is down reach the other side after it restart
     assert.equal(text.split('typed while down 😀').length, 2, 'offline edit applied exactly once');
     assert.equal(text.split('Bob offline too. ').length, 2, 'offline edit applied exactly once');
     assert.match(text, /before the crash/);
+
+    // A graceful stop (SIGTERM) and restart.
+    await server.kill('SIGTERM');
+    await a.waitForSelector('[data-testid=status][data-conn=reconnecting]', { timeout: 15000 });
+    await a.keyboard.type('after a graceful stop');
+    await server.start();
+    const text2 = await converge([a, b], 30000);
+    assert.equal(text2, await server.content(doc));
+    assert.equal(text2.split('after a graceful stop').length, 2);
     assert.deepEqual([...a.errors, ...b.errors], []);
   } finally {
     await alice.ctx.close();

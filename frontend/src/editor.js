@@ -192,6 +192,9 @@ export async function editorPage(root, docId) {
     joining = false;
     ot.disconnected();
     conn = reason === 'io client disconnect' ? 'offline' : 'reconnecting';
+    // socket.io-client does not reconnect by itself when the server closed
+    // the session (e.g. a graceful shutdown or a slow-consumer kick).
+    if (reason === 'io server disconnect' && !deleted) setTimeout(() => socket.connect(), 500 + Math.random() * 1500);
     peers.clear();
     renderPeers();
     renderStatus();
@@ -235,7 +238,7 @@ export async function editorPage(root, docId) {
     deleted = true;
     joined = false;
     slot.clear();
-    view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(false)) });
+    setEditable(false);
     showBanner('This document was deleted. Your editor is read-only.');
     socket.disconnect();
     conn = 'offline';
@@ -291,10 +294,8 @@ export async function editorPage(root, docId) {
       } else {
         return joinFailed({ code: 'internal', message: 'join ack without ops or content' });
       }
-      if (!knowVersion) {
-        knowVersion = true;
-        if (!readOnly) view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(true)) });
-      }
+      knowVersion = true;
+      setEditable(!readOnly && !deleted);
       joined = true;
       conn = 'connected';
       if (!readOnly) showBanner('');
@@ -309,6 +310,10 @@ export async function editorPage(root, docId) {
     });
   }
 
+  function setEditable(on) {
+    if (view.state.facet(EditorView.editable) !== on) view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(on)) });
+  }
+
   function joinFailed(e) {
     if (e.code === 'version_ahead' || e.code === 'version_too_old') {
       // The server does not know our version (its data was reset): start over
@@ -316,6 +321,7 @@ export async function editorPage(root, docId) {
       const unsent = ot.hasPending() ? view.state.doc.toString() : null;
       ot.reset(0);
       knowVersion = false;
+      setEditable(false);
       slot.clear();
       if (unsent !== null) showBanner(`The server lost this document's history; your unsent text was:\n${unsent.slice(0, 2000)}`);
       join();
@@ -396,7 +402,7 @@ export async function editorPage(root, docId) {
     if (e.code === 'forbidden') {
       // A viewer: reload the server's text and stop editing.
       readOnly = true;
-      view.dispatch({ effects: editable.reconfigure(EditorView.editable.of(false)) });
+      setEditable(false);
       ot.reset(ot.version);
       knowVersion = false;
       slot.clear();
@@ -409,6 +415,7 @@ export async function editorPage(root, docId) {
     showBanner(`Your last edit was rejected: ${e.message} (${e.code}). Reloaded the server's version.`);
     ot.reset(ot.version);
     knowVersion = false;
+    setEditable(false);
     resync(e.code);
   }
 
