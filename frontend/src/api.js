@@ -118,11 +118,12 @@ export function relativeTime(t) {
   return d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
 }
 
+/** A size in bytes (UTF-8), as the API reports it. */
 export function formatSize(n) {
   if (typeof n !== 'number') return '—';
-  if (n < 1000) return `${n} ch`;
-  if (n < 1e6) return `${(n / 1000).toFixed(1)} k`;
-  return `${(n / 1e6).toFixed(1)} M`;
+  if (n < 1000) return `${n} B`;
+  if (n < 1e6) return `${(n / 1000).toFixed(1)} kB`;
+  return `${(n / 1e6).toFixed(1)} MB`;
 }
 
 /** Tiny DOM builder: h('div', {class: 'x', onclick}, ...children). */
