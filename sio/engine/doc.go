@@ -64,10 +64,13 @@
 //     As in engine.io, a server-side close (Close, Server.Close, slow
 //     consumer) is graceful: with no GET pending, the sid stays reachable
 //     until the next GET takes the final packets, or for PingInterval +
-//     PingTimeout (it no longer counts in SessionCount). An error close
-//     (ping timeout, parse or transport error) drops the sid at once: a
-//     later GET gets 400 code 1. Unlike engine.io, OnClose is called at the
-//     close, not when the close packet has been written.
+//     PingTimeout (it no longer counts in SessionCount). A client close
+//     ("1" by POST) lingers the same way, so that a GET racing with it gets
+//     a noop. An error close (ping timeout, parse or transport error) drops
+//     the sid at once: a later GET gets 400 code 1; so does any request
+//     for a session whose pong is overdue, even if the timer has not fired
+//     yet. Unlike engine.io, OnClose is called at the close, not when the
+//     close packet has been written.
 //
 // # Reading the source
 //

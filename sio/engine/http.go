@@ -45,7 +45,7 @@ func (s *Server) handle(c *fiber.Ctx) error {
 	upgrade := websocket.IsWebSocketUpgrade(c)
 	if sid := c.Query("sid"); sid != "" {
 		sess := s.lookup(sid)
-		if sess == nil {
+		if sess == nil || sess.pongOverdue() {
 			return writeError(c, newError(CodeUnknownSID))
 		}
 		if upgrade {

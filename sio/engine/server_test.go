@@ -326,6 +326,22 @@ func TestPollingCloseAnswersPendingGet(t *testing.T) {
 			t.Fatalf("reason %q", r)
 		}
 	})
+	t.Run("client close before the GET", func(t *testing.T) {
+		sid := ts.handshake(t)
+		q := "EIO=4&transport=polling&sid=" + sid
+		if code, _, _ := ts.do(t, "POST", q, "1"); code != 200 {
+			t.Fatalf("POST 1: %d", code)
+		}
+		if r := ts.reason(t); r != ReasonTransportClose {
+			t.Fatalf("reason %q", r)
+		}
+		if code, _, body := ts.do(t, "GET", q, ""); code != 200 || body != "6" {
+			t.Fatalf("GET racing the close: %d %q", code, body)
+		}
+		if code, _, body := ts.do(t, "GET", q, ""); code != 400 || !strings.Contains(body, `"code":1`) {
+			t.Fatalf("later GET: %d %q", code, body)
+		}
+	})
 	t.Run("server close", func(t *testing.T) {
 		sid := ts.handshake(t)
 		get := ts.asyncGet(t, sid)

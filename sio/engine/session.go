@@ -90,6 +90,7 @@ type Session struct {
 	pingTimer *time.Timer
 	pongTimer *time.Timer
 	pingSeq   uint64      // incremented by every ping and pong; stale timers compare it
+	pingDue   time.Time   // when the ping of the current heartbeat cycle is due
 	linger    *time.Timer // closed polling session waiting for a GET to take its close packet
 }
 
@@ -130,6 +131,7 @@ func newSession(id string, cfg *config, hs *Handshake, t Transport, reg registry
 func (s *Session) start(wg *sync.WaitGroup) {
 	s.mu.Lock()
 	if s.state == stateOpen {
+		s.pingDue = time.Now().Add(s.cfg.pingInterval)
 		s.pingTimer = time.AfterFunc(s.cfg.pingInterval, s.sendPing)
 	}
 	s.mu.Unlock()
@@ -254,10 +256,17 @@ func (s *Session) close(reason string) {
 	// slow consumer) is graceful and keeps the sid reachable until a GET
 	// takes the close packet; an error close drops the sid at once, the
 	// close packet reaching only a pending GET.
+	// A client close lingers too, without a close packet, so that a GET
+	// racing with the client's "1" POST gets a noop rather than a 400.
 	var linger bool
-	if reason != ReasonTransportClose && t.Name() == transportPolling {
-		s.out = append(s.out, packet{typ: PacketClose})
-		linger = reason == ReasonForcedClose || reason == ReasonServerShutdown || reason == ReasonSlowConsumer
+	if t.Name() == transportPolling {
+		if reason != ReasonTransportClose {
+			s.out = append(s.out, packet{typ: PacketClose})
+		}
+		switch reason {
+		case ReasonForcedClose, ReasonServerShutdown, ReasonSlowConsumer, ReasonTransportClose:
+			linger = true
+		}
 	}
 	if linger {
 		if s.reg != nil {
@@ -293,8 +302,8 @@ func (s *Session) take(t Transport) ([]packet, takeState) {
 	case s.state == stateClosed:
 		lingering := s.linger != nil
 		s.mu.Unlock()
-		if lingering && len(pkts) > 0 {
-			s.forget() // the final packets are taken
+		if lingering {
+			s.forget() // this GET gets the final packets (or a noop)
 		}
 		return pkts, takeDone
 	case s.upgrade == upgradeProbed:
@@ -341,6 +350,7 @@ func (s *Session) receive(t Transport, p packet) bool {
 			s.pongTimer.Stop()
 		}
 		if s.pingTimer != nil {
+			s.pingDue = time.Now().Add(s.cfg.pingInterval)
 			s.pingTimer.Reset(s.cfg.pingInterval)
 		}
 		s.mu.Unlock()
@@ -466,6 +476,21 @@ func (s *Session) sendPing() {
 	t := s.transport
 	s.mu.Unlock()
 	t.Notify()
+}
+
+// pongOverdue closes the session if its pong is overdue — PingTimeout past
+// the due time of the ping — even though the timers (which may fire late
+// on a loaded machine) have not closed it yet. It reports whether the
+// session is closed for that reason; requests then treat the sid as
+// unknown, as they would had the timer been on time.
+func (s *Session) pongOverdue() bool {
+	s.mu.Lock()
+	overdue := s.state == stateOpen && !s.pingDue.IsZero() && time.Since(s.pingDue) > s.cfg.pingTimeout
+	s.mu.Unlock()
+	if overdue {
+		s.close(ReasonPingTimeout)
+	}
+	return overdue
 }
 
 func (s *Session) pingTimedOut(seq uint64) {

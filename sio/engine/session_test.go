@@ -165,8 +165,8 @@ func TestSessionSendOrderAndDelivery(t *testing.T) {
 	if r := h.reason(t); r != ReasonTransportClose {
 		t.Fatalf("reason %q", r)
 	}
-	if linger := <-h.reg.closed; linger {
-		t.Fatal("client-closed session lingers")
+	if linger := <-h.reg.closed; !linger {
+		t.Fatal("client-closed polling session does not linger")
 	}
 	// A client close queues no close packet (the pending GET gets a noop).
 	if pkts, st := h.s.take(h.t); len(pkts) != 0 || st != takeDone {
@@ -450,5 +450,22 @@ func TestSessionSendContiguous(t *testing.T) {
 			return
 		default:
 		}
+	}
+}
+
+func TestSessionPongOverdue(t *testing.T) {
+	// Timers far in the future: only the overdue check can close it.
+	h := newHarness(t, &Options{PingInterval: time.Hour, PingTimeout: time.Hour})
+	if h.s.pongOverdue() {
+		t.Fatal("fresh session overdue")
+	}
+	h.s.mu.Lock()
+	h.s.pingDue = time.Now().Add(-2 * time.Hour) // the ping timer is "late"
+	h.s.mu.Unlock()
+	if !h.s.pongOverdue() {
+		t.Fatal("overdue pong not detected")
+	}
+	if r := h.reason(t); r != ReasonPingTimeout {
+		t.Fatalf("reason %q", r)
 	}
 }
