@@ -78,20 +78,21 @@ type Session struct {
 	closedCh chan struct{} // closed when the session closes
 	doneCh   chan struct{} // closed when the dispatcher has run OnClose
 
-	mu        sync.Mutex // guards the fields below
-	state     sessionState
-	reason    string
-	transport Transport
-	upgrade   upgradeState
-	probe     Transport // websocket being probed, while upgradeProbing/upgradeProbed
-	out       []packet  // packets queued and not yet taken by the transport
-	onMessage func(Message)
-	onClose   func(string)
-	pingTimer *time.Timer
-	pongTimer *time.Timer
-	pingSeq   uint64      // incremented by every ping and pong; stale timers compare it
-	pingDue   time.Time   // when the ping of the current heartbeat cycle is due
-	linger    *time.Timer // closed polling session waiting for a GET to take its close packet
+	mu           sync.Mutex // guards the fields below
+	state        sessionState
+	reason       string
+	transport    Transport
+	upgrade      upgradeState
+	probe        Transport // websocket being probed, while upgradeProbing/upgradeProbed
+	out          []packet  // packets queued and not yet taken by the transport
+	onMessage    func(Message)
+	onClose      func(string)
+	pingTimer    *time.Timer
+	pongTimer    *time.Timer
+	pingSeq      uint64      // incremented by every ping and pong; stale timers compare it
+	pingDue      time.Time   // when the ping of the current heartbeat cycle is due
+	upgradeTimer *time.Timer // aborts the probe after UpgradeTimeout
+	linger       *time.Timer // closed polling session waiting for a GET to take its close packet
 }
 
 // registry is the session table a session reports to.
@@ -250,6 +251,10 @@ func (s *Session) close(reason string) {
 	if s.pongTimer != nil {
 		s.pongTimer.Stop()
 	}
+	if s.upgradeTimer != nil {
+		s.upgradeTimer.Stop()
+		s.upgradeTimer = nil
+	}
 	t, probe := s.transport, s.probe
 	s.probe = nil
 	// Like engine.io: a server-side close (Close, shutdown, and here the
@@ -391,14 +396,10 @@ func (s *Session) flushInbox() {
 // transportError closes the session if t is its transport, or abandons
 // the upgrade if t is the websocket being probed.
 func (s *Session) transportError(t Transport, reason string) {
-	s.mu.Lock()
-	if s.probe == t && s.probe != nil {
-		s.probe = nil
-		s.upgrade = upgradeNone
-		s.mu.Unlock()
-		t.Close()
+	if s.abortProbe(t) {
 		return
 	}
+	s.mu.Lock()
 	current := s.transport == t
 	s.mu.Unlock()
 	if current {
@@ -406,9 +407,29 @@ func (s *Session) transportError(t Transport, reason string) {
 	}
 }
 
-// beginProbe registers ws as the websocket probing an upgrade. It fails if
-// the session is closed, not on polling, or already upgrading/upgraded.
-func (s *Session) beginProbe(ws Transport) bool {
+// abortProbe abandons the upgrade if ws is the websocket being probed,
+// and closes ws. It reports whether ws was the probe.
+func (s *Session) abortProbe(ws Transport) bool {
+	s.mu.Lock()
+	if s.probe != ws || ws == nil {
+		s.mu.Unlock()
+		return false
+	}
+	s.probe = nil
+	s.upgrade = upgradeNone
+	if s.upgradeTimer != nil {
+		s.upgradeTimer.Stop()
+		s.upgradeTimer = nil
+	}
+	s.mu.Unlock()
+	ws.Close()
+	return true
+}
+
+// beginProbe registers ws as the websocket probing an upgrade, which must
+// complete within timeout. It fails if the session is closed, not on
+// polling, or already upgrading/upgraded.
+func (s *Session) beginProbe(ws Transport, timeout time.Duration) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.state != stateOpen || s.upgrade != upgradeNone || s.transport.Name() != transportPolling {
@@ -416,6 +437,7 @@ func (s *Session) beginProbe(ws Transport) bool {
 	}
 	s.upgrade = upgradeProbing
 	s.probe = ws
+	s.upgradeTimer = time.AfterFunc(timeout, func() { s.abortProbe(ws) })
 	return true
 }
 
@@ -453,6 +475,10 @@ func (s *Session) finishUpgrade(ws Transport) bool {
 	s.transport = ws
 	s.probe = nil
 	s.upgrade = upgradeDone
+	if s.upgradeTimer != nil {
+		s.upgradeTimer.Stop()
+		s.upgradeTimer = nil
+	}
 	s.mu.Unlock()
 	old.Close()
 	ws.Notify()

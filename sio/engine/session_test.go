@@ -292,10 +292,10 @@ func TestSessionUpgrade(t *testing.T) {
 	h := newHarness(t, nil)
 	h.s.take(h.t)
 	ws := newFake(transportWebSocket)
-	if !h.s.beginProbe(ws) {
+	if !h.s.beginProbe(ws, time.Minute) {
 		t.Fatal("beginProbe refused")
 	}
-	if h.s.beginProbe(newFake(transportWebSocket)) {
+	if h.s.beginProbe(newFake(transportWebSocket), time.Minute) {
 		t.Fatal("second probe accepted")
 	}
 	if pkts, st := h.s.take(h.t); st != takeOpen || len(pkts) != 0 {
@@ -323,7 +323,7 @@ func TestSessionUpgrade(t *testing.T) {
 	if h.s.Transport() != transportWebSocket {
 		t.Fatalf("Transport() = %q", h.s.Transport())
 	}
-	if h.s.beginProbe(newFake(transportWebSocket)) {
+	if h.s.beginProbe(newFake(transportWebSocket), time.Minute) {
 		t.Fatal("probe accepted on an upgraded session")
 	}
 	// Messages from the replaced transport are refused.
@@ -340,7 +340,7 @@ func TestSessionUpgrade(t *testing.T) {
 func TestSessionAbortedProbe(t *testing.T) {
 	h := newHarness(t, nil)
 	ws := newFake(transportWebSocket)
-	if !h.s.beginProbe(ws) || !h.s.probed(ws) {
+	if !h.s.beginProbe(ws, time.Minute) || !h.s.probed(ws) {
 		t.Fatal("probe refused")
 	}
 	h.s.transportError(ws, ReasonTransportError)
@@ -358,7 +358,7 @@ func TestSessionAbortedProbe(t *testing.T) {
 		t.Fatalf("session closed by an aborted probe: %q", r)
 	default:
 	}
-	if !h.s.beginProbe(newFake(transportWebSocket)) {
+	if !h.s.beginProbe(newFake(transportWebSocket), time.Minute) {
 		t.Fatal("new probe refused after an aborted one")
 	}
 	// Closing the session closes the probe too.
@@ -467,5 +467,26 @@ func TestSessionPongOverdue(t *testing.T) {
 	}
 	if r := h.reason(t); r != ReasonPingTimeout {
 		t.Fatalf("reason %q", r)
+	}
+}
+
+func TestSessionUpgradeTimeout(t *testing.T) {
+	h := newHarness(t, nil)
+	ws := newFake(transportWebSocket)
+	if !h.s.beginProbe(ws, 20*time.Millisecond) {
+		t.Fatal("beginProbe refused")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for ws.closes() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("probe not closed after the upgrade timeout")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if h.s.probed(ws) || h.s.finishUpgrade(ws) {
+		t.Fatal("timed-out probe still accepted")
+	}
+	if !h.s.beginProbe(newFake(transportWebSocket), time.Minute) {
+		t.Fatal("new probe refused after a timed-out one")
 	}
 }

@@ -28,22 +28,34 @@ const localsKey = "engine.io/ws"
 
 // wsRequest is what the HTTP handler decided about a WebSocket request.
 type wsRequest struct {
-	hs   *Handshake // handshake (websocket-first) when sess is nil
-	sess *Session   // session to upgrade
+	hs    *Handshake   // handshake (websocket-first) when probe is nil
+	probe *wsTransport // transport registered as the session's upgrade probe
+	// refused: the sid is already upgrading or upgraded; the connection is
+	// accepted and closed at once, as engine.io does.
+	refused bool
 }
 
 // wsTransport is one WebSocket connection. Its reader is the contrib
 // handler's goroutine; its only writer, once the connection carries the
 // session, is writeLoop. Before that (during the probe) the reader writes.
+//
+// An upgrade probe is registered with the session before the HTTP upgrade
+// (so that a second WebSocket for the sid is refused even if it is quicker
+// to start), and attached to its connection afterwards.
 type wsTransport struct {
-	conn *websocket.Conn
-	raw  net.Conn
 	sess *Session
 	wake chan struct{} // capacity 1
+
+	mu     sync.Mutex // guards the fields below
+	conn   *websocket.Conn
+	raw    net.Conn
+	closed bool
 
 	writerStarted atomic.Bool
 	writerDone    sync.WaitGroup
 }
+
+func newWSTransport() *wsTransport { return &wsTransport{wake: make(chan struct{}, 1)} }
 
 func (w *wsTransport) Name() string { return transportWebSocket }
 
@@ -60,11 +72,26 @@ func (w *wsTransport) Writable() bool { return true }
 // this transport and closes the connection. Without a writer (a probe),
 // the reader is woken up to end the connection.
 func (w *wsTransport) Close() {
-	_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout)) // cuts a write in progress short
+	w.mu.Lock()
+	w.closed = true
+	raw := w.raw
+	w.mu.Unlock()
 	w.Notify()
-	if !w.writerStarted.Load() {
-		_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+	if raw == nil {
+		return // not attached yet: attach will refuse
 	}
+	_ = raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout)) // cuts a write in progress short
+	if !w.writerStarted.Load() {
+		_ = raw.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// attach gives w its connection; false if w was closed before.
+func (w *wsTransport) attach(c *websocket.Conn) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.conn, w.raw = c, c.NetConn()
+	return !w.closed
 }
 
 func (s *Server) newWSHandler() fiber.Handler {
@@ -80,52 +107,64 @@ func (s *Server) serveWebSocketHandshake(c *fiber.Ctx, hs *Handshake) error {
 	return s.wsHandler(c)
 }
 
+// serveUpgrade registers a probe for sess and upgrades the connection.
 func (s *Server) serveUpgrade(c *fiber.Ctx, sess *Session) error {
-	c.Locals(localsKey, &wsRequest{sess: sess})
-	return s.wsHandler(c)
+	w := newWSTransport()
+	w.sess = sess
+	if !sess.beginProbe(w, s.cfg.upgradeTimeout) {
+		c.Locals(localsKey, &wsRequest{refused: true})
+		return s.wsHandler(c)
+	}
+	c.Locals(localsKey, &wsRequest{probe: w})
+	err := s.wsHandler(c)
+	if err != nil {
+		sess.abortProbe(w) // the upgrade failed
+	}
+	return err
 }
 
 // serveWS runs for the whole life of one WebSocket connection.
 func (s *Server) serveWS(c *fws.Conn) {
 	req, _ := c.Locals(localsKey).(*wsRequest)
-	w := &wsTransport{conn: c.Conn, raw: c.NetConn(), wake: make(chan struct{}, 1)}
-	if req == nil || !s.addConn() {
-		w.closeFrame(websocket.CloseGoingAway)
+	if req == nil || req.refused || !s.addConn() {
+		closeFrame(c.Conn, websocket.ClosePolicyViolation)
+		if req != nil && req.probe != nil {
+			req.probe.sess.abortProbe(req.probe)
+		}
 		return
 	}
 	defer s.wg.Done()
 	c.SetReadLimit(s.cfg.maxPayload)
 
-	if req.sess == nil {
+	if req.probe == nil {
+		w := newWSTransport()
+		w.attach(c.Conn)
 		sess := s.open(w, req.hs)
 		if sess == nil {
-			w.closeFrame(websocket.CloseGoingAway)
+			closeFrame(c.Conn, websocket.CloseGoingAway)
 			return
 		}
 		w.sess = sess
 		w.startWriter()
-	} else {
-		if !req.sess.beginProbe(w) {
-			// Already upgrading or upgraded: this connection is refused,
-			// the session keeps its transport.
-			w.closeFrame(websocket.ClosePolicyViolation)
-			return
-		}
-		w.sess = req.sess
-		if !w.probe(s.cfg.upgradeTimeout) {
-			req.sess.transportError(w, ReasonTransportError) // abandons the upgrade
-			w.closeFrame(websocket.CloseNormalClosure)
-			return
-		}
-		w.startWriter()
+		w.readLoop()
+		w.writerDone.Wait()
+		return
 	}
+
+	w := req.probe
+	if !w.attach(c.Conn) || !w.probe() {
+		w.sess.abortProbe(w)
+		closeFrame(c.Conn, websocket.CloseNormalClosure)
+		return
+	}
+	w.startWriter()
 	w.readLoop()
 	w.writerDone.Wait()
 }
 
-// probe runs the upgrade handshake: 2probe → 3probe, then 5.
-func (w *wsTransport) probe(timeout time.Duration) bool {
-	_ = w.raw.SetReadDeadline(time.Now().Add(timeout))
+// probe runs the upgrade handshake: 2probe → 3probe, then 5. The
+// session's upgrade timer closes w (ending the read) if it takes too long.
+func (w *wsTransport) probe() bool {
 	probed := false
 	for {
 		mt, data, err := w.conn.ReadMessage()
@@ -142,7 +181,6 @@ func (w *wsTransport) probe(timeout time.Duration) bool {
 			}
 			probed = true
 		case probed && string(data) == "5":
-			_ = w.raw.SetReadDeadline(time.Time{})
 			return w.sess.finishUpgrade(w)
 		default:
 			return false
@@ -216,14 +254,14 @@ func (w *wsTransport) writeLoop() {
 			}
 		}
 		if st == takeDone {
-			w.closeFrame(websocket.CloseNormalClosure)
+			closeFrame(w.conn, websocket.CloseNormalClosure)
 			return
 		}
 	}
 }
 
-func (w *wsTransport) closeFrame(code int) {
-	_ = w.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
+func closeFrame(c *websocket.Conn, code int) {
+	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
 }
 
 // appendWSFrame appends one unmasked, unfragmented server frame holding
