@@ -336,3 +336,46 @@ test('deleting a document makes open editors read-only', async () => {
     await alice.ctx.close();
   }
 });
+
+test('edits left unsent by a closed tab are sent by the next tab', async () => {
+  const doc = `orphan-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const cut = async (page) => {
+    await page.route((url) => url.pathname.startsWith('/socket.io/'), (route) => route.abort());
+    await page.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
+  };
+  try {
+    // Tab one (first slot) and tab two (second slot) on the same document.
+    const t1 = alice.page;
+    await openDoc(t1, server.url, doc);
+    await t1.click('.cm-content');
+    await t1.keyboard.type('tab one. ');
+    await t1.waitForSelector(SAVED);
+    const t2 = await alice.ctx.newPage();
+    await openDoc(t2, server.url, doc);
+    const id2 = (await t2.evaluate(() => window.cowrite.state())).client;
+
+    // Tab two loses its connection, is edited, and is closed with the edit unsent.
+    await cut(t2);
+    await t2.reload();
+    await t2.waitForFunction(() => window.cowrite?.text() === 'tab one. ');
+    assert.equal((await t2.evaluate(() => window.cowrite.state())).client, id2, 'a reload keeps the slot');
+    await t2.click('.cm-content');
+    await t2.keyboard.press('Control+End');
+    await t2.keyboard.type('written offline in tab two');
+    await t2.waitForSelector('[data-testid=status][data-save=unsaved]');
+    await sleep(400);
+    await t2.close({ runBeforeUnload: true });
+    await t1.close({ runBeforeUnload: true });
+    assert.equal(await server.content(doc), 'tab one. ');
+
+    // A new tab passes over the free first slot and picks up tab two's edit.
+    const t3 = await alice.ctx.newPage();
+    await openDoc(t3, server.url, doc);
+    assert.equal((await t3.evaluate(() => window.cowrite.state())).client, id2);
+    assert.equal(await editorText(t3), 'tab one. written offline in tab two');
+    assert.equal(await server.content(doc), 'tab one. written offline in tab two');
+  } finally {
+    await alice.ctx.close();
+  }
+});

@@ -53,26 +53,61 @@ export function saveIdentity(id) {
  * browser on one document must not share a client id (the server dedupes ops
  * by client+seq), so each tab holds a Web Lock on its slot for its lifetime;
  * a reload releases and re-acquires the same slot, keeping the client id,
- * seq and unsent edits. Without Web Locks (insecure origins) slot 0 is used.
+ * seq and unsent edits. A free slot that still holds unsent edits (a tab
+ * closed while offline) is preferred, so they are sent by the next tab.
+ * Without Web Locks (insecure origins) slot 0 is used.
  */
 export async function claimSlot(doc) {
-  let n = 0;
-  if (navigator.locks?.request) {
-    for (n = 0; n < 16; n++) {
-      const name = `cowrite:${doc}:${n}`;
-      const got = await new Promise((resolve) => {
-        navigator.locks
-          .request(name, { ifAvailable: true }, (lock) => {
-            resolve(!!lock);
-            return lock ? new Promise(() => {}) : undefined; // hold until unload
-          })
-          .catch(() => resolve(false));
-      });
-      if (got) break;
+  const keyOf = (n) => `cowrite:doc:${doc}:${n}`;
+  const hasPending = (n) => {
+    try {
+      const v = JSON.parse(storage()?.getItem(keyOf(n)) ?? 'null');
+      return !!(v && (v.inflight || v.buffer));
+    } catch {
+      return false;
     }
-    if (n === 16) n = 0;
+  };
+  const exists = (n) => {
+    try {
+      return storage()?.getItem(keyOf(n)) != null;
+    } catch {
+      return false;
+    }
+  };
+  let chosen = 0;
+  if (navigator.locks?.request) {
+    // lock(n) → a release function, or null when another tab holds slot n.
+    const lock = (n) =>
+      new Promise((resolve) => {
+        navigator.locks
+          .request(`cowrite:${doc}:${n}`, { ifAvailable: true }, (l) => {
+            if (!l) return resolve(null);
+            return new Promise((release) => resolve(release)); // held until released or unload
+          })
+          .catch(() => resolve(null));
+      });
+    let held = null;
+    chosen = -1;
+    for (let n = 0; n < 16; n++) {
+      if (held && !exists(n)) break; // nothing further to look at
+      const release = await lock(n);
+      if (!release) continue;
+      if (!held) {
+        held = release;
+        chosen = n;
+        if (hasPending(n)) break;
+      } else if (hasPending(n)) {
+        held();
+        held = release;
+        chosen = n;
+        break;
+      } else {
+        release();
+      }
+    }
+    if (chosen < 0) chosen = 0; // 16 tabs open: share slot 0 (best effort)
   }
-  const key = `cowrite:doc:${doc}:${n}`;
+  const key = keyOf(chosen);
   return {
     key,
     load() {
