@@ -71,7 +71,9 @@ func BenchmarkAppend(b *testing.B) {
 	b.Run("onedoc/writers=64", func(b *testing.B) { benchAppend(b, 1, 64) })
 }
 
-func benchAppend(b *testing.B, docs, writers int) {
+func benchAppend(b *testing.B, docs, writers int) { benchAppendDB(b, docs, writers) }
+
+func benchAppendDB(b *testing.B, docs, writers int) *DB {
 	db, _ := openTest(b, nil)
 	type seqr struct {
 		mu   sync.Mutex
@@ -125,6 +127,7 @@ func benchAppend(b *testing.B, docs, writers int) {
 		pages := pagesWritten(db) - pages0 // incl. checkpoints
 		b.ReportMetric(float64(pages)/float64(batches), "pages/commit")
 	}
+	return db
 }
 
 // BenchmarkLoad compares opening a document with 1,000,000 ops of history

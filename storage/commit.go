@@ -163,8 +163,15 @@ func (db *DB) commitLoop() {
 		spare = jobs[:0]
 		// Let the writers just acknowledged run first: they usually queue
 		// their next write at once, and then join the next batch instead of
-		// waiting a whole commit for the one after it. (A yield, not a delay.)
-		runtime.Gosched()
+		// waiting a whole commit for the one after it. Yield while the queue
+		// keeps growing (a few times at most); there is no timed delay.
+		for range 8 {
+			before := db.queued()
+			runtime.Gosched()
+			if db.queued() == before {
+				break
+			}
+		}
 
 		if db.journalOps >= db.cpOps || db.journalBytes >= checkpointBytes {
 			if err := db.checkpoint(); err != nil {
@@ -172,6 +179,12 @@ func (db *DB) commitLoop() {
 			}
 		}
 	}
+}
+
+func (db *DB) queued() int {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	return len(db.queue)
 }
 
 func (db *DB) commitBatch(jobs []*job) {
@@ -237,18 +250,24 @@ func storedDoc(tx *bolt.Tx, id string) (*bolt.Bucket, DocMeta, error) {
 
 func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 	// Validate everything before the first write.
-	b := tx.Bucket(bktDocs).Bucket([]byte(a.Doc))
-	if b == nil {
-		return fmt.Errorf("%w: %q", ErrNotFound, a.Doc)
-	}
-	var m DocMeta
+	// A document with an overlay exists (DeleteDoc drops the overlay), so
+	// the common case needs no B-tree lookup at all.
+	var (
+		b   *bolt.Bucket
+		m   DocMeta
+		inc uint64
+	)
 	if p := db.lookup(bt, a.Doc); p != nil {
 		m = p.meta
 	} else {
+		if b = tx.Bucket(bktDocs).Bucket([]byte(a.Doc)); b == nil {
+			return fmt.Errorf("%w: %q", ErrNotFound, a.Doc)
+		}
 		var err error
 		if m, err = decodeMeta(a.Doc, b.Get(keyMeta)); err != nil {
 			return err
 		}
+		inc = b.Sequence()
 	}
 	next := m.Version + 1
 	for i := range a.Records {
@@ -281,7 +300,7 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 	}
 
 	// Write: one journal record, and the snapshot (rare) in place.
-	p, err := db.touch(bt, a.Doc, b.Sequence(), func() (DocMeta, error) { return m, nil })
+	p, err := db.touch(bt, a.Doc, inc, func() (DocMeta, error) { return m, nil })
 	if err != nil {
 		return err
 	}
@@ -312,6 +331,9 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 		return abort(err)
 	}
 	if s := a.Snapshot; s != nil {
+		if b == nil {
+			b = tx.Bucket(bktDocs).Bucket([]byte(a.Doc))
+		}
 		if err := b.Bucket(bktSnaps).Put(u64(s.Version), []byte(s.Content)); err != nil {
 			return abort(err)
 		}

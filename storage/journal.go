@@ -223,6 +223,7 @@ func (db *DB) checkpoint() error {
 type cpDoc struct {
 	b        *bolt.Bucket
 	old, cur DocMeta
+	seqs     map[string]seqPair // highest seq per client among the moved ops
 }
 
 func (db *DB) checkpointTx(tx *bolt.Tx) (int, error) {
@@ -247,7 +248,7 @@ func (db *DB) checkpointTx(tx *bolt.Tx) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			d = &cpDoc{b: b, old: m, cur: m}
+			d = &cpDoc{b: b, old: m, cur: m, seqs: map[string]seqPair{}}
 			touched[e.doc] = d
 		}
 		if d == nil {
@@ -256,23 +257,32 @@ func (db *DB) checkpointTx(tx *bolt.Tx) (int, error) {
 		if len(e.recs) > 0 && e.recs[0].Version != d.cur.Version+1 {
 			return 0, fmt.Errorf("%w: journal: document %q at %d, next record is %d", ErrCorrupt, e.doc, d.cur.Version, e.recs[0].Version)
 		}
-		ops, seqs := d.b.Bucket(bktOps), d.b.Bucket(bktSeq)
+		ops := d.b.Bucket(bktOps)
 		for i := range e.recs {
 			r := &e.recs[i]
 			if err := ops.Put(u64(r.Version), encodeOp(r)); err != nil {
 				return 0, err
 			}
-			if r.Client != "" && r.Seq > 0 {
-				if old := seqs.Get([]byte(r.Client)); len(old) == 16 && be.Uint64(old) >= r.Seq {
-					continue
-				}
-				if err := seqs.Put([]byte(r.Client), seqVal(r.Seq, r.Version)); err != nil {
-					return 0, err
-				}
+			if r.Client != "" && r.Seq > d.seqs[r.Client].seq {
+				d.seqs[r.Client] = seqPair{r.Seq, r.Version}
 			}
 		}
 		n += len(e.recs)
 		d.cur.Version, d.cur.Updated, d.cur.Size, d.cur.Length = e.meta.Version, e.meta.Updated, e.meta.Size, e.meta.Length
+	}
+	for _, d := range touched {
+		if d == nil {
+			continue
+		}
+		seqs := d.b.Bucket(bktSeq)
+		for client, sp := range d.seqs {
+			if old := seqs.Get([]byte(client)); len(old) == 16 && be.Uint64(old) >= sp.seq {
+				continue
+			}
+			if err := seqs.Put([]byte(client), seqVal(sp.seq, sp.version)); err != nil {
+				return 0, err
+			}
+		}
 	}
 	for _, d := range touched {
 		if d == nil {
