@@ -200,6 +200,16 @@ func (db *DB) commitBatch(jobs []*job) {
 			}
 			errs[i] = err
 		}
+		// The whole batch's appends are one journal record: one value on
+		// contiguous pages, written with few syscalls.
+		if len(bt.journal) > 0 {
+			jb := tx.Bucket(bktJournal)
+			lsn, err := jb.NextSequence()
+			if err != nil {
+				return err
+			}
+			return jb.Put(u64(lsn), bt.journal)
+		}
 		return nil
 	})
 	db.stats.batches.Add(1)
@@ -299,7 +309,8 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 		}
 	}
 
-	// Write: one journal record, and the snapshot (rare) in place.
+	// Write: an entry in the batch's journal record, and the snapshot
+	// (rare) in place.
 	p, err := db.touch(bt, a.Doc, inc, func() (DocMeta, error) { return m, nil })
 	if err != nil {
 		return err
@@ -321,15 +332,7 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 		nm.Updated = bt.now
 	}
 	nm.Updated = time.Unix(0, nm.Updated.UnixNano()).UTC()
-	j := tx.Bucket(bktJournal)
-	lsn, err := j.NextSequence()
-	if err != nil {
-		return abort(err)
-	}
-	rec := encodeEntry(a.Doc, nm, recs)
-	if err := j.Put(u64(lsn), rec); err != nil {
-		return abort(err)
-	}
+	bt.journal = appendEntry(bt.journal, a.Doc, p.inc, nm, recs)
 	if s := a.Snapshot; s != nil {
 		if b == nil {
 			b = tx.Bucket(bktDocs).Bucket([]byte(a.Doc))
@@ -340,14 +343,12 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 	}
 	p.meta = nm
 	p.ops = append(p.ops, recs...)
-	p.lsns = append(p.lsns, lsn)
 	for _, r := range recs {
 		if r.Client != "" && r.Seq > 0 && r.Seq > p.seqs[r.Client].seq {
 			p.seqs[r.Client] = seqPair{r.Seq, r.Version}
 		}
 	}
 	bt.ops += len(recs)
-	bt.size += len(rec)
 	return nil
 }
 

@@ -38,15 +38,18 @@
 // # Journal and checkpoints
 //
 // A B-tree keyed by document scatters a batch over many pages: appending to
-// 200 documents would dirty 200+ leaf pages and make each commit slow. So an
-// Append is first written as one record to a journal bucket keyed by a
-// global sequence number: a whole batch lands on a few adjacent pages. The
+// 200 documents would dirty 200+ leaf pages and make each commit slow. So
+// each batch's appends are written as one record (one value, on contiguous
+// pages) to a journal bucket keyed by a global sequence number. The
 // committer keeps each document's journaled, not yet checkpointed state
 // (metadata, ops, dedupe entries) in memory, and readers merge it with the
 // document buckets. Snapshots are written to the document bucket directly.
 // A checkpoint moves the journal into the document buckets in one
 // transaction (when it holds Options.CheckpointOps ops or 32 MiB, at Close,
 // and at Open to recover after a crash) and then drops the in-memory state.
+// Journal entries name the document's incarnation (its bucket's sequence),
+// so entries of a document deleted (and perhaps re-created) before the
+// checkpoint are skipped.
 //
 // Readers take the in-memory state and begin their bbolt transaction under
 // one lock that a checkpoint also takes before dropping that state; so a
@@ -76,10 +79,12 @@
 //	    snaps/<u64 version>    content bytes
 //	    seq/<client>           u64 seq, u64 version (dedupe)
 //	updated/<^u64 updated ns><id>   empty; index for ListDocs ByUpdated
-//	journal/<u64 lsn>          format byte 1, uvarint len(id), id, uvarint
-//	                           version, varint updated ns, varint size,
-//	                           varint length, uvarint n, n × (uvarint len,
-//	                           op record as in ops/); versions end at version
+//	journal/<u64 lsn>          one batch: entries, each framed by its uvarint
+//	                           length: format byte 1, uvarint len(id), id,
+//	                           uvarint incarnation, uvarint version, varint
+//	                           updated ns, varint size, varint length,
+//	                           uvarint n, n × (uvarint len, op record as in
+//	                           ops/); the n versions end at version
 //
 // Integers in keys are big-endian so cursors iterate in version order.
 // The metadata and dedupe entries in docs/ are as of the last checkpoint.

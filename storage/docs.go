@@ -145,14 +145,8 @@ func (db *DB) DeleteDoc(ctx context.Context, id string) error {
 		if err != nil {
 			return err
 		}
-		if p := db.lookup(bt, id); p != nil {
-			j := tx.Bucket(bktJournal)
-			for _, lsn := range p.lsns {
-				if err := j.Delete(u64(lsn)); err != nil {
-					return abort(err)
-				}
-			}
-		}
+		// Its journal entries stay until the next checkpoint, which skips
+		// them: they name an incarnation that no longer exists.
 		bt.docs[id] = nil
 		if err := tx.Bucket(bktUpdated).Delete(updatedKey(m.Updated, id)); err != nil {
 			return abort(err)

@@ -34,42 +34,57 @@ func FuzzDecodeOp(f *testing.F) {
 	})
 }
 
-// FuzzDecodeEntry: decoding a journal record never panics, fails only with
-// ErrCorrupt, and round-trips.
-func FuzzDecodeEntry(f *testing.F) {
+// FuzzJournalRecord: walking a journal record never panics, fails only
+// with ErrCorrupt, and every entry round-trips.
+func FuzzJournalRecord(f *testing.F) {
 	recs := []OpRecord{
 		{Version: 4, Op: []byte(`["a"]`), Client: "x", Seq: 1, Time: time.Unix(1, 0)},
 		{Version: 5, Op: []byte(`[{"d":1}]`), Time: time.Unix(2, 0)},
 	}
-	f.Add(encodeEntry("doc", DocMeta{Version: 5, Size: 10, Length: 9, Updated: time.Unix(3, 0)}, recs))
-	f.Add(encodeEntry("", DocMeta{}, nil))
-	f.Add([]byte{journalFormat1, 3, 'a', 'b', 'c', 2, 0, 0, 0, 5})
-	f.Add([]byte{journalFormat1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 1, 1, 1})
+	two := appendEntry(nil, "doc", 7, DocMeta{Version: 5, Size: 10, Length: 9, Updated: time.Unix(3, 0)}, recs)
+	two = appendEntry(two, "other", 1, DocMeta{Version: 1}, recs[1:])
+	f.Add(two)
+	f.Add(appendEntry(nil, "", 0, DocMeta{}, nil))
+	f.Add([]byte{10, journalFormat1, 3, 'a', 'b', 'c', 1, 2, 0, 0, 0, 5})
+	f.Add([]byte{16, journalFormat1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 1})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e, err := decodeEntry(b)
+		var entries []entry
+		err := walkRecord(b, func(e entry) error {
+			entries = append(entries, e)
+			return nil
+		})
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("error %v is not ErrCorrupt", err)
 			}
 			return
 		}
-		for i, r := range e.recs {
-			if want := e.meta.Version - uint64(len(e.recs)) + 1 + uint64(i); r.Version != want {
-				t.Fatalf("record %d has version %d, want %d", i, r.Version, want)
+		var again []byte
+		for _, e := range entries {
+			for i, r := range e.recs {
+				if want := e.meta.Version - uint64(len(e.recs)) + 1 + uint64(i); r.Version != want {
+					t.Fatalf("record %d has version %d, want %d", i, r.Version, want)
+				}
 			}
+			again = appendEntry(again, e.doc, e.inc, e.meta, e.recs)
 		}
-		e2, err := decodeEntry(encodeEntry(e.doc, e.meta, e.recs))
-		if err != nil {
-			t.Fatalf("re-decode: %v", err)
-		}
-		if e2.doc != e.doc || e2.meta != e.meta || len(e2.recs) != len(e.recs) {
-			t.Fatalf("round trip: %+v != %+v", e2, e)
-		}
-		for i := range e.recs {
-			a, b := e.recs[i], e2.recs[i]
-			if a.Version != b.Version || a.Seq != b.Seq || a.Client != b.Client || !a.Time.Equal(b.Time) || !bytes.Equal(a.Op, b.Op) {
-				t.Fatalf("record %d: %+v != %+v", i, b, a)
+		i := 0
+		err = walkRecord(again, func(e2 entry) error {
+			e := entries[i]
+			i++
+			if e2.doc != e.doc || e2.inc != e.inc || e2.meta != e.meta || len(e2.recs) != len(e.recs) {
+				t.Fatalf("round trip: %+v != %+v", e2, e)
 			}
+			for k := range e.recs {
+				a, b := e.recs[k], e2.recs[k]
+				if a.Version != b.Version || a.Seq != b.Seq || a.Client != b.Client || !a.Time.Equal(b.Time) || !bytes.Equal(a.Op, b.Op) {
+					t.Fatalf("record %d: %+v != %+v", k, b, a)
+				}
+			}
+			return nil
+		})
+		if err != nil || i != len(entries) {
+			t.Fatalf("re-walk: %d of %d entries, %v", i, len(entries), err)
 		}
 	})
 }

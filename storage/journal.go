@@ -34,24 +34,23 @@ type pending struct {
 	meta DocMeta            // full metadata after the newest journaled append
 	ops  []OpRecord         // journaled ops, contiguous, ending at meta.Version
 	seqs map[string]seqPair // highest seq per client among ops
-	lsns []uint64           // journal keys holding this document's appends
 	inc  uint64             // the document bucket's Sequence: tells a recreated id apart
 }
 
 type seqPair struct{ seq, version uint64 }
 
 func (p *pending) clone() *pending {
-	// ops and lsns share their backing arrays: the clone only appends past
-	// p's lengths, which no holder of p reads.
-	return &pending{meta: p.meta, ops: p.ops, seqs: maps.Clone(p.seqs), lsns: p.lsns, inc: p.inc}
+	// ops shares its backing array: the clone only appends past p's
+	// length, which no holder of p reads.
+	return &pending{meta: p.meta, ops: p.ops, seqs: maps.Clone(p.seqs), inc: p.inc}
 }
 
 // batch is the committer's state while it applies one group of writes.
 type batch struct {
-	now  time.Time
-	docs map[string]*pending // tentative overlay changes; a nil value removes the doc's overlay
-	ops  int                 // ops journaled in this batch
-	size int                 // bytes journaled in this batch
+	now     time.Time
+	docs    map[string]*pending // tentative overlay changes; a nil value removes the doc's overlay
+	ops     int                 // ops journaled in this batch
+	journal []byte              // the batch's journal record: framed entries
 }
 
 // lookup returns the document's overlay as this batch sees it.
@@ -97,18 +96,20 @@ func (db *DB) install(bt *batch) {
 	}
 	db.ovMu.Unlock()
 	db.journalOps += bt.ops
-	db.journalBytes += bt.size
+	db.journalBytes += len(bt.journal)
 }
 
-// Journal record: format byte, uvarint len(doc), doc, uvarint version,
-// varint updated ns, varint size, varint length, uvarint record count, then
-// per record uvarint len(encodeOp) and encodeOp (versions are implicit:
-// they end at version).
-func encodeEntry(doc string, m DocMeta, recs []OpRecord) []byte {
-	b := make([]byte, 0, 64+len(doc)+len(recs)*64)
+// A journal record holds one batch: a sequence of entries, each framed by
+// its uvarint length. An entry is one Append: format byte, uvarint len(doc),
+// doc, uvarint incarnation, uvarint version, varint updated ns, varint size,
+// varint length, uvarint record count, then per record uvarint
+// len(encodeOp) and encodeOp (versions are implicit: they end at version).
+func appendEntry(dst []byte, doc string, inc uint64, m DocMeta, recs []OpRecord) []byte {
+	b := make([]byte, 0, 64+len(doc)+len(recs)*96)
 	b = append(b, journalFormat1)
 	b = binary.AppendUvarint(b, uint64(len(doc)))
 	b = append(b, doc...)
+	b = binary.AppendUvarint(b, inc)
 	b = binary.AppendUvarint(b, m.Version)
 	b = binary.AppendVarint(b, m.Updated.UnixNano())
 	b = binary.AppendVarint(b, m.Size)
@@ -119,11 +120,32 @@ func encodeEntry(doc string, m DocMeta, recs []OpRecord) []byte {
 		b = binary.AppendUvarint(b, uint64(len(e)))
 		b = append(b, e...)
 	}
-	return b
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// walkRecord calls fn for each entry of a journal record.
+func walkRecord(v []byte, fn func(e entry) error) error {
+	for len(v) > 0 {
+		l, n := binary.Uvarint(v)
+		if n <= 0 || l > uint64(len(v)-n) {
+			return fmt.Errorf("%w: journal record: bad entry frame", ErrCorrupt)
+		}
+		e, err := decodeEntry(v[n : n+int(l)])
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+		v = v[n+int(l):]
+	}
+	return nil
 }
 
 type entry struct {
 	doc  string
+	inc  uint64  // the document's incarnation (its bucket's Sequence)
 	meta DocMeta // Version, Updated, Size, Length
 	recs []OpRecord
 }
@@ -161,13 +183,14 @@ func decodeEntry(b []byte) (entry, error) {
 	b = b[l:]
 	var upd, size, length int64
 	var count uint64
-	var ok1, ok2, ok3, ok4, ok5 bool
+	var ok0, ok1, ok2, ok3, ok4, ok5 bool
+	e.inc, ok0 = uv()
 	e.meta.Version, ok1 = uv()
 	upd, ok2 = sv()
 	size, ok3 = sv()
 	length, ok4 = sv()
 	count, ok5 = uv()
-	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || count > e.meta.Version || count > uint64(len(b)) {
+	if !ok0 || !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || count > e.meta.Version || count > uint64(len(b)) {
 		return bad("bad header")
 	}
 	e.meta.ID = e.doc
@@ -233,42 +256,44 @@ func (db *DB) checkpointTx(tx *bolt.Tx) (int, error) {
 	n := 0
 	c := j.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		e, err := decodeEntry(v)
+		err := walkRecord(v, func(e entry) error {
+			d, ok := touched[e.doc]
+			if !ok {
+				b := docs.Bucket([]byte(e.doc))
+				if b == nil { // deleted after this entry
+					touched[e.doc] = nil
+					return nil
+				}
+				m, err := decodeMeta(e.doc, b.Get(keyMeta))
+				if err != nil {
+					return err
+				}
+				d = &cpDoc{b: b, old: m, cur: m, seqs: map[string]seqPair{}}
+				touched[e.doc] = d
+			}
+			if d == nil || e.inc != d.b.Sequence() {
+				return nil // the document was deleted (and maybe re-created) after this entry
+			}
+			if len(e.recs) > 0 && e.recs[0].Version != d.cur.Version+1 {
+				return fmt.Errorf("%w: journal: document %q at %d, next record is %d", ErrCorrupt, e.doc, d.cur.Version, e.recs[0].Version)
+			}
+			ops := d.b.Bucket(bktOps)
+			for i := range e.recs {
+				r := &e.recs[i]
+				if err := ops.Put(u64(r.Version), encodeOp(r)); err != nil {
+					return err
+				}
+				if r.Client != "" && r.Seq > d.seqs[r.Client].seq {
+					d.seqs[r.Client] = seqPair{r.Seq, r.Version}
+				}
+			}
+			n += len(e.recs)
+			d.cur.Version, d.cur.Updated, d.cur.Size, d.cur.Length = e.meta.Version, e.meta.Updated, e.meta.Size, e.meta.Length
+			return nil
+		})
 		if err != nil {
 			return 0, err
 		}
-		d, ok := touched[e.doc]
-		if !ok {
-			b := docs.Bucket([]byte(e.doc))
-			if b == nil { // deleted after journaling (DeleteDoc removes its records, so this is defensive)
-				touched[e.doc] = nil
-				continue
-			}
-			m, err := decodeMeta(e.doc, b.Get(keyMeta))
-			if err != nil {
-				return 0, err
-			}
-			d = &cpDoc{b: b, old: m, cur: m, seqs: map[string]seqPair{}}
-			touched[e.doc] = d
-		}
-		if d == nil {
-			continue
-		}
-		if len(e.recs) > 0 && e.recs[0].Version != d.cur.Version+1 {
-			return 0, fmt.Errorf("%w: journal: document %q at %d, next record is %d", ErrCorrupt, e.doc, d.cur.Version, e.recs[0].Version)
-		}
-		ops := d.b.Bucket(bktOps)
-		for i := range e.recs {
-			r := &e.recs[i]
-			if err := ops.Put(u64(r.Version), encodeOp(r)); err != nil {
-				return 0, err
-			}
-			if r.Client != "" && r.Seq > d.seqs[r.Client].seq {
-				d.seqs[r.Client] = seqPair{r.Seq, r.Version}
-			}
-		}
-		n += len(e.recs)
-		d.cur.Version, d.cur.Updated, d.cur.Size, d.cur.Length = e.meta.Version, e.meta.Updated, e.meta.Size, e.meta.Length
 	}
 	for _, d := range touched {
 		if d == nil {
