@@ -42,6 +42,9 @@ type API struct {
 	ctx    context.Context // canceled by Close: aborts hub calls of events
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // event workers (mailboxes)
+
+	mu     sync.Mutex           // guards the fields below
+	owners map[clientKey]string // socket that last submitted under a client id on a document
 }
 
 // New returns the API serving hub. When io is not nil, the Socket.IO event
@@ -50,7 +53,7 @@ type API struct {
 func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel}
+	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel, owners: make(map[clientKey]string)}
 	if io != nil {
 		a.registerSocket(io.Of("/"))
 	}

@@ -213,7 +213,10 @@ func (a *API) onConnection(s *sio.Socket) {
 	handle(evOp, a.onOp)
 	handle(evPresence, a.onPresence)
 	s.OnDisconnect(func(string) {
-		mb.post(func() { a.hub.Disconnect(sid) }, true)
+		mb.post(func() {
+			a.hub.Disconnect(sid)
+			a.dropOwner(string(sid), "")
+		}, true)
 	})
 }
 
@@ -301,6 +304,7 @@ func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error)
 		return nil, err
 	}
 	s.Leave(doc)
+	a.dropOwner(s.ID(), doc)
 	if err := a.hub.Leave(ctx, doc, collab.SessionID(s.ID())); err != nil {
 		return nil, err
 	}
@@ -316,11 +320,66 @@ func (a *API) onOp(ctx context.Context, s *sio.Socket, p object) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	com, err := a.hub.Submit(ctx, doc, collab.SessionID(s.ID()), sub)
+	sid := collab.SessionID(s.ID())
+	com, err := a.hub.Submit(ctx, doc, sid, sub)
+	if collab.CodeOf(err) == collab.CodeForbidden && sub.Client != "" && a.takeOver(ctx, s, doc, sub.Client) {
+		com, err = a.hub.Submit(ctx, doc, sid, sub)
+	}
 	if err != nil {
 		return nil, err
 	}
+	if sub.Client != "" {
+		a.setOwner(doc, sub.Client, s.ID())
+	}
 	return opAck{OK: true, Version: com.Version}, nil
+}
+
+// clientKey names a client id on a document.
+type clientKey struct{ doc, client string }
+
+// setOwner records that socket sid submits under client on doc.
+func (a *API) setOwner(doc, client, sid string) {
+	a.mu.Lock()
+	a.owners[clientKey{doc, client}] = sid
+	a.mu.Unlock()
+}
+
+// dropOwner forgets the client ids socket sid used (on doc, or on every
+// document when doc is "").
+func (a *API) dropOwner(sid, doc string) {
+	a.mu.Lock()
+	for k, owner := range a.owners {
+		if owner == sid && (doc == "" || k.doc == doc) {
+			delete(a.owners, k)
+		}
+	}
+	a.mu.Unlock()
+}
+
+// takeOver handles a reconnecting client: collab binds a client id to the
+// session that first submitted under it until that session leaves, so a
+// client that comes back on a new connection before the server noticed the
+// old one is dead (a dropped long-polling connection is only detected by the
+// heartbeat, up to pingInterval+pingTimeout later) would be refused. The
+// newest connection wins: the old socket is removed from the document and
+// disconnected ("io server disconnect"), which releases the client id. It
+// reports whether there was an old socket to take over from.
+func (a *API) takeOver(ctx context.Context, s *sio.Socket, doc, client string) bool {
+	a.mu.Lock()
+	old, ok := a.owners[clientKey{doc, client}]
+	a.mu.Unlock()
+	if !ok || old == s.ID() {
+		return false
+	}
+	a.log.Info("client id taken over by a new connection", "doc", doc, "client", client, "old", old, "new", s.ID())
+	if err := a.hub.Leave(ctx, doc, collab.SessionID(old)); err != nil && collab.CodeOf(err) != collab.CodeNotJoined {
+		a.log.Warn("take over: leave", "doc", doc, "socket", old, "err", err)
+	}
+	if os := s.Namespace().Socket(old); os != nil {
+		os.Leave(doc)
+		os.Disconnect(false)
+	}
+	return true
 }
 
 func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, error) {

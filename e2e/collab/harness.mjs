@@ -341,7 +341,9 @@ export class EditClient {
     this.inflight.sent = op;
     const conn = this.conn();
     const base = this.version;
-    this.inflight.base = base;
+    const inflight = this.inflight;
+    inflight.base = base;
+    (inflight.sentOn ??= new Set()).add(socket.id);
     socket.timeout(10000).emit('doc:op', { doc: this.doc, version: base, op, client: this.client, seq }, (err, ack) => {
       if (err) return; // dropped; resent after the rejoin
       if (!ack || !ack.ok) {
@@ -357,7 +359,11 @@ export class EditClient {
         this.errors.push(`op seq ${seq} failed: ${JSON.stringify(ack)}`);
         return;
       }
-      conn.acked.add(ack.version);
+      // Only when every send of this op went through this connection is
+      // it certain that the commit came from it (a resend of an op that an
+      // earlier connection had committed is acked as a duplicate, and the
+      // original broadcast legitimately reaches the new connection).
+      if (inflight.sentOn.size === 1) conn.acked.add(ack.version);
       const prev = this.acked.get(seq);
       if (prev) {
         if (prev.version !== ack.version) this.errors.push(`seq ${seq} acked as v${prev.version} and v${ack.version}`);
