@@ -13,6 +13,7 @@ import (
 	"github.com/cowrite/cowrite/api"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/boltstore"
+	"github.com/cowrite/cowrite/frontend"
 	"github.com/cowrite/cowrite/sio"
 	"github.com/cowrite/cowrite/sio/engine"
 	"github.com/cowrite/cowrite/storage"
@@ -73,9 +74,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Logger: log})
 
 	app := newApp(cfg, log)
+	frontend.Register(app) // before /socket.io/: it serves /socket.io/socket.io.js
 	io.Mount(app, "/socket.io/")
 	a.Register(app)
-	registerFrontend(app)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(ln) }()
