@@ -111,6 +111,8 @@ func Open(path string, opts *Options) (*DB, error) {
 			return nil, fmt.Errorf("storage: open %s: %w", path, err)
 		}
 	}
+	_, statErr := os.Stat(path)
+	created := errors.Is(statErr, os.ErrNotExist)
 	bdb, err := openBolt(path, &bolt.Options{
 		Timeout:         o.Timeout,
 		NoFreelistSync:  true,
@@ -128,6 +130,13 @@ func Open(path string, opts *Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
+	if created && !o.NoSync {
+		// Make the new file's directory entry durable too.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			_ = bdb.Close()
+			return nil, fmt.Errorf("storage: open %s: %w", path, err)
+		}
+	}
 	db := &DB{
 		bolt:      bdb,
 		path:      path,
@@ -139,13 +148,22 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	db.cond = sync.NewCond(&db.mu)
 	// Recovery: whatever the journal holds goes into the document buckets.
-	if err := db.recover(); err != nil {
+	if err := db.replayJournal(); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	db.wg.Add(1)
 	go db.commitLoop()
 	return db, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // openBolt opens the bbolt file, mapping its failures onto this package's
@@ -221,8 +239,8 @@ func initSchema(bdb *bolt.DB) (err error) {
 	})
 }
 
-// recover checkpoints a journal left by a crash (or a failed checkpoint).
-func (db *DB) recover() error {
+// replayJournal checkpoints a journal left by a crash (or a failed checkpoint).
+func (db *DB) replayJournal() error {
 	empty := true
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(bktJournal).Cursor().First()
