@@ -214,6 +214,22 @@ test('the document list creates, renames, opens and deletes documents', async ()
     await a.click('.cm-content');
     await a.keyboard.type('agenda');
     await a.waitForSelector(SAVED);
+    // rename from the editor
+    await a.click('[data-testid=doc-rename]');
+    await a.fill('[data-testid=doc-title-input]', 'Meeting notes v2');
+    await a.keyboard.press('Enter');
+    await a.waitForFunction(() => document.querySelector('[data-testid=doc-title]')?.textContent === 'Meeting notes v2');
+    assert.equal((await (await fetch(`${server.url}/api/docs/${encodeURIComponent(id)}`)).json()).title, 'Meeting notes v2');
+
+    // open (and so create) a document by name
+    await a.goto(server.url + '/');
+    const stamp = Date.now();
+    await a.fill('[data-testid=open-name]', `Plan ${stamp}: café`);
+    await Promise.all([a.waitForURL(/\/d\//), a.click('[data-testid=open-button]')]);
+    await a.waitForSelector(SAVED);
+    assert.equal(new URL(a.url()).pathname, `/d/Plan-${stamp}-caf`);
+    const byName = await (await fetch(`${server.url}/api/docs/Plan-${stamp}-caf`)).json();
+    assert.equal(byName.title, `Plan ${stamp}: café`);
 
     await a.goto(server.url + '/');
     const row = `[data-testid=doc-row][data-doc="${id}"]`;

@@ -46,6 +46,7 @@ export async function editorPage(root, docId) {
   // Announces connection changes only (not every "Saving…" while typing).
   const liveEl = h('span', { class: 'sr-only', role: 'status', 'aria-live': 'polite' });
   const titleEl = h('h1', { class: 'doc-title', 'data-testid': 'doc-title' }, docId);
+  const renameBtn = h('button', { type: 'button', class: 'icon', 'aria-label': 'Rename document', title: 'Rename', 'data-testid': 'doc-rename' }, '✎');
   const copyBtn = h('button', { type: 'button', 'data-testid': 'copy-link', title: 'Copy a link to this document' }, 'Copy link');
   const historyBtn = h('button', { type: 'button', 'aria-expanded': 'false', 'aria-controls': 'history', 'data-testid': 'history-button' }, 'History');
   const nameInput = h('input', { id: 'my-name', value: me.name, maxlength: 40, autocomplete: 'nickname', 'data-testid': 'name-input' });
@@ -61,6 +62,7 @@ export async function editorPage(root, docId) {
       { class: 'topbar' },
       h('a', { class: 'brand', href: '/', 'data-testid': 'back' }, 'Cowrite'),
       titleEl,
+      renameBtn,
       h('div', { class: 'spacer' }),
       statusEl,
       liveEl,
@@ -500,17 +502,51 @@ export async function editorPage(root, docId) {
     setTimeout(() => (copyBtn.textContent = 'Copy link'), 2000);
   });
 
+  let title = '';
+  function showTitle(t) {
+    title = t || '';
+    titleEl.textContent = title || docId;
+    document.title = `${title || docId} · Cowrite`;
+  }
   async function loadMeta() {
     try {
       const meta = await api('GET', docPath(docId));
-      if (meta?.title) {
-        titleEl.textContent = meta.title;
-        document.title = `${meta.title} · Cowrite`;
-      }
+      showTitle(meta?.title);
     } catch {
       /* the title is cosmetic */
     }
   }
+  renameBtn.addEventListener('click', () => {
+    const input = h('input', { value: title, 'aria-label': 'Document title', maxlength: 200, class: 'title-input', 'data-testid': 'doc-title-input' });
+    let done = false;
+    const finish = async (save) => {
+      if (done) return;
+      done = true;
+      const t = input.value.trim();
+      input.replaceWith(titleEl);
+      renameBtn.hidden = false;
+      renameBtn.focus();
+      if (save && t && t !== title) {
+        try {
+          const meta = await api('PATCH', docPath(docId), { title: t });
+          showTitle(meta?.title ?? t);
+        } catch (err) {
+          showBanner(`Could not rename: ${err.message}`);
+        }
+      }
+    };
+    input.addEventListener('keydown', (e) => {
+      // preventDefault: the Enter must not also "click" the button that gets the focus back
+      if (e.key === 'Enter' || e.key === 'Escape') e.preventDefault();
+      if (e.key === 'Enter') finish(true);
+      if (e.key === 'Escape') finish(false);
+    });
+    input.addEventListener('blur', () => finish(true));
+    titleEl.replaceWith(input);
+    renameBtn.hidden = true;
+    input.focus();
+    input.select();
+  });
 
   // A read-only hook for debugging and the browser tests.
   window.cowrite = {

@@ -29,6 +29,30 @@ export function listPage(root) {
     h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-button' }, 'Create'),
   );
 
+  const openInput = h('input', { id: 'open-name', name: 'name', placeholder: 'meeting-notes', maxlength: 200, 'data-testid': 'open-name' });
+  const openForm = h(
+    'form',
+    {
+      class: 'create',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const name = openInput.value.trim();
+        // Document ids are limited to A-Z a-z 0-9 . _ ~ - ; the name becomes the title.
+        const id = name.replace(/[^A-Za-z0-9._~-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 100);
+        if (!id) return say('Use at least one letter or digit in the name.');
+        try {
+          await api('POST', '/api/docs', { id, title: name });
+        } catch (err) {
+          if (err.status !== 409) return say(`Could not open “${name}”: ${err.message}`);
+        }
+        location.assign(`/d/${encodeURIComponent(id)}`);
+      },
+    },
+    h('label', { for: 'open-name' }, 'Open or start by name'),
+    openInput,
+    h('button', { type: 'submit', 'data-testid': 'open-button' }, 'Open'),
+  );
+
   root.replaceChildren(
     h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '/' }, 'Cowrite')),
     h(
@@ -36,6 +60,7 @@ export function listPage(root) {
       { id: 'main', class: 'list-page' },
       h('h1', {}, 'Documents'),
       form,
+      openForm,
       status,
       h(
         'table',
@@ -61,7 +86,10 @@ export function listPage(root) {
       'data-testid': 'rename-button',
       onclick: () => {
         const input = h('input', { value: doc.title ?? '', 'aria-label': 'New title', maxlength: 200, 'data-testid': 'rename-input' });
+        let finished = false;
         const done = async (save) => {
+          if (finished) return;
+          finished = true;
           if (save && input.value.trim() && input.value.trim() !== doc.title) {
             try {
               const upd = await api('PATCH', docPath(doc.id), { title: input.value.trim() });
@@ -76,6 +104,8 @@ export function listPage(root) {
           rename.focus();
         };
         input.addEventListener('keydown', (e) => {
+          // preventDefault: the Enter must not also "click" the button that gets the focus back
+          if (e.key === 'Enter' || e.key === 'Escape') e.preventDefault();
           if (e.key === 'Enter') done(true);
           if (e.key === 'Escape') done(false);
         });
