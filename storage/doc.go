@@ -94,7 +94,8 @@
 // # Concurrency
 //
 // All methods of DB are safe for concurrent use. Reads run in bbolt read
-// transactions and see only committed writes (never queued ones). Close
+// transactions and see only committed writes (never queued ones); a read
+// that starts after a Commit's Done channel closed sees that write. Close
 // commits everything queued, then closes the file; writes queued after
 // Close fail with ErrClosed. Contexts are checked before a read starts and
 // while waiting for a write; a write whose caller gave up may still commit.
