@@ -145,9 +145,13 @@ export async function editorPage(root, docId) {
 
   /** Applies server ops (already transformed to our coordinates) to the editor. */
   function applyRemote(entries) {
+    // One editor transaction for the lot (a catch-up may hold thousands of ops).
+    let combined = null;
     for (const e of entries) {
-      if (!e.op || e.op.length === 0) continue;
-      const changes = opToChanges(view.state.doc, e.op, bmp);
+      if (e.op && e.op.length) combined = combined ? type.compose(combined, e.op) : e.op;
+    }
+    if (combined && combined.length) {
+      const changes = opToChanges(view.state.doc, combined, bmp);
       view.dispatch({ changes, annotations: [remote.of(true), Transaction.addToHistory.of(false)] });
     }
     if (entries.length) {
@@ -282,7 +286,7 @@ export async function editorPage(root, docId) {
       if (err) return resync('join timed out');
       if (!ack?.ok) return joinFailed(ack?.error ?? { code: 'internal', message: 'bad ack' });
       if (Array.isArray(ack.ops)) {
-        for (const o of ack.ops) applyRemote(ot.remote(o.version, o.op, o.client));
+        applyRemote(ack.ops.flatMap((o) => ot.remote(o.version, o.op, o.client)));
         if (ot.version < ack.version) return resync(`catch-up ended at ${ot.version}, head is ${ack.version}`);
       } else if (typeof ack.content === 'string') {
         if (!knowVersion || !ot.hasPending()) {
@@ -352,7 +356,7 @@ export async function editorPage(root, docId) {
         const data = await api('GET', `${docPath(docId)}/ops?from=${ot.version}&to=${version}&limit=1000`);
         const ops = data?.ops ?? [];
         if (ops.length === 0) break;
-        for (const o of ops) applyRemote(ot.remote(o.version, o.op, o.client));
+        applyRemote(ops.flatMap((o) => ot.remote(o.version, o.op, o.client)));
       }
       if (ot.version >= version) return;
     } catch (e) {
