@@ -69,6 +69,8 @@ func TestBuiltSite(t *testing.T) {
 		{"list page", "/", 200, "text/html; charset=utf-8", "no-cache", `<div id="app">`},
 		{"editor page", "/d/my-doc", 200, "text/html; charset=utf-8", "no-cache", `<div id="app">`},
 		{"editor page trailing slash", "/d/my-doc/", 200, "text/html; charset=utf-8", "no-cache", `<div id="app">`},
+		{"editor page id with dots", "/d/notes.v2.md", 200, "text/html; charset=utf-8", "no-cache", `<div id="app">`},
+		{"editor page id with ~ _ -", "/d/a~b_c-d", 200, "text/html; charset=utf-8", "no-cache", `<div id="app">`},
 		{"editor page escaped id", "/d/caf%C3%A9%20%F0%9F%98%80", 200, "text/html; charset=utf-8", "no-cache", `<div id="app">`},
 		{"hashed js", "/assets/index-abc.js", 200, "application/javascript; charset=utf-8", cacheImmutable, "console.log"},
 		{"hashed css", "/assets/index-abc.css", 200, "text/css; charset=utf-8", cacheImmutable, "body{}"},
