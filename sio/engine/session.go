@@ -281,10 +281,11 @@ func (s *Session) close(reason string) {
 	s.mu.Unlock()
 
 	s.log.Debug("engine: session closed", slog.String(logKeyReason, reason))
-	close(s.closedCh)
+	// Leave the table first: when OnClose runs, the sid is gone.
 	if s.reg != nil {
 		s.reg.sessionClosed(s, linger)
 	}
+	close(s.closedCh)
 	t.Close()
 	if probe != nil {
 		probe.Close()

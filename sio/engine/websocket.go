@@ -71,19 +71,21 @@ func (w *wsTransport) Writable() bool { return true }
 // Close wakes the writer, which flushes what the session still holds for
 // this transport and closes the connection. Without a writer (a probe),
 // the reader is woken up to end the connection.
+//
+// The connection is only touched under w.mu, and detach (run before the
+// handler returns, after which fasthttp recycles the connection object)
+// takes w.mu too, so Close never touches a recycled connection.
 func (w *wsTransport) Close() {
 	w.mu.Lock()
 	w.closed = true
-	raw := w.raw
+	if w.raw != nil { // nil: not attached yet (attach will refuse) or detached
+		_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout)) // cuts a write in progress short
+		if !w.writerStarted.Load() {
+			_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
 	w.mu.Unlock()
 	w.Notify()
-	if raw == nil {
-		return // not attached yet: attach will refuse
-	}
-	_ = raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout)) // cuts a write in progress short
-	if !w.writerStarted.Load() {
-		_ = raw.SetReadDeadline(time.Unix(1, 0))
-	}
 }
 
 // attach gives w its connection; false if w was closed before.
@@ -92,6 +94,15 @@ func (w *wsTransport) attach(c *websocket.Conn) bool {
 	defer w.mu.Unlock()
 	w.conn, w.raw = c, c.NetConn()
 	return !w.closed
+}
+
+// detach forgets the connection; the handler calls it before returning.
+// The reader and writer goroutines, which have ended by then, use w.raw
+// without the lock: it does not change while they run.
+func (w *wsTransport) detach() {
+	w.mu.Lock()
+	w.raw = nil
+	w.mu.Unlock()
 }
 
 func (s *Server) newWSHandler() fiber.Handler {
@@ -139,6 +150,7 @@ func (s *Server) serveWS(c *fws.Conn) {
 	if req.probe == nil {
 		w := newWSTransport()
 		w.attach(c.Conn)
+		defer w.detach()
 		sess := s.open(w, req.hs)
 		if sess == nil {
 			closeFrame(c.Conn, websocket.CloseGoingAway)
@@ -152,6 +164,7 @@ func (s *Server) serveWS(c *fws.Conn) {
 	}
 
 	w := req.probe
+	defer w.detach()
 	if !w.attach(c.Conn) || !w.probe() {
 		w.sess.abortProbe(w)
 		closeFrame(c.Conn, websocket.CloseNormalClosure)
