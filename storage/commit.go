@@ -139,8 +139,8 @@ func (db *DB) commitLoop() {
 		}
 		if len(db.queue) == 0 { // closing and drained
 			db.mu.Unlock()
-			if db.journalOps > 0 || len(db.pending) > 0 {
-				if err := db.checkpoint(); err != nil {
+			if len(db.pending) > 0 || db.journalDirty() {
+				if err := db.checkpointAll(); err != nil {
 					db.log.Error("final checkpoint failed; the journal is replayed at next open", "err", err)
 				}
 			}
@@ -173,9 +173,17 @@ func (db *DB) commitLoop() {
 			}
 		}
 
-		if db.journalOps >= db.cpOps || db.journalBytes >= checkpointBytes {
-			if err := db.checkpoint(); err != nil {
+		// Move the overlay into the document buckets a step at a time
+		// once it is large, until half of it is left.
+		if db.pendingOps >= db.cpOps || db.pendingBytes >= checkpointBytes {
+			db.draining = true
+		}
+		if db.draining {
+			if err := db.checkpointStep(); err != nil {
 				db.log.Error("checkpoint failed; will retry", "err", err)
+			}
+			if db.pendingOps <= db.cpOps/2 && db.pendingBytes <= checkpointBytes/2 {
+				db.draining = false
 			}
 		}
 	}
@@ -203,12 +211,7 @@ func (db *DB) commitBatch(jobs []*job) {
 		// The whole batch's appends are one journal record: one value on
 		// contiguous pages, written with few syscalls.
 		if len(bt.journal) > 0 {
-			jb := tx.Bucket(bktJournal)
-			lsn, err := jb.NextSequence()
-			if err != nil {
-				return err
-			}
-			return jb.Put(u64(lsn), bt.journal)
+			return tx.Bucket(bktJournal).Put(u64(bt.lsn), bt.journal)
 		}
 		return nil
 	})
@@ -332,7 +335,16 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 		nm.Updated = bt.now
 	}
 	nm.Updated = time.Unix(0, nm.Updated.UnixNano()).UTC()
+	if bt.lsn == 0 {
+		if bt.lsn, err = tx.Bucket(bktJournal).NextSequence(); err != nil {
+			return abort(err)
+		}
+	}
 	bt.journal = appendEntry(bt.journal, a.Doc, p.inc, nm, recs)
+	p.lastLSN = bt.lsn
+	if p.firstLSN == 0 {
+		p.firstLSN = bt.lsn
+	}
 	if s := a.Snapshot; s != nil {
 		if b == nil {
 			b = tx.Bucket(bktDocs).Bucket([]byte(a.Doc))
@@ -344,11 +356,13 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 	p.meta = nm
 	p.ops = append(p.ops, recs...)
 	for _, r := range recs {
+		p.bytes += len(r.Op)
+	}
+	for _, r := range recs {
 		if r.Client != "" && r.Seq > 0 && r.Seq > p.seqs[r.Client].seq {
 			p.seqs[r.Client] = seqPair{r.Seq, r.Version}
 		}
 	}
-	bt.ops += len(recs)
 	return nil
 }
 

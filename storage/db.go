@@ -70,8 +70,10 @@ type DB struct {
 	// a *pending is never modified once published (the committer replaces it).
 	ovMu    sync.RWMutex
 	pending map[string]*pending
-	// Owned by the committer goroutine (and Open before it starts).
-	journalOps, journalBytes int
+	// Owned by the committer goroutine (and Open before it starts), changed
+	// under ovMu together with pending.
+	pendingOps, pendingBytes int  // ops and op bytes in pending
+	draining                 bool // checkpoint steps run between batches
 
 	wg        sync.WaitGroup // the committer goroutine
 	closeOnce sync.Once
@@ -241,16 +243,21 @@ func initSchema(bdb *bolt.DB) (err error) {
 
 // replayJournal checkpoints a journal left by a crash (or a failed checkpoint).
 func (db *DB) replayJournal() error {
-	empty := true
-	err := db.bolt.View(func(tx *bolt.Tx) error {
+	if !db.journalDirty() {
+		return nil
+	}
+	return db.checkpointAll()
+}
+
+// journalDirty reports whether the journal bucket holds records.
+func (db *DB) journalDirty() bool {
+	dirty := false
+	_ = db.bolt.View(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(bktJournal).Cursor().First()
-		empty = k == nil
+		dirty = k != nil
 		return nil
 	})
-	if err != nil || empty {
-		return err
-	}
-	return db.checkpoint()
+	return dirty
 }
 
 // Path returns the data file's path.

@@ -1,30 +1,43 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"maps"
+	"math"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
-// The journal makes a group commit cheap: every Append of a batch is one
-// record in the journal bucket, keyed by a global sequence number, so a
-// batch dirties a handful of pages at the end of one B-tree instead of a
+// The journal makes a group commit cheap: the appends of a batch are one
+// record in the journal bucket, keyed by a global sequence number (LSN), so
+// a batch dirties a handful of pages at the end of one B-tree instead of a
 // page or two per document (per-document op pages, metadata). The committer
 // keeps the not yet checkpointed state of each document in memory
 // (pending), and readers merge it with what the document buckets hold.
-// When the journal holds checkpointOps ops (and on Open and Close) a
-// checkpoint moves the journal into the document buckets in one transaction.
+//
+// When the overlay holds cpOps ops, the committer moves it into the
+// document buckets a few documents at a time (checkpointStep, one small
+// transaction between two batches, oldest documents first) until half is
+// left, deleting the journal records no pending document needs any more.
+// Each document bucket remembers the LSN up to which it holds the journal
+// (keyLSN), so that replaying the journal at Open (checkpointAll) skips what
+// a step already moved. Close checkpoints everything.
 
 const (
 	checkpointOps   = 65536
 	checkpointBytes = 32 << 20
+	stepDocs        = 64 // at most this many documents per checkpoint step
 	journalFormat1  = 1
 )
 
-var bktJournal = []byte("journal")
+var (
+	bktJournal = []byte("journal")
+	keyLSN     = []byte("lsn") // in a document bucket: journal LSN it holds up to
+)
 
 // pending is the journaled but not yet checkpointed state of one document.
 // Once installed in DB.pending it is never modified (the committer clones it
@@ -35,6 +48,9 @@ type pending struct {
 	ops  []OpRecord         // journaled ops, contiguous, ending at meta.Version
 	seqs map[string]seqPair // highest seq per client among ops
 	inc  uint64             // the document bucket's Sequence: tells a recreated id apart
+
+	firstLSN, lastLSN uint64 // journal records holding this overlay's entries
+	bytes             int    // op bytes in ops
 }
 
 type seqPair struct{ seq, version uint64 }
@@ -42,14 +58,15 @@ type seqPair struct{ seq, version uint64 }
 func (p *pending) clone() *pending {
 	// ops shares its backing array: the clone only appends past p's
 	// length, which no holder of p reads.
-	return &pending{meta: p.meta, ops: p.ops, seqs: maps.Clone(p.seqs), inc: p.inc}
+	return &pending{meta: p.meta, ops: p.ops, seqs: maps.Clone(p.seqs), inc: p.inc,
+		firstLSN: p.firstLSN, lastLSN: p.lastLSN, bytes: p.bytes}
 }
 
 // batch is the committer's state while it applies one group of writes.
 type batch struct {
 	now     time.Time
 	docs    map[string]*pending // tentative overlay changes; a nil value removes the doc's overlay
-	ops     int                 // ops journaled in this batch
+	lsn     uint64              // the batch's journal record key (0: none yet)
 	journal []byte              // the batch's journal record: framed entries
 }
 
@@ -88,15 +105,19 @@ func (db *DB) install(bt *batch) {
 	}
 	db.ovMu.Lock()
 	for id, p := range bt.docs {
+		if old := db.pending[id]; old != nil {
+			db.pendingOps -= len(old.ops)
+			db.pendingBytes -= old.bytes
+		}
 		if p == nil {
 			delete(db.pending, id)
 		} else {
 			db.pending[id] = p
+			db.pendingOps += len(p.ops)
+			db.pendingBytes += p.bytes
 		}
 	}
 	db.ovMu.Unlock()
-	db.journalOps += bt.ops
-	db.journalBytes += len(bt.journal)
 }
 
 // A journal record holds one batch: a sequence of entries, each framed by
@@ -217,18 +238,14 @@ func decodeEntry(b []byte) (entry, error) {
 	return e, nil
 }
 
-// checkpoint moves the whole journal into the document buckets in one
-// transaction, applies the retention policy to the documents it touched,
-// and then drops the in-memory overlay. Only the committer (or Open, before
-// it starts) calls it.
-func (db *DB) checkpoint() error {
+// checkpointAll moves the whole journal into the document buckets in one
+// transaction (skipping what each bucket already holds), applies the
+// retention policy to the documents it touched, empties the journal and
+// drops the in-memory overlay. Only the committer (or Open, before it
+// starts) calls it.
+func (db *DB) checkpointAll() error {
 	start := time.Now()
-	var moved int
-	err := db.update(func(tx *bolt.Tx) error {
-		var err error
-		moved, err = db.checkpointTx(tx)
-		return err
-	})
+	err := db.update(db.checkpointAllTx)
 	if err != nil {
 		db.stats.failedCheckpoints.Add(1)
 		return fmt.Errorf("storage: checkpoint: %w", err)
@@ -236,26 +253,27 @@ func (db *DB) checkpoint() error {
 	db.ovMu.Lock()
 	db.pending = map[string]*pending{}
 	db.ovMu.Unlock()
-	db.journalOps, db.journalBytes = 0, 0
+	db.pendingOps, db.pendingBytes = 0, 0
 	db.stats.checkpoints.Add(1)
 	db.stats.checkpointNanos.Add(uint64(time.Since(start)))
-	_ = moved
 	return nil
 }
 
 type cpDoc struct {
 	b        *bolt.Bucket
 	old, cur DocMeta
+	mark     uint64             // the bucket's keyLSN before this checkpoint
+	last     uint64             // newest LSN applied
 	seqs     map[string]seqPair // highest seq per client among the moved ops
 }
 
-func (db *DB) checkpointTx(tx *bolt.Tx) (int, error) {
+func (db *DB) checkpointAllTx(tx *bolt.Tx) error {
 	j := tx.Bucket(bktJournal)
 	docs := tx.Bucket(bktDocs)
 	touched := map[string]*cpDoc{}
-	n := 0
 	c := j.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		lsn := be.Uint64(k)
 		err := walkRecord(v, func(e entry) error {
 			d, ok := touched[e.doc]
 			if !ok {
@@ -269,10 +287,15 @@ func (db *DB) checkpointTx(tx *bolt.Tx) (int, error) {
 					return err
 				}
 				d = &cpDoc{b: b, old: m, cur: m, seqs: map[string]seqPair{}}
+				if v := b.Get(keyLSN); len(v) == 8 {
+					d.mark = be.Uint64(v)
+				}
 				touched[e.doc] = d
 			}
-			if d == nil || e.inc != d.b.Sequence() {
-				return nil // the document was deleted (and maybe re-created) after this entry
+			if d == nil || e.inc != d.b.Sequence() || lsn <= d.mark {
+				// The document was deleted (and maybe re-created) after
+				// this entry, or a checkpoint step already moved it.
+				return nil
 			}
 			if len(e.recs) > 0 && e.recs[0].Version != d.cur.Version+1 {
 				return fmt.Errorf("%w: journal: document %q at %d, next record is %d", ErrCorrupt, e.doc, d.cur.Version, e.recs[0].Version)
@@ -287,46 +310,135 @@ func (db *DB) checkpointTx(tx *bolt.Tx) (int, error) {
 					d.seqs[r.Client] = seqPair{r.Seq, r.Version}
 				}
 			}
-			n += len(e.recs)
 			d.cur.Version, d.cur.Updated, d.cur.Size, d.cur.Length = e.meta.Version, e.meta.Updated, e.meta.Size, e.meta.Length
+			d.last = lsn
 			return nil
 		})
 		if err != nil {
-			return 0, err
+			return err
 		}
 	}
 	for _, d := range touched {
-		if d == nil {
+		if d == nil || d.last == 0 {
 			continue
 		}
-		seqs := d.b.Bucket(bktSeq)
-		for client, sp := range d.seqs {
-			if old := seqs.Get([]byte(client)); len(old) == 16 && be.Uint64(old) >= sp.seq {
-				continue
-			}
-			if err := seqs.Put([]byte(client), seqVal(sp.seq, sp.version)); err != nil {
-				return 0, err
-			}
+		if err := db.finishMove(tx, d.b, d.old, d.cur, d.seqs, d.last); err != nil {
+			return err
 		}
 	}
-	for _, d := range touched {
-		if d == nil {
-			continue
-		}
-		if err := putMeta(tx, d.b, d.old, d.cur); err != nil {
-			return 0, err
-		}
-		if db.retention > 0 {
-			if err := db.prune(d.b); err != nil {
-				return 0, err
-			}
-		}
-	}
+	// Empty the journal, keeping its sequence: LSNs must keep growing, as
+	// the documents' keyLSN marks compare against them.
+	seq := j.Sequence()
 	if err := tx.DeleteBucket(bktJournal); err != nil {
-		return 0, err
+		return err
 	}
-	if _, err := tx.CreateBucket(bktJournal); err != nil {
-		return 0, err
+	nj, err := tx.CreateBucket(bktJournal)
+	if err != nil {
+		return err
 	}
-	return n, nil
+	return nj.SetSequence(seq)
+}
+
+// finishMove stores a document's dedupe entries, metadata and journal mark
+// after its ops were moved into its bucket, and applies retention.
+func (db *DB) finishMove(tx *bolt.Tx, b *bolt.Bucket, old, cur DocMeta, seqs map[string]seqPair, lsn uint64) error {
+	sb := b.Bucket(bktSeq)
+	for client, sp := range seqs {
+		if old := sb.Get([]byte(client)); len(old) == 16 && be.Uint64(old) >= sp.seq {
+			continue
+		}
+		if err := sb.Put([]byte(client), seqVal(sp.seq, sp.version)); err != nil {
+			return err
+		}
+	}
+	if err := putMeta(tx, b, old, cur); err != nil {
+		return err
+	}
+	if err := b.Put(keyLSN, u64(lsn)); err != nil {
+		return err
+	}
+	if db.retention > 0 {
+		return db.prune(b)
+	}
+	return nil
+}
+
+// checkpointStep moves the overlays of a few documents (those holding the
+// oldest journal records first, about cpOps/8 ops or stepDocs documents)
+// into their buckets in one transaction, deletes the journal records no
+// remaining overlay needs, and drops the moved overlays.
+func (db *DB) checkpointStep() error {
+	start := time.Now()
+	type cand struct {
+		id string
+		p  *pending
+	}
+	cands := make([]cand, 0, len(db.pending))
+	for id, p := range db.pending {
+		cands = append(cands, cand{id, p})
+	}
+	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(a.p.firstLSN, b.p.firstLSN) })
+	maxOps := max(db.cpOps/8, 1)
+	n, ops := 0, 0
+	for n < len(cands) && n < stepDocs && (n == 0 || ops < maxOps) {
+		ops += len(cands[n].p.ops)
+		n++
+	}
+	chosen, rest := cands[:n], cands[n:]
+	keepFrom := uint64(math.MaxUint64) // journal records below this are no longer needed
+	for _, c := range rest {
+		keepFrom = min(keepFrom, c.p.firstLSN)
+	}
+	err := db.update(func(tx *bolt.Tx) error {
+		for _, c := range chosen {
+			if err := db.moveDoc(tx, c.id, c.p); err != nil {
+				return err
+			}
+		}
+		jc := tx.Bucket(bktJournal).Cursor()
+		for k, _ := jc.First(); k != nil && be.Uint64(k) < keepFrom; k, _ = jc.First() {
+			if err := jc.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.stats.failedCheckpoints.Add(1)
+		return fmt.Errorf("storage: checkpoint step: %w", err)
+	}
+	db.ovMu.Lock()
+	for _, c := range chosen {
+		delete(db.pending, c.id)
+		db.pendingOps -= len(c.p.ops)
+		db.pendingBytes -= c.p.bytes
+	}
+	db.ovMu.Unlock()
+	db.stats.checkpoints.Add(1)
+	db.stats.checkpointNanos.Add(uint64(time.Since(start)))
+	return nil
+}
+
+// moveDoc writes one document's overlay into its bucket.
+func (db *DB) moveDoc(tx *bolt.Tx, id string, p *pending) error {
+	b := tx.Bucket(bktDocs).Bucket([]byte(id))
+	if b == nil || b.Sequence() != p.inc {
+		return fmt.Errorf("%w: overlay of %q has no document", ErrCorrupt, id)
+	}
+	old, err := decodeMeta(id, b.Get(keyMeta))
+	if err != nil {
+		return err
+	}
+	if len(p.ops) > 0 && p.ops[0].Version != old.Version+1 {
+		return fmt.Errorf("%w: overlay of %q starts at %d, document at %d", ErrCorrupt, id, p.ops[0].Version, old.Version)
+	}
+	ob := b.Bucket(bktOps)
+	for i := range p.ops {
+		if err := ob.Put(u64(p.ops[i].Version), encodeOp(&p.ops[i])); err != nil {
+			return err
+		}
+	}
+	cur := p.meta
+	cur.Title, cur.Created = old.Title, old.Created
+	return db.finishMove(tx, b, old, cur, p.seqs, p.lastLSN)
 }
