@@ -44,12 +44,17 @@
 // committer keeps each document's journaled, not yet checkpointed state
 // (metadata, ops, dedupe entries) in memory, and readers merge it with the
 // document buckets. Snapshots are written to the document bucket directly.
-// A checkpoint moves the journal into the document buckets in one
-// transaction (when it holds Options.CheckpointOps ops or 32 MiB, at Close,
-// and at Open to recover after a crash) and then drops the in-memory state.
-// Journal entries name the document's incarnation (its bucket's sequence),
-// so entries of a document deleted (and perhaps re-created) before the
-// checkpoint are skipped.
+// Checkpoints move that state into the document buckets. When the
+// in-memory state holds Options.CheckpointOps ops (or 32 MiB of ops), the
+// committer runs one small checkpoint step between two batches — a few
+// documents, those holding the oldest journal records first — until half
+// is left, and deletes the journal records that no remaining document
+// needs; so there is no long pause. Each document bucket records the
+// journal LSN it holds up to. Close checkpoints everything; Open replays
+// what a crash left in the journal, skipping entries a bucket already
+// holds. Journal entries also name the document's incarnation (its
+// bucket's sequence), so entries of a document deleted (and perhaps
+// re-created) since are skipped.
 //
 // Readers take the in-memory state and begin their bbolt transaction under
 // one lock that a checkpoint also takes before dropping that state; so a
@@ -58,8 +63,7 @@
 //
 // # Retention
 //
-// With Options.Retention = R > 0, at each checkpoint, for every document it
-// touched, with S the newest snapshot, the committer finds the newest
+// With Options.Retention = R > 0, whenever a checkpoint moves a document, with S the newest snapshot, the committer finds the newest
 // snapshot B at or below S-R and deletes the ops with versions <= B and the
 // snapshots older than B (at most 100,000 ops per checkpoint). So at least
 // R ops before the newest snapshot are kept, and any version >= B can be
@@ -78,6 +82,7 @@
 //	                           uvarint len(client), client, op JSON bytes
 //	    snaps/<u64 version>    content bytes
 //	    seq/<client>           u64 seq, u64 version (dedupe)
+//	    lsn                    u64: journal records up to this LSN are in here
 //	updated/<^u64 updated ns><id>   empty; index for ListDocs ByUpdated
 //	journal/<u64 lsn>          one batch: entries, each framed by its uvarint
 //	                           length: format byte 1, uvarint len(id), id,
@@ -103,8 +108,9 @@
 // # Caveats
 //
 // One process at a time: bbolt takes an exclusive file lock (ErrLocked
-// after Options.Timeout). Large snapshots are written whole each time. A
-// checkpoint is one larger transaction during which no batch commits (a
-// latency blip every CheckpointOps ops). Journaled ops are also held in
-// memory until the next checkpoint (bounded by the checkpoint thresholds).
+// after Options.Timeout). Large snapshots are written whole each time.
+// Journaled ops are also held in memory until they are checkpointed
+// (bounded by the checkpoint thresholds); every op is written twice
+// (journal, then its document's bucket). Close and Open may take a moment
+// to checkpoint a large journal.
 package storage
