@@ -27,7 +27,7 @@ async function runDoc(doc, seed) {
   const clients = transports.map((t, i) => new EditClient(server.url, doc, { transports: t, name: `u${i}` }));
   await Promise.all(clients.map((c) => c.start()));
 
-  const rounds = 60;
+  const rounds = 150;
   for (let r = 0; r < rounds; r++) {
     for (const c of clients) {
       if (rand() < 0.6) c.randomEdit(rand);
@@ -47,7 +47,7 @@ async function runDoc(doc, seed) {
   await Promise.all(clients.map((c) => c.waitFor(() => c.version === head.version, 15000, `version ${head.version}`)));
 
   for (const c of clients) {
-    assert.deepEqual(c.errors, [], `${c.client} errors`);
+    assert.deepEqual(c.errors, [], `${c.client} errors (events: ${c.log.join(', ')})`);
     assert.equal(c.text, head.content, `${c.client} text differs from the server's`);
     for (const [sid, conn] of c.conns) {
       for (const v of conn.acked) {
@@ -75,6 +75,8 @@ async function runDoc(doc, seed) {
       acked++;
     }
   }
+  const drops = clients.reduce((n, c) => n + c.log.filter((l) => l.includes(' drop ')).length, 0);
+  console.log(`# ${doc}: ${log.length} ops, ${acked} acked to clients, ${drops} forced disconnects`);
   assert.ok(acked > 20, `only ${acked} ops were acked`);
 
   // Resubmitting an acked op (same client and seq) is acked with its

@@ -215,7 +215,11 @@ export class EditClient {
     if (this.transports) opts.transports = this.transports;
     this.socket = io(this.url, opts);
     this.socket.on('connect', () => this.rejoin());
-    this.socket.on('disconnect', () => { this.joined = false; });
+    this.log = [];
+    this.socket.on('disconnect', (reason) => { this.joined = false; this.log.push(`${Date.now() % 100000} disconnect ${reason}`); });
+    this.socket.io.on('reconnect_attempt', (n) => this.log.push(`${Date.now() % 100000} reconnect_attempt ${n}`));
+    this.socket.io.on('reconnect_error', (e) => this.log.push(`${Date.now() % 100000} reconnect_error ${e.message}`));
+    this.socket.on('connect', () => this.log.push(`${Date.now() % 100000} connect ${this.socket.id}`));
     this.socket.on('doc:op', (ev) => this.onRemoteOp(ev));
     this.socket.on('connect_error', () => {});
     return new Promise((resolve, reject) => {
@@ -394,7 +398,13 @@ export class EditClient {
   }
 
   /** Drops the connection the way a network failure would; the client reconnects. */
-  dropTransport() { this.socket.io.engine?.close(); }
+  dropTransport() {
+    // Only while connected: closing an engine that the manager is still
+    // opening leaves socket.io-client waiting for its connect timeout (20s).
+    if (!this.socket.connected) return;
+    this.log.push(`${Date.now() % 100000} drop ${this.socket.io.engine?.transport?.name}`);
+    this.socket.io.engine.close();
+  }
 
   close() { this.socket.close(); }
 }
