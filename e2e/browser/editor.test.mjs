@@ -395,3 +395,70 @@ test('edits left unsent by a closed tab are sent by the next tab', async () => {
     await alice.ctx.close();
   }
 });
+
+test('works over HTTP long-polling when WebSockets are blocked', async () => {
+  const doc = `polling-${Date.now()}`;
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const bob = await person(browser, 'Bob', '#b91c1c');
+  try {
+    let blocked = 0;
+    await alice.ctx.routeWebSocket(/\/socket\.io\//, (ws) => {
+      blocked++;
+      ws.close();
+    });
+    const a = alice.page;
+    const b = bob.page;
+    await Promise.all([openDoc(a, server.url, doc), openDoc(b, server.url, doc)]);
+    await a.click('.cm-content');
+    await b.click('.cm-content');
+    await Promise.all([a.keyboard.type('polling 🐢 ', { delay: 10 }), b.keyboard.type('websocket 🐇 ', { delay: 10 })]);
+    const text = await converge([a, b]);
+    assert.equal(await server.content(doc), text);
+    assert.match(text, /polling 🐢 /);
+    assert.match(text, /websocket 🐇 /);
+    assert.ok(blocked > 0, 'the page tried a WebSocket upgrade, which was refused');
+    await b.waitForSelector('.cw-remote-cursor-label:text("Alice")');
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await alice.ctx.close();
+    await bob.ctx.close();
+  }
+});
+
+test('random concurrent editing by three people converges', async () => {
+  const doc = `random-${Date.now()}`;
+  const people = await Promise.all([
+    person(browser, 'Ann', '#1d4ed8'),
+    person(browser, 'Ben', '#b91c1c'),
+    person(browser, 'Cat', '#047857'),
+  ]);
+  try {
+    const pages = people.map((p) => p.page);
+    await Promise.all(pages.map((p) => openDoc(p, server.url, doc)));
+    let seed = 42;
+    const rnd = (n) => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return (seed >>> 16) % n; // the low bits of this generator are not random
+    };
+    const words = ['hello ', 'wörld ', '😀', '👍🏽 ', 'e\u0301', '\n', '字 ', '🇫🇷'];
+    const keys = ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'Backspace', 'Delete', 'Shift+ArrowLeft', 'Control+z'];
+    // Build per-person scripts first so the random sequence does not depend on timing.
+    const scripts = pages.map(() => Array.from({ length: 40 }, () => (rnd(3) === 0 ? { key: keys[rnd(keys.length)] } : { text: words[rnd(words.length)] })));
+    await Promise.all(
+      pages.map(async (p, i) => {
+        await p.click('.cm-content');
+        for (const step of scripts[i]) {
+          if (step.key) await p.keyboard.press(step.key);
+          else await p.keyboard.type(step.text);
+        }
+      }),
+    );
+    const text = await converge(pages, 30000);
+    assert.equal(await server.content(doc), text);
+    assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text), 'no lone surrogates');
+    await shot(pages[0], 'random');
+    assert.deepEqual(pages.flatMap((p) => p.errors), []);
+  } finally {
+    await Promise.all(people.map((p) => p.ctx.close()));
+  }
+});
