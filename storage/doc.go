@@ -63,10 +63,11 @@
 //
 // # Retention
 //
-// With Options.Retention = R > 0, whenever a checkpoint moves a document, with S the newest snapshot, the committer finds the newest
-// snapshot B at or below S-R and deletes the ops with versions <= B and the
-// snapshots older than B (at most 100,000 ops per checkpoint). So at least
-// R ops before the newest snapshot are kept, and any version >= B can be
+// With Options.Retention = R > 0, whenever a checkpoint moves a document,
+// with S its newest snapshot, the committer finds the newest snapshot B at
+// or below S-R and deletes the ops with versions <= B and the snapshots
+// older than B (at most 100,000 ops per checkpoint). So at least R ops
+// before the newest snapshot are kept, and any version >= B can be
 // rebuilt. OldestKeptVersion reports the first op still kept; reads below
 // it fail with ErrPruned. Dedupe entries are never pruned.
 //
