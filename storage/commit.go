@@ -444,7 +444,7 @@ type Stats struct {
 	FailedBatches uint64        // transactions that failed
 	Writes        uint64        // queued writes (appends, creates, ...) processed
 	CommitTime    time.Duration // total time spent in commit transactions (incl. fsync)
-	Checkpoints   uint64        // journal checkpoints done
+	Checkpoints   uint64        // checkpoint transactions (steps and full)
 	// FailedCheckpoints counts checkpoints that failed (they are retried).
 	FailedCheckpoints uint64
 	CheckpointTime    time.Duration // total time spent checkpointing

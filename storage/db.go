@@ -44,8 +44,10 @@ type Options struct {
 	// MaxBatch caps the number of queued writes committed in one
 	// transaction. Default 2048.
 	MaxBatch int
-	// CheckpointOps is how many journaled ops trigger a checkpoint into
-	// the document buckets (see doc.go). Default 65536.
+	// CheckpointOps is how many journaled, not yet checkpointed ops start
+	// checkpoint steps into the document buckets (they run until half is
+	// left; see doc.go). It bounds the memory the journal overlay holds.
+	// Default 65536.
 	CheckpointOps int
 	// Logger receives batch failures. Default slog.Default().
 	Logger *slog.Logger
