@@ -385,8 +385,8 @@ func putMeta(tx *bolt.Tx, b *bolt.Bucket, old, nm DocMeta) error {
 	return nil
 }
 
-// maxPrunePerCommit bounds the work one snapshot's pruning adds to a batch;
-// a larger backlog is worked off by the following snapshots.
+// maxPrunePerCommit bounds the ops one checkpoint deletes from one
+// document; a larger backlog is worked off by the following checkpoints.
 const maxPrunePerCommit = 100_000
 
 // prune applies the retention policy to one document: with S the newest
