@@ -39,6 +39,10 @@ type server struct {
 }
 
 func newServer(t *testing.T, opts *api.Options, hubOpts *collab.Options) *server {
+	return newServerTB(t, opts, hubOpts)
+}
+
+func newServerTB(t testing.TB, opts *api.Options, hubOpts *collab.Options) *server {
 	t.Helper()
 	db, err := storage.Open(filepath.Join(t.TempDir(), "cowrite.db"), &storage.Options{NoSync: true})
 	if err != nil {

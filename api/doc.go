@@ -1,0 +1,46 @@
+// Package api is the edge of Cowrite: it maps the wire protocols onto the
+// document engine. It is the only package that knows both the Socket.IO
+// server (sio), the document engine (collab) and the HTTP framework (fiber).
+//
+// # Model
+//
+// Socket.IO (namespace "/", SPEC.md section 3): doc:join, doc:leave, doc:op
+// and doc:presence become Hub.Join, Leave, Submit and SetPresence with the
+// socket id as the collab.SessionID; every event is answered through its
+// ack with {ok: true, ...} or {ok: false, error: {code, message}}. The
+// presence user comes from the CONNECT payload (auth.name, auth.color), or
+// from Options.Authenticate when set. A disconnect becomes Hub.Disconnect.
+// Broadcaster implements collab.Broadcaster over sio rooms (room = document
+// id): doc:op and doc:presence go to the room except the originating socket,
+// doc:deleted to the whole room, which is then emptied. Each broadcast is
+// encoded once.
+//
+// REST (SPEC.md section 4) lives under /api, plus /healthz and /readyz.
+// Errors are {"error": {"code", "message"}} with the status of httpStatus.
+// Every input is validated (types, ranges, UTF-8) before reaching the hub;
+// errors that are not collab errors are logged here and answered as
+// "internal" without details.
+//
+// # Concurrency
+//
+// Event handlers run on the connection's message goroutine in sio, which a
+// hub call (waiting for a durable commit) must not block. Each socket has a
+// mailbox: its events run in arrival order on one worker goroutine that
+// exists only while there is work (at most 64 queued events, then
+// rate_limited). The disconnect is the last item of a mailbox, so it
+// happens after the socket's pending events. API.Close cancels running hub
+// calls and waits for the workers. A socket enters the document's room
+// before the hub registers its join, so that no op committed after the
+// join's version is missed; ops committed meanwhile may reach the client
+// before the join's ack, and clients must buffer doc:op events that arrive
+// before the ack and drop those whose version the ack already covers.
+//
+// # Caveats
+//
+// collab binds a client id to the session that first submitted under it.
+// A client that reconnects before the server noticed its old connection is
+// dead would be refused (forbidden); the API then lets the newest connection
+// take the client id over: the old socket is removed from the document and
+// disconnected ("io server disconnect"). Two live tabs sharing one client id
+// therefore keep disconnecting each other, which is a client bug.
+package api

@@ -1,0 +1,130 @@
+package api
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/cowrite/cowrite/collab/ot"
+)
+
+// FuzzDecodeSubmission checks that payload decoding never panics, and that
+// what it accepts is well-formed: a valid doc id, an op that round-trips
+// through JSON, seq only with a client.
+func FuzzDecodeSubmission(f *testing.F) {
+	for _, s := range []string{
+		`{"doc":"a","version":0,"op":["x"],"client":"c","seq":1}`,
+		`{"doc":"a","version":3.0,"op":[2,{"d":1}]}`,
+		`{"doc":"a","version":-1,"op":[]}`,
+		`{"doc":"a","version":1e2,"op":[1,{"d":"😀"}],"client":"c","seq":2}`,
+		`{"doc":"../x","version":0,"op":["x"]}`,
+		`{"doc":"a","version":"0","op":"x"}`,
+		`{"doc":"a","version":0,"op":[1]}`,
+		`{"doc":"a","version":0,"selection":[{"anchor":1,"head":2}]}`,
+		`{"doc":"a","version":0,"selection":[{"anchor":-1,"head":2}]}`,
+		`[]`, `null`, `{`, ``, `{"doc":null}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		obj, err := decodeObject(data, "payload")
+		if err != nil {
+			return
+		}
+		if _, err := obj.docID("doc"); err == nil {
+			if err := validateDocID(mustString(t, obj["doc"])); err != nil {
+				t.Fatalf("docID accepted an invalid id: %v", err)
+			}
+		}
+		sel, err := obj.selection()
+		if err == nil {
+			for _, r := range sel {
+				if r.Anchor < 0 || r.Head < 0 {
+					t.Fatalf("negative selection accepted: %v", sel)
+				}
+			}
+		}
+		sub, err := obj.submission()
+		if err != nil {
+			return
+		}
+		if sub.Seq > 0 && sub.Client == "" || sub.Client != "" && sub.Seq == 0 {
+			t.Fatalf("inconsistent client/seq accepted: %+v", sub)
+		}
+		if err := sub.Op.Validate(); err != nil {
+			t.Fatalf("invalid op accepted: %v", err)
+		}
+		b, err := json.Marshal(sub.Op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ot.Parse(b)
+		if err != nil {
+			t.Fatalf("op %s does not parse back: %v", b, err)
+		}
+		if b2, _ := json.Marshal(back); string(b2) != string(b) {
+			t.Fatalf("op %s round-trips to %s", b, b2)
+		}
+	})
+}
+
+func mustString(t *testing.T, raw json.RawMessage) string {
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		t.Fatalf("doc is not a string: %s", raw)
+	}
+	return s
+}
+
+// FuzzParseIfMatch checks that If-Match parsing never panics and accepts
+// exactly the versions it prints back.
+func FuzzParseIfMatch(f *testing.F) {
+	for _, s := range []string{`5`, `"5"`, `W/"5"`, `*`, ``, `"`, `""`, `-1`, `"18446744073709551616"`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, h string) {
+		v, err := parseIfMatch(h)
+		if err != nil || v == nil {
+			return
+		}
+		back, err := parseIfMatch(etag(*v))
+		if err != nil || back == nil || *back != *v {
+			t.Fatalf("%q → %d does not round-trip through %s", h, *v, etag(*v))
+		}
+	})
+}
+
+func TestParseUintJSON(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want uint64
+		ok   bool
+	}{
+		{"0", 0, true}, {"42", 42, true}, {"3.0", 3, true}, {"1e3", 1000, true},
+		{"-1", 0, false}, {"0.5", 0, false}, {`"1"`, 0, false}, {"null", 0, false},
+		{"true", 0, false}, {"1e300", 0, false}, {"18446744073709551615", 18446744073709551615, true},
+	} {
+		got, err := parseUintJSON(json.RawMessage(tc.in))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseUintJSON(%s) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+// BenchmarkDecodeSubmission measures decoding and validating one doc:op
+// payload (what every op pays before reaching the sequencer).
+func BenchmarkDecodeSubmission(b *testing.B) {
+	data := []byte(`{"doc":"notes","version":1234,"op":[120,"hello 😀",{"d":3}],"client":"c-42","seq":99}`)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		obj, err := decodeObject(data, "payload")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := obj.docID("doc"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := obj.submission(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
