@@ -72,7 +72,8 @@ export async function editorPage(root, docId) {
       h('div', { class: 'me' }, h('label', { for: 'my-name', class: 'sr-only' }, 'Your name'), nameInput, h('label', { for: 'my-color', class: 'sr-only' }, 'Your colour'), colorInput),
     ),
     banner,
-    h('div', { id: 'main', class: 'editor-page' }, editorHost, h('aside', { class: 'sidebar' }, h('h2', {}, 'Here now'), presenceList, historyPanel)),
+    h('p', { id: 'editor-hint', class: 'sr-only' }, 'Tab indents. Press Escape, then Tab, to move focus out of the editor.'),
+    h('main', { id: 'main', class: 'editor-page' }, editorHost, h('aside', { class: 'sidebar' }, h('h2', {}, 'Here now'), presenceList, historyPanel)),
   );
 
   function showBanner(msg) {
@@ -115,7 +116,7 @@ export async function editorPage(root, docId) {
         keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
         remoteCursors,
         editable.of(EditorView.editable.of(knowVersion)),
-        EditorView.contentAttributes.of({ 'aria-label': `Document ${docId}` }),
+        EditorView.contentAttributes.of({ 'aria-label': `Document ${docId}`, 'aria-describedby': 'editor-hint' }),
         EditorView.updateListener.of(onUpdate),
       ],
     }),
