@@ -279,7 +279,9 @@ export async function editorPage(root, docId) {
   let joinAttempt = 0;
   function join() {
     const attempt = ++joinAttempt;
-    const req = { doc: docId };
+    // `client` (a Cowrite extension of doc:join) makes presence events carry
+    // our OT client id, so others can move our cursor along with our ops.
+    const req = { doc: docId, client: ot.client };
     if (knowVersion) req.version = ot.version;
     joining = true;
     socket.timeout(OP_TIMEOUT).emit('doc:join', req, async (err, ack) => {
