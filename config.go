@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/cowrite/cowrite/auth"
 )
 
 // config is everything main reads from flags and the environment. Every
@@ -33,6 +35,8 @@ type config struct {
 	PingInterval    time.Duration
 	PingTimeout     time.Duration
 	ShutdownTimeout time.Duration
+	AuthMode        string
+	AuthSecret      string
 }
 
 // envName maps a flag name onto its environment variable.
@@ -65,8 +69,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.DurationVar(&c.PingInterval, "ping-interval", 25*time.Second, "Engine.IO ping interval")
 	fs.DurationVar(&c.PingTimeout, "ping-timeout", 20*time.Second, "Engine.IO ping timeout")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown (SIGTERM/SIGINT) may take")
+	fs.StringVar(&c.AuthMode, "auth-mode", "open", "authentication: open (no checks; local use only) or token (HS256 JWT required, see \"cowrite token --help\")")
+	fs.StringVar(&c.AuthSecret, "auth-secret", "", "HS256 secret of --auth-mode token, at least 32 bytes (prefer the environment: flags show up in ps)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: cowrite [flags]\n\nCowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
+		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n\n")
+		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(out, "  --%s (env %s)\n    \t%s (default %q)\n", f.Name, envName(f.Name), f.Usage, f.DefValue)
 		})
@@ -121,6 +128,9 @@ func (c *config) validate() error {
 	check(c.PingInterval > 0, "--ping-interval must be positive")
 	check(c.PingTimeout > 0, "--ping-timeout must be positive")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	mode, err := auth.ParseMode(c.AuthMode)
+	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
+	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)
 	return errors.Join(errs...)
 }
 
@@ -128,6 +138,15 @@ func (c *config) level() (slog.Level, error) {
 	var l slog.Level
 	err := l.UnmarshalText([]byte(c.LogLevel))
 	return l, err
+}
+
+// authenticator builds the authenticator of --auth-mode.
+func (c *config) authenticator() (*auth.Authenticator, error) {
+	mode, err := auth.ParseMode(c.AuthMode)
+	if err != nil {
+		return nil, err
+	}
+	return auth.New(&auth.Options{Mode: mode, Secret: []byte(c.AuthSecret), Leeway: 30 * time.Second})
 }
 
 // corsOrigins splits --cors-origins.

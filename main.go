@@ -3,6 +3,8 @@
 //
 // With no arguments it serves everything on :3000 and keeps its data in
 // ./data; --help lists every option (each also settable as COWRITE_*).
+// Subcommands: "cowrite token" mints an access token for --auth-mode token,
+// "cowrite healthcheck" probes a running server (for containers).
 package main
 
 import (
@@ -16,6 +18,14 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "token":
+			os.Exit(runTokenCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "healthcheck":
+			os.Exit(runHealthcheckCommand(os.Args[2:], os.Stdout, os.Stderr))
+		}
+	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/cowrite/cowrite/api"
+	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/boltstore"
 	"github.com/cowrite/cowrite/frontend"
+	"github.com/cowrite/cowrite/metrics"
 	"github.com/cowrite/cowrite/sio"
 	"github.com/cowrite/cowrite/sio/engine"
 	"github.com/cowrite/cowrite/storage"
@@ -50,6 +52,12 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
 	}
 
+	authn, err := cfg.authenticator()
+	if err != nil {
+		return fmt.Errorf("authentication: %w", err)
+	}
+	m := metrics.New()
+
 	io := sio.NewServer(&sio.Options{
 		Engine: &engine.Options{
 			PingInterval: cfg.PingInterval,
@@ -70,17 +78,26 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		IdleUnload:       cfg.IdleUnload,
 		NoAutoCreate:     cfg.NoAutoCreate,
 		Logger:           log,
+		Observer:         m,
 	})
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Logger: log})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log})
+	nsp := io.Of("/")
+	m.SampleSockets(nsp.SocketCount)
+	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)
+	app.Use(m.FiberMiddleware())
+	app.Get("/metrics", m.FiberHandler())
 	frontend.Register(app) // before /socket.io/: it serves /socket.io/socket.io.js
 	io.Mount(app, "/socket.io/")
 	a.Register(app)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- app.Listener(ln) }()
-	log.Info("cowrite listening", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()), "data", dbPath)
+	log.Info("cowrite listening", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()), "data", dbPath, "auth", authn.Mode().String())
+	if authn.Mode() == auth.Open {
+		log.Warn("authentication is off (--auth-mode open): anyone who can reach the port can read and edit every document")
+	}
 	if ready != nil {
 		ready <- ln.Addr()
 	}

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/sio"
 	"github.com/gofiber/fiber/v2"
@@ -21,12 +22,17 @@ type Options struct {
 	// RequestTimeout bounds each hub call made by a REST request or a
 	// Socket.IO event. Default 30s.
 	RequestTimeout time.Duration
-	// Authenticate, when set, checks the CONNECT payload's "token" of every
-	// Socket.IO connection and returns the collaborator's user. A non-nil
-	// error refuses the connection with connect_error "unauthorized". When
-	// nil, every connection is accepted and the user is built from the
-	// payload's "name" and "color", with the socket id as the user id.
-	Authenticate func(token string) (collab.User, error)
+	// Auth authenticates clients (Socket.IO: the CONNECT payload's
+	// auth.token, refused with connect_error "unauthorized"; REST: the
+	// Authorization: Bearer header, 401) and authorizes each event and
+	// request against its document (403 forbidden). nil means no checks at
+	// all, as auth's Open mode. The presence user's id is the token's
+	// subject (else the socket id); its name and color come from the token
+	// when it has them, else from auth.name and auth.color.
+	Auth *auth.Authenticator
+	// OnError, when set, is called with the code of every error answered to
+	// a client (REST or ack), for metrics.
+	OnError func(code string)
 	// Logger receives boundary logs (internal errors). Default slog.Default().
 	Logger *slog.Logger
 }

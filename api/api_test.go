@@ -9,11 +9,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/cowrite/cowrite/api"
+	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/boltstore"
 	"github.com/cowrite/cowrite/sio"
@@ -418,4 +421,53 @@ func TestErrors(t *testing.T) {
 			t.Errorf("code %q", c)
 		}
 	})
+}
+
+func TestAuthREST(t *testing.T) {
+	secret := []byte(strings.Repeat("k", 32))
+	authn, err := auth.New(&auth.Options{Mode: auth.Token, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []string
+	var mu sync.Mutex
+	s := newServer(t, &api.Options{Auth: authn, OnError: func(c string) { mu.Lock(); codes = append(codes, c); mu.Unlock() }}, nil)
+	mint := func(c auth.Claims) string {
+		tok, err := auth.Mint(secret, c, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	admin := mint(auth.Claims{Subject: "root", Admin: true})
+	editor := mint(auth.Claims{Subject: "ed", Docs: map[string]auth.Role{"team-*": auth.RoleEditor}})
+	viewer := mint(auth.Claims{Subject: "vi", Docs: map[string]auth.Role{"team-a": auth.RoleViewer}})
+
+	r := s.do(t, "GET", "/api/docs", nil)
+	expectStatus(t, r, 401)
+	if c := r.errCode(t); c != "unauthorized" {
+		t.Errorf("code %q", c)
+	}
+	expectStatus(t, s.do(t, "GET", "/api/docs", nil, "Authorization", "Bearer garbage"), 401)
+	expectStatus(t, s.do(t, "GET", "/api/docs", nil, "Authorization", admin), 200)
+	expectStatus(t, s.do(t, "GET", "/api/docs", nil, "Authorization", editor), 403)
+
+	expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "team-a"}, "Authorization", editor), 201)
+	r = s.do(t, "POST", "/api/docs", map[string]any{"id": "other"}, "Authorization", editor)
+	expectStatus(t, r, 403)
+	if c := r.errCode(t); c != "forbidden" {
+		t.Errorf("code %q", c)
+	}
+	expectStatus(t, s.do(t, "POST", "/api/docs/team-a/ops", map[string]any{"version": 0, "op": []any{"x"}}, "Authorization", editor), 200)
+	expectStatus(t, s.do(t, "GET", "/api/docs/team-a/content", nil, "Authorization", viewer), 200)
+	expectStatus(t, s.do(t, "PUT", "/api/docs/team-a/content", "y", "Authorization", viewer), 403)
+	expectStatus(t, s.do(t, "POST", "/api/docs/team-a/ops", map[string]any{"version": 1, "op": []any{"x"}}, "Authorization", viewer), 403)
+	expectStatus(t, s.do(t, "DELETE", "/api/docs/team-a", nil, "Authorization", editor), 403)
+	expectStatus(t, s.do(t, "DELETE", "/api/docs/team-a", nil, "Authorization", admin), 204)
+
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(codes, "forbidden") {
+		t.Errorf("OnError saw %v", codes)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 )
 
@@ -34,6 +35,22 @@ func badRequest(msg string) error {
 // invalidOp returns a collab error with code invalid_op.
 func invalidOp(msg string) error {
 	return &collab.Error{Code: collab.CodeInvalidOp, Message: msg}
+}
+
+// authorize checks action on doc for id; without Options.Auth everything is
+// allowed. The error is a *collab.Error (forbidden).
+func (a *API) authorize(id *auth.Identity, action auth.Action, doc string) error {
+	if a.opts.Auth == nil {
+		return nil
+	}
+	if err := id.Authorize(action, doc); err != nil {
+		code, _, _ := auth.Status(err)
+		if code == "" {
+			code = string(collab.CodeForbidden)
+		}
+		return &collab.Error{Code: collab.Code(code), Message: strings.TrimPrefix(err.Error(), "auth: ")}
+	}
+	return nil
 }
 
 // toWire maps any error onto the wire shape. Errors that are not a

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
 	"github.com/gofiber/fiber/v2"
@@ -51,7 +52,12 @@ func (a *API) registerREST(r fiber.Router) {
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
 
-	g := r.Group("/api", a.limitBody)
+	var g fiber.Router
+	if a.opts.Auth != nil {
+		g = r.Group("/api", a.opts.Auth.Middleware(), a.limitBody)
+	} else {
+		g = r.Group("/api", a.limitBody)
+	}
 	g.Get("/docs", a.listDocs)
 	g.Post("/docs", a.createDoc)
 	g.Get("/docs/:id", a.getDoc)
@@ -90,6 +96,9 @@ func (a *API) limitBody(c *fiber.Ctx) error {
 // logged here, at the boundary, and answered with a generic message.
 func (a *API) fail(c *fiber.Ctx, err error) error {
 	w := toWire(err)
+	if a.opts.OnError != nil {
+		a.opts.OnError(string(w.Code))
+	}
 	if w.Code == collab.CodeInternal {
 		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
@@ -145,6 +154,9 @@ func body(c *fiber.Ctx) (object, error) {
 }
 
 func (a *API) listDocs(c *fiber.Ctx) error {
+	if err := a.authorize(auth.IdentityOf(c), auth.List, ""); err != nil {
+		return a.fail(c, err)
+	}
 	limit, err := queryLimit(c, defaultListLimit, maxListLimit)
 	if err != nil {
 		return a.fail(c, err)
@@ -187,6 +199,9 @@ func (a *API) createDoc(c *fiber.Ctx) error {
 			return a.fail(c, err)
 		}
 	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Create, id); err != nil {
+		return a.fail(c, err)
+	}
 	ctx, cancel := a.reqCtx(c)
 	defer cancel()
 	info, err := a.hub.Create(ctx, id, title, content)
@@ -200,6 +215,9 @@ func (a *API) createDoc(c *fiber.Ctx) error {
 func (a *API) getDoc(c *fiber.Ctx) error {
 	id, err := idParam(c)
 	if err != nil {
+		return a.fail(c, err)
+	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Read, id); err != nil {
 		return a.fail(c, err)
 	}
 	version, atVersion, err := queryUint(c, "version")
@@ -232,6 +250,9 @@ func (a *API) patchDoc(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Write, id); err != nil {
+		return a.fail(c, err)
+	}
 	obj, err := body(c)
 	if err != nil {
 		return a.fail(c, err)
@@ -255,6 +276,9 @@ func (a *API) patchDoc(c *fiber.Ctx) error {
 func (a *API) deleteDoc(c *fiber.Ctx) error {
 	id, err := idParam(c)
 	if err != nil {
+		return a.fail(c, err)
+	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Delete, id); err != nil {
 		return a.fail(c, err)
 	}
 	ctx, cancel := a.reqCtx(c)
@@ -291,6 +315,9 @@ func (a *API) getContent(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Read, id); err != nil {
+		return a.fail(c, err)
+	}
 	ctx, cancel := a.reqCtx(c)
 	defer cancel()
 	info, content, err := a.hub.Get(ctx, id)
@@ -311,6 +338,9 @@ func (a *API) getContent(c *fiber.Ctx) error {
 func (a *API) putContent(c *fiber.Ctx) error {
 	id, err := idParam(c)
 	if err != nil {
+		return a.fail(c, err)
+	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Write, id); err != nil {
 		return a.fail(c, err)
 	}
 	ifMatch, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
@@ -336,6 +366,9 @@ func (a *API) postOps(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Write, id); err != nil {
+		return a.fail(c, err)
+	}
 	obj, err := body(c)
 	if err != nil {
 		return a.fail(c, err)
@@ -356,6 +389,9 @@ func (a *API) postOps(c *fiber.Ctx) error {
 func (a *API) getOps(c *fiber.Ctx) error {
 	id, err := idParam(c)
 	if err != nil {
+		return a.fail(c, err)
+	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Read, id); err != nil {
 		return a.fail(c, err)
 	}
 	from, _, err := queryUint(c, "from")

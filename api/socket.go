@@ -7,6 +7,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/sio"
 )
@@ -21,7 +22,10 @@ const (
 )
 
 // Socket data keys.
-const keyUser = "cowrite.user"
+const (
+	keyUser     = "cowrite.user"     // collab.User for presence
+	keyIdentity = "cowrite.identity" // *auth.Identity when Options.Auth is set
+)
 
 const (
 	maxNameLen      = 64
@@ -119,33 +123,34 @@ type connectAuth struct {
 }
 
 // authenticate builds the socket's presence user from the CONNECT payload
-// (and the token, when Options.Authenticate is set).
+// (and the token, when Options.Auth is set).
 func (a *API) authenticate(s *sio.Socket) error {
-	var auth connectAuth
+	var ca connectAuth
 	if raw := s.Handshake().Auth; len(raw) > 0 {
 		// Fields of the wrong type are ignored rather than refused: they
-		// only decorate presence.
+		// only decorate presence (a token of the wrong type is missing).
 		obj, err := decodeObject(raw, "auth")
 		if err == nil {
-			auth.Token, _, _ = obj.str("token", 0)
-			auth.Name, _, _ = obj.str("name", 0)
-			auth.Color, _, _ = obj.str("color", 0)
+			ca.Token, _, _ = obj.str("token", 0)
+			ca.Name, _, _ = obj.str("name", 0)
+			ca.Color, _, _ = obj.str("color", 0)
 		}
 	}
-	user := collab.User{ID: s.ID(), Name: auth.Name, Color: auth.Color}
-	if a.opts.Authenticate != nil {
-		u, err := a.opts.Authenticate(auth.Token)
+	user := collab.User{ID: s.ID(), Name: ca.Name, Color: ca.Color}
+	if a.opts.Auth != nil {
+		id, err := a.opts.Auth.Authenticate(ca.Token)
 		if err != nil {
 			return &sio.ConnectError{Message: "unauthorized"}
 		}
-		if u.ID != "" {
-			user.ID = u.ID
+		s.Set(keyIdentity, id)
+		if id.UserID != "" {
+			user.ID = id.UserID
 		}
-		if u.Name != "" {
-			user.Name = u.Name
+		if id.Name != "" {
+			user.Name = id.Name
 		}
-		if u.Color != "" {
-			user.Color = u.Color
+		if id.Color != "" {
+			user.Color = id.Color
 		}
 	}
 	user.Name = truncate(user.Name, maxNameLen)
@@ -180,6 +185,34 @@ func socketUser(s *sio.Socket) collab.User {
 		}
 	}
 	return collab.User{ID: s.ID(), Name: "anonymous", Color: palette[0]}
+}
+
+// socketIdentity returns the socket's identity (nil without Options.Auth).
+func socketIdentity(s *sio.Socket) *auth.Identity {
+	if v, ok := s.Get(keyIdentity); ok {
+		id, _ := v.(*auth.Identity)
+		return id
+	}
+	return nil
+}
+
+// authorizeJoin checks Read on doc, and Create when the join would create
+// it (a missing document with auto-create on).
+func (a *API) authorizeJoin(ctx context.Context, s *sio.Socket, doc string) error {
+	if a.opts.Auth == nil {
+		return nil
+	}
+	id := socketIdentity(s)
+	if err := a.authorize(id, auth.Read, doc); err != nil {
+		return err
+	}
+	if id.Can(auth.Create, doc) {
+		return nil
+	}
+	if _, _, err := a.hub.Get(ctx, doc); err != nil {
+		return err // not_found: the join may not create it
+	}
+	return nil
 }
 
 // eventFunc handles one decoded event payload and returns the ack value.
@@ -235,6 +268,9 @@ func eventPayload(args sio.Args) (object, error) {
 func (a *API) reply(s *sio.Socket, event string, ack sio.AckFunc, res any, err error) {
 	if err != nil {
 		w := toWire(err)
+		if a.opts.OnError != nil {
+			a.opts.OnError(string(w.Code))
+		}
 		if w.Code == collab.CodeInternal {
 			a.log.Error("event failed", "event", event, "socket", s.ID(), "err", err)
 		}
@@ -261,6 +297,9 @@ func (a *API) onJoin(ctx context.Context, s *sio.Socket, p object) (any, error) 
 	}
 	client, _, err := p.str("client", maxClientLen)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.authorizeJoin(ctx, s, doc); err != nil {
 		return nil, err
 	}
 	if !s.Connected() {
@@ -318,6 +357,9 @@ func (a *API) onOp(ctx context.Context, s *sio.Socket, p object) (any, error) {
 	}
 	sub, err := p.submission()
 	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(socketIdentity(s), auth.Write, doc); err != nil {
 		return nil, err
 	}
 	sid := collab.SessionID(s.ID())
@@ -399,6 +441,9 @@ func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, err
 	}
 	sel, err := p.selection()
 	if err != nil {
+		return nil, err
+	}
+	if err := a.authorize(socketIdentity(s), auth.Write, doc); err != nil {
 		return nil, err
 	}
 	if err := a.hub.SetPresence(ctx, doc, collab.SessionID(s.ID()), v, sel); err != nil {
