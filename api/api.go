@@ -51,6 +51,7 @@ type API struct {
 
 	mu     sync.Mutex           // guards the fields below
 	owners map[clientKey]string // socket that last submitted under a client id on a document
+	closed bool                 // Close started: no new workers
 }
 
 // New returns the API serving hub. When io is not nil, the Socket.IO event
@@ -72,7 +73,22 @@ func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
 func (a *API) Close() {
 	a.draining.Store(true)
 	a.cancel()
+	a.mu.Lock()
+	a.closed = true
+	a.mu.Unlock()
 	a.wg.Wait()
+}
+
+// addWorker accounts for a new mailbox worker; false once Close started
+// (the hub is about to close: the work is dropped).
+func (a *API) addWorker() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return false
+	}
+	a.wg.Add(1)
+	return true
 }
 
 func (o *Options) withDefaults() Options {

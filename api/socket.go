@@ -84,8 +84,11 @@ func (m *mailbox) post(fn func(), final bool) bool {
 	}
 	m.queue = append(m.queue, fn)
 	if !m.running {
+		if !m.a.addWorker() {
+			m.queue = nil
+			return false
+		}
 		m.running = true
-		m.a.wg.Add(1)
 		go m.run()
 	}
 	return true
