@@ -401,6 +401,7 @@ export async function editorPage(root, docId) {
     });
   }
 
+  let forbiddenSeq = 0;
   function opFailed(m, e) {
     if (ot.inflight?.seq !== m.seq) return;
     if (e.code === 'rate_limited') {
@@ -409,8 +410,16 @@ export async function editorPage(root, docId) {
       return;
     }
     if (e.code === 'not_joined' || e.code === 'version_ahead') return resync(e.code);
+    if (e.code === 'forbidden' && (/client id/i.test(e.message ?? '') || forbiddenSeq !== m.seq)) {
+      // Either our client id is still bound to our previous (dead) connection
+      // on the server, or a first refusal: reconnect and resend once more.
+      forbiddenSeq = m.seq;
+      ot.inflight.sent = false;
+      setTimeout(() => resync('forbidden, retrying'), 1000);
+      return;
+    }
     if (e.code === 'forbidden') {
-      // A viewer: reload the server's text and stop editing.
+      // Refused again: we are a viewer. Reload the server's text and stop editing.
       readOnly = true;
       setEditable(false);
       ot.reset(ot.version);
