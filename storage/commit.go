@@ -134,11 +134,16 @@ func (db *DB) commitLoop() {
 	var spare []*job
 	for {
 		db.mu.Lock()
-		for len(db.queue) == 0 && !db.closing {
+		for len(db.queue) == 0 && !db.closing && !db.draining {
 			db.cond.Wait()
 		}
-		if len(db.queue) == 0 { // closing and drained
+		if len(db.queue) == 0 {
+			closing := db.closing
 			db.mu.Unlock()
+			if !closing { // idle while draining: go on with the steps
+				db.drain()
+				continue
+			}
 			if len(db.pending) > 0 || db.journalDirty() {
 				if err := db.checkpointAll(); err != nil {
 					db.log.Error("final checkpoint failed; the journal is replayed at next open", "err", err)
@@ -173,19 +178,28 @@ func (db *DB) commitLoop() {
 			}
 		}
 
-		// Move the overlay into the document buckets a step at a time
-		// once it is large, until half of it is left.
-		if db.pendingOps >= db.cpOps || db.pendingBytes >= checkpointBytes {
-			db.draining = true
-		}
-		if db.draining {
-			if err := db.checkpointStep(); err != nil {
-				db.log.Error("checkpoint failed; will retry", "err", err)
-			}
-			if db.pendingOps <= db.cpOps/2 && db.pendingBytes <= checkpointBytes/2 {
-				db.draining = false
-			}
-		}
+		db.drain()
+	}
+}
+
+// drain moves the overlay into the document buckets a step at a time once
+// it is large, until half of it is left: one step per call, between batches
+// (and in a row while no writes are queued).
+func (db *DB) drain() {
+	if db.pendingOps >= db.cpOps || db.pendingBytes >= checkpointBytes {
+		db.draining = true
+	}
+	if !db.draining {
+		return
+	}
+	if err := db.checkpointStep(); err != nil {
+		// Retried after the next batch (not in a tight loop while idle).
+		db.log.Error("checkpoint failed; will retry", "err", err)
+		db.draining, db.drainOrder = false, nil
+		return
+	}
+	if db.pendingOps <= db.cpOps/2 && db.pendingBytes <= checkpointBytes/2 {
+		db.draining, db.drainOrder = false, nil
 	}
 }
 

@@ -74,8 +74,9 @@ type DB struct {
 	pending map[string]*pending
 	// Owned by the committer goroutine (and Open before it starts), changed
 	// under ovMu together with pending.
-	pendingOps, pendingBytes int  // ops and op bytes in pending
-	draining                 bool // checkpoint steps run between batches
+	pendingOps, pendingBytes int      // ops and op bytes in pending
+	draining                 bool     // checkpoint steps run between batches (read under mu by the committer only)
+	drainOrder               []string // documents to move next (see checkpointStep)
 
 	wg        sync.WaitGroup // the committer goroutine
 	closeOnce sync.Once

@@ -30,7 +30,7 @@ import (
 const (
 	checkpointOps   = 65536
 	checkpointBytes = 32 << 20
-	stepDocs        = 64 // at most this many documents per checkpoint step
+	stepDocs        = 128 // at most this many documents per checkpoint step
 	journalFormat1  = 1
 )
 
@@ -373,21 +373,37 @@ func (db *DB) checkpointStep() error {
 		id string
 		p  *pending
 	}
-	cands := make([]cand, 0, len(db.pending))
-	for id, p := range db.pending {
-		cands = append(cands, cand{id, p})
+	// Candidates come from drainOrder, the pending documents sorted by
+	// their oldest journal record when draining began (sorted once, not per
+	// step); documents that became pending since then hold newer records.
+	if len(db.drainOrder) == 0 {
+		for id := range db.pending {
+			db.drainOrder = append(db.drainOrder, id)
+		}
+		slices.SortFunc(db.drainOrder, func(a, b string) int {
+			return cmp.Compare(db.pending[a].firstLSN, db.pending[b].firstLSN)
+		})
 	}
-	slices.SortFunc(cands, func(a, b cand) int { return cmp.Compare(a.p.firstLSN, b.p.firstLSN) })
 	maxOps := max(db.cpOps/8, 1)
-	n, ops := 0, 0
-	for n < len(cands) && n < stepDocs && (n == 0 || ops < maxOps) {
-		ops += len(cands[n].p.ops)
-		n++
+	var chosen []cand
+	ops := 0
+	for len(db.drainOrder) > 0 && len(chosen) < stepDocs && (len(chosen) == 0 || ops < maxOps) {
+		id := db.drainOrder[0]
+		db.drainOrder = db.drainOrder[1:]
+		if p := db.pending[id]; p != nil {
+			chosen = append(chosen, cand{id, p})
+			ops += len(p.ops)
+		}
 	}
-	chosen, rest := cands[:n], cands[n:]
+	moving := make(map[string]bool, len(chosen))
+	for _, c := range chosen {
+		moving[c.id] = true
+	}
 	keepFrom := uint64(math.MaxUint64) // journal records below this are no longer needed
-	for _, c := range rest {
-		keepFrom = min(keepFrom, c.p.firstLSN)
+	for id, p := range db.pending {
+		if !moving[id] {
+			keepFrom = min(keepFrom, p.firstLSN)
+		}
 	}
 	err := db.update(func(tx *bolt.Tx) error {
 		for _, c := range chosen {
