@@ -106,7 +106,7 @@ func start(t *testing.T, cfg *config) (url string, stop func() error) {
 }
 
 func testConfig(t *testing.T, dir string) *config {
-	c, err := parseConfig([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "error"}, env(nil), io.Discard)
+	c, err := parseConfig([]string{"--addr", "127.0.0.1:0", "--data", dir, "--log-level", "error", "--cors-origins", "https://editor.example"}, env(nil), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,6 +143,20 @@ func TestRunServesAndShutsDown(t *testing.T) {
 	}
 	if code, body := get(t, url+"/socket.io/?EIO=4&transport=polling"); code != 200 || !strings.HasPrefix(body, `0{"sid":`) {
 		t.Fatalf("engine.io handshake: %d %q", code, body)
+	}
+	req, _ := http.NewRequest("OPTIONS", url+"/api/docs", nil)
+	req.Header.Set("Origin", "https://editor.example")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "https://editor.example" {
+		t.Errorf("CORS preflight: Access-Control-Allow-Origin %q", got)
+	}
+	if code, body := get(t, url+"/metrics"); code != 200 || !strings.Contains(body, "cowrite_http_requests_total") {
+		t.Errorf("/metrics: %d", code)
 	}
 	if code, _ := get(t, url+"/"); code != 200 && code != 503 {
 		t.Fatalf("frontend / answered %d", code)
@@ -188,6 +202,14 @@ func TestRunFailsClearly(t *testing.T) {
 		cfg := testConfig(t, dir)
 		err := run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 		if err == nil || !strings.Contains(err.Error(), "is locked") {
+			t.Fatalf("error %v", err)
+		}
+	})
+	t.Run("bad cors origin", func(t *testing.T) {
+		cfg := testConfig(t, t.TempDir())
+		cfg.CORSOrigins = "not a url"
+		err := run(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+		if err == nil || !strings.Contains(err.Error(), "--cors-origins") {
 			t.Fatalf("error %v", err)
 		}
 	})

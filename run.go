@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cowrite/cowrite/api"
@@ -20,6 +21,7 @@ import (
 	"github.com/cowrite/cowrite/sio/engine"
 	"github.com/cowrite/cowrite/storage"
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/cors"
 )
 
 // run serves until ctx is canceled, then shuts down gracefully within
@@ -87,6 +89,13 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 
 	app := newApp(cfg, log)
 	app.Use(m.FiberMiddleware())
+	if origins := cfg.corsOrigins(); len(origins) > 0 {
+		h, err := corsMiddleware(origins)
+		if err != nil {
+			return err
+		}
+		app.Use("/api", h)
+	}
 	app.Get("/metrics", m.FiberHandler())
 	frontend.Register(app) // before /socket.io/: it serves /socket.io/socket.io.js
 	io.Mount(app, "/socket.io/")
@@ -155,6 +164,22 @@ func newApp(cfg *config, log *slog.Logger) *fiber.App {
 			return c.Status(code).JSON(fiber.Map{"error": fiber.Map{"code": httpCode(code), "message": err.Error()}})
 		},
 	})
+}
+
+// corsMiddleware allows the REST API to be called from the given browser
+// origins (Socket.IO has its own CORS handling in the engine).
+func corsMiddleware(origins []string) (h fiber.Handler, err error) {
+	defer func() {
+		if r := recover(); r != nil { // fiber's cors panics on a malformed origin
+			err = fmt.Errorf("invalid --cors-origins %q: %v", strings.Join(origins, ","), r)
+		}
+	}()
+	return cors.New(cors.Config{
+		AllowOrigins:  strings.Join(origins, ","),
+		AllowMethods:  "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS",
+		AllowHeaders:  "Authorization,Content-Type,If-Match,If-None-Match",
+		ExposeHeaders: "ETag,Location",
+	}), nil
 }
 
 // httpCode names the SPEC.md error code of an HTTP status produced by fiber
