@@ -35,9 +35,12 @@ function ensureBinary() {
 
 /** A cowrite process that can be killed and restarted on the same port and data. */
 export class Server {
-  constructor() {
+  /** @param {{args?: string[], env?: Record<string,string>}} [o] extra flags and environment */
+  constructor({ args = [], env = {} } = {}) {
     this.dataDir = mkdtempSync(path.join(tmpdir(), 'cowrite-browser-'));
     this.output = '';
+    this.args = args;
+    this.env = env;
   }
   get url() {
     return `http://127.0.0.1:${this.port}`;
@@ -45,7 +48,10 @@ export class Server {
   async start() {
     ensureBinary();
     this.port ??= await freePort();
-    this.proc = spawn(binPath, ['--addr', `127.0.0.1:${this.port}`, '--data', this.dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn(binPath, ['--addr', `127.0.0.1:${this.port}`, '--data', this.dataDir, ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.env },
+    });
     this.proc.stdout.on('data', (d) => (this.output += d));
     this.proc.stderr.on('data', (d) => (this.output += d));
     this.exited = new Promise((resolve) => this.proc.on('exit', resolve));
@@ -76,8 +82,8 @@ export class Server {
     await this.kill('SIGTERM');
     rmSync(this.dataDir, { recursive: true, force: true });
   }
-  async content(doc) {
-    const res = await fetch(`${this.url}/api/docs/${encodeURIComponent(doc)}/content`);
+  async content(doc, token) {
+    const res = await fetch(`${this.url}/api/docs/${encodeURIComponent(doc)}/content`, token ? { headers: { Authorization: `Bearer ${token}` } } : {});
     if (!res.ok) throw new Error(`GET content: ${res.status} ${await res.text()}`);
     return res.text();
   }
@@ -89,6 +95,11 @@ export async function launchBrowser() {
     executablePath: chromiumPath,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** Runs `cowrite token …` and returns the token. */
+export function mintToken(secret, args) {
+  return execFileSync(binPath, ['token', ...args], { env: { ...process.env, COWRITE_AUTH_SECRET: secret } }).toString().trim();
 }
 
 /** A fresh browser context (own localStorage) whose user is `name`/`color`. */

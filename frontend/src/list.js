@@ -149,9 +149,9 @@ export function listPage(root) {
       tbody.replaceChildren(...docs.map(row));
       if (docs.length === 0) say('No documents yet. Create one, or open any /d/<name> link.');
     } catch (err) {
-      if (err instanceof ApiError && err.status === 401) {
-        say('');
-        status.after(tokenForm('This server requires an access token to list documents.'));
+      if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+        say(err.status === 403 ? 'Your access token may not list documents; open one by name or link instead.' : '');
+        status.after(tokenForm(err.status === 403 ? 'Use another access token:' : 'This server requires an access token to list documents.'));
         return;
       }
       say(err instanceof ApiError && err.status === 0 ? 'The server cannot be reached.' : `Could not list documents: ${err.message}`);
