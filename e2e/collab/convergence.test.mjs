@@ -21,14 +21,19 @@ function prng(seed) {
   };
 }
 
-async function runDoc(doc, seed) {
+async function runDoc(doc, seed, transports = [['websocket'], ['polling'], undefined, ['websocket'], ['polling']]) {
   const rand = prng(seed);
-  const transports = [['websocket'], ['polling'], undefined, ['websocket'], ['polling']];
   const clients = transports.map((t, i) => new EditClient(server.url, doc, { transports: t, name: `u${i}` }));
   await Promise.all(clients.map((c) => c.start()));
 
   const rounds = 150;
   for (let r = 0; r < rounds; r++) {
+    if (r === rounds / 2) {
+      // Send an op and drop the connection before its ack can arrive: it
+      // is resubmitted (same client and seq) after the reconnect, or found
+      // in the catch-up ops of the rejoin.
+      for (const c of clients) { c.randomEdit(rand); c.dropTransport(); }
+    }
     for (const c of clients) {
       if (rand() < 0.6) c.randomEdit(rand);
       if (rand() < 0.02) c.dropTransport();
@@ -76,7 +81,9 @@ async function runDoc(doc, seed) {
     }
   }
   const drops = clients.reduce((n, c) => n + c.log.filter((l) => l.includes(' drop ')).length, 0);
-  console.log(`# ${doc}: ${log.length} ops, ${acked} acked to clients, ${drops} forced disconnects`);
+  const resends = clients.reduce((n, c) => n + c.resends, 0);
+  const dups = clients.reduce((n, c) => n + c.duplicateAcks, 0);
+  console.log(`# ${doc}: ${log.length} ops, ${acked} acked to clients, ${drops} forced disconnects, ${resends} resubmissions, ${dups} acked as duplicates`);
   assert.ok(acked > 20, `only ${acked} ops were acked`);
 
   // Resubmitting an acked op (same client and seq) is acked with its
@@ -93,5 +100,10 @@ async function runDoc(doc, seed) {
 test('random concurrent edits converge on mixed transports', async () => {
   const seed = Number(process.env.SEED || Date.now() % 100000);
   console.log(`# SEED=${seed}`);
-  await Promise.all([runDoc(`conv-a-${seed}`, seed), runDoc(`conv-b-${seed}`, seed + 1)]);
+  const many = [undefined, ['polling'], ['websocket'], undefined, ['polling'], ['websocket'], undefined, ['polling']];
+  await Promise.all([
+    runDoc(`conv-a-${seed}`, seed),
+    runDoc(`conv-b-${seed}`, seed + 1),
+    runDoc(`conv-c-${seed}`, seed + 2, many),
+  ]);
 });

@@ -202,6 +202,8 @@ export class EditClient {
     this.errors = [];
     this.joins = 0;
     this.waiters = [];
+    this.resends = 0; // inflight ops sent again (same seq) after a reconnect
+    this.duplicateAcks = 0; // acks of a seq that was already acked
   }
 
   start() {
@@ -330,7 +332,7 @@ export class EditClient {
   flush(resend) {
     if (!this.joined) return;
     if (this.inflight) {
-      if (resend) this.send();
+      if (resend) { this.resends++; this.send(); }
       return;
     }
     if (!this.buffer) return;
@@ -370,6 +372,7 @@ export class EditClient {
       if (inflight.sentOn.size === 1) conn.acked.add(ack.version);
       const prev = this.acked.get(seq);
       if (prev) {
+        this.duplicateAcks++;
         if (prev.version !== ack.version) this.errors.push(`seq ${seq} acked as v${prev.version} and v${ack.version}`);
         return;
       }

@@ -183,3 +183,29 @@ test('presence: join, selection, leave and disconnect', async () => {
     assert.equal(selfPresence, false, 'a never receives its own presence');
   } finally { a.close(); b.close(); }
 });
+
+test('resubmission from a new connection is acked with the original version', async () => {
+  const s1 = await connect(server.url, { transports: ['websocket'] });
+  const s2 = await connect(server.url, { transports: ['polling'] });
+  const watcher = await connect(server.url);
+  try {
+    await call(s1, 'doc:join', { doc: 'resub-1' });
+    await call(watcher, 'doc:join', { doc: 'resub-1' });
+    const a1 = await call(s1, 'doc:op', { doc: 'resub-1', version: 0, op: ['abc'], client: 'same', seq: 1 });
+    assert.deepEqual(a1, { ok: true, version: 1 });
+    await call(s1, 'doc:op', { doc: 'resub-1', version: 1, op: [3, 'd'], client: 'same', seq: 2 });
+    let broadcasts = 0;
+    watcher.on('doc:op', () => { broadcasts++; });
+    // The same client comes back on another connection (the old one still
+    // open, as when the server has not noticed a dead connection yet).
+    const j = await call(s2, 'doc:join', { doc: 'resub-1', version: 0 });
+    assert.equal(j.ops.length, 2);
+    const a2 = await call(s2, 'doc:op', { doc: 'resub-1', version: 1, op: [3, 'd'], client: 'same', seq: 2 });
+    assert.deepEqual(a2, { ok: true, version: 2 });
+    const a3 = await call(s2, 'doc:op', { doc: 'resub-1', version: 2, op: [4, 'e'], client: 'same', seq: 3 });
+    assert.deepEqual(a3, { ok: true, version: 3 });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(broadcasts, 1, 'only the new op is broadcast');
+    assert.equal((await server.req('GET', '/api/docs/resub-1/content')).body, 'abcde');
+  } finally { s1.close(); s2.close(); watcher.close(); }
+});
