@@ -15,8 +15,25 @@
 // doc:deleted to the whole room, which is then emptied. Each broadcast is
 // encoded once.
 //
-// REST (SPEC.md section 4) lives under /api, plus /healthz and /readyz.
-// Errors are {"error": {"code", "message"}} with the status of httpStatus.
+// REST (SPEC.md section 4) lives under /api, plus /healthz and /readyz
+// (503 once SetDraining was called). Choices the contract leaves open:
+//
+//	GET    /api/docs                 {"docs": [DocInfo...], "next": cursor} ("next" omitted on the last page);
+//	                                 limit 1..1000, default 50
+//	POST   /api/docs                 201, the DocInfo plus "content", Location header; empty body allowed
+//	GET    /api/docs/{id}            DocInfo plus "content"; ?version=N gives version N's content
+//	                                 (size is then its size)
+//	PATCH  /api/docs/{id}            {"title"} → the DocInfo
+//	DELETE /api/docs/{id}            204
+//	GET    /api/docs/{id}/content    text/plain; ETag "N" (quoted); If-None-Match "N" → 304
+//	PUT    /api/docs/{id}/content    raw UTF-8 body; If-Match accepts 5, "5" and W/"5" ("*" = any)
+//	                                 → {"version","op"} with ETag
+//	POST   /api/docs/{id}/ops        {"version","op","client"?,"seq"?} → {"version","op"}; seq needs client
+//	GET    /api/docs/{id}/ops        from (default 0), to (default head), limit (1..10000, default 1000)
+//
+// Errors are {"error": {"code", "message"}} with the status of httpStatus;
+// bodies over Options.MaxBodyBytes get 413 too_large; unknown /api routes
+// get 404 not_found.
 // Every input is validated (types, ranges, UTF-8) before reaching the hub;
 // errors that are not collab errors are logged here and answered as
 // "internal" without details.
