@@ -171,12 +171,16 @@ export async function editorPage(root, docId) {
 
   // ---- persistence ---------------------------------------------------------
   let persistTimer = 0;
+  let storedLocally = true; // the last local save worked
   function persistNow() {
     clearTimeout(persistTimer);
     persistTimer = 0;
     if (!knowVersion || deleted) return;
-    if (!slot.save({ ...ot.snapshot(), text: view.state.doc.toString(), saved: Date.now() })) {
-      console.warn('cowrite: could not save the local state (storage full?)');
+    const ok = slot.save({ ...ot.snapshot(), text: view.state.doc.toString(), saved: Date.now() });
+    if (ok !== storedLocally) {
+      storedLocally = ok;
+      if (!ok) console.warn('cowrite: could not save the local state (storage full or disabled)');
+      renderStatus();
     }
   }
   function schedulePersist() {
@@ -443,7 +447,7 @@ export async function editorPage(root, docId) {
     const pending = ot.hasPending();
     const save = !knowVersion ? 'loading' : pending ? (joined ? 'saving' : 'unsaved') : 'saved';
     const connText = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error' }[conn] ?? conn;
-    const saveText = { loading: 'Loading…', saving: 'Saving…', unsaved: 'Edits kept on this device', saved: 'Saved' }[save];
+    const saveText = { loading: 'Loading…', saving: 'Saving…', unsaved: storedLocally ? 'Edits kept on this device' : 'Unsaved edits: keep this tab open', saved: 'Saved' }[save];
     if (statusEl.dataset.conn !== conn) liveEl.textContent = connText;
     statusEl.dataset.conn = conn;
     statusEl.dataset.save = save;
