@@ -86,8 +86,12 @@ class Peer {
     else this.apply(this.ot.remote(m.version, m.op, m.client));
     this.pump();
   }
-  disconnect() {
+  disconnect(limbo) {
     this.online = false;
+    // Messages already on their way to the server may still arrive there
+    // after the disconnect: their commit then reaches everyone (this client's
+    // new connection included) as a broadcast, but their ack is lost.
+    if (limbo) for (const m of this.up) limbo.push(m);
     this.up = [];
     this.down = [];
     this.ot.disconnected();
@@ -109,7 +113,18 @@ function deliverUp(peer, peers, server) {
   }
 }
 
-function settle(peers, server) {
+// A message that reached the server after its sender disconnected.
+function deliverLimbo(limbo, peers, server) {
+  const m = limbo.shift();
+  const res = server.submit(m);
+  if (!res.dup) {
+    for (const p of peers) if (p.online) p.down.push({ version: res.version, op: res.op, client: m.client });
+  }
+  return res;
+}
+
+function settle(peers, server, limbo = []) {
+  while (limbo.length) deliverLimbo(limbo, peers, server);
   for (const p of peers) if (!p.online) p.reconnect();
   let guard = 0;
   while (peers.some((p) => p.up.length || p.down.length)) {
@@ -266,21 +281,28 @@ describe('OTClient', () => {
     expect(a.ot.version).toBe(1);
   });
 
-  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-    it(`converges with random concurrent edits, emoji and reconnects (seed ${seed})`, () => {
+  let lateTotal = 0;
+  for (const seed of Array.from({ length: 24 }, (_, i) => i + 1)) {
+    it(`converges with random concurrent edits, emoji, reconnects and late commits (seed ${seed})`, () => {
       const r = rng(seed);
       const server = new Server('start 😀 text');
       const peers = [new Peer('a', server), new Peer('b', server), new Peer('c', server)];
+      const limbo = [];
+      let late = 0; // late commits that reached their own sender as a broadcast
       for (let step = 0; step < 400; step++) {
         const p = peers[Math.floor(r() * peers.length)];
         const x = r();
         if (x < 0.45) p.edit(r);
         else if (x < 0.65 && p.up.length) deliverUp(p, peers, server);
-        else if (x < 0.9 && p.down.length) p.deliverDown();
-        else if (x < 0.95 && p.online) p.disconnect();
+        else if (x < 0.85 && p.down.length) p.deliverDown();
+        else if (x < 0.88 && limbo.length) {
+          const sender = peers.find((q) => q.ot.client === limbo[0].client);
+          if (!deliverLimbo(limbo, peers, server).dup && sender.online) late++;
+        } else if (x < 0.95 && p.online) p.disconnect(r() < 0.5 ? limbo : null);
         else if (!p.online) p.reconnect();
       }
-      settle(peers, server);
+      settle(peers, server, limbo);
+      lateTotal += late;
       for (const p of peers) {
         expect(p.text).toBe(server.content);
         expect(p.ot.hasPending()).toBe(false);
@@ -294,4 +316,8 @@ describe('OTClient', () => {
       }
     });
   }
+
+  it('the random runs above exercised late commits reaching their own sender', () => {
+    expect(lateTotal).toBeGreaterThan(0);
+  });
 });
