@@ -366,26 +366,56 @@ func (a *API) onOp(ctx context.Context, s *sio.Socket, p object) (any, error) {
 		return nil, err
 	}
 	sid := collab.SessionID(s.ID())
+	if sub.Client == "" {
+		com, err := a.hub.Submit(ctx, doc, sid, sub)
+		if err != nil {
+			return nil, err
+		}
+		return opAck{OK: true, Version: com.Version}, nil
+	}
+	// collab binds the client id to the session as soon as it accepts the
+	// op, so the owner is recorded before the call.
+	key := clientKey{doc, sub.Client}
+	prev := a.claimOwner(key, s.ID())
 	com, err := a.hub.Submit(ctx, doc, sid, sub)
-	if collab.CodeOf(err) == collab.CodeForbidden && sub.Client != "" && a.takeOver(ctx, s, doc, sub.Client) {
-		com, err = a.hub.Submit(ctx, doc, sid, sub)
+	if collab.CodeOf(err) == collab.CodeForbidden {
+		if prev != "" && prev != s.ID() {
+			a.takeOver(ctx, s, doc, sub.Client, prev)
+			com, err = a.hub.Submit(ctx, doc, sid, sub)
+		} else if prev == "" {
+			a.releaseOwner(key, s.ID()) // bound elsewhere, owner unknown here
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
-	if sub.Client != "" {
-		a.setOwner(doc, sub.Client, s.ID())
-	}
+	a.mu.Lock()
+	a.owners[key] = s.ID()
+	a.mu.Unlock()
 	return opAck{OK: true, Version: com.Version}, nil
 }
 
 // clientKey names a client id on a document.
 type clientKey struct{ doc, client string }
 
-// setOwner records that socket sid submits under client on doc.
-func (a *API) setOwner(doc, client, sid string) {
+// claimOwner returns the socket recorded for key ("" if none) and records
+// sid when there was none.
+func (a *API) claimOwner(key clientKey, sid string) string {
 	a.mu.Lock()
-	a.owners[clientKey{doc, client}] = sid
+	defer a.mu.Unlock()
+	prev, ok := a.owners[key]
+	if !ok {
+		a.owners[key] = sid
+	}
+	return prev
+}
+
+// releaseOwner forgets key if sid holds it.
+func (a *API) releaseOwner(key clientKey, sid string) {
+	a.mu.Lock()
+	if a.owners[key] == sid {
+		delete(a.owners, key)
+	}
 	a.mu.Unlock()
 }
 
@@ -407,15 +437,8 @@ func (a *API) dropOwner(sid, doc string) {
 // old one is dead (a dropped long-polling connection is only detected by the
 // heartbeat, up to pingInterval+pingTimeout later) would be refused. The
 // newest connection wins: the old socket is removed from the document and
-// disconnected ("io server disconnect"), which releases the client id. It
-// reports whether there was an old socket to take over from.
-func (a *API) takeOver(ctx context.Context, s *sio.Socket, doc, client string) bool {
-	a.mu.Lock()
-	old, ok := a.owners[clientKey{doc, client}]
-	a.mu.Unlock()
-	if !ok || old == s.ID() {
-		return false
-	}
+// disconnected ("io server disconnect"), which releases the client id.
+func (a *API) takeOver(ctx context.Context, s *sio.Socket, doc, client, old string) {
 	a.log.Info("client id taken over by a new connection", "doc", doc, "client", client, "old", old, "new", s.ID())
 	if err := a.hub.Leave(ctx, doc, collab.SessionID(old)); err != nil && collab.CodeOf(err) != collab.CodeNotJoined {
 		a.log.Warn("take over: leave", "doc", doc, "socket", old, "err", err)
@@ -424,7 +447,6 @@ func (a *API) takeOver(ctx context.Context, s *sio.Socket, doc, client string) b
 		os.Leave(doc)
 		os.Disconnect(false)
 	}
-	return true
 }
 
 func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, error) {
