@@ -255,6 +255,8 @@ test('the document list creates, renames, opens and deletes documents', async ()
 
 test('README screenshot: two people editing a note', async () => {
   const doc = `trip-${Date.now()}`;
+  const created = await fetch(`${server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, title: 'Weekend in Lisbon' }) });
+  assert.equal(created.status, 201);
   const alice = await person(browser, 'Alice', '#1d4ed8');
   const bob = await person(browser, 'Bob', '#047857');
   try {
