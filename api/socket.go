@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"sync"
@@ -248,6 +249,14 @@ func (a *API) onConnection(s *sio.Socket) {
 	handle(evLeave, a.onLeave)
 	handle(evOp, a.onOp)
 	handle(evPresence, a.onPresence)
+	s.OnAny(func(s *sio.Socket, event string, _ sio.Args, ack sio.AckFunc) {
+		switch event {
+		case evJoin, evLeave, evOp, evPresence:
+			return
+		}
+		// An unknown event with an ack callback would otherwise wait forever.
+		a.reply(s, event, ack, nil, badRequest(fmt.Sprintf("unknown event %q (expected doc:join, doc:leave, doc:op or doc:presence)", truncate(event, 64))))
+	})
 	s.OnDisconnect(func(string) {
 		mb.post(func() {
 			a.hub.Disconnect(sid)

@@ -250,6 +250,7 @@ func TestSocketEvents(t *testing.T) {
 		{"doc:op", `{"doc":"d","version":0,"op":["x"],"client":"a","seq":1}`, "not_found"},
 		{"doc:presence", `{"doc":"d","version":0}`, "bad_request"},
 		{"doc:leave", `{}`, "bad_request"},
+		{"doc:nope", `{}`, "bad_request"},
 	} {
 		if got := errCodeOf(a.call(tc.event, tc.payload)); got != tc.code {
 			t.Errorf("%s %s: code %q, want %q", tc.event, tc.payload, got, tc.code)
