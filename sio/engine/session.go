@@ -90,7 +90,7 @@ type Session struct {
 	pingTimer    *time.Timer
 	pongTimer    *time.Timer
 	pingSeq      uint64      // incremented by every ping and pong; stale timers compare it
-	pingDue      time.Time   // when the ping of the current heartbeat cycle is due
+	pingSent     time.Time   // when the unanswered ping was queued; zero once answered
 	upgradeTimer *time.Timer // aborts the probe after UpgradeTimeout
 	linger       *time.Timer // closed polling session waiting for a GET to take its close packet
 }
@@ -132,7 +132,6 @@ func newSession(id string, cfg *config, hs *Handshake, t Transport, reg registry
 func (s *Session) start(wg *sync.WaitGroup) {
 	s.mu.Lock()
 	if s.state == stateOpen {
-		s.pingDue = time.Now().Add(s.cfg.pingInterval)
 		s.pingTimer = time.AfterFunc(s.cfg.pingInterval, s.sendPing)
 	}
 	s.mu.Unlock()
@@ -352,11 +351,11 @@ func (s *Session) receive(t Transport, p packet) bool {
 		}
 	case PacketPong:
 		s.pingSeq++
+		s.pingSent = time.Time{}
 		if s.pongTimer != nil {
 			s.pongTimer.Stop()
 		}
 		if s.pingTimer != nil {
-			s.pingDue = time.Now().Add(s.cfg.pingInterval)
 			s.pingTimer.Reset(s.cfg.pingInterval)
 		}
 		s.mu.Unlock()
@@ -495,6 +494,7 @@ func (s *Session) sendPing() {
 	}
 	s.pingSeq++
 	seq := s.pingSeq
+	s.pingSent = time.Now()
 	s.out = append(s.out, packet{typ: PacketPing})
 	if s.pongTimer != nil {
 		s.pongTimer.Stop()
@@ -505,14 +505,14 @@ func (s *Session) sendPing() {
 	t.Notify()
 }
 
-// pongOverdue closes the session if its pong is overdue — PingTimeout past
-// the due time of the ping — even though the timers (which may fire late
-// on a loaded machine) have not closed it yet. It reports whether the
+// pongOverdue closes the session if its pong is overdue — PingTimeout
+// after the ping was queued — even though the timeout timer (which may
+// fire late on a loaded machine) has not closed it yet. It reports whether the
 // session is closed for that reason; requests then treat the sid as
 // unknown, as they would had the timer been on time.
 func (s *Session) pongOverdue() bool {
 	s.mu.Lock()
-	overdue := s.state == stateOpen && !s.pingDue.IsZero() && time.Since(s.pingDue) > s.cfg.pingTimeout
+	overdue := s.state == stateOpen && !s.pingSent.IsZero() && time.Since(s.pingSent) > s.cfg.pingTimeout
 	s.mu.Unlock()
 	if overdue {
 		s.close(ReasonPingTimeout)

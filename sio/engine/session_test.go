@@ -460,7 +460,7 @@ func TestSessionPongOverdue(t *testing.T) {
 		t.Fatal("fresh session overdue")
 	}
 	h.s.mu.Lock()
-	h.s.pingDue = time.Now().Add(-2 * time.Hour) // the ping timer is "late"
+	h.s.pingSent = time.Now().Add(-2 * time.Hour) // the timeout timer is "late"
 	h.s.mu.Unlock()
 	if !h.s.pongOverdue() {
 		t.Fatal("overdue pong not detected")
