@@ -41,3 +41,22 @@ func BenchmarkRESTSubmit(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSocketSubmit measures one doc:op round trip over Socket.IO
+// long-polling (POST the event, the ack arrives on the pending GET): event
+// decoding, mailbox, sequencer, bbolt commit without fsync, ack.
+func BenchmarkSocketSubmit(b *testing.B) {
+	s := newServerTB(b, nil, &collab.Options{OpsPerSecond: -1})
+	c := dial(b, s, `{}`)
+	if j := c.call("doc:join", `{"doc":"bench"}`); j["ok"] != true {
+		b.Fatal(j)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		ack := c.call("doc:op", fmt.Sprintf(`{"doc":"bench","version":%d,"op":["x"],"client":"b","seq":%d}`, i, i+1))
+		if ack["ok"] != true {
+			b.Fatal(ack)
+		}
+	}
+}

@@ -16,7 +16,7 @@ import (
 // (text packets only), enough to drive the event handlers from Go tests
 // under the race detector.
 type sioClient struct {
-	t    *testing.T
+	t    testing.TB
 	base string
 	sid  string // engine.io session id
 	id   string // socket.io socket id
@@ -37,7 +37,7 @@ type event struct {
 	payload json.RawMessage
 }
 
-func dial(t *testing.T, s *server, auth string) *sioClient {
+func dial(t testing.TB, s *server, auth string) *sioClient {
 	t.Helper()
 	c := &sioClient{t: t, base: s.url + "/socket.io/?EIO=4&transport=polling", http: &http.Client{Timeout: 40 * time.Second},
 		acks: map[int]chan json.RawMessage{}, done: make(chan struct{})}
