@@ -320,7 +320,7 @@ func TestList(t *testing.T) {
 		expectStatus(t, r, 200)
 		var body struct {
 			Docs []collab.DocInfo `json:"docs"`
-			Next string           `json:"next"`
+			Next string           `json:"next_cursor"`
 		}
 		if err := json.Unmarshal(r.body, &body); err != nil {
 			t.Fatal(err)

@@ -18,7 +18,7 @@
 // REST (SPEC.md section 4) lives under /api, plus /healthz and /readyz
 // (503 once SetDraining was called). Choices the contract leaves open:
 //
-//	GET    /api/docs                 {"docs": [DocInfo...], "next": cursor} ("next" omitted on the last page);
+//	GET    /api/docs                 {"docs": [DocInfo...], "next_cursor": c} (omitted on the last page);
 //	                                 limit 1..1000, default 50
 //	POST   /api/docs                 201, the DocInfo plus "content", Location header; empty body allowed
 //	GET    /api/docs/{id}            DocInfo plus "content"; ?version=N gives version N's content

@@ -33,7 +33,7 @@ type docJSON struct {
 type listJSON struct {
 	Docs []collab.DocInfo `json:"docs"`
 	// Next is the cursor of the next page; "" (omitted) on the last page.
-	Next string `json:"next,omitempty"`
+	Next string `json:"next_cursor,omitempty"`
 }
 
 // committedJSON is the body of POST /ops and PUT /content.
