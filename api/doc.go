@@ -9,7 +9,8 @@
 // socket id as the collab.SessionID; every event is answered through its
 // ack with {ok: true, ...} or {ok: false, error: {code, message}}. The
 // presence user comes from the CONNECT payload (auth.name, auth.color), or
-// from Options.Authenticate when set. A disconnect becomes Hub.Disconnect.
+// from the token when Options.Auth is set (which also checks each event
+// against the document's role). A disconnect becomes Hub.Disconnect.
 // Broadcaster implements collab.Broadcaster over sio rooms (room = document
 // id): doc:op and doc:presence go to the room except the originating socket,
 // doc:deleted to the whole room, which is then emptied. Each broadcast is
