@@ -471,3 +471,21 @@ func TestAuthREST(t *testing.T) {
 		t.Errorf("OnError saw %v", codes)
 	}
 }
+
+func TestInternalErrorIsGeneric(t *testing.T) {
+	s := newServer(t, nil, nil)
+	expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "d"}), 201)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.hub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := s.do(t, "POST", "/api/docs/d/ops", map[string]any{"version": 0, "op": []any{"x"}})
+	expectStatus(t, r, 500)
+	if c := r.errCode(t); c != "internal" {
+		t.Errorf("code %q", c)
+	}
+	if strings.Contains(string(r.body), "hub") || strings.Contains(string(r.body), "storage") {
+		t.Errorf("internal details leaked: %s", r.body)
+	}
+}
