@@ -9,10 +9,10 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { Server, EditClient, connect, call, sleep, text } from './harness.mjs';
 
-async function restWriter(server, doc, stop) {
-  const client = `rest-${process.pid}-${doc}`;
+async function restWriter(server, doc, stop, cycle) {
+  const client = `rest-${process.pid}-${doc}-${cycle}`;
   const acked = new Map();
-  let version = 0;
+  let version = (await server.req('GET', `/api/docs/${doc}`)).body.version;
   for (let seq = 1; !stop.done; seq++) {
     try {
       const r = await server.req('POST', `/api/docs/${doc}/ops`, { json: { version, op: ['r'], client, seq } });
@@ -31,30 +31,35 @@ test('every acked op survives kill -9 and is deduplicated after restart', async 
     const docs = ['crash-a', 'crash-b'];
     assert.equal((await server.req('POST', '/api/docs', { json: { id: 'crash-r' } })).status, 201);
     const clients = [];
-    for (const [i, t] of [['polling'], undefined, ['polling'], undefined].entries()) {
-      clients.push(new EditClient(server.url, docs[i % 2], { transports: t }));
-    }
-    await Promise.all(clients.map((c) => c.start()));
-    const stop = { done: false };
-    const rest = restWriter(server, 'crash-r', stop);
-    const editing = (async () => {
-      while (!stop.done) {
-        for (const c of clients) c.randomEdit();
-        await sleep(3);
+    const restAcksAll = [];
+    // Two crash cycles: load, kill -9 at a random moment, restart.
+    for (let cycle = 0; cycle < 2; cycle++) {
+      const round = [];
+      for (const [i, t] of [['polling'], undefined, ['polling'], undefined].entries()) {
+        round.push(new EditClient(server.url, docs[i % 2], { transports: t }));
       }
-    })();
+      await Promise.all(round.map((c) => c.start()));
+      clients.push(...round);
+      const stop = { done: false };
+      const rest = restWriter(server, 'crash-r', stop, cycle);
+      const editing = (async () => {
+        while (!stop.done) {
+          for (const c of round) c.randomEdit();
+          await sleep(3);
+        }
+      })();
 
-    await sleep(400 + Math.floor(Math.random() * 800));
-    await server.kill('SIGKILL');
-    stop.done = true;
-    await editing;
-    const restAcks = await rest;
-    clients.forEach((c) => c.close());
-    const total = clients.reduce((n, c) => n + c.acked.size, restAcks.acked.size);
-    console.log(`# ${total} ops acked before the kill`);
-    assert.ok(total > 10, `only ${total} ops were acked before the kill`);
-
-    server = await new Server({ dataDir }).start();
+      await sleep(300 + Math.floor(Math.random() * 700));
+      await server.kill('SIGKILL');
+      stop.done = true;
+      await editing;
+      restAcksAll.push(await rest);
+      round.forEach((c) => c.close());
+      const total = round.reduce((n, c) => n + c.acked.size, restAcksAll.at(-1).acked.size);
+      console.log(`# cycle ${cycle}: ${total} ops acked before the kill`);
+      assert.ok(total > 10, `only ${total} ops were acked before the kill`);
+      server = await new Server({ dataDir }).start();
+    }
 
     const heads = {};
     for (const doc of [...docs, 'crash-r']) {
@@ -77,7 +82,7 @@ test('every acked op survives kill -9 and is deduplicated after restart', async 
           assert.equal(o.seq, seq, `${doc} v${a.version}: seq`);
         }
       };
-      if (doc === 'crash-r') check(restAcks.client, restAcks.acked);
+      if (doc === 'crash-r') for (const ra of restAcksAll) check(ra.client, ra.acked);
       for (const c of clients) if (c.doc === doc) check(c.client, c.acked);
     }
 
@@ -104,7 +109,7 @@ test('every acked op survives kill -9 and is deduplicated after restart', async 
       assert.equal(r.status, 200, JSON.stringify(r.body));
       expectVersion(doc, client, seq, a, r.body.version);
     };
-    for (const [seq, a] of restAcks.acked) await resubmit('crash-r', restAcks.client, seq, a, ['r']);
+    for (const ra of restAcksAll) for (const [seq, a] of ra.acked) await resubmit('crash-r', ra.client, seq, a, ['r']);
     for (const c of clients.slice(1)) {
       for (const [seq, a] of c.acked) await resubmit(c.doc, c.client, seq, a, a.op);
     }
