@@ -1,0 +1,231 @@
+// Command cowrite-bench is the load generator of Cowrite's benchmarks. It
+// speaks raw Engine.IO v4 / Socket.IO v5 frames over WebSocket (fasthttp/
+// websocket, handshake straight at /socket.io/?EIO=4&transport=websocket,
+// pings answered) or ShareDB's JSON protocol, and runs one workload:
+//
+//	fanout  C clients in one room, one sender (to-room); deliveries/s, latency
+//	echo    C clients doing closed-loop acked round trips (message-with-ack)
+//	idle    C idle connections; server RSS per connection (-server-pid)
+//	collab  D docs × E editors doing closed-loop doc:op with client-side OT
+//	join    time doc:join of a large document (content and catch-up)
+//
+// fanout, echo and idle need the conformance echo server's handlers
+// (e2e/sio-echo or bench/peers/sio-peer.js); collab and join need Cowrite
+// (or, with -proto sharedb, bench/peers/sharedb-peer.js for collab).
+// Progress goes to stderr once per second; the result is printed as a table
+// and written as JSON with -json. With -server-pid the server's CPU time
+// (/proc/<pid>/stat) and RSS (/proc/<pid>/status) are measured too.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"sync/atomic"
+	"time"
+)
+
+// config holds the flags.
+type config struct {
+	url       string
+	workload  string
+	proto     string
+	clients   int
+	docs      int
+	editors   int
+	duration  time.Duration
+	serverPID int
+	jsonPath  string
+	label     string
+	window    int
+	docLen    int
+	joinBytes int
+	joinOps   int
+	joinRuns  int
+	quiet     bool
+}
+
+// Result is one run's outcome (the JSON output).
+type Result struct {
+	Label    string  `json:"label,omitempty"`
+	Workload string  `json:"workload"`
+	Proto    string  `json:"proto"`
+	URL      string  `json:"url"`
+	Clients  int     `json:"clients,omitempty"`
+	Docs     int     `json:"docs,omitempty"`
+	Editors  int     `json:"editors,omitempty"`
+	Seconds  float64 `json:"seconds"`
+	// Ops counts deliveries (fanout), round trips (echo) or committed ops
+	// (collab) during the measured window; Rate is Ops per second.
+	Ops       int64   `json:"ops"`
+	Rate      float64 `json:"rate"`
+	P50Ms     float64 `json:"p50_ms"`
+	P99Ms     float64 `json:"p99_ms"`
+	MaxMs     float64 `json:"max_ms"`
+	BcastP50  float64 `json:"bcast_p50_ms,omitempty"`
+	BcastP99  float64 `json:"bcast_p99_ms,omitempty"`
+	Broadcast int64   `json:"broadcasts,omitempty"`
+	Errors    int64   `json:"errors"`
+	// Server and tool CPU seconds over the measured window.
+	ServerCPU      float64 `json:"server_cpu_s,omitempty"`
+	ServerCPUPerOp float64 `json:"server_cpu_us_per_op,omitempty"`
+	ToolCPU        float64 `json:"tool_cpu_s"`
+	RSSBeforeKiB   int64   `json:"rss_before_kib,omitempty"`
+	RSSAfterKiB    int64   `json:"rss_after_kib,omitempty"`
+	RSSPerConnKiB  float64 `json:"rss_per_conn_kib,omitempty"`
+	// join workload.
+	DocBytes     int     `json:"doc_bytes,omitempty"`
+	DocVersion   uint64  `json:"doc_version,omitempty"`
+	PrepSeconds  float64 `json:"prep_s,omitempty"`
+	JoinContent  float64 `json:"join_content_ms,omitempty"`
+	JoinOld      float64 `json:"join_old_ms,omitempty"`
+	JoinOldOps   int     `json:"join_old_ops,omitempty"`
+	JoinOldest   float64 `json:"join_oldest_ms,omitempty"`
+	JoinOldestBy string  `json:"join_oldest_reply,omitempty"`
+	Note         string  `json:"note,omitempty"`
+}
+
+// progress is what the once-a-second reporter prints.
+type progress struct {
+	ops    atomic.Int64
+	errors atomic.Int64
+}
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.url, "url", "http://127.0.0.1:3000", "server base URL (http://host:port)")
+	flag.StringVar(&cfg.workload, "workload", "echo", "fanout, echo, idle, collab or join")
+	flag.StringVar(&cfg.proto, "proto", "cowrite", "collab protocol: cowrite (Socket.IO doc:op) or sharedb")
+	flag.IntVar(&cfg.clients, "c", 100, "clients (fanout, echo, idle)")
+	flag.IntVar(&cfg.docs, "docs", 1, "documents (collab)")
+	flag.IntVar(&cfg.editors, "editors", 20, "editors per document (collab; join preparation)")
+	flag.DurationVar(&cfg.duration, "duration", 5*time.Second, "measured time (fanout, echo, collab) or settle time (idle)")
+	flag.IntVar(&cfg.serverPID, "server-pid", 0, "server pid for CPU and RSS figures (0 = none)")
+	flag.StringVar(&cfg.jsonPath, "json", "", "write the result as JSON to this file")
+	flag.StringVar(&cfg.label, "label", "", "label stored in the JSON result")
+	flag.IntVar(&cfg.window, "window", 16, "fanout: messages in flight (not yet delivered to every receiver)")
+	flag.IntVar(&cfg.docLen, "doc-len", 2000, "collab: documents are kept around this many characters")
+	flag.IntVar(&cfg.joinBytes, "join-bytes", 1<<20, "join: document size in bytes")
+	flag.IntVar(&cfg.joinOps, "join-ops", 100000, "join: ops of history to build")
+	flag.IntVar(&cfg.joinRuns, "join-runs", 5, "join: timed joins of each kind")
+	flag.BoolVar(&cfg.quiet, "q", false, "no progress lines")
+	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
+	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "cowrite-bench:", err)
+			os.Exit(1)
+		}
+		_ = pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	res, err := run(ctx, &cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cowrite-bench:", err)
+		os.Exit(1)
+	}
+	printTable(os.Stdout, res)
+	if cfg.jsonPath != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(cfg.jsonPath, append(b, '\n'), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "cowrite-bench:", err)
+			os.Exit(1)
+		}
+	}
+	if res.Errors > 0 {
+		pprof.StopCPUProfile()
+		os.Exit(2)
+	}
+}
+
+// run executes cfg.workload and fills a Result.
+func run(ctx context.Context, cfg *config) (*Result, error) {
+	res := &Result{Label: cfg.label, Workload: cfg.workload, Proto: cfg.proto, URL: cfg.url}
+	if cfg.workload != "collab" {
+		res.Proto = "socket.io"
+		if cfg.workload == "join" {
+			res.Proto = "cowrite"
+		}
+	}
+	var p progress
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if !cfg.quiet {
+		go report(pctx, cfg.workload, &p)
+	}
+	var err error
+	switch cfg.workload {
+	case "fanout":
+		err = runFanout(ctx, cfg, res, &p)
+	case "echo":
+		err = runEcho(ctx, cfg, res, &p)
+	case "idle":
+		err = runIdle(ctx, cfg, res, &p)
+	case "collab":
+		err = runCollab(ctx, cfg, res, &p)
+	case "join":
+		err = runJoin(ctx, cfg, res, &p)
+	default:
+		err = fmt.Errorf("unknown workload %q (fanout, echo, idle, collab, join)", cfg.workload)
+	}
+	return res, err
+}
+
+// report prints progress once per second until ctx ends.
+func report(ctx context.Context, name string, p *progress) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	start := time.Now()
+	var last int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			n := p.ops.Load()
+			fmt.Fprintf(os.Stderr, "[%4.0fs] %s: %d/s (total %d, errors %d)\n",
+				now.Sub(start).Seconds(), name, n-last, n, p.errors.Load())
+			last = n
+		}
+	}
+}
+
+// measure wraps a measured window: server and tool CPU before/after.
+type measure struct {
+	pid        int
+	start      time.Time
+	srv0, self float64
+}
+
+func startMeasure(pid int) *measure {
+	m := &measure{pid: pid, start: time.Now(), self: selfCPU()}
+	if pid > 0 {
+		m.srv0, _ = procCPU(pid)
+	}
+	return m
+}
+
+// finish records seconds and CPU figures into res (Ops must be final).
+func (m *measure) finish(res *Result) {
+	res.Seconds = time.Since(m.start).Seconds()
+	res.ToolCPU = selfCPU() - m.self
+	if m.pid > 0 {
+		if c, err := procCPU(m.pid); err == nil {
+			res.ServerCPU = c - m.srv0
+			if res.Ops > 0 {
+				res.ServerCPUPerOp = res.ServerCPU / float64(res.Ops) * 1e6
+			}
+		}
+	}
+	if res.Seconds > 0 {
+		res.Rate = float64(res.Ops) / res.Seconds
+	}
+}
