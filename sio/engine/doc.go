@@ -36,7 +36,12 @@
 // closed after OnClose has returned. Server.Close closes every session and
 // waits for their OnClose and for every WebSocket handler; it must not be
 // called from a callback. A panic in a callback is logged and closes the
-// session.
+// session. A callback that blocks holds up its session: later messages
+// wait (up to 64 are buffered, then the transport stops reading), a
+// polling POST is not answered until OnMessage has returned for its
+// messages, and OnMessage must never wait for a later message of its own
+// session (it would wait forever). When OnClose runs, the session has left
+// the server's table (SessionCount no longer counts it).
 //
 // # Wire behaviour worth knowing
 //
