@@ -206,7 +206,7 @@ func (s *Server) open(t Transport, hs *Handshake) *Session {
 
 	sess.log.Debug("engine: session opened", slog.String("transport", t.Name()))
 	if fn != nil {
-		fn(sess)
+		sess.guard("OnSession", func() { fn(sess) })
 	}
 	sess.start(&s.wg)
 	return sess

@@ -935,3 +935,15 @@ func TestHandshakeSnapshot(t *testing.T) {
 		t.Fatalf("handshake %+v", hs)
 	}
 }
+
+func TestOnSessionPanicClosesSession(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.setOnSession(func(*Session) { panic("boom") })
+	code, _, body := ts.do(t, "GET", "EIO=4&transport=polling", "")
+	if code != 200 || !strings.HasSuffix(body, "\x1e1") {
+		t.Fatalf("handshake with a panicking OnSession: %d %q", code, body)
+	}
+	if r := ts.reason(t); r != ReasonForcedClose {
+		t.Fatalf("reason %q", r)
+	}
+}
