@@ -947,3 +947,17 @@ func TestOnSessionPanicClosesSession(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 }
+
+func TestCORSAnyOrigin(t *testing.T) {
+	ts := startServer(t, &Options{CORSOrigins: []string{"*"}})
+	for _, origin := range []string{"http://a.example", "https://b.example:8443"} {
+		code, hdr, _ := ts.do(t, "GET", "EIO=4&transport=polling", "", "Origin", origin)
+		if code != 200 || hdr.Get("Access-Control-Allow-Origin") != origin || hdr.Get("Access-Control-Allow-Credentials") != "true" {
+			t.Fatalf("%s: %d %v", origin, code, hdr)
+		}
+	}
+	c := ts.dial(t, "EIO=4&transport=websocket", http.Header{"Origin": {"http://a.example"}})
+	if _, s := readWS(t, c); !strings.HasPrefix(s, "0{") {
+		t.Fatalf("open over websocket with an origin: %q", s)
+	}
+}
