@@ -31,6 +31,7 @@ func runJoin(ctx context.Context, cfg *config, res *Result, p *progress) error {
 	}
 	msg, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
 	if resp.StatusCode != http.StatusCreated {
 		return fmt.Errorf("create %s: %s %s", doc, resp.Status, msg)
 	}
