@@ -82,7 +82,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:           log,
 		Observer:         m,
 	})
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
 	nsp := io.Of("/")
 	m.SampleSockets(nsp.SocketCount)
 	m.SampleLoadedDocs(hub.LoadedDocs)

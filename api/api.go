@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,10 @@ type Options struct {
 	OnError func(code string)
 	// Logger receives boundary logs (internal errors). Default slog.Default().
 	Logger *slog.Logger
+	// Backup writes a consistent copy of the whole database to w and
+	// returns the bytes written (storage.DB.Backup); it serves
+	// GET /api/admin/backup (auth.Admin). nil: that route answers 404.
+	Backup func(ctx context.Context, w io.Writer) (int64, error)
 }
 
 // API is the edge between the wire (REST over fiber, Socket.IO over sio) and

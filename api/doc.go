@@ -31,6 +31,9 @@
 //	                                 → {"version","op"} with ETag
 //	POST   /api/docs/{id}/ops        {"version","op","client"?,"seq"?} → {"version","op"}; seq needs client
 //	GET    /api/docs/{id}/ops        from (default 0), to (default head), limit (1..10000, default 1000)
+//	GET    /api/admin/backup         auth.Admin; application/octet-stream, a consistent copy of the
+//	                                 bbolt file (Options.Backup), Content-Disposition
+//	                                 attachment; filename="cowrite-<UTC yyyymmddThhmmssZ>.db"
 //
 // Errors are {"error": {"code", "message"}} with the status of httpStatus;
 // bodies over Options.MaxBodyBytes get 413 too_large; unknown /api routes

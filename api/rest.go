@@ -67,6 +67,7 @@ func (a *API) registerREST(r fiber.Router) {
 	g.Put("/docs/:id/content", a.putContent)
 	g.Post("/docs/:id/ops", a.postOps)
 	g.Get("/docs/:id/ops", a.getOps)
+	g.Get("/admin/backup", a.backup)
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, &collab.Error{Code: collab.CodeNotFound, Message: "no such API route: " + c.Method() + " " + c.Path()})
 	})
