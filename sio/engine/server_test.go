@@ -759,7 +759,11 @@ func TestWebSocketBatchedFrames(t *testing.T) {
 	sess := ts.srv.lookup(parseOpen(t, open).SID)
 	msgs := make([]Message, 200)
 	for i := range msgs {
-		msgs[i] = Message{Binary: i%3 == 0, Data: []byte(strings.Repeat(string(rune('a'+i%26)), i*50))}
+		n := i * 50
+		if i%40 == 7 {
+			n = wsBatchSize + i // written without copying
+		}
+		msgs[i] = Message{Binary: i%3 == 0, Data: []byte(strings.Repeat(string(rune('a'+i%26)), n))}
 	}
 	if err := sess.Send(msgs...); err != nil {
 		t.Fatal(err)

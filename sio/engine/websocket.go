@@ -254,16 +254,13 @@ func (w *wsTransport) writeLoop() {
 			_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
 		}
 		if len(pkts) > 0 {
-			buf = buf[:0]
-			for _, p := range pkts {
-				buf = appendWSFrame(buf, p)
-			}
-			if _, err := w.raw.Write(buf); err != nil {
+			var err error
+			if buf, err = w.writeFrames(buf[:0], pkts); err != nil {
 				w.sess.transportError(w, ReasonTransportError)
 				return
 			}
-			if cap(buf) > 64<<10 {
-				buf = nil // do not keep a large buffer for an idle connection
+			if cap(buf) > 16<<10 {
+				buf = nil // an idle connection keeps no large buffer
 			}
 		}
 		if st == takeDone {
@@ -271,6 +268,42 @@ func (w *wsTransport) writeLoop() {
 			return
 		}
 	}
+}
+
+// wsBatchSize is the size past which frames are written without waiting
+// for more: consecutive small frames share one write; a payload this large
+// is written from its own buffer rather than copied.
+const wsBatchSize = 64 << 10
+
+// writeFrames writes pkts as consecutive frames, batching small ones into
+// buf (returned for reuse) so that a typical batch takes one write call.
+func (w *wsTransport) writeFrames(buf []byte, pkts []packet) ([]byte, error) {
+	for _, p := range pkts {
+		if len(p.data) >= wsBatchSize {
+			buf = appendWSHeader(buf, p)
+			if _, err := w.raw.Write(buf); err != nil {
+				return buf[:0], err
+			}
+			buf = buf[:0]
+			if _, err := w.raw.Write(p.data); err != nil {
+				return buf, err
+			}
+			continue
+		}
+		buf = append(appendWSHeader(buf, p), p.data...)
+		if len(buf) >= wsBatchSize {
+			if _, err := w.raw.Write(buf); err != nil {
+				return buf[:0], err
+			}
+			buf = buf[:0]
+		}
+	}
+	if len(buf) > 0 {
+		if _, err := w.raw.Write(buf); err != nil {
+			return buf[:0], err
+		}
+	}
+	return buf[:0], nil
 }
 
 func closeFrame(c *websocket.Conn, code int) {
@@ -281,6 +314,12 @@ func closeFrame(c *websocket.Conn, code int) {
 // p: a binary frame with the raw data for a binary message, otherwise a
 // text frame with the packet's text form (RFC 6455 section 5.2).
 func appendWSFrame(dst []byte, p packet) []byte {
+	return append(appendWSHeader(dst, p), p.data...)
+}
+
+// appendWSHeader appends the frame header of p, and for a text frame the
+// packet type digit: everything of the frame but p.data.
+func appendWSHeader(dst []byte, p packet) []byte {
 	const (
 		finText   = 0x80 | websocket.TextMessage
 		finBinary = 0x80 | websocket.BinaryMessage
@@ -305,5 +344,5 @@ func appendWSFrame(dst []byte, p packet) []byte {
 	if !p.binary {
 		dst = append(dst, byte('0'+p.typ))
 	}
-	return append(dst, p.data...)
+	return dst
 }
