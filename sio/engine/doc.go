@@ -17,7 +17,8 @@
 // The session owns a bounded outbound queue (Options.MaxQueue packets).
 // The transport pulls from it: a polling GET takes every queued packet at
 // once as one payload; a WebSocket's single writer goroutine takes every
-// queued packet and writes them as consecutive frames with one write call.
+// queued packet and writes them as consecutive frames, sharing one write
+// call (a new one past 64KiB).
 // A full queue closes the session ("slow consumer"): messages are never
 // dropped silently, except by SendVolatile.
 //
@@ -94,7 +95,8 @@
 // long-poll peeks at the socket (MSG_PEEK) on Unix; elsewhere such a
 // session ends by ping timeout. WebSocket data frames are written straight
 // to the connection, bypassing fasthttp/websocket's writer (which writes one
-// frame per syscall); control frames still go through it, and each frame
-// batch is written with a single Write so they never interleave.
+// frame per syscall); control frames still go through it. Every write
+// holds whole frames, so a control frame written concurrently (a pong, a
+// close) can only fall between frames.
 // Per-message compression is not negotiated.
 package engine

@@ -238,7 +238,7 @@ func (w *wsTransport) readLoop() {
 }
 
 // writeLoop is the connection's only writer: it takes every queued packet
-// at once and writes them as consecutive frames with one write call.
+// at once and writes them as consecutive frames (see writeFrames).
 func (w *wsTransport) writeLoop() {
 	defer w.writerDone.Done()
 	// End the reader when the writer ends (fasthttp's hijacked connection
@@ -270,27 +270,17 @@ func (w *wsTransport) writeLoop() {
 	}
 }
 
-// wsBatchSize is the size past which frames are written without waiting
-// for more: consecutive small frames share one write; a payload this large
-// is written from its own buffer rather than copied.
+// wsBatchSize is the size past which the frames gathered so far are
+// written without waiting for more.
 const wsBatchSize = 64 << 10
 
-// writeFrames writes pkts as consecutive frames, batching small ones into
-// buf (returned for reuse) so that a typical batch takes one write call.
+// writeFrames writes pkts as consecutive frames, gathering them into buf
+// (returned for reuse) so that a typical batch takes one write call. Every
+// write holds whole frames only: a control frame that fasthttp/websocket
+// writes concurrently (a pong, a close) can only fall between frames.
 func (w *wsTransport) writeFrames(buf []byte, pkts []packet) ([]byte, error) {
 	for _, p := range pkts {
-		if len(p.data) >= wsBatchSize {
-			buf = appendWSHeader(buf, p)
-			if _, err := w.raw.Write(buf); err != nil {
-				return buf[:0], err
-			}
-			buf = buf[:0]
-			if _, err := w.raw.Write(p.data); err != nil {
-				return buf, err
-			}
-			continue
-		}
-		buf = append(appendWSHeader(buf, p), p.data...)
+		buf = appendWSFrame(buf, p)
 		if len(buf) >= wsBatchSize {
 			if _, err := w.raw.Write(buf); err != nil {
 				return buf[:0], err
@@ -314,12 +304,6 @@ func closeFrame(c *websocket.Conn, code int) {
 // p: a binary frame with the raw data for a binary message, otherwise a
 // text frame with the packet's text form (RFC 6455 section 5.2).
 func appendWSFrame(dst []byte, p packet) []byte {
-	return append(appendWSHeader(dst, p), p.data...)
-}
-
-// appendWSHeader appends the frame header of p, and for a text frame the
-// packet type digit: everything of the frame but p.data.
-func appendWSHeader(dst []byte, p packet) []byte {
 	const (
 		finText   = 0x80 | websocket.TextMessage
 		finBinary = 0x80 | websocket.BinaryMessage
@@ -344,5 +328,5 @@ func appendWSHeader(dst []byte, p packet) []byte {
 	if !p.binary {
 		dst = append(dst, byte('0'+p.typ))
 	}
-	return dst
+	return append(dst, p.data...)
 }
