@@ -31,7 +31,22 @@
 //
 // Exactly-once: see Hub.Submit. The last seq per (doc, client) is cached in
 // memory and read from Store.LastSeq after a load, so duplicates are detected
-// after restarts and after the op log was pruned.
+// after restarts and after the op log was pruned. A duplicate of the last
+// seq is answered from that cache; an older seq from the in-memory history
+// or, failing that, by reading the op log backwards from the client's last
+// op in chunks (Store.ReadOps) until the record with that client and seq —
+// so its original version is exact as long as the op log still holds it.
+// Only when it was pruned (or never committed) is the answer the version of
+// the client's newest op.
+//
+// Client ids: a client id is bound to one joined session at a time — the
+// one that joined with it or first submitted under it. A session that
+// joined later takes the binding over when it joins with or submits under
+// that client id (a client reconnecting on a new connection before the old
+// one is detected dead); the older session is then refused (forbidden) under
+// it. The binding is released when its session leaves or disconnects; the
+// older session's leave does not broadcast a null selection for a presence
+// client id another member now shows as.
 //
 // Presence is kept in memory only, transformed to the durable head, and
 // broadcast to the room except the sender; leaving or disconnecting
@@ -52,7 +67,8 @@
 //     document's throughput is bound to one core (many documents scale).
 //   - A base version older than the in-memory history makes the sequencer
 //     read the ops from the store synchronously.
-//   - A client id stays bound to its session until that session leaves or
-//     disconnects, so a client that reconnects before its old socket is
-//     detected dead gets forbidden for that client id meanwhile.
+//   - Two live sessions sharing one client id (a client bug) do not fight
+//     over it: the one that joined last keeps it, the other gets forbidden.
+//   - Looking up an old duplicate seq in the op log runs on the document's
+//     goroutine; it reads at most about a million ops (then falls back).
 package collab

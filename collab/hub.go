@@ -323,18 +323,25 @@ func (h *Hub) Disconnect(s SessionID) {
 // Submit orders, transforms, applies and durably commits an op and returns it
 // as committed. It returns once the op is durable (or failed).
 //
-// With a session (s != ""), s must have joined doc (not_joined) and a client
-// id is bound to the first session that submits under it until that session
-// leaves or disconnects (forbidden for others, REST included). With s == ""
-// (REST) no join is needed and the op is broadcast to the whole room.
+// With a session (s != ""), s must have joined doc (not_joined). A client id
+// is bound to the session that joined with it (Join's client) or first
+// submitted under it, until that session leaves or disconnects. A session
+// that joined the document later than the bound one takes the client id over
+// (a reconnecting client); the older session then gets forbidden under it,
+// and so does REST while any session holds it. Ops already accepted from the
+// older session keep their versions and order. With s == "" (REST) no join
+// is needed and the op is broadcast to the whole room.
 //
 // Exactly-once: when Client != "" and Seq > 0, a (client, seq) that was
 // already committed is acknowledged with its original version (Duplicate) and
-// not applied again — also after a restart or pruning. A seq lower than the
-// client's last committed seq is treated the same way (it is assumed to be an
-// old retransmission): its original version when it is still in memory, else
-// the version of the client's last committed op, at which it is certainly
-// included. Seqs need not be contiguous.
+// not applied again — also after a restart, an unload or pruning. A seq
+// lower than the client's last committed seq is treated the same way (an old
+// retransmission): its original version, looked up in memory and then in the
+// op log (backwards from the client's last op). Only when that op is no
+// longer in the log (pruned), was never committed (seqs need not be
+// contiguous), or lies more than about a million ops back is the answer the
+// version of the client's last committed op, at which it is certainly
+// included.
 func (h *Hub) Submit(ctx context.Context, doc string, s SessionID, sub Submission) (*Committed, error) {
 	return h.submit(ctx, doc, s, sub, false)
 }

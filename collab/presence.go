@@ -39,11 +39,19 @@ func (d *docState) join(ctx context.Context, s SessionID, client string, user Us
 		}
 	}
 	if m == nil {
-		m = &member{}
+		d.joins++
+		m = &member{joined: d.joins}
 		d.members[s] = m
 		d.h.trackSession(s, d.id, true)
 	}
 	m.client, m.user = client, user
+	if client != "" && len(client) <= maxClientLen {
+		// Joining with a client id claims it and makes this session the
+		// newest (see bindClient).
+		d.joins++
+		m.joined = d.joins
+		d.clients[client] = s
+	}
 	for os, o := range d.members {
 		if os == s || o.sel == nil {
 			continue
@@ -70,8 +78,26 @@ func (d *docState) leave(s SessionID) error {
 	}
 	delete(d.buckets, rateKey(s, ""))
 	m.sel = nil
-	d.h.bc.BroadcastPresence(d.id, s, d.presenceEvent(s, m))
+	if !d.presentedByOther(s, m) {
+		d.h.bc.BroadcastPresence(d.id, s, d.presenceEvent(s, m))
+	}
 	return nil
+}
+
+// presentedByOther reports whether another member shows as the same
+// presence client as m (a client that reconnected on a new session): the
+// old session's leave must not clear the new session's cursor with a null
+// selection under that client id.
+func (d *docState) presentedByOther(s SessionID, m *member) bool {
+	if m.client == "" {
+		return false
+	}
+	for os, o := range d.members {
+		if os != s && o.client == m.client {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *docState) setPresence(s SessionID, version uint64, sel []ot.Selection) error {

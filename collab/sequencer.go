@@ -28,6 +28,7 @@ type submitReply struct {
 }
 
 type member struct {
+	joined    uint64 // join order (docState.joins when it first joined)
 	client    string
 	user      User
 	sel       []ot.Selection // nil: no presence
@@ -59,6 +60,7 @@ type docState struct {
 	snapBytes  int     // op bytes since the last snapshot
 	members    map[SessionID]*member
 	clients    map[string]SessionID // client id → the session it is bound to
+	joins      uint64               // joins so far (member.joined)
 	seqs       map[string]seqMark   // client id → last accepted seq (cache of Store.LastSeq)
 	buckets    map[string]*bucket
 	deletes    []chan error // pending Delete calls (run once nothing is in flight)
@@ -313,12 +315,8 @@ func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, prec
 		if len(sub.Client) > maxClientLen {
 			return nil, errorf(CodeBadRequest, "client id longer than %d bytes", maxClientLen)
 		}
-		owner, bound := d.clients[sub.Client]
-		if bound && owner != s {
-			return nil, errorf(CodeForbidden, "client id %q is in use by another session", sub.Client)
-		}
-		if !bound && s != "" {
-			d.clients[sub.Client] = s
+		if err := d.bindClient(sub.Client, s); err != nil {
+			return nil, err
 		}
 		if sub.Seq > 0 {
 			m, err := d.seqMark(ctx, sub.Client)
@@ -380,6 +378,40 @@ func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, prec
 	return nil, nil
 }
 
+// bindClient checks that session s may submit under client and binds it.
+// An unbound client id is bound to the first joined session that uses it. A
+// client id bound to another session is taken over by s when s joined the
+// document after that session: a client that reconnects gets a new session
+// while the old one (often a dead connection not yet noticed) is still
+// joined, and the newest one is the one the user is using. The older session
+// then gets forbidden under that client id; so does REST (s == "") while any
+// session holds it. Ops the old session already submitted keep their
+// versions and order; (client, seq) dedupe makes the new session's
+// resubmissions of them idempotent.
+func (d *docState) bindClient(client string, s SessionID) error {
+	owner, bound := d.clients[client]
+	switch {
+	case bound && owner == s:
+		return nil
+	case s == "":
+		if bound {
+			return errorf(CodeForbidden, "client id %q is in use by a connected session", client)
+		}
+		return nil
+	case bound && !d.newer(s, owner):
+		return errorf(CodeForbidden, "client id %q was taken over by a newer session", client)
+	}
+	d.clients[client] = s
+	return nil
+}
+
+// newer reports whether joined session s joined after session o (or o is
+// no longer a member).
+func (d *docState) newer(s, o SessionID) bool {
+	om := d.members[o]
+	return om == nil || d.members[s].joined > om.joined
+}
+
 func (d *docState) seqMark(ctx context.Context, client string) (seqMark, error) {
 	if m, ok := d.seqs[client]; ok {
 		return m, nil
@@ -396,12 +428,11 @@ func (d *docState) seqMark(ctx context.Context, client string) (seqMark, error) 
 // duplicate answers a (client, seq) that was already accepted.
 func (d *docState) duplicate(ctx context.Context, sub Submission, m seqMark, reply chan<- submitReply) (*Committed, error) {
 	v := m.version
+	var found *OpRecord
 	if sub.Seq < m.seq {
-		for i := len(d.hist) - 1; i >= 0; i-- {
-			if r := &d.hist[i].rec; r.Client == sub.Client && r.Seq == sub.Seq {
-				v = r.Version
-				break
-			}
+		var err error
+		if v, found, err = d.findSeq(ctx, sub.Client, sub.Seq, m.version); err != nil {
+			return nil, err
 		}
 	}
 	if v > d.durable {
@@ -412,12 +443,82 @@ func (d *docState) duplicate(ctx context.Context, sub Submission, m seqMark, rep
 	c := &Committed{Version: v, Duplicate: true}
 	if e := d.entry(v); e != nil {
 		c.Op = e.rec.Op
+	} else if found != nil {
+		c.Op = found.Op
 	} else if v > 0 {
 		if recs, err := d.h.store.ReadOps(ctx, d.id, v-1, v, 1); err == nil && len(recs) == 1 && recs[0].Version == v {
 			c.Op = recs[0].Op
 		}
 	}
 	return c, nil
+}
+
+// Looking up an older seq in the store: chunk size, and how many ops at most
+// are read (beyond, the fallback answers; this bounds what one resubmission
+// can cost the document's goroutine).
+const (
+	seqScanChunk = 512
+	seqScanMax   = 1 << 20
+)
+
+// findSeq returns the version (and the record, when it came from the store)
+// of the op client committed with seq, which is below the client's last
+// committed seq (committed as last). It looks backwards from last through
+// the in-memory history, then through the op log in chunks of
+// seqScanChunk. A record of the same client with a lower seq ends the search
+// (seqs only grow: seq was never committed). When the op is not found — it
+// was pruned, never committed, or more than seqScanMax ops back — the answer
+// is last, the version of the client's newest op, which certainly includes
+// the effect of any op the client sent before it.
+func (d *docState) findSeq(ctx context.Context, client string, seq, last uint64) (uint64, *OpRecord, error) {
+	top := min(last, d.head)
+	for ; top >= d.histStart && top > 0; top-- {
+		r := &d.hist[top-d.histStart].rec
+		if r.Client != client {
+			continue
+		}
+		if r.Seq == seq {
+			return r.Version, nil, nil
+		}
+		if r.Seq < seq {
+			return last, nil, nil
+		}
+	}
+	if top == 0 {
+		return last, nil, nil
+	}
+	floor, err := d.h.store.OldestKeptVersion(ctx, d.id)
+	if err != nil {
+		return 0, nil, storeErr("oldest kept version", d.id, err)
+	}
+	for scanned := 0; top > floor && scanned < seqScanMax; {
+		from := max(top-min(top, seqScanChunk), floor)
+		recs, err := d.h.store.ReadOps(ctx, d.id, from, top, 0)
+		if CodeOf(storeErr("read ops", d.id, err)) == CodeVersionTooOld {
+			break // pruned meanwhile
+		}
+		if err != nil {
+			return 0, nil, storeErr("read ops", d.id, err)
+		}
+		for i := len(recs) - 1; i >= 0; i-- {
+			r := &recs[i]
+			if r.Client != client {
+				continue
+			}
+			if r.Seq == seq {
+				return r.Version, r, nil
+			}
+			if r.Seq < seq {
+				return last, nil, nil
+			}
+		}
+		if len(recs) == 0 || recs[0].Version != from+1 {
+			break // the ops below were pruned
+		}
+		scanned += len(recs)
+		top = from
+	}
+	return last, nil, nil
 }
 
 // flush hands the staged ops to the store when nothing is in flight.

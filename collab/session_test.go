@@ -95,16 +95,20 @@ func TestSessionRules(t *testing.T) {
 	if evs := e.rec.opEvents(); len(evs) != 1 || evs[0].except != "s1" || evs[0].ev.Client != "alice" {
 		t.Fatalf("broadcast %+v", evs)
 	}
-	// alice is bound to s1.
-	_, err = e.hub.Submit(ctx, "d", "s2", collab.Submission{Version: 1, Op: op(ot.Ins("b")), Client: "alice", Seq: 2})
-	wantCode(t, err, collab.CodeForbidden)
+	// alice is bound to s1: REST may not use it.
 	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 1, Op: op(ot.Ins("b")), Client: "alice", Seq: 2})
 	wantCode(t, err, collab.CodeForbidden)
-	// Released when s1 disconnects; s3 now fits.
-	e.hub.Disconnect("s1")
+	// s2 joined after s1: it takes alice over (a reconnect), and s1 can no
+	// longer submit under it.
 	if c, err := e.hub.Submit(ctx, "d", "s2", collab.Submission{Version: 1, Op: op(ot.Ins("b")), Client: "alice", Seq: 2}); err != nil || c.Version != 2 {
 		t.Fatal(c, err)
 	}
+	_, err = e.hub.Submit(ctx, "d", "s1", collab.Submission{Version: 2, Op: op(ot.Ins("x")), Client: "alice", Seq: 3})
+	wantCode(t, err, collab.CodeForbidden)
+	// s1 disconnecting does not release what s2 holds; s3 now fits.
+	e.hub.Disconnect("s1")
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 2, Op: op(ot.Ins("x")), Client: "alice", Seq: 3})
+	wantCode(t, err, collab.CodeForbidden)
 	if _, err := e.hub.Join(ctx, "d", "s3", "", collab.User{}, nil); err != nil {
 		t.Fatal(err)
 	}
