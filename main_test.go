@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -223,4 +224,49 @@ func TestRunFailsClearly(t *testing.T) {
 			t.Fatalf("error %v", err)
 		}
 	})
+}
+
+// TestBackupRestore follows docs/self-hosting.md: download an online backup
+// from a running server, put it as cowrite.db into a data directory, start
+// a server there and find the documents.
+func TestBackupRestore(t *testing.T) {
+	url, stop := start(t, testConfig(t, t.TempDir()))
+	for i, content := range []string{"first", "second 😀"} {
+		res, err := http.Post(url+"/api/docs", "application/json", strings.NewReader(fmt.Sprintf(`{"id":"doc-%d","content":%q}`, i, content)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 201 {
+			t.Fatalf("create %d", res.StatusCode)
+		}
+	}
+	res, err := http.Post(url+"/api/docs/doc-0/ops", "application/json", strings.NewReader(`{"version":0,"op":[5," edit"]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	code, backup := get(t, url+"/api/admin/backup")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if code != 200 || len(backup) == 0 {
+		t.Fatalf("backup: %d, %d bytes", code, len(backup))
+	}
+
+	restored := t.TempDir()
+	if err := os.WriteFile(filepath.Join(restored, "cowrite.db"), []byte(backup), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url, stop = start(t, testConfig(t, restored))
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for id, want := range map[string]string{"doc-0": "first edit", "doc-1": "second 😀"} {
+		if code, body := get(t, url+"/api/docs/"+id+"/content"); code != 200 || body != want {
+			t.Errorf("restored %s: %d %q, want %q", id, code, body, want)
+		}
+	}
 }

@@ -54,9 +54,8 @@ type API struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // event workers (mailboxes)
 
-	mu     sync.Mutex           // guards the fields below
-	owners map[clientKey]string // socket that last submitted under a client id on a document
-	closed bool                 // Close started: no new workers
+	mu     sync.Mutex // guards the fields below
+	closed bool       // Close started: no new workers
 }
 
 // New returns the API serving hub. When io is not nil, the Socket.IO event
@@ -65,7 +64,7 @@ type API struct {
 func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel, owners: make(map[clientKey]string)}
+	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel}
 	if io != nil {
 		a.registerSocket(io.Of("/"))
 	}

@@ -53,7 +53,14 @@ func newServerTB(t testing.TB, opts *api.Options, hubOpts *collab.Options) *serv
 	}
 	io := sio.NewServer(nil)
 	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), hubOpts)
-	a := api.New(hub, io, opts)
+	var o api.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Backup == nil {
+		o.Backup = db.Backup
+	}
+	a := api.New(hub, io, &o)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 64 << 20})
 	io.Mount(app, "/socket.io/")
 	a.Register(app)

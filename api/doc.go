@@ -58,10 +58,9 @@
 //
 // # Caveats
 //
-// collab binds a client id to the session that first submitted under it.
-// A client that reconnects before the server noticed its old connection is
-// dead would be refused (forbidden); the API then lets the newest connection
-// take the client id over: the old socket is removed from the document and
-// disconnected ("io server disconnect"). Two live tabs sharing one client id
-// therefore keep disconnecting each other, which is a client bug.
+// Client ids (doc:op's client) are resolved by collab: a socket that joined
+// a document after the socket holding a client id takes it over (a client
+// reconnecting before its old connection was noticed dead), and the older
+// socket gets forbidden under it. The old socket is not disconnected: a dead
+// one is reaped by the heartbeat.
 package api

@@ -260,7 +260,6 @@ func (a *API) onConnection(s *sio.Socket) {
 	s.OnDisconnect(func(string) {
 		mb.post(func() {
 			a.hub.Disconnect(sid)
-			a.dropOwner(string(sid), "")
 		}, true)
 	})
 }
@@ -355,7 +354,6 @@ func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error)
 		return nil, err
 	}
 	s.Leave(doc)
-	a.dropOwner(s.ID(), doc)
 	if err := a.hub.Leave(ctx, doc, collab.SessionID(s.ID())); err != nil {
 		return nil, err
 	}
@@ -374,88 +372,17 @@ func (a *API) onOp(ctx context.Context, s *sio.Socket, p object) (any, error) {
 	if err := a.authorize(socketIdentity(s), auth.Write, doc); err != nil {
 		return nil, err
 	}
-	sid := collab.SessionID(s.ID())
-	if sub.Client == "" {
-		com, err := a.hub.Submit(ctx, doc, sid, sub)
-		if err != nil {
-			return nil, err
-		}
-		return opAck{OK: true, Version: com.Version}, nil
-	}
-	// collab binds the client id to the session as soon as it accepts the
-	// op, so the owner is recorded before the call.
-	key := clientKey{doc, sub.Client}
-	prev := a.claimOwner(key, s.ID())
-	com, err := a.hub.Submit(ctx, doc, sid, sub)
-	if collab.CodeOf(err) == collab.CodeForbidden {
-		if prev != "" && prev != s.ID() {
-			a.takeOver(ctx, s, doc, sub.Client, prev)
-			com, err = a.hub.Submit(ctx, doc, sid, sub)
-		} else if prev == "" {
-			a.releaseOwner(key, s.ID()) // bound elsewhere, owner unknown here
-		}
-	}
+	// collab resolves client ids: a session that joined after the one
+	// holding the client id takes it over (a reconnect), the older one gets
+	// forbidden. The old socket is deliberately not disconnected here: when
+	// it is dead the heartbeat reaps it, and when it is alive (two tabs
+	// sharing a client id, a client bug) disconnecting it would only make
+	// them kick each other and drop its other documents too.
+	com, err := a.hub.Submit(ctx, doc, collab.SessionID(s.ID()), sub)
 	if err != nil {
 		return nil, err
 	}
-	a.mu.Lock()
-	a.owners[key] = s.ID()
-	a.mu.Unlock()
 	return opAck{OK: true, Version: com.Version}, nil
-}
-
-// clientKey names a client id on a document.
-type clientKey struct{ doc, client string }
-
-// claimOwner returns the socket recorded for key ("" if none) and records
-// sid when there was none.
-func (a *API) claimOwner(key clientKey, sid string) string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	prev, ok := a.owners[key]
-	if !ok {
-		a.owners[key] = sid
-	}
-	return prev
-}
-
-// releaseOwner forgets key if sid holds it.
-func (a *API) releaseOwner(key clientKey, sid string) {
-	a.mu.Lock()
-	if a.owners[key] == sid {
-		delete(a.owners, key)
-	}
-	a.mu.Unlock()
-}
-
-// dropOwner forgets the client ids socket sid used (on doc, or on every
-// document when doc is "").
-func (a *API) dropOwner(sid, doc string) {
-	a.mu.Lock()
-	for k, owner := range a.owners {
-		if owner == sid && (doc == "" || k.doc == doc) {
-			delete(a.owners, k)
-		}
-	}
-	a.mu.Unlock()
-}
-
-// takeOver handles a reconnecting client: collab binds a client id to the
-// session that first submitted under it until that session leaves, so a
-// client that comes back on a new connection before the server noticed the
-// old one is dead (a dropped long-polling connection is only detected by the
-// heartbeat, up to pingInterval+pingTimeout later) would be refused. The
-// newest connection wins: the old socket is removed from the document and
-// disconnected ("io server disconnect"), which releases the client id.
-func (a *API) takeOver(ctx context.Context, s *sio.Socket, doc, client, old string) {
-	a.log.Info("client id taken over by a new connection", "doc", doc, "client", client, "old", old, "new", s.ID())
-	if err := a.hub.Leave(ctx, doc, collab.SessionID(old)); err != nil && collab.CodeOf(err) != collab.CodeNotJoined {
-		a.log.Warn("take over: leave", "doc", doc, "socket", old, "err", err)
-	}
-	if os := s.Namespace().Socket(old); os != nil {
-		os.Leave(doc)
-		os.Disconnect(false)
-	}
 }
 
 func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, error) {

@@ -308,8 +308,23 @@ func TestSocketEvents(t *testing.T) {
 	if ack := a2.call("doc:op", `{"doc":"d","version":1,"op":["!"],"client":"a","seq":2}`); ack["ok"] != true || ack["version"] != 2.0 {
 		t.Fatalf("takeover op: %v", ack)
 	}
-	a.waitEvent("disconnect", nil)
-	b.waitEvent("doc:presence", func(m map[string]any) bool { return m["selection"] == nil })
+	// The old connection stays connected but lost the client id, also for
+	// resubmissions; the new one resubmitting is idempotent.
+	if got := errCodeOf(a.call("doc:op", `{"doc":"d","version":2,"op":["?"],"client":"a","seq":3}`)); got != "forbidden" {
+		t.Fatalf("old connection after takeover: %q", got)
+	}
+	if got := errCodeOf(a.call("doc:op", `{"doc":"d","version":1,"op":["!"],"client":"a","seq":2}`)); got != "forbidden" {
+		t.Fatalf("old connection resubmitting: %q", got)
+	}
+	if ack := a2.call("doc:op", `{"doc":"d","version":1,"op":["!"],"client":"a","seq":2}`); ack["ok"] != true || ack["version"] != 2.0 {
+		t.Fatalf("resubmission on the new connection: %v", ack)
+	}
+	if n := a.count("disconnect"); n != 0 {
+		t.Errorf("old connection was disconnected")
+	}
+	if got := string(s.do(t, "GET", "/api/docs/d/content", nil).body); got != "!hi 😀" {
+		t.Fatalf("content %q", got)
+	}
 
 	// Deleting the document reaches the room.
 	expectStatus(t, s.do(t, "DELETE", "/api/docs/d", nil), 204)
