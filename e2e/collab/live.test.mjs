@@ -204,6 +204,14 @@ test('resubmission from a new connection is acked with the original version', as
     assert.deepEqual(a2, { ok: true, version: 2 });
     const a3 = await call(s2, 'doc:op', { doc: 'resub-1', version: 2, op: [4, 'e'], client: 'same', seq: 3 });
     assert.deepEqual(a3, { ok: true, version: 3 });
+    // The old connection lost the client id to the new one (forbidden, also
+    // for resubmissions) but is not disconnected.
+    for (const [version, seq] of [[3, 4], [1, 2]]) {
+      const old = await call(s1, 'doc:op', { doc: 'resub-1', version, op: ['x'], client: 'same', seq });
+      assert.equal(old.ok, false, JSON.stringify(old));
+      assert.equal(old.error.code, 'forbidden');
+    }
+    assert.equal(s1.connected, true);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(broadcasts, 1, 'only the new op is broadcast');
     assert.equal((await server.req('GET', '/api/docs/resub-1/content')).body, 'abcde');
