@@ -44,6 +44,13 @@
 // session (it would wait forever). When OnClose runs, the session has left
 // the server's table (SessionCount no longer counts it).
 //
+// Options.Observer, if set, hears of every session opened (with its
+// transport), upgraded (polling → websocket, when the "5" arrives) and
+// closed (exactly once, with the transport current at the close; then,
+// for a full queue, SlowConsumerDisconnected). It is called with the
+// session's mutex held, so one session's events arrive in order and the
+// per-transport counts it keeps never go negative; it must not block.
+//
 // # Wire behaviour worth knowing
 //
 //   - Errors are 400 (403 for code 4) with {"code":N,"message":"…"}; codes
@@ -83,6 +90,7 @@
 // packet.go and payload.go are the codec; session.go the state machine
 // (queue, heartbeat, upgrade, close, delivery) behind the Transport
 // interface of transport.go; server.go the options and session table;
+// observer.go the metrics hook;
 // http.go routes requests (errors, CORS, handshake); polling.go and
 // websocket.go are the two transports. Only the last three (and the
 // fiber types in Options and Mount) touch fiber or the websocket package,

@@ -40,6 +40,9 @@ type Options struct {
 	Transports []string
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Observer receives session events (opened, upgraded, closed, slow
+	// consumer) for metrics. Default none.
+	Observer Observer
 }
 
 // config is Options with the defaults applied.
@@ -53,6 +56,7 @@ type config struct {
 	maxQueue       int
 	transports     []string
 	logger         *slog.Logger
+	observer       Observer
 }
 
 func newConfig(o *Options) *config {
@@ -69,6 +73,7 @@ func newConfig(o *Options) *config {
 		maxQueue:       o.MaxQueue,
 		transports:     slices.Clone(o.Transports),
 		logger:         o.Logger,
+		observer:       o.Observer,
 	}
 	if c.pingInterval <= 0 {
 		c.pingInterval = 25 * time.Second
@@ -90,6 +95,9 @@ func newConfig(o *Options) *config {
 	}
 	if c.logger == nil {
 		c.logger = slog.Default()
+	}
+	if c.observer == nil {
+		c.observer = nopObserver{}
 	}
 	return c
 }

@@ -124,6 +124,7 @@ func newSession(id string, cfg *config, hs *Handshake, t Transport, reg registry
 	open := fmt.Sprintf(`{"sid":"%s","upgrades":%s,"pingInterval":%d,"pingTimeout":%d,"maxPayload":%d}`,
 		id, upgrades, cfg.pingInterval.Milliseconds(), cfg.pingTimeout.Milliseconds(), cfg.maxPayload)
 	s.out = append(s.out, packet{typ: PacketOpen, data: []byte(open)})
+	cfg.observer.SessionOpened(t.Name()) // nobody else sees s yet
 	return s
 }
 
@@ -256,6 +257,10 @@ func (s *Session) close(reason string) {
 	}
 	t, probe := s.transport, s.probe
 	s.probe = nil
+	s.cfg.observer.SessionClosed(t.Name())
+	if reason == ReasonSlowConsumer {
+		s.cfg.observer.SlowConsumerDisconnected()
+	}
 	// Like engine.io: a server-side close (Close, shutdown, and here the
 	// slow consumer) is graceful and keeps the sid reachable until a GET
 	// takes the close packet; an error close drops the sid at once, the
@@ -475,6 +480,7 @@ func (s *Session) finishUpgrade(ws Transport) bool {
 	s.transport = ws
 	s.probe = nil
 	s.upgrade = upgradeDone
+	s.cfg.observer.SessionUpgraded(old.Name(), ws.Name())
 	if s.upgradeTimer != nil {
 		s.upgradeTimer.Stop()
 		s.upgradeTimer = nil
