@@ -64,3 +64,34 @@ func BenchmarkHotDoc(b *testing.B) { benchSubmit(b, 1, 20) }
 
 // BenchmarkManyDocs: 100 documents, 2 concurrent submitters each.
 func BenchmarkManyDocs(b *testing.B) { benchSubmit(b, 100, 2) }
+
+// BenchmarkDuplicate: resubmitting an already committed (client, seq) on a
+// document of 5000 ops with 100 ops of history in memory. "latest" is the
+// client's newest seq (answered from the seq cache), "in-memory" an older
+// seq still in the history, "op-log" an older seq about 4000 ops back that
+// is read from the store in chunks.
+func BenchmarkDuplicate(b *testing.B) {
+	e := newEnv(b, &collab.Options{OpsPerSecond: -1, HistoryOps: 100}, nil)
+	ctx := ctxT(b)
+	mustCreate(b, e.hub, "d", "")
+	const n = 5000
+	for v := range uint64(n) {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: v, Op: ot.Op{ot.Ins("x")}, Client: "c", Seq: v + 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		seq  uint64
+	}{{"latest", n}, {"in-memory", n - 50}, {"op-log", 1000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: ot.Op{ot.Ins("x")}, Client: "c", Seq: bc.seq})
+				if err != nil || !c.Duplicate || c.Version != bc.seq {
+					b.Fatalf("%+v %v", c, err)
+				}
+			}
+		})
+	}
+}

@@ -70,5 +70,6 @@
 //   - Two live sessions sharing one client id (a client bug) do not fight
 //     over it: the one that joined last keeps it, the other gets forbidden.
 //   - Looking up an old duplicate seq in the op log runs on the document's
-//     goroutine; it reads at most about a million ops (then falls back).
+//     goroutine; it reads at most 65536 ops (then falls back) and costs a
+//     rate-limit token.
 package collab

@@ -339,9 +339,9 @@ func (h *Hub) Disconnect(s SessionID) {
 // retransmission): its original version, looked up in memory and then in the
 // op log (backwards from the client's last op). Only when that op is no
 // longer in the log (pruned), was never committed (seqs need not be
-// contiguous), or lies more than about a million ops back is the answer the
-// version of the client's last committed op, at which it is certainly
-// included.
+// contiguous), or lies more than 65536 ops back is the answer the version
+// of the client's last committed op, at which it is certainly included. A
+// lookup that reads the op log counts against Options.OpsPerSecond.
 func (h *Hub) Submit(ctx context.Context, doc string, s SessionID, sub Submission) (*Committed, error) {
 	return h.submit(ctx, doc, s, sub, false)
 }

@@ -324,19 +324,12 @@ func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, prec
 				return nil, err
 			}
 			if sub.Seq <= m.seq {
-				return d.duplicate(ctx, sub, m, reply)
+				return d.duplicate(ctx, s, sub, m, reply)
 			}
 		}
 	}
-	if key := rateKey(s, sub.Client); key != "" && d.h.opts.OpsPerSecond > 0 {
-		b := d.buckets[key]
-		if b == nil {
-			b = newBucket(d.h.opts.OpsPerSecond)
-			d.buckets[key] = b
-		}
-		if !b.take(time.Now(), d.h.opts.OpsPerSecond) {
-			return nil, errorf(CodeRateLimited, "more than %g ops per second", d.h.opts.OpsPerSecond)
-		}
+	if err := d.rateLimit(s, sub.Client); err != nil {
+		return nil, err
 	}
 	nb := opBytes(sub.Op)
 	if nb > d.h.opts.MaxOpBytes {
@@ -412,6 +405,24 @@ func (d *docState) newer(s, o SessionID) bool {
 	return om == nil || d.members[s].joined > om.joined
 }
 
+// rateLimit takes a token from the bucket of the client id (else of the
+// session); rate_limited when it is empty.
+func (d *docState) rateLimit(s SessionID, client string) error {
+	key := rateKey(s, client)
+	if key == "" || d.h.opts.OpsPerSecond <= 0 {
+		return nil
+	}
+	b := d.buckets[key]
+	if b == nil {
+		b = newBucket(d.h.opts.OpsPerSecond)
+		d.buckets[key] = b
+	}
+	if !b.take(time.Now(), d.h.opts.OpsPerSecond) {
+		return errorf(CodeRateLimited, "more than %g ops per second", d.h.opts.OpsPerSecond)
+	}
+	return nil
+}
+
 func (d *docState) seqMark(ctx context.Context, client string) (seqMark, error) {
 	if m, ok := d.seqs[client]; ok {
 		return m, nil
@@ -426,12 +437,12 @@ func (d *docState) seqMark(ctx context.Context, client string) (seqMark, error) 
 }
 
 // duplicate answers a (client, seq) that was already accepted.
-func (d *docState) duplicate(ctx context.Context, sub Submission, m seqMark, reply chan<- submitReply) (*Committed, error) {
+func (d *docState) duplicate(ctx context.Context, s SessionID, sub Submission, m seqMark, reply chan<- submitReply) (*Committed, error) {
 	v := m.version
 	var found *OpRecord
 	if sub.Seq < m.seq {
 		var err error
-		if v, found, err = d.findSeq(ctx, sub.Client, sub.Seq, m.version); err != nil {
+		if v, found, err = d.findSeq(ctx, s, sub.Client, sub.Seq, m.version); err != nil {
 			return nil, err
 		}
 	}
@@ -455,10 +466,10 @@ func (d *docState) duplicate(ctx context.Context, sub Submission, m seqMark, rep
 
 // Looking up an older seq in the store: chunk size, and how many ops at most
 // are read (beyond, the fallback answers; this bounds what one resubmission
-// can cost the document's goroutine).
+// can cost the document's goroutine, about 50 ms).
 const (
 	seqScanChunk = 512
-	seqScanMax   = 1 << 20
+	seqScanMax   = 1 << 16
 )
 
 // findSeq returns the version (and the record, when it came from the store)
@@ -469,8 +480,10 @@ const (
 // (seqs only grow: seq was never committed). When the op is not found — it
 // was pruned, never committed, or more than seqScanMax ops back — the answer
 // is last, the version of the client's newest op, which certainly includes
-// the effect of any op the client sent before it.
-func (d *docState) findSeq(ctx context.Context, client string, seq, last uint64) (uint64, *OpRecord, error) {
+// the effect of any op the client sent before it. Reading the store costs a
+// rate-limit token (duplicates are otherwise not rate limited), so that
+// resubmitting old seqs cannot keep the document's goroutine busy.
+func (d *docState) findSeq(ctx context.Context, s SessionID, client string, seq, last uint64) (uint64, *OpRecord, error) {
 	top := min(last, d.head)
 	for ; top >= d.histStart && top > 0; top-- {
 		r := &d.hist[top-d.histStart].rec
@@ -486,6 +499,9 @@ func (d *docState) findSeq(ctx context.Context, client string, seq, last uint64)
 	}
 	if top == 0 {
 		return last, nil, nil
+	}
+	if err := d.rateLimit(s, client); err != nil {
+		return 0, nil, err
 	}
 	floor, err := d.h.store.OldestKeptVersion(ctx, d.id)
 	if err != nil {

@@ -217,3 +217,35 @@ func TestDedupeOlderSeqExact(t *testing.T) {
 		t.Fatalf("applied again: len %d v%d", len(got), v)
 	}
 }
+
+// TestDuplicateLookupRateLimited: an older seq looked up in the op log costs
+// a rate-limit token; the newest seq (answered from memory) does not.
+func TestDuplicateLookupRateLimited(t *testing.T) {
+	e := newEnv(t, &collab.Options{HistoryOps: 5, SnapshotEveryOps: 5, OpsPerSecond: 1}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	submit := func(s collab.Submission) (*collab.Committed, error) { return e.hub.Submit(ctx, "d", "", s) }
+	if _, err := submit(collab.Submission{Op: op(ot.Ins("a")), Client: "alice", Seq: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for v := range uint64(30) { // no client id: not rate limited
+		if _, err := submit(collab.Submission{Version: v + 1, Op: op(ot.Ins("x"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := submit(collab.Submission{Version: 31, Op: op(ot.Ins("b")), Client: "alice", Seq: 2}); err != nil {
+		t.Fatal(err)
+	}
+	e.restart() // fresh buckets (burst of 2), nothing of alice in memory
+	old := collab.Submission{Op: op(ot.Ins("a")), Client: "alice", Seq: 1}
+	for range 2 {
+		if c, err := submit(old); err != nil || c.Version != 1 || !c.Duplicate {
+			t.Fatalf("%+v %v", c, err)
+		}
+	}
+	_, err := submit(old)
+	wantCode(t, err, collab.CodeRateLimited)
+	if c, err := submit(collab.Submission{Op: op(ot.Ins("b")), Client: "alice", Seq: 2}); err != nil || c.Version != 32 || !c.Duplicate {
+		t.Fatalf("latest seq: %+v %v", c, err)
+	}
+}
