@@ -32,21 +32,35 @@ type Adapter interface {
 }
 
 // MemoryAdapter is the default in-process Adapter.
+//
+// It reports to the server's Observer (Options.Observer): AddRooms(+1) when a room gets
+// its first member and AddRooms(-1) when it loses its last one — except for the room
+// named after a socket's own id, joined at connect (one per socket, already counted as a
+// socket) — and, once per Broadcast, ObserveBroadcast with the number of sockets whose
+// session took the packet.
 type MemoryAdapter struct {
 	nsp *Namespace
+	obs Observer
 
-	mu    sync.RWMutex                   // guards rooms and sids
+	mu    sync.RWMutex                   // guards the fields below
 	rooms map[string]map[string]struct{} // room → set of socket ids
 	sids  map[string]map[string]struct{} // socket id → set of rooms
+	own   map[string]struct{}            // rooms created by their socket's own join (not counted)
 }
 
 // NewMemoryAdapter returns an empty in-memory adapter for nsp.
 func NewMemoryAdapter(nsp *Namespace) *MemoryAdapter {
-	return &MemoryAdapter{
+	a := &MemoryAdapter{
 		nsp:   nsp,
+		obs:   nopObserver{},
 		rooms: make(map[string]map[string]struct{}),
 		sids:  make(map[string]map[string]struct{}),
+		own:   make(map[string]struct{}),
 	}
+	if nsp != nil && nsp.server != nil {
+		a.obs = nsp.server.opts.Observer
+	}
+	return a
 }
 
 // AddAll implements Adapter.
@@ -64,6 +78,11 @@ func (a *MemoryAdapter) AddAll(id string, rooms ...string) {
 		if set == nil {
 			set = make(map[string]struct{})
 			a.rooms[r] = set
+			if r == id {
+				a.own[r] = struct{}{}
+			} else {
+				a.obs.AddRooms(1)
+			}
 		}
 		set[id] = struct{}{}
 	}
@@ -84,6 +103,11 @@ func (a *MemoryAdapter) delFromRoom(id, room string) {
 		delete(set, id)
 		if len(set) == 0 {
 			delete(a.rooms, room)
+			if _, own := a.own[room]; own {
+				delete(a.own, room)
+			} else {
+				a.obs.AddRooms(-1)
+			}
 		}
 	}
 }
@@ -167,9 +191,13 @@ func (a *MemoryAdapter) targets(opts BroadcastOptions) []string {
 // Broadcast implements Adapter.
 func (a *MemoryAdapter) Broadcast(p *Packet, opts BroadcastOptions) {
 	msgs := encodeMessages(p)
+	n := 0
 	for _, id := range a.targets(opts) {
-		a.nsp.deliver(id, msgs, opts.Volatile)
+		if a.nsp.deliver(id, msgs, opts.Volatile) {
+			n++
+		}
 	}
+	a.obs.ObserveBroadcast(n)
 }
 
 // encodeMessages turns a packet into the Engine.IO messages that carry it.

@@ -2,6 +2,7 @@ package sio
 
 import (
 	"strconv"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cowrite/cowrite/sio/engine"
@@ -55,7 +56,20 @@ func (n *nopSession) Close()                                   {}
 // BenchmarkBroadcastRoom1000 emits one event to a room of 1,000 sockets (plus the
 // sender, excluded); the cost of the engine queues is not included.
 func BenchmarkBroadcastRoom1000(b *testing.B) {
-	srv := NewServer(&Options{Logger: quietLogger()})
+	b.Run("nil observer", func(b *testing.B) { benchBroadcastRoom1000(b, nil) })
+	b.Run("observer", func(b *testing.B) { benchBroadcastRoom1000(b, &atomicObserver{}) })
+}
+
+// atomicObserver is an Observer as cheap as the metrics one: atomic adds.
+type atomicObserver struct{ sockets, rooms, broadcasts, recipients atomic.Int64 }
+
+func (o *atomicObserver) SocketConnected()       { o.sockets.Add(1) }
+func (o *atomicObserver) SocketDisconnected()    { o.sockets.Add(-1) }
+func (o *atomicObserver) AddRooms(d int)         { o.rooms.Add(int64(d)) }
+func (o *atomicObserver) ObserveBroadcast(n int) { o.broadcasts.Add(1); o.recipients.Add(int64(n)) }
+
+func benchBroadcastRoom1000(b *testing.B, obs Observer) {
+	srv := NewServer(&Options{Logger: quietLogger(), Observer: obs})
 	defer srv.Close()
 	nsp := srv.Of("/")
 	var sender *Socket

@@ -33,6 +33,15 @@
 // except that Socket.Join holds Socket.mu around the adapter call (order: Socket.mu, then
 // the adapter's lock).
 //
+// # Metrics
+//
+// Options.Observer (nil: none) hears of every socket connected to and disconnected from a
+// namespace, of rooms created and removed by the MemoryAdapter (a socket's own-id room is
+// not counted: it would only repeat the socket count) and, once per broadcast, of the
+// number of sockets whose session took the packet. Engine.IO sessions are observed by
+// Options.Engine.Observer. A custom Adapter reports rooms and fan-out itself (embedding
+// *MemoryAdapter does).
+//
 // # Caveats
 //
 // A handler that blocks delays every later packet of its connection; EmitWithAck must not

@@ -99,19 +99,19 @@ func (n *Namespace) socketsByID(ids []string) []*Socket {
 	return out
 }
 
-// deliver hands already encoded messages to the session of socket id, if still there.
-func (n *Namespace) deliver(id string, msgs []engine.Message, volatile bool) {
+// deliver hands already encoded messages to the session of socket id, if still there,
+// and reports whether the session took them.
+func (n *Namespace) deliver(id string, msgs []engine.Message, volatile bool) bool {
 	n.mu.RLock()
 	s := n.sockets[id]
 	n.mu.RUnlock()
 	if s == nil {
-		return
+		return false
 	}
 	if volatile {
-		s.client.sess.SendVolatile(msgs...)
-		return
+		return s.client.sess.SendVolatile(msgs...)
 	}
-	_ = s.client.sess.Send(msgs...) // a closed or overflowing session is closing itself
+	return s.client.sess.Send(msgs...) == nil // a closed or overflowing session is closing itself
 }
 
 func (n *Namespace) handlers() ([]func(*Socket) error, []func(*Socket)) {
@@ -120,15 +120,19 @@ func (n *Namespace) handlers() ([]func(*Socket) error, []func(*Socket)) {
 	return n.middlewares, n.onConn
 }
 
+// add registers a connected socket; it is called once per socket.
 func (n *Namespace) add(s *Socket) {
 	n.mu.Lock()
 	n.sockets[s.id] = s
 	n.mu.Unlock()
+	n.server.opts.Observer.SocketConnected()
 	n.adapter.AddAll(s.id, s.id)
 }
 
+// remove forgets a disconnected socket; it is called once per socket, after add.
 func (n *Namespace) remove(s *Socket) {
 	n.mu.Lock()
 	delete(n.sockets, s.id)
 	n.mu.Unlock()
+	n.server.opts.Observer.SocketDisconnected()
 }

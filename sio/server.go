@@ -28,6 +28,9 @@ type Options struct {
 	Adapter func(*Namespace) Adapter
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Observer receives socket, room and broadcast events for metrics (see Observer).
+	// Default none. Engine.IO session events are configured in Engine.Observer.
+	Observer Observer
 }
 
 // Server is a Socket.IO v5 server on top of an Engine.IO v4 server.
@@ -54,6 +57,9 @@ func NewServer(opts *Options) *Server {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	var eo engine.Options
 	if o.Engine != nil {
