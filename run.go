@@ -67,8 +67,10 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 			MaxPayload:   int64(cfg.MaxPayload),
 			CORSOrigins:  cfg.corsOrigins(),
 			Logger:       log,
+			Observer:     m, // sessions by transport, slow consumers
 		},
-		Logger: log,
+		Logger:   log,
+		Observer: m, // sockets (every namespace), rooms, broadcast fan-out
 	})
 	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,
@@ -83,8 +85,6 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Observer:         m,
 	})
 	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
-	nsp := io.Of("/")
-	m.SampleSockets(nsp.SocketCount)
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)
