@@ -71,8 +71,8 @@ func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
 	return a
 }
 
-// Close aborts the hub calls of Socket.IO events still running and waits
-// for their workers to finish. Call it after closing the sio server and
+// Close aborts the hub calls of Socket.IO events still running and the
+// backups still streaming, and waits for their goroutines to finish. Call it after closing the sio server and
 // before closing the hub. It is idempotent.
 func (a *API) Close() {
 	a.draining.Store(true)

@@ -50,7 +50,10 @@
 // exists only while there is work (at most 64 queued events, then
 // rate_limited). The disconnect is the last item of a mailbox, so it
 // happens after the socket's pending events. API.Close cancels running hub
-// calls and waits for the workers. A socket enters the document's room
+// calls and waits for the workers. A backup download is copied by a
+// goroutine into a pipe that fasthttp reads after the handler returned; it
+// ends when the copy is done, when the client goes away, or at Close (which
+// waits for it, so call Close before closing the database). A socket enters the document's room
 // before the hub registers its join, so that no op committed after the
 // join's version is missed; ops committed meanwhile may reach the client
 // before the join's ack, and clients must buffer doc:op events that arrive
