@@ -201,3 +201,38 @@ func TestBackupFailureMidStream(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupClientGoesAway: a client that stops reading and closes the
+// connection ends the copy (its read transaction is not held forever).
+func TestBackupClientGoesAway(t *testing.T) {
+	ended := make(chan error, 1)
+	endless := func(_ context.Context, w io.Writer) (int64, error) {
+		buf := make([]byte, 64<<10)
+		var n int64
+		for {
+			m, err := w.Write(buf)
+			n += int64(m)
+			if err != nil {
+				ended <- err
+				return n, err
+			}
+		}
+	}
+	s := newServer(t, &api.Options{Backup: endless}, nil)
+	res, err := http.Get(s.url + "/api/admin/backup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(res.Body, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close() // closes the connection: the body was not read to the end
+	select {
+	case err := <-ended:
+		if err == nil {
+			t.Fatal("copy ended without an error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the copy goes on after the client left")
+	}
+}
