@@ -12,7 +12,9 @@
 # bench/results/raw/, medians, ratios, targets and the SVG chart to
 # bench/results/ (summary.json, summary.md, chart.svg).
 # Environment: ROUNDS (3), DUR (5s; 1s when QUICK=1), VARIANTS
-# ("pinned two-core"; "pinned" when QUICK=1), SKIP_JOIN=1, SKIP_BUILD=1.
+# ("pinned two-core"; "pinned" when QUICK=1), CASES (default: all of
+# "echo fanout idle collab-1x20 collab-100x5 join"), RESULTS (directory,
+# default bench/results), SKIP_BUILD=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -26,7 +28,8 @@ else
 	VARIANTS=${VARIANTS:-pinned two-core}
 fi
 BIN=$ROOT/bin
-RES=$ROOT/bench/results
+RES=${RESULTS:-$ROOT/bench/results}
+CASES=${CASES:-echo fanout idle collab-1x20 collab-100x5 join}
 RAW=$RES/raw
 WORK=$(mktemp -d)
 PORT=${PORT:-3460}
@@ -51,6 +54,8 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 fi
 rm -rf "$RAW"
 mkdir -p "$RAW"
+RES=$(cd "$RES" && pwd)
+RAW=$RES/raw
 
 # start_server <peer> <variant>: starts the server for peer on $PORT.
 start_server() {
@@ -105,10 +110,13 @@ bench() {
 	stop_server
 }
 
+want() { [[ " $CASES " == *" $1 "* ]]; }
+
 # pair <variant> <case> <peer A> <peer B> <flags…>: A B A B … ROUNDS times.
 pair() {
 	local variant=$1 case=$2 a=$3 b=$4
 	shift 4
+	want "$case" || return 0
 	for r in $(seq "$ROUNDS"); do
 		bench "$variant" "$case" "$a" "$r" "$@"
 		bench "$variant" "$case" "$b" "$r" "$@"
@@ -124,7 +132,7 @@ for v in $VARIANTS; do
 	pair "$v" collab-1x20 cowrite sharedb -workload collab -docs 1 -editors 20 -duration "$DUR"
 	pair "$v" collab-100x5 cowrite sharedb -workload collab -docs 100 -editors 5 -duration "$DUR"
 done
-if [[ ${SKIP_JOIN:-0} != 1 ]]; then
+if want join; then
 	first=${VARIANTS%% *}
 	bench "$first" join cowrite 1 -workload join -editors 20 -join-bytes 1048576 -join-ops 100000 -join-runs 5
 fi
