@@ -1,0 +1,100 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cowrite/cowrite/collab/ot"
+)
+
+// newTestEditors returns n joined editors of one document at version 0
+// holding text, whose submissions are recorded in sent.
+func newTestEditors(st *collabStats, n int, text string, sent *[][]byte) []*editor {
+	var es []*editor
+	for i := 0; i < n; i++ {
+		e := newEditor(st, uint64(i+1), 100)
+		e.submit = func(ver, seq uint64, op []byte) error {
+			*sent = append(*sent, append([]byte(nil), op...))
+			return nil
+		}
+		e.joinedAt(0, text)
+		es = append(es, e)
+	}
+	return es
+}
+
+func TestEditorTransformsAndOrders(t *testing.T) {
+	st := &collabStats{t0: time.Now(), p: &progress{}}
+	var sent [][]byte
+	es := newTestEditors(st, 1, "hello", &sent)
+	e := es[0]
+	st.running.Store(true)
+	e.kick() // submits op 1 based on version 0
+	if len(sent) != 1 {
+		t.Fatalf("sent %d ops, want 1", len(sent))
+	}
+	own, err := ot.Parse(sent[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.running.Store(false)
+	// The server committed a remote insert at 0 as version 1 and ours as
+	// version 2; the ack arrives before the remote op.
+	e.acked(2)
+	if v, _, _, _ := e.state(); v != 0 {
+		t.Fatalf("version %d before the remote op arrived, want 0", v)
+	}
+	remote := ot.Op{ot.Ins("R")}
+	e.remote(1, remote)
+	v, settled, text, failed := e.state()
+	if failed || !settled || v != 2 {
+		t.Fatalf("state v=%d settled=%v failed=%v, %v", v, settled, failed, st.lastErr.Load())
+	}
+	// Server order: remote first, then ours transformed against it.
+	after, _ := ot.Apply("hello", remote)
+	ownT, _ := ot.Transform(own, remote, ot.Left)
+	want, err := ot.Apply(after, ownT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text != want {
+		t.Fatalf("text %q, want %q", text, want)
+	}
+}
+
+func TestStopDetectsDivergence(t *testing.T) {
+	st := &collabStats{t0: time.Now(), p: &progress{}}
+	var sent [][]byte
+	s := &session{st: st, rooms: []*room{{doc: "d", editors: newTestEditors(st, 2, "same", &sent)}}}
+	if bad, _ := s.stop(50 * time.Millisecond); bad != 0 {
+		t.Fatalf("equal editors reported as diverged: %v", st.lastErr.Load())
+	}
+	s.rooms[0].editors[1].joinedAt(0, "different")
+	bad, _ := s.stop(50 * time.Millisecond)
+	if bad != 1 || st.errors.Load() != 1 {
+		t.Fatalf("bad=%d errors=%d, want 1 and 1", bad, st.errors.Load())
+	}
+	if msg, _ := st.lastErr.Load().(string); !strings.Contains(msg, "did not converge") {
+		t.Fatalf("error %q", msg)
+	}
+}
+
+func BenchmarkHotPaths(b *testing.B) {
+	ev := []byte(`{"doc":"bench-x-1","version":123456,"op":[812,"k3jd9x0;",{"d":8}],"client":"bench-x-1-e3"}`)
+	ack := []byte(`[{"ok":true,"version":123457}]`)
+	var h hist
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := fieldInt(ev, `"version":`); !ok {
+			b.Fatal("version")
+		}
+		if _, ok := fieldArray(ev, `"op":`); !ok {
+			b.Fatal("op")
+		}
+		if _, ok := fastOpAck(ack); !ok {
+			b.Fatal("ack")
+		}
+		h.record(1500 * time.Microsecond)
+	}
+}
