@@ -40,6 +40,9 @@ type run struct {
 	DocBytes       int     `json:"doc_bytes"`
 	DocVersion     uint64  `json:"doc_version"`
 	Note           string  `json:"note"`
+	CommitP50      float64 `json:"commit_p50_ms"`
+	CommitP99      float64 `json:"commit_p99_ms"`
+	CommitOps      float64 `json:"commit_ops_per_batch"`
 }
 
 // Group is the medians of one variant/case/peer.
@@ -66,6 +69,9 @@ type Group struct {
 	DocBytes      int       `json:"doc_bytes,omitempty"`
 	DocVersion    uint64    `json:"doc_version,omitempty"`
 	Notes         []string  `json:"notes,omitempty"`
+	CommitP50Ms   float64   `json:"commit_p50_ms,omitempty"`
+	CommitP99Ms   float64   `json:"commit_p99_ms,omitempty"`
+	CommitOps     float64   `json:"commit_ops_per_batch,omitempty"`
 }
 
 // Target is one goal of the issue, met or not.
@@ -216,6 +222,9 @@ func aggregate(label string, rs []run) *Group {
 	g.JoinContentMs = median(rs, func(r run) float64 { return r.JoinContent })
 	g.JoinOldMs = median(rs, func(r run) float64 { return r.JoinOld })
 	g.JoinOldestMs = median(rs, func(r run) float64 { return r.JoinOldest })
+	g.CommitP50Ms = median(rs, func(r run) float64 { return r.CommitP50 })
+	g.CommitP99Ms = median(rs, func(r run) float64 { return r.CommitP99 })
+	g.CommitOps = median(rs, func(r run) float64 { return r.CommitOps })
 	last := rs[len(rs)-1]
 	g.JoinOldestBy, g.DocBytes, g.DocVersion = last.JoinOldestBy, last.DocBytes, last.DocVersion
 	return g
@@ -300,6 +309,16 @@ func markdown(s *Summary) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %.0f | %s | %.2f | %.2f | %.2f | %.1f | %.0f%% | %d |\n",
 			g.Variant, g.Case, g.Peer, g.Runs, g.Rate, strings.Join(rates, ", "), g.P50Ms, g.P99Ms, g.MaxMs, g.CPUPerOpUs, g.ToolCPUShare*100, g.Errors)
+	}
+	commits := false
+	for _, g := range s.Groups {
+		if g.CommitP50Ms > 0 {
+			if !commits {
+				b.WriteString("\nCowrite's per-document commits (hand-off to the store until durable, from /metrics; bucket upper edges):\n\n| variant | case | commit p50 ms | commit p99 ms | ops per document batch |\n| --- | --- | ---: | ---: | ---: |\n")
+				commits = true
+			}
+			fmt.Fprintf(&b, "| %s | %s | ≤ %.1f | ≤ %.1f | %.2f |\n", g.Variant, g.Case, g.CommitP50Ms, g.CommitP99Ms, g.CommitOps)
+		}
 	}
 	b.WriteString("\n| case | server | runs | RSS per idle connection (KiB) |\n| --- | --- | ---: | ---: |\n")
 	for _, g := range s.Groups {

@@ -491,6 +491,10 @@ func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error
 	case <-time.After(min(cfg.duration/10, time.Second)):
 	case <-ctx.Done():
 	}
+	var commits0 *commitMetrics
+	if cfg.proto == "cowrite" {
+		commits0 = scrapeCommits(cfg.url)
+	}
 	m := startMeasure(cfg.serverPID)
 	st.measuring.Store(true)
 	select {
@@ -500,6 +504,9 @@ func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error
 	st.measuring.Store(false)
 	res.Ops = st.committed.Load()
 	m.finish(res)
+	if commits0 != nil {
+		res.CommitP50, res.CommitP99, res.CommitOps, _ = scrapeCommits(cfg.url).since(commits0)
+	}
 	bad, _ := s.stop(5 * time.Second)
 	res.P50Ms, res.P99Ms, res.MaxMs = st.ack.quantile(0.5), st.ack.quantile(0.99), st.ack.maxMs()
 	res.BcastP50, res.BcastP99 = st.bcast.quantile(0.5), st.bcast.quantile(0.99)

@@ -70,6 +70,12 @@ type Result struct {
 	BcastP99  float64 `json:"bcast_p99_ms,omitempty"`
 	Broadcast int64   `json:"broadcasts,omitempty"`
 	Errors    int64   `json:"errors"`
+	// Cowrite's per-document commits during the window (from /metrics):
+	// hand-off to durable, p50/p99 as histogram bucket edges, and mean ops
+	// per document batch.
+	CommitP50 float64 `json:"commit_p50_ms,omitempty"`
+	CommitP99 float64 `json:"commit_p99_ms,omitempty"`
+	CommitOps float64 `json:"commit_ops_per_batch,omitempty"`
 	// Server and tool CPU seconds over the measured window.
 	ServerCPU      float64 `json:"server_cpu_s,omitempty"`
 	ServerCPUPerOp float64 `json:"server_cpu_us_per_op,omitempty"`

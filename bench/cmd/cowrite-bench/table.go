@@ -29,6 +29,9 @@ func printTable(w io.Writer, r *Result) {
 	}
 	if r.Workload == "collab" {
 		row("broadcast p50/p99", "%.2f / %.2f ms (%d received)", r.BcastP50, r.BcastP99, r.Broadcast)
+		if r.CommitP50 > 0 {
+			row("doc commit p50/p99", "≤ %.1f / ≤ %.1f ms, %.2f ops per batch (server /metrics)", r.CommitP50, r.CommitP99, r.CommitOps)
+		}
 	}
 	if r.Workload == "join" {
 		row("join (content)", "%.2f ms (median of runs)", r.JoinContent)
