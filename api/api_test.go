@@ -75,8 +75,31 @@ func newServerTB(t testing.TB, opts *api.Options, hubOpts *collab.Options) *serv
 	}()
 	t.Cleanup(func() {
 		io.Close()
-		if err := app.ShutdownWithTimeout(5 * time.Second); err != nil {
-			t.Error(err)
+		// fasthttp marks a connection active as soon as it is accepted and
+		// waits for active connections to end before Shutdown returns, so a
+		// connection the client keeps without ever sending a request on it
+		// holds Shutdown until its deadline. net/http's Transport leaves such
+		// connections in its idle pool: a dial started for a request that
+		// was then served by a freed keep-alive connection (common with
+		// several goroutines posting at once). Close the client's idle
+		// connections before and during Shutdown — a late dial can still
+		// land in the pool — so only real in-flight work delays it.
+		http.DefaultClient.CloseIdleConnections()
+		shut := make(chan error, 1)
+		go func() { shut <- app.ShutdownWithTimeout(10 * time.Second) }()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case err := <-shut:
+				if err != nil {
+					t.Error(err)
+				}
+				break wait
+			case <-tick.C:
+				http.DefaultClient.CloseIdleConnections()
+			}
 		}
 		<-done
 		a.Close()
