@@ -105,11 +105,25 @@ func (w *wsTransport) detach() {
 	w.mu.Unlock()
 }
 
+// wsWriteBufferPool lends fasthttp/websocket a write buffer only while it
+// writes a message, which here is only the "3probe" of an upgrade (data
+// frames bypass its writer and control frames use their own small
+// buffer), so an idle connection holds none.
+var wsWriteBufferPool = new(sync.Pool)
+
+// wsReadBufferSize is the websocket reader's buffer. It only has to hold a
+// frame header (and a control frame): fasthttp's hijacked connection
+// already reads the socket through its own 4KiB buffer, and payloads
+// larger than this are read past it, so a bigger one would only cost every
+// idle connection memory.
+const wsReadBufferSize = 256
+
 func (s *Server) newWSHandler() fiber.Handler {
 	return fws.New(s.serveWS, fws.Config{
 		// Origins are checked by Server.cors before the upgrade.
-		ReadBufferSize:  4096,
-		WriteBufferSize: 4096,
+		ReadBufferSize:  wsReadBufferSize,
+		WriteBufferSize: 1024,
+		WriteBufferPool: wsWriteBufferPool,
 	})
 }
 
