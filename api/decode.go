@@ -57,8 +57,10 @@ func (o object) str(name string, maxLen int) (s string, ok bool, err error) {
 	if !o.present(name) {
 		return "", false, nil
 	}
-	if err := json.Unmarshal(o[name], &s); err != nil {
-		return "", false, badRequest(fmt.Sprintf("%q must be a string", name))
+	if s, ok = plainString(o[name]); !ok {
+		if err := json.Unmarshal(o[name], &s); err != nil {
+			return "", false, badRequest(fmt.Sprintf("%q must be a string", name))
+		}
 	}
 	if maxLen > 0 && len(s) > maxLen {
 		return "", false, badRequest(fmt.Sprintf("%q is too long (%d bytes, at most %d)", name, len(s), maxLen))
@@ -67,6 +69,31 @@ func (o object) str(name string, maxLen int) (s string, ok bool, err error) {
 		return "", false, badRequest(fmt.Sprintf("%q is not valid UTF-8", name))
 	}
 	return s, true, nil
+}
+
+// plainString returns the value of a JSON string literal without escapes
+// and with valid UTF-8 (the common case: ids, client ids) without a second
+// pass of encoding/json; ok=false for anything else, which the caller then
+// decodes with json.Unmarshal (escapes, invalid UTF-8 replaced by U+FFFD,
+// wrong types), so the result is the same either way.
+func plainString(raw json.RawMessage) (s string, ok bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	ascii := true
+	for _, c := range in {
+		switch {
+		case c == '"' || c == '\\' || c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // uint returns a non-negative integer field; absent or null gives ok=false.

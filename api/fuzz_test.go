@@ -128,3 +128,37 @@ func BenchmarkDecodeSubmission(b *testing.B) {
 		}
 	}
 }
+
+// FuzzPlainString checks that the fast path for string fields gives exactly
+// what encoding/json gives whenever it accepts a value.
+func FuzzPlainString(f *testing.F) {
+	for _, s := range []string{`"abc"`, `""`, `"a\"b"`, `"\u00e9"`, `"é😀"`, "\"\xff\"", "\"a\x01\"", `"a\\"`, `12`, `"`, `null`, ` "a"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		s, ok := plainString(raw)
+		if !ok {
+			return
+		}
+		var want string
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatalf("plainString accepted %q, encoding/json refuses it: %v", raw, err)
+		}
+		if s != want {
+			t.Fatalf("plainString(%q) = %q, encoding/json gives %q", raw, s, want)
+		}
+	})
+}
+
+func TestPlainStringFallsBack(t *testing.T) {
+	for _, raw := range []string{`"a\"b"`, `"\u00e9"`, "\"\xff\"", "\"a\x01\"", `12`, `"`, `null`, ` "a"`} {
+		if s, ok := plainString(json.RawMessage(raw)); ok {
+			t.Errorf("plainString(%q) = %q, want the encoding/json fallback", raw, s)
+		}
+	}
+	for raw, want := range map[string]string{`"abc"`: "abc", `""`: "", `"é😀"`: "é😀"} {
+		if s, ok := plainString(json.RawMessage(raw)); !ok || s != want {
+			t.Errorf("plainString(%q) = %q, %v; want %q", raw, s, ok, want)
+		}
+	}
+}

@@ -61,48 +61,81 @@ type joinAck struct {
 
 // mailbox runs one socket's events one after the other, off the
 // connection's message goroutine (hub calls wait for durable commits and
-// must not delay pings, acks and other packets of the connection). A worker
-// goroutine exists only while there is work.
+// must not delay pings, acks and other packets of the connection). Its
+// worker goroutine is started by the first event and then lives until the
+// disconnect (the final call) has run, or until API.Close: a goroutine per
+// burst of work would pay for growing a fresh stack on every op.
 type mailbox struct {
-	a *API
+	a    *API
+	wake chan struct{} // capacity 1: there may be work in queue
 
 	mu      sync.Mutex // guards the fields below
 	queue   []func()
-	running bool
-	closed  bool
+	started bool // the worker was started
+	closed  bool // the final call was accepted: nothing more is
+	stopped bool // the worker exited (API.Close): nothing more is accepted
+}
+
+func newMailbox(a *API) *mailbox {
+	return &mailbox{a: a, wake: make(chan struct{}, 1)}
 }
 
 // post queues fn; it returns false when the mailbox is closed or full.
 // final marks the last call (the disconnect): nothing is accepted after it.
 func (m *mailbox) post(fn func(), final bool) bool {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed || (!final && len(m.queue) >= maxPendingCalls) {
+	if m.closed || m.stopped || (!final && len(m.queue) >= maxPendingCalls) {
+		m.mu.Unlock()
 		return false
+	}
+	if !m.started {
+		if !m.a.addWorker() {
+			m.mu.Unlock()
+			return false
+		}
+		m.started = true
+		go m.run()
 	}
 	if final {
 		m.closed = true
 	}
 	m.queue = append(m.queue, fn)
-	if !m.running {
-		if !m.a.addWorker() {
-			m.queue = nil
-			return false
-		}
-		m.running = true
-		go m.run()
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default: // a wake-up is already pending
 	}
 	return true
 }
 
+// run is the worker: it runs the queued calls in order and waits for more;
+// it exits once the final call has run, or when the API is closed and the
+// queue is empty.
 func (m *mailbox) run() {
 	defer m.a.wg.Done()
+	done := m.a.ctx.Done()
 	for {
 		m.mu.Lock()
 		if len(m.queue) == 0 {
-			m.running = false
+			if m.closed {
+				m.stopped = true
+				m.mu.Unlock()
+				return
+			}
 			m.mu.Unlock()
-			return
+			select {
+			case <-m.wake:
+			case <-done:
+				m.mu.Lock()
+				if len(m.queue) == 0 {
+					m.stopped = true
+					m.queue = nil
+					m.mu.Unlock()
+					return
+				}
+				m.mu.Unlock()
+			}
+			continue
 		}
 		fn := m.queue[0]
 		m.queue[0] = nil
@@ -223,7 +256,7 @@ func (a *API) authorizeJoin(ctx context.Context, s *sio.Socket, doc string) erro
 type eventFunc func(ctx context.Context, s *sio.Socket, payload object) (any, error)
 
 func (a *API) onConnection(s *sio.Socket) {
-	mb := &mailbox{a: a}
+	mb := newMailbox(a)
 	sid := collab.SessionID(s.ID())
 	handle := func(event string, fn eventFunc) {
 		s.On(event, func(s *sio.Socket, args sio.Args, ack sio.AckFunc) {
