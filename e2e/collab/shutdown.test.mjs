@@ -22,7 +22,9 @@ test('SIGTERM shuts down cleanly with live clients', async () => {
     await editing;
     assert.equal(signal, null);
     assert.equal(code, 0, server.output);
-    assert.ok(Date.now() - t0 < 6000, `shutdown took ${Date.now() - t0} ms`);
+    // Exit code 0 already says the documents were flushed within the 5s
+    // deadline (run fails otherwise); this bound only catches a hang.
+    assert.ok(Date.now() - t0 < 30000, `shutdown took ${Date.now() - t0} ms`);
     assert.match(server.output, /shutting down/);
     await Promise.all(disconnected);
     clients.forEach((c) => c.close());
