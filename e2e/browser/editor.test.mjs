@@ -143,7 +143,8 @@ test('a reload keeps everything, including edits made while disconnected', async
     await a.keyboard.press('Control+End');
     await a.keyboard.type('offline 🛰️ line');
     await a.waitForSelector('[data-testid=status][data-save=unsaved]');
-    await sleep(400); // let the (throttled) local save happen
+    // Wait for the (throttled) local save.
+    await a.waitForFunction(() => Object.values(localStorage).some((v) => v.includes('offline 🛰️ line')));
     await a.reload();
     await a.waitForFunction(() => window.cowrite?.text().includes('offline 🛰️ line'));
     assert.equal(await server.content(doc), 'saved line\n', 'the server has not seen the offline edit yet');
@@ -382,7 +383,8 @@ test('edits left unsent by a closed tab are sent by the next tab', async () => {
     await t2.keyboard.press('Control+End');
     await t2.keyboard.type('written offline in tab two');
     await t2.waitForSelector('[data-testid=status][data-save=unsaved]');
-    await sleep(400);
+    // Wait for the (throttled) local save.
+    await t2.waitForFunction(() => Object.values(localStorage).some((v) => v.includes('written offline in tab two')));
     await t2.close({ runBeforeUnload: true });
     await t1.close({ runBeforeUnload: true });
     assert.equal(await server.content(doc), 'tab one. ');
