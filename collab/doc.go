@@ -14,17 +14,23 @@
 // limit and given version head+1. An op that is rejected changes nothing.
 //
 // Durability and pipelining: accepted ops are handed to Store.Append in
-// batches, at most one batch per document in flight; ops accepted meanwhile
-// are staged and sent as the next batch when it completes (the store groups
-// the batches of many documents into one fsync). The sequencer keeps ordering
-// while a batch is in flight. Acks (Submit returning) and
-// Broadcaster.BroadcastOp are released only when the batch is durable, in
-// version order. Joins, Get and presence only ever expose durable versions.
+// batches, at most two batches per document in flight: an op accepted while
+// one batch is being written goes at once as the next batch (the store
+// queues version v+1 behind v), and ops accepted while two are in flight are
+// staged and sent as one batch when one completes (the store groups the
+// batches of many documents into one fsync). The sequencer keeps ordering
+// while batches are in flight. Acks (Submit returning) and
+// Broadcaster.BroadcastOp are released only when a batch is durable and
+// every batch before it is too, in version order, whatever order the store
+// reports them in. Joins, Get and presence only ever expose durable versions.
 //
-// Commit failure: the in-memory state is then ahead of the disk. The failed
-// batch and every staged op fail with CodeInternal (nothing of them was acked
-// or broadcast), and the document is reloaded from the store; if that fails
-// too, it is unloaded (its sessions must join again).
+// Commit failure: the in-memory state is then ahead of the disk. The
+// sequencer waits for every batch still in flight to report (the store
+// fails those after a failed one), releases the batches before the failure
+// that are durable, fails every later op — in flight or staged — with
+// CodeInternal (nothing of them was acked or broadcast), and reloads the
+// document from the store; if that fails too, it is unloaded (its sessions
+// must join again).
 //
 // Snapshots of the content go into the same Append every
 // Options.SnapshotEveryOps ops or SnapshotEveryBytes of op payload.

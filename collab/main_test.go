@@ -74,14 +74,19 @@ type faultStore struct {
 
 func (f *faultStore) Append(b *collab.Batch, done func(error)) {
 	f.appends.Add(1)
-	if f.failNext.Load() > 0 {
-		f.failNext.Add(-1)
-		go done(errors.New("injected commit failure"))
-		return
-	}
 	f.mu.Lock()
 	gate := f.gate
 	f.mu.Unlock()
+	if f.failNext.Load() > 0 {
+		f.failNext.Add(-1)
+		go func() {
+			if gate != nil {
+				<-gate
+			}
+			done(errors.New("injected commit failure"))
+		}()
+		return
+	}
 	if gate == nil {
 		f.Store.Append(b, done)
 		return

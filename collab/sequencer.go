@@ -38,21 +38,41 @@ type member struct {
 
 type seqMark struct{ seq, version uint64 }
 
+// maxInflight is how many batches of one document may be handed to the
+// store at once: the next batch goes while the previous one is being
+// written, so an op accepted meanwhile does not wait for two commits.
+const maxInflight = 2
+
+// flight is one batch handed to Store.Append and not yet released.
+type flight struct {
+	to       uint64    // the batch's last version
+	at       time.Time // when it was handed to the store
+	reported bool      // its done was called
+	err      error     // what done reported
+}
+
+// commitResult is what a batch's done reports to the document's goroutine.
+type commitResult struct {
+	to  uint64
+	err error
+}
+
 // docState is one loaded document. Everything below the channels is owned by
 // the document's goroutine (run) and touched by nothing else.
 type docState struct {
 	h       *Hub
 	id      string
-	reqs    chan func()   // unbuffered: a send succeeds only if run takes it
-	commits chan error    // results of the (single) in-flight Append
-	dead    chan struct{} // closed when run exits
-	loadErr error         // why run exited without serving; set before dead is closed
+	reqs    chan func()       // unbuffered: a send succeeds only if run takes it
+	commits chan commitResult // results of the in-flight Appends
+	dead    chan struct{}     // closed when run exits
+	loadErr error             // why run exited without serving; set before dead is closed
 
-	info       DocInfo // durable metadata
-	doc        *ot.Doc // content at head
-	head       uint64  // last accepted version (durable or not)
-	durable    uint64  // last durable version
-	inflightTo uint64  // last version handed to Append (== durable when idle)
+	info       DocInfo  // durable metadata
+	doc        *ot.Doc  // content at head
+	head       uint64   // last accepted version (durable or not)
+	durable    uint64   // last durable version
+	inflightTo uint64   // last version handed to Append (== durable when idle)
+	flights    []flight // batches handed to Append, oldest first
 	hist       []histEntry
 	histStart  uint64  // version of hist[0] (head+1 when empty)
 	baseDoc    *ot.Doc // content at histStart-1
@@ -65,10 +85,8 @@ type docState struct {
 	buckets    map[string]*bucket
 	deletes    []chan error // pending Delete calls (run once nothing is in flight)
 	idle       *time.Timer
-	flushedAt  time.Time // when the in-flight batch was handed to the store
 	closing    bool
 	gone       bool
-	commitDone func(error)
 }
 
 func newDocState(h *Hub, id string) *docState {
@@ -76,14 +94,13 @@ func newDocState(h *Hub, id string) *docState {
 		h:       h,
 		id:      id,
 		reqs:    make(chan func()),
-		commits: make(chan error, 1),
+		commits: make(chan commitResult, maxInflight),
 		dead:    make(chan struct{}),
 		members: make(map[SessionID]*member),
 		clients: make(map[string]SessionID),
 		seqs:    make(map[string]seqMark),
 		buckets: make(map[string]*bucket),
 	}
-	d.commitDone = func(err error) { d.commits <- err }
 	return d
 }
 
@@ -99,8 +116,8 @@ func (d *docState) run() {
 		select {
 		case fn := <-d.reqs:
 			fn()
-		case err := <-d.commits:
-			d.onCommit(err)
+		case res := <-d.commits:
+			d.onCommit(res)
 		case <-d.idle.C:
 			if d.isIdle() {
 				d.exit()
@@ -131,7 +148,7 @@ func (d *docState) isIdle() bool {
 // drain finishes in-flight and staged commits and pending deletes, then exits.
 func (d *docState) drain() {
 	d.closing = true
-	for d.inflightTo != d.durable && !d.gone {
+	for len(d.flights) > 0 && !d.gone {
 		d.onCommit(<-d.commits)
 	}
 	if !d.gone {
@@ -201,6 +218,7 @@ func (d *docState) load() error {
 	d.info.Size = int64(doc.Size())
 	d.doc = doc
 	d.head, d.durable, d.inflightTo = v, v, v
+	d.flights = nil
 	d.seqs = make(map[string]seqMark)
 	d.trim()
 	return nil
@@ -537,35 +555,68 @@ func (d *docState) findSeq(ctx context.Context, s SessionID, client string, seq,
 	return last, nil, nil
 }
 
-// flush hands the staged ops to the store when nothing is in flight.
+// flush hands the staged ops to the store as one batch, unless
+// maxInflight batches are already in flight (then they stay staged until
+// one completes) or a Delete is pending.
 func (d *docState) flush() {
-	if d.inflightTo != d.durable || d.head == d.durable || len(d.deletes) > 0 {
+	if d.head == d.inflightTo || len(d.flights) >= maxInflight || len(d.deletes) > 0 {
 		return
 	}
-	n := d.head - d.durable
-	b := &Batch{Doc: d.id, Ops: make([]OpRecord, 0, n), Size: int64(d.doc.Size()), Updated: time.Now().UTC()}
-	for v := d.durable + 1; v <= d.head; v++ {
+	from := d.inflightTo + 1
+	b := &Batch{Doc: d.id, Ops: make([]OpRecord, 0, d.head-d.inflightTo), Size: int64(d.doc.Size()), Updated: time.Now().UTC()}
+	for v := from; v <= d.head; v++ {
 		b.Ops = append(b.Ops, d.hist[v-d.histStart].rec)
 	}
 	if d.snapOps >= d.h.opts.SnapshotEveryOps || d.snapBytes >= d.h.opts.SnapshotEveryBytes {
 		b.Snapshot = &Snapshot{Version: d.head, Content: d.doc.String()}
 		d.snapOps, d.snapBytes = 0, 0
 	}
-	d.inflightTo = d.head
+	to := d.head
+	d.inflightTo = to
 	d.info.Updated = b.Updated
-	d.flushedAt = time.Now()
-	d.h.store.Append(b, d.commitDone)
+	d.flights = append(d.flights, flight{to: to, at: time.Now()})
+	commits := d.commits
+	d.h.store.Append(b, func(err error) { commits <- commitResult{to, err} })
 }
 
-// onCommit releases the acks and broadcasts of a durable batch, in version
-// order, and sends the next batch.
+// onCommit records the outcome of one batch and releases the acks and
+// broadcasts of every batch that is durable and follows only durable
+// batches, in version order; then it sends the next batch. Batches may
+// report in any order: a batch reported before an older one waits for it.
 //
-// When the commit failed, the in-memory state is ahead of the disk: every op
-// not yet durable (the failed batch and the staged ones) fails with
-// "internal" and the document is reloaded from the store. Nothing of these ops
-// was acked or broadcast, so collaborators stay consistent.
-func (d *docState) onCommit(err error) {
-	if err != nil {
+// When a batch failed, the in-memory state is ahead of the disk. onCommit
+// then waits for every other batch in flight to report (the store fails the
+// ones after a failed one), releases the batches before the first failure
+// that are durable, fails every later op — in flight or staged — with
+// "internal" (nothing of them was acked or broadcast, so collaborators stay
+// consistent) and reloads the document from the store.
+func (d *docState) onCommit(res commitResult) {
+	d.record(res)
+	failed := false
+	for _, f := range d.flights {
+		if f.reported && f.err != nil {
+			failed = true
+		}
+	}
+	if failed {
+		for !d.allReported() {
+			d.record(<-d.commits)
+		}
+	}
+	// Release the durable prefix.
+	for len(d.flights) > 0 && d.flights[0].reported && d.flights[0].err == nil {
+		d.release(d.flights[0])
+		d.flights = d.flights[1:]
+	}
+	if len(d.flights) == 0 {
+		d.flights = nil
+	}
+	if failed {
+		// Every batch has reported and the durable prefix is released:
+		// the first one left is the first failure.
+		err := d.flights[0].err
+		d.flights = nil
+		d.inflightTo = d.durable
 		d.h.log.Error("collab: commit failed; reloading document", "doc", d.id, "err", err)
 		cerr := errorf(CodeInternal, "commit failed: %v", err)
 		if CodeOf(storeErr("append", d.id, err)) == CodeNotFound {
@@ -583,7 +634,38 @@ func (d *docState) onCommit(err error) {
 		d.clampPresence()
 		return
 	}
-	for v := d.durable + 1; v <= d.inflightTo; v++ {
+	d.info.Version = d.durable
+	d.info.Size = int64(d.docAt(d.durable).Size())
+	if len(d.deletes) > 0 && len(d.flights) == 0 {
+		d.failFrom(d.durable+1, errorf(CodeNotFound, "document %q was deleted", d.id))
+	}
+	d.trim()
+	d.flush()
+}
+
+// record notes the outcome of the batch ending at res.to.
+func (d *docState) record(res commitResult) {
+	for i := range d.flights {
+		if d.flights[i].to == res.to && !d.flights[i].reported {
+			d.flights[i].reported, d.flights[i].err = true, res.err
+			return
+		}
+	}
+	d.h.log.Error("collab: commit result for no batch in flight", "doc", d.id, "version", res.to)
+}
+
+func (d *docState) allReported() bool {
+	for _, f := range d.flights {
+		if !f.reported {
+			return false
+		}
+	}
+	return true
+}
+
+// release answers the waiters of a durable batch and broadcasts its ops.
+func (d *docState) release(f flight) {
+	for v := d.durable + 1; v <= f.to; v++ {
 		e := &d.hist[v-d.histStart]
 		for _, w := range e.waiters {
 			w.ch <- submitReply{c: &Committed{Version: v, Op: e.rec.Op, Duplicate: w.dup}}
@@ -591,15 +673,8 @@ func (d *docState) onCommit(err error) {
 		e.waiters = nil
 		d.h.bc.BroadcastOp(d.id, e.except, OpEvent{Doc: d.id, Version: v, Op: e.rec.Op, Client: e.rec.Client})
 	}
-	d.h.opts.Observer.ObserveCommit(int(d.inflightTo-d.durable), time.Since(d.flushedAt))
-	d.durable = d.inflightTo
-	d.info.Version = d.durable
-	d.info.Size = int64(d.docAt(d.durable).Size())
-	if len(d.deletes) > 0 {
-		d.failFrom(d.durable+1, errorf(CodeNotFound, "document %q was deleted", d.id))
-	}
-	d.trim()
-	d.flush()
+	d.h.opts.Observer.ObserveCommit(int(f.to-d.durable), time.Since(f.at))
+	d.durable = f.to
 }
 
 // failFrom answers every waiter of versions >= v with err and drops those
@@ -627,7 +702,7 @@ func (d *docState) failFrom(v uint64, err error) {
 
 // maybeDelete runs pending Delete calls once nothing is in flight.
 func (d *docState) maybeDelete() {
-	if len(d.deletes) == 0 || d.inflightTo != d.durable {
+	if len(d.deletes) == 0 || len(d.flights) > 0 {
 		return
 	}
 	d.failFrom(d.durable+1, errorf(CodeNotFound, "document %q was deleted", d.id))

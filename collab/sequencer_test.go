@@ -396,8 +396,8 @@ func TestPipelinedAcksInOrder(t *testing.T) {
 	if len(seen) != n {
 		t.Fatalf("versions %v", seen)
 	}
-	if a := e.fs.appends.Load(); a != 2 {
-		t.Errorf("%d appends, want 2 (first op, then the %d staged as one batch)", a, n-1)
+	if a := e.fs.appends.Load(); a != 3 {
+		t.Errorf("%d appends, want 3 (first op, second op handed over while the first is in flight, then the %d staged as one batch)", a, n-2)
 	}
 	checkLog(t, e, "d", "", n)
 }
