@@ -89,7 +89,9 @@ func (c *wsClient) write(msgs ...string) {
 }
 
 func TestRealEngine(t *testing.T) {
-	srv := echoServer(t, &Options{Engine: &engine.Options{PingInterval: 200 * time.Millisecond, PingTimeout: 200 * time.Millisecond}})
+	// Frequent pings (answered in read), but a pong deadline that a client
+	// not being read for a while on a loaded machine cannot miss.
+	srv := echoServer(t, &Options{Engine: &engine.Options{PingInterval: 200 * time.Millisecond, PingTimeout: 5 * time.Second}})
 	var mu sync.Mutex
 	var reasons []string
 	srv.Of("/").OnConnection(func(s *Socket) {
@@ -140,8 +142,10 @@ func TestRealEngine(t *testing.T) {
 	c2.write("40")
 	c2.read()
 	c2.read()
-	c2.write(`42["join","r"]`)
-	time.Sleep(50 * time.Millisecond)
+	c2.write(`421["join","r"]`) // the ack says the join is done
+	if got := c2.read(); !strings.HasPrefix(got, `431[`) {
+		t.Fatalf("join ack %q", got)
+	}
 	c.write(`42["to-room","r","hello"]`)
 	if got := c2.read(); got != `42["room-message","hello"]` {
 		t.Fatalf("room message %q", got)

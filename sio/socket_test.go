@@ -527,7 +527,9 @@ func TestMiddlewareAccept(t *testing.T) {
 }
 
 func TestConnectTimeout(t *testing.T) {
-	srv := echoServer(t, &Options{ConnectTimeout: 30 * time.Millisecond})
+	// The timeout must be long enough that "active" (dialed and connected
+	// in a row) cannot be preempted past it on a loaded machine.
+	srv := echoServer(t, &Options{ConnectTimeout: 500 * time.Millisecond})
 	idle := dial(t, srv)
 	active := dial(t, srv)
 	active.connect("/")
