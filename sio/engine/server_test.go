@@ -486,7 +486,9 @@ func TestWebSocketClientPingIsAnError(t *testing.T) {
 }
 
 func TestHeartbeatOverWebSocket(t *testing.T) {
-	ts := startServer(t, &Options{PingInterval: 30 * time.Millisecond, PingTimeout: 150 * time.Millisecond})
+	// The pong deadline leaves room for a test goroutine that a loaded
+	// machine runs late.
+	ts := startServer(t, &Options{PingInterval: 30 * time.Millisecond, PingTimeout: time.Second})
 	c := ts.dial(t, "EIO=4&transport=websocket", nil)
 	readWS(t, c)
 	for range 3 {
@@ -555,7 +557,9 @@ func TestUpgradeThenImmediateGet(t *testing.T) {
 }
 
 func TestHeartbeatOverPolling(t *testing.T) {
-	ts := startServer(t, &Options{PingInterval: 30 * time.Millisecond, PingTimeout: 300 * time.Millisecond})
+	// The pong deadline leaves room for a test goroutine that a loaded
+	// machine runs late.
+	ts := startServer(t, &Options{PingInterval: 30 * time.Millisecond, PingTimeout: time.Second})
 	sid := ts.handshake(t)
 	q := "EIO=4&transport=polling&sid=" + sid
 	for range 2 {
