@@ -2,8 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"reflect"
 	"testing"
 
+	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
 )
 
@@ -160,5 +162,45 @@ func TestPlainStringFallsBack(t *testing.T) {
 		if s, ok := plainString(json.RawMessage(raw)); !ok || s != want {
 			t.Errorf("plainString(%q) = %q, %v; want %q", raw, s, ok, want)
 		}
+	}
+}
+
+// FuzzAppendOpEvent checks that the hand-written doc:op payload is valid JSON
+// with the same value encoding/json gives for collab.OpEvent.
+func FuzzAppendOpEvent(f *testing.F) {
+	f.Add("doc-1", "client", uint64(7), `[3,"ab",{"d":2}]`)
+	f.Add("a", "", uint64(0), `["x"]`)
+	f.Add("d", "c\"<>&\\\n\u2028é\xff", uint64(1<<63), `[1,{"d":"😀"}]`)
+	f.Fuzz(func(t *testing.T, doc, client string, version uint64, opJSON string) {
+		o, err := ot.Parse([]byte(opJSON))
+		if err != nil {
+			o = ot.Op{ot.Ins("x")}
+		}
+		ev := collab.OpEvent{Doc: doc, Version: version, Op: o, Client: client}
+		got := appendOpEvent(nil, ev)
+		want, err := json.Marshal(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("appendOpEvent gave invalid JSON %s: %v", got, err)
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Fatalf("appendOpEvent gave %s, encoding/json %s", got, want)
+		}
+	})
+}
+
+func TestOpAckJSON(t *testing.T) {
+	var got struct {
+		OK      bool   `json:"ok"`
+		Version uint64 `json:"version"`
+	}
+	if err := json.Unmarshal(opAckJSON(1<<53+1), &got); err != nil || !got.OK || got.Version != 1<<53+1 {
+		t.Fatalf("opAckJSON: %+v %v", got, err)
 	}
 }

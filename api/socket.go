@@ -2,9 +2,11 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"slices"
+	"strconv"
 	"sync"
 	"unicode/utf8"
 
@@ -42,10 +44,12 @@ type okAck struct {
 	OK bool `json:"ok"`
 }
 
-// opAck is the ack of a successful doc:op.
-type opAck struct {
-	OK      bool   `json:"ok"`
-	Version uint64 `json:"version"`
+// opAckJSON is the ack of a successful doc:op, {"ok":true,"version":N},
+// written without reflection.
+func opAckJSON(version uint64) json.RawMessage {
+	b := append(make([]byte, 0, 48), `{"ok":true,"version":`...)
+	b = strconv.AppendUint(b, version, 10)
+	return append(b, '}')
 }
 
 // joinAck is the ack of a successful doc:join: exactly one of Content and
@@ -415,7 +419,7 @@ func (a *API) onOp(ctx context.Context, s *sio.Socket, p object) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return opAck{OK: true, Version: com.Version}, nil
+	return opAckJSON(com.Version), nil
 }
 
 func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, error) {
@@ -468,8 +472,38 @@ func (b *Broadcaster) to(doc string, except collab.SessionID) *sio.BroadcastOper
 }
 
 // BroadcastOp emits doc:op to the document's room except the submitter.
+// The payload is written by appendOpEvent (no reflection) and encoded once
+// for the whole room.
 func (b *Broadcaster) BroadcastOp(doc string, except collab.SessionID, ev collab.OpEvent) {
-	_ = b.to(doc, except).Emit(evOp, ev)
+	_ = b.to(doc, except).Emit(evOp, json.RawMessage(appendOpEvent(make([]byte, 0, 64+len(ev.Doc)+len(ev.Client)+16*len(ev.Op)), ev)))
+}
+
+// appendOpEvent appends the JSON of ev, the same value encoding/json gives
+// for collab.OpEvent: {"doc","version","op","client"}.
+func appendOpEvent(b []byte, ev collab.OpEvent) []byte {
+	b = append(b, `{"doc":`...)
+	b = appendJSONString(b, ev.Doc)
+	b = append(b, `,"version":`...)
+	b = strconv.AppendUint(b, ev.Version, 10)
+	b = append(b, `,"op":`...)
+	b = ev.Op.AppendJSON(b)
+	b = append(b, `,"client":`...)
+	b = appendJSONString(b, ev.Client)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as a JSON string: directly when it is printable
+// ASCII without quotes or backslashes (ids), else with encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // BroadcastPresence emits doc:presence to the document's room except the sender.
