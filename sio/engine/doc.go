@@ -30,19 +30,26 @@
 // # Concurrency contract
 //
 // Send, SendVolatile and Close may be called from any goroutine. Received
-// messages and then the close are delivered by one goroutine per session:
+// messages and then the close are delivered one at a time per session:
 // OnMessage is called sequentially in arrival order, OnClose exactly once
 // and after the last OnMessage, both with no engine lock held (they may
-// call Send and Close). Close does not wait for OnClose; Session.Done is
+// call Send and Close). There is no delivery goroutine per session: the
+// transport's reader that receives a message while no delivery is in
+// progress delivers it itself (a WebSocket's reading goroutine, a polling
+// POST's handler), and goes on delivering whatever arrived meanwhile until
+// nothing is left; a close with no delivery in progress runs OnClose on a
+// new goroutine. Close does not wait for OnClose; Session.Done is
 // closed after OnClose has returned. Server.Close closes every session and
 // waits for their OnClose and for every WebSocket handler; it must not be
 // called from a callback. A panic in a callback is logged and closes the
-// session. A callback that blocks holds up its session: later messages
-// wait (up to 64 are buffered, then the transport stops reading), a
-// polling POST is not answered until OnMessage has returned for its
-// messages, and OnMessage must never wait for a later message of its own
-// session (it would wait forever). When OnClose runs, the session has left
-// the server's table (SessionCount no longer counts it).
+// session. A callback that blocks holds up its session: its WebSocket
+// stops reading (pongs included: a callback blocked past PingTimeout may end
+// the session by ping timeout), other readers' messages wait (up to 64 are
+// buffered, then they wait too), a polling POST is not answered until
+// OnMessage has returned for its messages, and OnMessage must never wait
+// for a later message of its own session (it would wait forever). When
+// OnClose runs, the session has left the server's table (SessionCount no
+// longer counts it).
 //
 // Options.Observer, if set, hears of every session opened (with its
 // transport), upgraded (polling → websocket, when the "5" arrives) and

@@ -54,7 +54,7 @@ const (
 const inboxSize = 64
 
 // inboxItem is a received message, or (flushed != nil) a marker closed
-// by the dispatcher once every message before it has been delivered.
+// by the deliverer once every message before it has been delivered.
 type inboxItem struct {
 	msg     Message
 	flushed chan struct{}
@@ -74,9 +74,9 @@ type Session struct {
 	log *slog.Logger
 	reg registry // the server's session table (nil in some tests)
 
-	inbox    chan inboxItem
 	closedCh chan struct{} // closed when the session closes
-	doneCh   chan struct{} // closed when the dispatcher has run OnClose
+	doneCh   chan struct{} // closed when the deliverer has run OnClose
+	wg       *sync.WaitGroup
 
 	mu           sync.Mutex // guards the fields below
 	state        sessionState
@@ -93,6 +93,18 @@ type Session struct {
 	pingSent     time.Time   // when the unanswered ping was queued; zero once answered
 	upgradeTimer *time.Timer // aborts the probe after UpgradeTimeout
 	linger       *time.Timer // closed polling session waiting for a GET to take its close packet
+
+	// Delivery. There is no goroutine per idle session: the first item
+	// queued while nobody delivers starts a deliverer goroutine, which
+	// delivers until the inbox is empty and then ends; after the close it
+	// delivers what is left, then OnClose, and ends for good (delivering
+	// stays true so that no other deliverer starts).
+	inbox      []inboxItem   // received and not yet delivered, from inboxHead on
+	inboxHead  int           // index of the next item to deliver
+	inboxRoom  chan struct{} // closed when the inbox has room again; nil unless a receiver waits
+	started    bool          // start has run: deliverers may start
+	closeSeen  bool          // closedCh is closed (the session has left the table): OnClose may run
+	delivering bool          // a deliverer goroutine runs
 }
 
 // registry is the session table a session reports to.
@@ -112,7 +124,6 @@ func newSession(id string, cfg *config, hs *Handshake, t Transport, reg registry
 		hs:        hs,
 		log:       cfg.logger.With(logKeySID, id),
 		reg:       reg,
-		inbox:     make(chan inboxItem, inboxSize),
 		closedCh:  make(chan struct{}),
 		doneCh:    make(chan struct{}),
 		transport: t,
@@ -130,17 +141,20 @@ func newSession(id string, cfg *config, hs *Handshake, t Transport, reg registry
 
 // start begins the heartbeat and the delivery of messages. It is called
 // after OnSession, so the callbacks set there see every message.
+// wg counts the session until OnClose has returned.
 func (s *Session) start(wg *sync.WaitGroup) {
+	wg.Add(1)
 	s.mu.Lock()
+	s.wg = wg
+	s.started = true
 	if s.state == stateOpen {
 		s.pingTimer = time.AfterFunc(s.cfg.pingInterval, s.sendPing)
 	}
+	run := s.needDelivererLocked()
 	s.mu.Unlock()
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.dispatch()
-	}()
+	if run {
+		go s.deliverLoop()
+	}
 }
 
 // ID is the session id (the Engine.IO sid).
@@ -290,6 +304,13 @@ func (s *Session) close(reason string) {
 		s.reg.sessionClosed(s, linger)
 	}
 	close(s.closedCh)
+	s.mu.Lock()
+	s.closeSeen = true
+	run := s.needDelivererLocked()
+	s.mu.Unlock()
+	if run {
+		go s.deliverLoop() // for OnClose
+	}
 	t.Close()
 	if probe != nil {
 		probe.Close()
@@ -347,13 +368,7 @@ func (s *Session) receive(t Transport, p packet) bool {
 	}
 	switch p.typ {
 	case PacketMessage:
-		s.mu.Unlock()
-		select {
-		case s.inbox <- inboxItem{msg: Message{Binary: p.binary, Data: p.data}}:
-			return true
-		case <-s.closedCh:
-			return false
-		}
+		return s.enqueueLocked(inboxItem{msg: Message{Binary: p.binary, Data: p.data}})
 	case PacketPong:
 		s.pingSeq++
 		s.pingSent = time.Time{}
@@ -387,9 +402,12 @@ func (s *Session) receive(t Transport, p packet) bool {
 // that replies sent from OnMessage are queued before the client's next GET.
 func (s *Session) flushInbox() {
 	done := make(chan struct{})
-	select {
-	case s.inbox <- inboxItem{flushed: done}:
-	case <-s.closedCh:
+	s.mu.Lock()
+	if s.state != stateOpen {
+		s.mu.Unlock()
+		return
+	}
+	if !s.enqueueLocked(inboxItem{flushed: done}) {
 		return
 	}
 	select {
@@ -535,45 +553,98 @@ func (s *Session) pingTimedOut(seq uint64) {
 	}
 }
 
-// dispatch delivers messages and then the close, on one goroutine.
-func (s *Session) dispatch() {
-	defer close(s.doneCh)
-	for {
+// enqueueLocked adds it to the inbox, waiting while the inbox is full. If
+// no deliverer runs, the caller (a transport's reader) becomes the
+// deliverer: it delivers the inbox before it returns, as Node's
+// engine.io emits a message on the stack that read it. It is called with
+// s.mu held on an open session and returns with s.mu released; false if
+// the session closed while it waited.
+func (s *Session) enqueueLocked(it inboxItem) bool {
+	for len(s.inbox)-s.inboxHead >= inboxSize {
+		if s.inboxRoom == nil {
+			s.inboxRoom = make(chan struct{})
+		}
+		room := s.inboxRoom
+		s.mu.Unlock()
 		select {
-		case it := <-s.inbox:
-			s.deliver(it)
+		case <-room:
 		case <-s.closedCh:
-		drain:
-			for {
-				select {
-				case it := <-s.inbox:
-					s.deliver(it)
-				default:
-					break drain
-				}
+			return false
+		}
+		s.mu.Lock()
+		if s.state != stateOpen {
+			s.mu.Unlock()
+			return false
+		}
+	}
+	if s.inboxHead > 0 && len(s.inbox) == cap(s.inbox) {
+		// Reuse the delivered prefix rather than growing: the inbox
+		// stays within about 2*inboxSize items under a steady stream.
+		n := copy(s.inbox, s.inbox[s.inboxHead:])
+		clear(s.inbox[n:])
+		s.inbox, s.inboxHead = s.inbox[:n], 0
+	}
+	s.inbox = append(s.inbox, it)
+	run := s.needDelivererLocked()
+	s.mu.Unlock()
+	if run {
+		s.deliverLoop()
+	}
+	return true
+}
+
+// needDelivererLocked reports whether a deliverer must be started (there
+// is something to deliver, or the close, and none runs), and if so marks
+// one as running.
+func (s *Session) needDelivererLocked() bool {
+	if !s.started || s.delivering || (s.inboxHead == len(s.inbox) && !s.closeSeen) {
+		return false
+	}
+	s.delivering = true
+	return true
+}
+
+// deliverLoop delivers the inbox in order, one item at a time with no lock
+// held, until it is empty; once the session has closed (and left the
+// server's table) it then runs OnClose and closes doneCh. Only one runs at
+// a time (s.delivering), so callbacks are sequential.
+func (s *Session) deliverLoop() {
+	for {
+		s.mu.Lock()
+		if s.inboxHead == len(s.inbox) {
+			if cap(s.inbox) > 4 {
+				s.inbox = nil // an idle session keeps no large inbox
 			}
-			s.mu.Lock()
+			s.inbox, s.inboxHead = s.inbox[:0], 0
+			if !s.closeSeen {
+				s.delivering = false
+				s.mu.Unlock()
+				return
+			}
 			fn, reason := s.onClose, s.reason
 			s.mu.Unlock()
 			if fn != nil {
 				s.guard("OnClose", func() { fn(reason) })
 			}
-			return
+			close(s.doneCh)
+			s.wg.Done()
+			return // s.delivering stays true: the session is done
 		}
-	}
-}
-
-func (s *Session) deliver(it inboxItem) {
-	if it.flushed != nil {
-		close(it.flushed)
-		return
-	}
-	m := it.msg
-	s.mu.Lock()
-	fn := s.onMessage
-	s.mu.Unlock()
-	if fn != nil {
-		s.guard("OnMessage", func() { fn(m) })
+		it := s.inbox[s.inboxHead]
+		s.inbox[s.inboxHead] = inboxItem{}
+		s.inboxHead++
+		if s.inboxRoom != nil {
+			close(s.inboxRoom)
+			s.inboxRoom = nil
+		}
+		fn := s.onMessage
+		s.mu.Unlock()
+		if it.flushed != nil {
+			close(it.flushed)
+		} else if fn != nil {
+			m := it.msg
+			s.guard("OnMessage", func() { fn(m) })
+		}
 	}
 }
 
