@@ -35,11 +35,130 @@ func decodeObject(data []byte, what string) (object, error) {
 	if data[0] != '{' {
 		return nil, badRequest(what + " must be a JSON object")
 	}
+	if obj, ok := scanObject(data); ok {
+		return obj, nil
+	}
 	var obj object
 	if err := json.Unmarshal(data, &obj); err != nil {
 		return nil, badRequest(what + " is not valid JSON: " + err.Error())
 	}
 	return obj, nil
+}
+
+// scanObject is the fast path of decodeObject: data (trimmed, starting with
+// '{') is checked with json.Valid, copied once, and split into its members
+// in one pass, values kept raw as slices of the copy. It gives up (ok=false,
+// the caller then uses json.Unmarshal, which also words the errors) on
+// invalid JSON and on keys with escapes or non-ASCII bytes, so that it
+// returns exactly what json.Unmarshal would.
+func scanObject(data []byte) (obj object, ok bool) {
+	if !json.Valid(data) {
+		return nil, false
+	}
+	data = bytes.Clone(data) // the values outlive the caller's buffer
+	obj = make(object, 8)
+	i := skipSpace(data, 1)
+	if i < len(data) && data[i] == '}' {
+		return obj, true
+	}
+	for i < len(data) {
+		if data[i] != '"' {
+			return nil, false
+		}
+		ks := i + 1
+		ke := ks
+		for ke < len(data) && data[ke] != '"' {
+			if c := data[ke]; c == '\\' || c >= utf8.RuneSelf {
+				return nil, false
+			}
+			ke++
+		}
+		i = skipSpace(data, ke+1)
+		if i >= len(data) || data[i] != ':' {
+			return nil, false
+		}
+		vs := skipSpace(data, i+1)
+		ve := skipValue(data, vs)
+		if ve <= vs || ve > len(data) {
+			return nil, false
+		}
+		obj[string(data[ks:ke])] = json.RawMessage(data[vs:ve:ve])
+		i = skipSpace(data, ve)
+		if i >= len(data) {
+			return nil, false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return obj, true
+		default:
+			return nil, false
+		}
+	}
+	return nil, false
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipValue returns the end of the (valid) JSON value starting at i.
+func skipValue(data []byte, i int) int {
+	if i >= len(data) {
+		return i
+	}
+	switch data[i] {
+	case '"':
+		return skipString(data, i)
+	case '{', '[':
+		depth := 0
+		for i < len(data) {
+			switch data[i] {
+			case '"':
+				i = skipString(data, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return i
+	}
+	for i < len(data) {
+		switch data[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string literal starting at i.
+func skipString(data []byte, i int) int {
+	for i++; i < len(data); i++ {
+		switch data[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return i
 }
 
 // present reports whether the field is there and not null.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"reflect"
 	"testing"
@@ -203,4 +204,38 @@ func TestOpAckJSON(t *testing.T) {
 	if err := json.Unmarshal(opAckJSON(1<<53+1), &got); err != nil || !got.OK || got.Version != 1<<53+1 {
 		t.Fatalf("opAckJSON: %+v %v", got, err)
 	}
+}
+
+// FuzzScanObject checks that the fast path of decodeObject, whenever it
+// answers, gives exactly the members encoding/json gives.
+func FuzzScanObject(f *testing.F) {
+	for _, s := range []string{
+		`{}`, ` { } `, `{"a":1}`, `{"doc":"x","version":3,"op":[1,"a\"}",{"d":2}],"client":"c","seq":1}`,
+		`{"a":1,"a":2}`, `{"a\u0062":1}`, `{"é":1}`, `{"a":{"b":[1,{"c":"]}"}]},"d":null}`,
+		`{"a":1,}`, `{"a" : "x" , "b" : true }`, `{"a":1}x`, `{"a":"\\"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		data = bytes.TrimSpace(data)
+		if len(data) == 0 || data[0] != '{' {
+			return
+		}
+		got, ok := scanObject(data)
+		if !ok {
+			return
+		}
+		var want object
+		if err := json.Unmarshal(data, &want); err != nil {
+			t.Fatalf("scanObject accepted %q, encoding/json refuses it: %v", data, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("scanObject(%q) = %q, encoding/json gives %q", data, got, want)
+		}
+		for k, v := range want {
+			if !bytes.Equal(got[k], v) {
+				t.Fatalf("scanObject(%q)[%q] = %q, encoding/json gives %q", data, k, got[k], v)
+			}
+		}
+	})
 }
