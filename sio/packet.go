@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 )
 
 // PacketType is the Socket.IO v5 packet type, the first character of a packet.
@@ -196,13 +197,10 @@ func (p *Packet) setPayload(payload []byte) error {
 		if firstByte(payload) != '[' {
 			return payloadError("invalid payload: expected an array")
 		}
-		var args []json.RawMessage
-		if err := json.Unmarshal(payload, &args); err != nil {
+		if !json.Valid(payload) {
 			return payloadError("invalid payload: malformed JSON")
 		}
-		if args == nil {
-			args = []json.RawMessage{}
-		}
+		args := splitArray(append([]byte(nil), payload...))
 		if p.Type == PacketEvent || p.Type == PacketBinaryEvent {
 			if len(args) == 0 {
 				return payloadError("invalid payload: empty event")
@@ -210,8 +208,8 @@ func (p *Packet) setPayload(payload []byte) error {
 			if firstByte(args[0]) != '"' {
 				return payloadError("invalid payload: event name must be a string")
 			}
-			var name string
-			if err := json.Unmarshal(args[0], &name); err != nil {
+			name, err := stringValue(args[0])
+			if err != nil {
 				return payloadError("invalid payload: bad event name")
 			}
 			if reservedEvents[name] {
@@ -221,6 +219,73 @@ func (p *Packet) setPayload(payload []byte) error {
 		p.Args = args
 	}
 	return nil
+}
+
+// splitArray returns the elements of the JSON array b, each as its raw
+// bytes without the whitespace around it (what json.Unmarshal into a
+// []json.RawMessage gives, without copying: the elements share b). b must
+// be valid JSON (json.Valid) whose first non-space byte is '['; the result
+// is never nil.
+func splitArray(b []byte) []json.RawMessage {
+	args := []json.RawMessage{}
+	i := 0
+	for b[i] != '[' {
+		i++
+	}
+	depth, start, end, inString := 0, -1, 0, false
+	for i++; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++ // the escaped byte cannot end the string
+			case '"':
+				inString = false
+			}
+			end = i + 1
+			continue
+		}
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		case ',':
+			if depth == 0 {
+				args = append(args, b[start:end:end])
+				start = -1
+				continue
+			}
+		case ']', '}':
+			if depth == 0 { // the end of the array
+				if start >= 0 {
+					args = append(args, b[start:end:end])
+				}
+				return args
+			}
+			depth--
+		case '[', '{':
+			depth++
+		case '"':
+			inString = true
+		}
+		if start < 0 {
+			start = i
+		}
+		end = i + 1
+	}
+	return args // not reached for valid JSON
+}
+
+// stringValue returns the value of the JSON string literal raw (valid
+// JSON), exactly as json.Unmarshal would: without escapes and in valid
+// UTF-8 it is the bytes between the quotes; anything else goes through
+// json.Unmarshal.
+func stringValue(raw []byte) (string, error) {
+	if len(raw) >= 2 && raw[0] == '"' && raw[len(raw)-1] == '"' && bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(raw, &s)
+	return s, err
 }
 
 // decoder reassembles binary packets from consecutive Engine.IO messages. It is used by

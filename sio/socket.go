@@ -350,8 +350,7 @@ func (s *Socket) onPacket(p *Packet) {
 }
 
 func (s *Socket) onEvent(p *Packet) {
-	var name string
-	_ = json.Unmarshal(p.Args[0], &name) // validated by DecodePacket
+	name, _ := stringValue(p.Args[0]) // validated by DecodePacket
 	args := Args{raw: p.Args[1:], bufs: p.Attachments}
 	var ack AckFunc
 	if p.ID >= 0 {
