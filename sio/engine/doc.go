@@ -16,9 +16,10 @@
 //
 // The session owns a bounded outbound queue (Options.MaxQueue packets).
 // The transport pulls from it: a polling GET takes every queued packet at
-// once as one payload; a WebSocket's single writer goroutine takes every
-// queued packet and writes them as consecutive frames, sharing one write
-// call (a new one past 64KiB).
+// once as one payload; a WebSocket's writer goroutine — started only while
+// there is something to write, so an idle connection has none — takes
+// every queued packet and writes them as consecutive frames, sharing one
+// write call (a new one past 64KiB).
 // A full queue closes the session ("slow consumer"): messages are never
 // dropped silently, except by SendVolatile.
 //
@@ -114,4 +115,10 @@
 // holds whole frames, so a control frame written concurrently (a pong, a
 // close) can only fall between frames.
 // Per-message compression is not negotiated.
+//
+// Memory: an idle WebSocket session holds one goroutine (its reader,
+// fasthttp's hijack handler), fasthttp's 4KiB connection reader and
+// request context (kept by fasthttp for the life of a hijacked
+// connection), a 256-byte frame reader and no write buffer (writers take
+// one from a pool).
 package engine

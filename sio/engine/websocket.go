@@ -36,34 +36,47 @@ type wsRequest struct {
 }
 
 // wsTransport is one WebSocket connection. Its reader is the contrib
-// handler's goroutine; its only writer, once the connection carries the
-// session, is writeLoop. Before that (during the probe) the reader writes.
+// handler's goroutine; once the connection carries the session, its only
+// writer is a writer goroutine (writeRun) that runs only while there is
+// something to write: Notify starts one if none runs, and it ends once it
+// has taken everything, so an idle connection has no writer goroutine.
+// Before that (during the probe) the reader writes.
 //
 // An upgrade probe is registered with the session before the HTTP upgrade
 // (so that a second WebSocket for the sid is refused even if it is quicker
 // to start), and attached to its connection afterwards.
 type wsTransport struct {
-	sess *Session
-	wake chan struct{} // capacity 1
+	sess  *Session
+	ended chan struct{} // closed when the final write is done (or a write failed)
 
 	mu     sync.Mutex // guards the fields below
 	conn   *websocket.Conn
 	raw    net.Conn
 	closed bool
 
-	writerStarted atomic.Bool
-	writerDone    sync.WaitGroup
+	writerStarted atomic.Bool // the connection carries the session: writers may run
+
+	wmu      sync.Mutex // guards the fields below
+	wRunning bool       // a writer goroutine runs
+	wPending bool       // something was notified since the writer last took
+	wEnded   bool       // the final write is done, or a write failed: nothing more is written
 }
 
-func newWSTransport() *wsTransport { return &wsTransport{wake: make(chan struct{}, 1)} }
+func newWSTransport() *wsTransport { return &wsTransport{ended: make(chan struct{})} }
 
 func (w *wsTransport) Name() string { return transportWebSocket }
 
+// Notify starts a writer if none runs (once the writer is started).
 func (w *wsTransport) Notify() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
+	w.wmu.Lock()
+	w.wPending = true
+	if w.wRunning || w.wEnded || !w.writerStarted.Load() {
+		w.wmu.Unlock()
+		return
 	}
+	w.wRunning = true
+	w.wmu.Unlock()
+	go w.writeRun()
 }
 
 func (w *wsTransport) Writable() bool { return true }
@@ -173,7 +186,7 @@ func (s *Server) serveWS(c *fws.Conn) {
 		w.sess = sess
 		w.startWriter()
 		w.readLoop()
-		w.writerDone.Wait()
+		<-w.ended
 		return
 	}
 
@@ -186,7 +199,7 @@ func (s *Server) serveWS(c *fws.Conn) {
 	}
 	w.startWriter()
 	w.readLoop()
-	w.writerDone.Wait()
+	<-w.ended
 }
 
 // probe runs the upgrade handshake: 2probe → 3probe, then 5. The
@@ -215,11 +228,14 @@ func (w *wsTransport) probe() bool {
 	}
 }
 
+// startWriter allows writers and starts one for whatever was queued before
+// (the open packet, buffered packets). Once the reader has returned, the
+// handler waits for w.ended: the session is closed by then (the reader
+// ends only when its session closes or after closing it), so a writer
+// takes the end and writes the final packets and the close frame.
 func (w *wsTransport) startWriter() {
 	w.writerStarted.Store(true)
-	w.writerDone.Add(1)
-	w.Notify() // whatever was queued before (the open packet, buffered packets)
-	go w.writeLoop()
+	w.Notify()
 }
 
 // readLoop reads until the connection fails or the session is done with it.
@@ -251,15 +267,34 @@ func (w *wsTransport) readLoop() {
 	}
 }
 
-// writeLoop is the connection's only writer: it takes every queued packet
-// at once and writes them as consecutive frames (see writeFrames).
-func (w *wsTransport) writeLoop() {
-	defer w.writerDone.Done()
-	// End the reader when the writer ends (fasthttp's hijacked connection
-	// ignores Close; a past deadline wakes ReadMessage).
-	defer func() { _ = w.raw.SetReadDeadline(time.Unix(1, 0)) }()
-	var buf []byte
-	for range w.wake {
+// wsBufPool holds the write buffers of writers, so that only connections
+// being written to hold one.
+var wsBufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+// writeRun is the connection's only writer while it runs: it takes every
+// queued packet at once and writes them as consecutive frames (see
+// writeFrames), until nothing was notified since it last took. It ends
+// the connection (close frame, then the reader is woken) when the session
+// is done with it.
+func (w *wsTransport) writeRun() {
+	var bp *[]byte
+	defer func() {
+		if bp != nil {
+			if cap(*bp) > 16<<10 {
+				*bp = nil // an idle connection keeps no large buffer
+			}
+			wsBufPool.Put(bp)
+		}
+	}()
+	for {
+		w.wmu.Lock()
+		if !w.wPending || w.wEnded {
+			w.wRunning = false
+			w.wmu.Unlock()
+			return
+		}
+		w.wPending = false
+		w.wmu.Unlock()
 		// The deadline is set before take: if Close sets its shorter one
 		// after this, it wins; if before, take reports the end.
 		_ = w.raw.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
@@ -268,20 +303,34 @@ func (w *wsTransport) writeLoop() {
 			_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
 		}
 		if len(pkts) > 0 {
+			if bp == nil {
+				bp = wsBufPool.Get().(*[]byte)
+			}
 			var err error
-			if buf, err = w.writeFrames(buf[:0], pkts); err != nil {
+			if *bp, err = w.writeFrames((*bp)[:0], pkts); err != nil {
+				w.end()
 				w.sess.transportError(w, ReasonTransportError)
 				return
-			}
-			if cap(buf) > 16<<10 {
-				buf = nil // an idle connection keeps no large buffer
 			}
 		}
 		if st == takeDone {
 			closeFrame(w.conn, websocket.CloseNormalClosure)
+			w.end()
 			return
 		}
 	}
+}
+
+// end records that nothing more is written and ends the reader
+// (fasthttp's hijacked connection ignores Close; a past deadline wakes
+// ReadMessage). The writer calling it stays marked running, so that no
+// other starts.
+func (w *wsTransport) end() {
+	w.wmu.Lock()
+	w.wEnded = true
+	w.wmu.Unlock()
+	_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+	close(w.ended)
 }
 
 // wsBatchSize is the size past which the frames gathered so far are
