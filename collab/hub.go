@@ -25,7 +25,7 @@ type User struct {
 // must not block for long (queue and return; disconnect slow consumers).
 //
 // Ordering: the ack of an op (Submit returning) is released only after
-// BroadcastOp returned for every lower version. A Broadcaster that enqueues
+// BroadcastOp returned for its own version and every lower one. A Broadcaster that enqueues
 // to the sockets' outbound queues before returning therefore keeps each
 // socket's stream in version order: a client never gets its ack for version v
 // before the broadcast ops below v.

@@ -666,15 +666,18 @@ func (d *docState) allReported() bool {
 	return true
 }
 
-// release answers the waiters of a durable batch and broadcasts its ops.
+// release broadcasts the ops of a durable batch and answers their waiters.
+// Each op is broadcast before its own waiters are answered, so a Submit
+// that returned has had its op handed to the Broadcaster (a caller that
+// looks at the room right after the ack sees it).
 func (d *docState) release(f flight) {
 	for v := d.durable + 1; v <= f.to; v++ {
 		e := &d.hist[v-d.histStart]
+		d.h.bc.BroadcastOp(d.id, e.except, OpEvent{Doc: d.id, Version: v, Op: e.rec.Op, Client: e.rec.Client})
 		for _, w := range e.waiters {
 			w.ch <- submitReply{c: &Committed{Version: v, Op: e.rec.Op, Duplicate: w.dup}}
 		}
 		e.waiters = nil
-		d.h.bc.BroadcastOp(d.id, e.except, OpEvent{Doc: d.id, Version: v, Op: e.rec.Op, Client: e.rec.Client})
 	}
 	d.h.opts.Observer.ObserveCommit(int(f.to-d.durable), time.Since(f.at))
 	d.durable = f.to
