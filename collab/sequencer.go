@@ -713,14 +713,19 @@ func (d *docState) maybeDelete() {
 	}
 	d.failFrom(d.durable+1, errorf(CodeNotFound, "document %q was deleted", d.id))
 	err := storeErr("delete", d.id, d.h.store.DeleteDoc(context.Background(), d.id))
+	gone := err == nil || CodeOf(err) == CodeNotFound
+	if gone {
+		// Before Delete returns: its caller may reuse the id at once, and
+		// the room must be empty by then.
+		d.h.bc.DocDeleted(d.id)
+	}
 	for _, ch := range d.deletes {
 		ch <- err
 	}
 	d.deletes = nil
-	if err != nil && CodeOf(err) != CodeNotFound {
+	if !gone {
 		return
 	}
-	d.h.bc.DocDeleted(d.id)
 	d.loadErr = errorf(CodeNotFound, "document %q not found", d.id)
 	d.exit()
 }
