@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fasthttp/websocket"
 )
 
 // TestSessionInboxBackpressure: with OnMessage blocked in the first
@@ -154,5 +156,53 @@ func TestSessionDeliveryStream(t *testing.T) {
 	s.mu.Unlock()
 	if !delivering {
 		t.Fatal("a finished session must not start deliverers again")
+	}
+}
+
+// TestWebSocketWriterOnDemand: once an idle WebSocket session has written
+// what it had, no writer runs; a later Send starts one again, and a
+// server-side close still writes what was queued, then the close frame.
+func TestWebSocketWriterOnDemand(t *testing.T) {
+	ts := startServer(t, nil)
+	sessCh := make(chan *Session, 1)
+	ts.setOnSession(func(s *Session) { sessCh <- s })
+	c := ts.dial(t, "EIO=4&transport=websocket", nil)
+	readWS(t, c) // open
+	sess := <-sessCh
+	_ = c.WriteMessage(websocket.TextMessage, []byte("4echo"))
+	if _, s := readWS(t, c); s != "4echo" {
+		t.Fatalf("echo %q", s)
+	}
+	sess.mu.Lock()
+	w := sess.transport.(*wsTransport)
+	sess.mu.Unlock()
+	idle := func() bool {
+		w.wmu.Lock()
+		defer w.wmu.Unlock()
+		return !w.wRunning && !w.wEnded
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !idle() {
+		if time.Now().After(deadline) {
+			t.Fatal("a writer still runs on an idle connection")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := sess.Send(Message{Data: []byte("later")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, s := readWS(t, c); s != "4later" {
+		t.Fatalf("later send %q", s)
+	}
+	if err := sess.Send(Message{Data: []byte("last")}); err != nil {
+		t.Fatal(err)
+	}
+	sess.Close()
+	if _, s := readWS(t, c); s != "4last" {
+		t.Fatalf("final packet %q", s)
+	}
+	expectClose(t, c, websocket.CloseNormalClosure)
+	if r := ts.reason(t); r != ReasonForcedClose {
+		t.Fatalf("reason %q", r)
 	}
 }
