@@ -51,6 +51,12 @@ func TestCORSRefusesOtherOrigins(t *testing.T) {
 		t.Errorf("handshake from the allowed origin: Access-Control-Allow-Origin %q", got)
 	}
 
+	// The server's own pages are never refused, listed or not.
+	res, body = do("GET", handshake, strings.Replace(url, "http://", "https://", 1))
+	if res.StatusCode != 200 || !strings.HasPrefix(body, `0{"sid":`) {
+		t.Errorf("handshake from the server's own origin: %d %q", res.StatusCode, body)
+	}
+
 	res, _ = do("OPTIONS", "/api/docs", "https://evil.example")
 	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "" {
 		t.Errorf("REST preflight from a disallowed origin got Access-Control-Allow-Origin %q", got)
@@ -62,5 +68,37 @@ func TestCORSRefusesOtherOrigins(t *testing.T) {
 	res, _ = do("GET", "/api/docs", "https://editor.example")
 	if got := res.Header.Get("Access-Control-Allow-Origin"); got != "https://editor.example" {
 		t.Errorf("REST GET from the allowed origin: Access-Control-Allow-Origin %q", got)
+	}
+}
+
+// TestSameOriginByDefault checks that without --cors-origins another site's
+// page cannot open a Socket.IO session (WebSockets are not covered by the
+// browser's CORS rules), while the server's own pages and non-browser
+// clients (no Origin) can.
+func TestSameOriginByDefault(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.CORSOrigins = ""
+	url, stop := start(t, cfg)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	for origin, want := range map[string]int{"https://evil.example": 403, url: 200, "": 200} {
+		req, err := http.NewRequest("GET", url+"/socket.io/?EIO=4&transport=polling", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Errorf("handshake with Origin %q: %d, want %d", origin, res.StatusCode, want)
+		}
 	}
 }

@@ -66,8 +66,11 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 			PingTimeout:  cfg.PingTimeout,
 			MaxPayload:   int64(cfg.MaxPayload),
 			CORSOrigins:  cfg.corsOrigins(),
-			Logger:       log,
-			Observer:     m, // sessions by transport, slow consumers
+			// With no --cors-origins only the server's own pages may open
+			// sessions from a browser (WebSockets ignore CORS).
+			SameOriginOnly: true,
+			Logger:         log,
+			Observer:       m, // sessions by transport, slow consumers
 		},
 		Logger:   log,
 		Observer: m, // sockets (every namespace), rooms, broadcast fan-out

@@ -105,19 +105,31 @@ func (sess *Session) currentPolling() (*polling, bool) {
 	return p, ok
 }
 
-// allowedOrigin reports whether origin may use the server; with no CORS
-// configuration every origin may (no CORS headers are sent).
-func (s *Server) allowedOrigin(origin string) bool {
-	if len(s.cfg.corsOrigins) == 0 || origin == "" {
+// allowedOrigin reports whether a request with this Origin, sent to host,
+// may use the server: requests without an Origin and from the server's own
+// origin always may; others as CORSOrigins and SameOriginOnly say.
+func (s *Server) allowedOrigin(origin, host string) bool {
+	if origin == "" || sameOrigin(origin, host) {
 		return true
 	}
+	if len(s.cfg.corsOrigins) == 0 {
+		return !s.cfg.sameOriginOnly
+	}
 	return slices.Contains(s.cfg.corsOrigins, "*") || slices.Contains(s.cfg.corsOrigins, origin)
+}
+
+// sameOrigin reports whether origin (scheme://host[:port]) names host, the
+// Host the request was sent to. The scheme is not compared: behind a TLS
+// proxy the browser's origin is https while the request arrives as http.
+func sameOrigin(origin, host string) bool {
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }
 
 // cors sets the CORS response headers; false means the origin is refused.
 func (s *Server) cors(c *fiber.Ctx) bool {
 	origin := c.Get(fiber.HeaderOrigin)
-	if !s.allowedOrigin(origin) {
+	if !s.allowedOrigin(origin, c.Get(fiber.HeaderHost)) {
 		return false
 	}
 	if len(s.cfg.corsOrigins) > 0 && origin != "" {

@@ -28,8 +28,16 @@ type Options struct {
 	// CORSOrigins are the allowed origins. Nil or empty: no CORS headers and
 	// no Origin check. "*" allows any origin (reflected, with credentials).
 	// Otherwise a request whose Origin is not listed is refused with 403
-	// {"code":4,"message":"Forbidden"}.
+	// {"code":4,"message":"Forbidden"}. A request from the server's own
+	// origin (its Origin names the Host it was sent to) is always allowed.
 	CORSOrigins []string
+	// SameOriginOnly, when CORSOrigins is empty, refuses with 403 code 4 every
+	// request whose Origin names another host than the one it was sent to
+	// (WebSockets are not covered by the browser's CORS rules, so this is
+	// what stops another site from connecting on a visitor's behalf).
+	// Requests without an Origin (non-browser clients) are allowed. Default
+	// false: no Origin check, as engine.io.
+	SameOriginOnly bool
 	// AllowRequest, if set, is called for every handshake; an error refuses
 	// it with 403 code 4 and the error's text as the message.
 	AllowRequest func(c *fiber.Ctx) error
@@ -52,6 +60,7 @@ type config struct {
 	maxPayload     int64
 	upgradeTimeout time.Duration
 	corsOrigins    []string
+	sameOriginOnly bool
 	allowRequest   func(c *fiber.Ctx) error
 	maxQueue       int
 	transports     []string
@@ -69,6 +78,7 @@ func newConfig(o *Options) *config {
 		maxPayload:     o.MaxPayload,
 		upgradeTimeout: o.UpgradeTimeout,
 		corsOrigins:    slices.Clone(o.CORSOrigins),
+		sameOriginOnly: o.SameOriginOnly,
 		allowRequest:   o.AllowRequest,
 		maxQueue:       o.MaxQueue,
 		transports:     slices.Clone(o.Transports),
