@@ -271,7 +271,11 @@ func (h *Hub) Join(ctx context.Context, doc string, s SessionID, client string, 
 		return joined{r, c}, err
 	}
 	j, err := call(ctx, h, doc, fn)
-	if CodeOf(err) == CodeNotFound && !h.opts.NoAutoCreate {
+	// Auto-create. Several sessions may join a new document at once: a
+	// load that read the store before another session's create committed
+	// still reports not_found, so retry (a load started after the create
+	// returned sees it).
+	for attempt := 0; attempt < 3 && CodeOf(err) == CodeNotFound && !h.opts.NoAutoCreate; attempt++ {
 		if _, cerr := h.Create(ctx, doc, "", ""); cerr != nil && CodeOf(cerr) != CodeConflict {
 			return nil, cerr
 		}

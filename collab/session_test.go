@@ -3,7 +3,9 @@ package collab_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -455,5 +457,31 @@ func TestCodeOf(t *testing.T) {
 	wrapped := errors.Join(errors.New("ctx"), &collab.Error{Code: collab.CodeTooLarge})
 	if collab.CodeOf(wrapped) != collab.CodeTooLarge || collab.CodeOf(collab.ErrDocNotFound) != collab.CodeNotFound {
 		t.Fatal("wrapped")
+	}
+}
+
+// TestJoinAutoCreateConcurrent has many sessions join the same new documents
+// at once: every join succeeds, although loads that read the store before
+// another session's create committed report the document missing.
+func TestJoinAutoCreateConcurrent(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for d := range 20 {
+		for s := range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := e.hub.Join(ctx, fmt.Sprintf("new-%d", d), collab.SessionID(fmt.Sprintf("s%d-%d", d, s)), "", collab.User{}, nil); err != nil {
+					errs <- fmt.Errorf("doc %d session %d: %w", d, s, err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
