@@ -83,8 +83,11 @@ func (c *Commit) Wait(ctx context.Context) error {
 // job is one queued write. apply must either return a validation error
 // before writing anything, or write and return nil; a write error must be
 // wrapped in abortError, which aborts (rolls back) the whole batch.
+// An Append carries its arguments in the job itself (apply is nil), so
+// queueing it allocates no closure.
 type job struct {
 	apply func(tx *bolt.Tx, bt *batch) error
+	a     Append
 	c     *Commit
 }
 
@@ -92,6 +95,13 @@ type abortError struct{ err error }
 
 func (e abortError) Error() string { return e.err.Error() }
 func (e abortError) Unwrap() error { return e.err }
+
+// isAbort reports whether err wraps an abortError (kept out of the loop
+// over a batch's jobs: errors.As makes its target escape).
+func isAbort(err error) bool {
+	var ab abortError
+	return errors.As(err, &ab)
+}
 
 func abort(err error) error {
 	if err == nil {
@@ -107,18 +117,23 @@ func abort(err error) error {
 // document fails only that append, not the others in its batch.
 // The DB keeps a.Records' op bytes; the caller must not modify them.
 func (db *DB) Append(a Append) *Commit {
-	return db.enqueue(func(tx *bolt.Tx, bt *batch) error { return db.applyAppend(tx, bt, &a) })
+	return db.queueJob(job{a: a})
 }
 
 func (db *DB) enqueue(apply func(tx *bolt.Tx, bt *batch) error) *Commit {
+	return db.queueJob(job{apply: apply})
+}
+
+func (db *DB) queueJob(j job) *Commit {
 	c := newCommit()
+	j.c = c
 	db.mu.Lock()
 	if db.closing {
 		db.mu.Unlock()
 		c.finish(ErrClosed)
 		return c
 	}
-	db.queue = append(db.queue, &job{apply: apply, c: c})
+	db.queue = append(db.queue, j)
 	db.cond.Signal()
 	db.mu.Unlock()
 	return c
@@ -131,7 +146,7 @@ func (db *DB) enqueue(apply func(tx *bolt.Tx, bt *batch) error) *Commit {
 // once more when the DB closes.
 func (db *DB) commitLoop() {
 	defer db.wg.Done()
-	var spare []*job
+	var spare []job
 	for {
 		db.mu.Lock()
 		for len(db.queue) == 0 && !db.closing && !db.draining {
@@ -151,7 +166,7 @@ func (db *DB) commitLoop() {
 			}
 			return
 		}
-		var jobs []*job
+		var jobs []job
 		if len(db.queue) <= db.maxBatch {
 			jobs = db.queue
 			db.queue = spare[:0]
@@ -209,15 +224,30 @@ func (db *DB) queued() int {
 	return len(db.queue)
 }
 
-func (db *DB) commitBatch(jobs []*job) {
-	errs := make([]error, len(jobs))
+func (db *DB) commitBatch(jobs []job) {
+	// The batch state, the error slice and the journal buffer are reused
+	// from batch to batch (only the committer runs this); bbolt holds no
+	// reference to the journal value once the transaction has ended.
+	errs := db.errBuf[:0]
+	for range jobs {
+		errs = append(errs, nil)
+	}
 	start := time.Now()
-	bt := &batch{now: start.UTC(), docs: map[string]*pending{}}
+	bt := &db.bt
+	bt.now, bt.lsn, bt.journal = start.UTC(), 0, bt.journal[:0]
+	if bt.docs == nil {
+		bt.docs = map[string]*pending{}
+	}
 	err := db.update(func(tx *bolt.Tx) error {
-		for i, j := range jobs {
-			err := j.apply(tx, bt)
-			var ab abortError
-			if errors.As(err, &ab) {
+		for i := range jobs {
+			j := &jobs[i]
+			var err error
+			if j.apply != nil {
+				err = j.apply(tx, bt)
+			} else {
+				err = db.applyAppend(tx, bt, &j.a)
+			}
+			if err != nil && isAbort(err) {
 				return err
 			}
 			errs[i] = err
@@ -239,14 +269,23 @@ func (db *DB) commitBatch(jobs []*job) {
 	} else {
 		db.install(bt)
 	}
-	for i, j := range jobs {
+	for i := range jobs {
 		if err != nil {
-			j.c.finish(err)
+			jobs[i].c.finish(err)
 		} else {
-			j.c.finish(errs[i])
+			jobs[i].c.finish(errs[i])
 		}
 	}
+	clear(bt.docs)
+	clear(errs)
+	db.errBuf = errs[:0]
+	if cap(bt.journal) > maxKeptJournalBuf {
+		bt.journal = nil
+	}
 }
+
+// maxKeptJournalBuf bounds the journal buffer kept between batches.
+const maxKeptJournalBuf = 4 << 20
 
 // update runs fn in a write transaction; a panic inside becomes an error
 // (bbolt rolls the transaction back).
@@ -328,17 +367,18 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 
 	// Write: an entry in the batch's journal record, and the snapshot
 	// (rare) in place.
-	p, err := db.touch(bt, a.Doc, inc, func() (DocMeta, error) { return m, nil })
-	if err != nil {
-		return err
-	}
-	recs := make([]OpRecord, len(a.Records))
-	for i, r := range a.Records {
+	p := db.touch(bt, a.Doc, inc, m)
+	// The records go straight into the overlay's ops (past the length any
+	// published overlay reads), and are encoded from there.
+	from := len(p.ops)
+	p.ops = append(p.ops, a.Records...)
+	recs := p.ops[from:]
+	for i := range recs {
+		r := &recs[i]
 		if r.Time.IsZero() {
 			r.Time = bt.now
 		}
 		r.Time = r.Time.Round(0).UTC()
-		recs[i] = r
 	}
 	nm := m
 	nm.Version = head
@@ -350,6 +390,7 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 	}
 	nm.Updated = time.Unix(0, nm.Updated.UnixNano()).UTC()
 	if bt.lsn == 0 {
+		var err error
 		if bt.lsn, err = tx.Bucket(bktJournal).NextSequence(); err != nil {
 			return abort(err)
 		}
@@ -368,14 +409,8 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 		}
 	}
 	p.meta = nm
-	p.ops = append(p.ops, recs...)
-	for _, r := range recs {
-		p.bytes += len(r.Op)
-	}
-	for _, r := range recs {
-		if r.Client != "" && r.Seq > 0 && r.Seq > p.seqs[r.Client].seq {
-			p.seqs[r.Client] = seqPair{r.Seq, r.Version}
-		}
+	for i := range recs {
+		p.bytes += len(recs[i].Op)
 	}
 	return nil
 }

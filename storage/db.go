@@ -64,7 +64,7 @@ type DB struct {
 
 	mu      sync.Mutex // guards the fields below
 	cond    *sync.Cond // signalled when queue grows or closing is set
-	queue   []*job
+	queue   []job
 	closing bool
 
 	// ovMu orders overlay changes against readers starting their views
@@ -77,6 +77,8 @@ type DB struct {
 	pendingOps, pendingBytes int      // ops and op bytes in pending
 	draining                 bool     // checkpoint steps run between batches (read under mu by the committer only)
 	drainOrder               []string // documents to move next (see checkpointStep)
+	bt                       batch    // reused by every commitBatch
+	errBuf                   []error  // reused by every commitBatch
 
 	wg        sync.WaitGroup // the committer goroutine
 	closeOnce sync.Once

@@ -121,10 +121,7 @@ func (db *DB) RenameDoc(ctx context.Context, id, title string) (DocMeta, error) 
 		}
 		m = nm
 		if db.lookup(bt, id) != nil {
-			p, err := db.touch(bt, id, b.Sequence(), nil)
-			if err != nil {
-				return abort(err)
-			}
+			p := db.touch(bt, id, b.Sequence(), stored)
 			p.meta.Title = title
 			m = p.meta
 		}

@@ -93,14 +93,42 @@ func decodeMeta(id string, b []byte) (DocMeta, error) {
 // encodeOp: format byte, uvarint seq, varint unix-nano time, uvarint
 // len(client), client, then the op bytes up to the end of the value.
 func encodeOp(r *OpRecord) []byte {
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(r.Client)+len(r.Op))
+	return appendOp(make([]byte, 0, opLen(r)), r)
+}
+
+// appendOp appends encodeOp(r) to b.
+func appendOp(b []byte, r *OpRecord) []byte {
 	b = append(b, opFormat1)
 	b = binary.AppendUvarint(b, r.Seq)
 	b = binary.AppendVarint(b, r.Time.UnixNano())
 	b = binary.AppendUvarint(b, uint64(len(r.Client)))
 	b = append(b, r.Client...)
-	b = append(b, r.Op...)
-	return b
+	return append(b, r.Op...)
+}
+
+// opLen is len(encodeOp(r)).
+func opLen(r *OpRecord) int {
+	return 1 + uvarintLen(r.Seq) + varintLen(r.Time.UnixNano()) +
+		uvarintLen(uint64(len(r.Client))) + len(r.Client) + len(r.Op)
+}
+
+// uvarintLen is len(binary.AppendUvarint(nil, v)).
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// varintLen is len(binary.AppendVarint(nil, v)).
+func varintLen(v int64) int {
+	u := uint64(v) << 1
+	if v < 0 {
+		u = ^u
+	}
+	return uvarintLen(u)
 }
 
 // decodeOp decodes a stored op value. The returned record does not alias b

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"math"
 	"slices"
 	"time"
@@ -44,10 +43,9 @@ var (
 // before changing it); ops may share a backing array with a newer clone, which
 // only appends beyond this value's length.
 type pending struct {
-	meta DocMeta            // full metadata after the newest journaled append
-	ops  []OpRecord         // journaled ops, contiguous, ending at meta.Version
-	seqs map[string]seqPair // highest seq per client among ops
-	inc  uint64             // the document bucket's Sequence: tells a recreated id apart
+	meta DocMeta    // full metadata after the newest journaled append
+	ops  []OpRecord // journaled ops, contiguous, ending at meta.Version
+	inc  uint64     // the document bucket's Sequence: tells a recreated id apart
 
 	firstLSN, lastLSN uint64 // journal records holding this overlay's entries
 	bytes             int    // op bytes in ops
@@ -58,11 +56,38 @@ type seqPair struct{ seq, version uint64 }
 func (p *pending) clone() *pending {
 	// ops shares its backing array: the clone only appends past p's
 	// length, which no holder of p reads.
-	return &pending{meta: p.meta, ops: p.ops, seqs: maps.Clone(p.seqs), inc: p.inc,
-		firstLSN: p.firstLSN, lastLSN: p.lastLSN, bytes: p.bytes}
+	c := *p
+	return &c
 }
 
-// batch is the committer's state while it applies one group of writes.
+// lastSeq returns the highest seq among the overlay's ops of client (the
+// first op carrying it), or ok false. The overlay keeps no per-client index:
+// this is asked rarely (once per client and session), while keeping an
+// index would cost a map copy per document and batch.
+func (p *pending) lastSeq(client string) (sp seqPair, ok bool) {
+	for i := range p.ops {
+		r := &p.ops[i]
+		if r.Client == client && r.Seq > sp.seq {
+			sp, ok = seqPair{r.Seq, r.Version}, true
+		}
+	}
+	return sp, ok
+}
+
+// seqs returns the highest seq per client among the overlay's ops.
+func (p *pending) seqs() map[string]seqPair {
+	m := map[string]seqPair{}
+	for i := range p.ops {
+		r := &p.ops[i]
+		if r.Client != "" && r.Seq > m[r.Client].seq {
+			m[r.Client] = seqPair{r.Seq, r.Version}
+		}
+	}
+	return m
+}
+
+// batch is the committer's state while it applies one group of writes. The
+// committer reuses one batch (its map and journal buffer) for every group.
 type batch struct {
 	now     time.Time
 	docs    map[string]*pending // tentative overlay changes; a nil value removes the doc's overlay
@@ -79,23 +104,20 @@ func (db *DB) lookup(bt *batch, id string) *pending {
 }
 
 // touch returns a clone of the document's overlay that this batch may
-// change, creating one from stored (the bucket's metadata) if needed.
-func (db *DB) touch(bt *batch, id string, inc uint64, stored func() (DocMeta, error)) (*pending, error) {
+// change, creating one from stored (the bucket's metadata) and inc if the
+// document has none.
+func (db *DB) touch(bt *batch, id string, inc uint64, stored DocMeta) *pending {
 	if p, ok := bt.docs[id]; ok && p != nil {
-		return p, nil
+		return p
 	}
 	var p *pending
 	if cur := db.lookup(bt, id); cur != nil {
 		p = cur.clone()
 	} else {
-		m, err := stored()
-		if err != nil {
-			return nil, err
-		}
-		p = &pending{meta: m, seqs: map[string]seqPair{}, inc: inc}
+		p = &pending{meta: stored, inc: inc}
 	}
 	bt.docs[id] = p
-	return p, nil
+	return p
 }
 
 // install publishes a committed batch's overlay changes to readers.
@@ -126,23 +148,31 @@ func (db *DB) install(bt *batch) {
 // varint length, uvarint record count, then per record uvarint
 // len(encodeOp) and encodeOp (versions are implicit: they end at version).
 func appendEntry(dst []byte, doc string, inc uint64, m DocMeta, recs []OpRecord) []byte {
-	b := make([]byte, 0, 64+len(doc)+len(recs)*96)
-	b = append(b, journalFormat1)
-	b = binary.AppendUvarint(b, uint64(len(doc)))
-	b = append(b, doc...)
-	b = binary.AppendUvarint(b, inc)
-	b = binary.AppendUvarint(b, m.Version)
-	b = binary.AppendVarint(b, m.Updated.UnixNano())
-	b = binary.AppendVarint(b, m.Size)
-	b = binary.AppendVarint(b, int64(m.Length))
-	b = binary.AppendUvarint(b, uint64(len(recs)))
+	// The entry is encoded in place after its length prefix, so its size
+	// is computed first.
+	upd := m.Updated.UnixNano()
+	n := 1 + uvarintLen(uint64(len(doc))) + len(doc) + uvarintLen(inc) + uvarintLen(m.Version) +
+		varintLen(upd) + varintLen(m.Size) + varintLen(int64(m.Length)) + uvarintLen(uint64(len(recs)))
 	for i := range recs {
-		e := encodeOp(&recs[i])
-		b = binary.AppendUvarint(b, uint64(len(e)))
-		b = append(b, e...)
+		l := opLen(&recs[i])
+		n += uvarintLen(uint64(l)) + l
 	}
-	dst = binary.AppendUvarint(dst, uint64(len(b)))
-	return append(dst, b...)
+	dst = slices.Grow(dst, binary.MaxVarintLen64+n)
+	dst = binary.AppendUvarint(dst, uint64(n))
+	dst = append(dst, journalFormat1)
+	dst = binary.AppendUvarint(dst, uint64(len(doc)))
+	dst = append(dst, doc...)
+	dst = binary.AppendUvarint(dst, inc)
+	dst = binary.AppendUvarint(dst, m.Version)
+	dst = binary.AppendVarint(dst, upd)
+	dst = binary.AppendVarint(dst, m.Size)
+	dst = binary.AppendVarint(dst, int64(m.Length))
+	dst = binary.AppendUvarint(dst, uint64(len(recs)))
+	for i := range recs {
+		dst = binary.AppendUvarint(dst, uint64(opLen(&recs[i])))
+		dst = appendOp(dst, &recs[i])
+	}
+	return dst
 }
 
 // walkRecord calls fn for each entry of a journal record.
@@ -448,13 +478,24 @@ func (db *DB) moveDoc(tx *bolt.Tx, id string, p *pending) error {
 	if len(p.ops) > 0 && p.ops[0].Version != old.Version+1 {
 		return fmt.Errorf("%w: overlay of %q starts at %d, document at %d", ErrCorrupt, id, p.ops[0].Version, old.Version)
 	}
+	// The keys and values are encoded into one buffer (bbolt keeps them
+	// referenced until the transaction ends, so it is not reused).
+	size := 0
+	for i := range p.ops {
+		size += 8 + opLen(&p.ops[i])
+	}
+	buf := make([]byte, 0, size)
 	ob := b.Bucket(bktOps)
 	for i := range p.ops {
-		if err := ob.Put(u64(p.ops[i].Version), encodeOp(&p.ops[i])); err != nil {
+		r := &p.ops[i]
+		k := len(buf)
+		buf = be.AppendUint64(buf, r.Version)
+		buf = appendOp(buf, r)
+		if err := ob.Put(buf[k:k+8:k+8], buf[k+8:len(buf):len(buf)]); err != nil {
 			return err
 		}
 	}
 	cur := p.meta
 	cur.Title, cur.Created = old.Title, old.Created
-	return db.finishMove(tx, b, old, cur, p.seqs, p.lastLSN)
+	return db.finishMove(tx, b, old, cur, p.seqs(), p.lastLSN)
 }

@@ -3,12 +3,14 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // reopen closes db (which checkpoints) and opens the file again.
@@ -355,5 +357,38 @@ func TestCheckpointManyDocs(t *testing.T) {
 				t.Fatalf("%s: %+v, %d ops, %v", m.ID, m, len(ops), err)
 			}
 		}
+	}
+}
+
+// The journal entry is encoded in place after a length prefix computed up
+// front: the sizes must match the encoders exactly, at every varint width.
+func TestEncodedLengths(t *testing.T) {
+	for _, v := range []uint64{0, 1, 127, 128, 16383, 16384, 1<<35 - 1, 1 << 35, 1<<63 - 1, 1 << 63, ^uint64(0)} {
+		if got, want := uvarintLen(v), len(binary.AppendUvarint(nil, v)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", v, got, want)
+		}
+		for _, s := range []int64{int64(v), -int64(v), int64(v) - 1} {
+			if got, want := varintLen(s), len(binary.AppendVarint(nil, s)); got != want {
+				t.Errorf("varintLen(%d) = %d, want %d", s, got, want)
+			}
+		}
+	}
+	recs := []OpRecord{
+		{Version: 299, Op: []byte(strings.Repeat("x", 200)), Client: strings.Repeat("c", 130), Seq: 1 << 40, Time: time.Unix(-5, 7)},
+		{Version: 300, Op: nil, Time: time.Unix(1<<33, 0)},
+	}
+	for i := range recs {
+		if got, want := opLen(&recs[i]), len(encodeOp(&recs[i])); got != want {
+			t.Errorf("opLen(rec %d) = %d, want %d", i, got, want)
+		}
+	}
+	rec := appendEntry([]byte("prefix"), strings.Repeat("d", 200), 1<<20, DocMeta{Version: 300, Size: -3, Length: 1 << 30, Updated: time.Unix(0, -1)}, recs)
+	var got []entry
+	if err := walkRecord(rec[len("prefix"):], func(e entry) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].inc != 1<<20 || got[0].meta.Size != -3 || len(got[0].recs) != 2 ||
+		got[0].recs[0].Seq != 1<<40 || got[0].recs[0].Version != 299 || string(got[0].recs[0].Op) != strings.Repeat("x", 200) {
+		t.Fatalf("decoded %+v", got)
 	}
 }

@@ -170,7 +170,7 @@ func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uin
 			seq, version, ok = be.Uint64(v), be.Uint64(v[8:]), true
 		}
 		if p != nil {
-			if sp, found := p.seqs[client]; found && sp.seq > seq {
+			if sp, found := p.lastSeq(client); found && sp.seq > seq {
 				seq, version, ok = sp.seq, sp.version, true
 			}
 		}
