@@ -121,6 +121,19 @@ func idParam(c *fiber.Ctx) (string, error) {
 	return id, nil
 }
 
+// docParam returns the route's document id once it is valid and the
+// caller's identity may do action on it.
+func (a *API) docParam(c *fiber.Ctx, action auth.Action) (string, error) {
+	id, err := idParam(c)
+	if err != nil {
+		return "", err
+	}
+	if err := a.authorize(auth.IdentityOf(c), action, id); err != nil {
+		return "", err
+	}
+	return id, nil
+}
+
 // queryUint parses an optional non-negative integer query parameter.
 func queryUint(c *fiber.Ctx, name string) (v uint64, ok bool, err error) {
 	s := c.Query(name)
@@ -214,11 +227,8 @@ func (a *API) createDoc(c *fiber.Ctx) error {
 }
 
 func (a *API) getDoc(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := a.docParam(c, auth.Read)
 	if err != nil {
-		return a.fail(c, err)
-	}
-	if err := a.authorize(auth.IdentityOf(c), auth.Read, id); err != nil {
 		return a.fail(c, err)
 	}
 	version, atVersion, err := queryUint(c, "version")
@@ -247,11 +257,8 @@ func (a *API) getDoc(c *fiber.Ctx) error {
 }
 
 func (a *API) patchDoc(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := a.docParam(c, auth.Write)
 	if err != nil {
-		return a.fail(c, err)
-	}
-	if err := a.authorize(auth.IdentityOf(c), auth.Write, id); err != nil {
 		return a.fail(c, err)
 	}
 	obj, err := body(c)
@@ -275,11 +282,8 @@ func (a *API) patchDoc(c *fiber.Ctx) error {
 }
 
 func (a *API) deleteDoc(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := a.docParam(c, auth.Delete)
 	if err != nil {
-		return a.fail(c, err)
-	}
-	if err := a.authorize(auth.IdentityOf(c), auth.Delete, id); err != nil {
 		return a.fail(c, err)
 	}
 	ctx, cancel := a.reqCtx(c)
@@ -312,11 +316,8 @@ func parseIfMatch(h string) (*uint64, error) {
 }
 
 func (a *API) getContent(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := a.docParam(c, auth.Read)
 	if err != nil {
-		return a.fail(c, err)
-	}
-	if err := a.authorize(auth.IdentityOf(c), auth.Read, id); err != nil {
 		return a.fail(c, err)
 	}
 	ctx, cancel := a.reqCtx(c)
@@ -337,11 +338,8 @@ func (a *API) getContent(c *fiber.Ctx) error {
 }
 
 func (a *API) putContent(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := a.docParam(c, auth.Write)
 	if err != nil {
-		return a.fail(c, err)
-	}
-	if err := a.authorize(auth.IdentityOf(c), auth.Write, id); err != nil {
 		return a.fail(c, err)
 	}
 	ifMatch, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
@@ -363,11 +361,8 @@ func (a *API) putContent(c *fiber.Ctx) error {
 }
 
 func (a *API) postOps(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := a.docParam(c, auth.Write)
 	if err != nil {
-		return a.fail(c, err)
-	}
-	if err := a.authorize(auth.IdentityOf(c), auth.Write, id); err != nil {
 		return a.fail(c, err)
 	}
 	obj, err := body(c)
@@ -388,11 +383,8 @@ func (a *API) postOps(c *fiber.Ctx) error {
 }
 
 func (a *API) getOps(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := a.docParam(c, auth.Read)
 	if err != nil {
-		return a.fail(c, err)
-	}
-	if err := a.authorize(auth.IdentityOf(c), auth.Read, id); err != nil {
 		return a.fail(c, err)
 	}
 	from, _, err := queryUint(c, "from")
