@@ -7,14 +7,25 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 )
 
 // Mount registers the server on r at path (like "/socket.io/"), with and
 // without the trailing slash, for every method: GET, POST, OPTIONS and the
 // WebSocket upgrade (anything else is answered 400).
+//
+// When r is the *fiber.App itself, Mount sets its fasthttp server's
+// KeepHijackedConns, so that a WebSocket connection costs no fasthttp
+// goroutine, request context or reader while it lives (see serveWS);
+// Mount must then be called before the app serves, and any other
+// hijacking handler of the app must close its connections itself.
+// Mounted on a group, each WebSocket keeps fasthttp's hijack goroutine
+// (and what it holds) for its life.
 func (s *Server) Mount(r fiber.Router, path string) {
+	if app, ok := r.(*fiber.App); ok && app.Server() != nil {
+		app.Server().KeepHijackedConns = true
+		s.ownConns.Store(true)
+	}
 	if path == "" {
 		path = "/socket.io/"
 	}
@@ -42,7 +53,7 @@ func (s *Server) handle(c *fiber.Ctx) error {
 	if !s.cfg.allows(transport) {
 		return writeError(c, newError(CodeUnknownTransport))
 	}
-	upgrade := websocket.IsWebSocketUpgrade(c)
+	upgrade := isWebSocketUpgrade(c)
 	if sid := c.Query("sid"); sid != "" {
 		sess := s.lookup(sid)
 		if sess == nil || sess.pongOverdue() {

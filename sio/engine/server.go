@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -125,7 +126,7 @@ const (
 type Server struct {
 	cfg       *config
 	log       *slog.Logger
-	wsHandler fiber.Handler
+	ownConns  atomic.Bool // Mount made fasthttp keep hijacked connections (see serveWS)
 	closeOnce sync.Once
 	wg        sync.WaitGroup // session dispatchers and websocket connections
 
@@ -145,7 +146,6 @@ func NewServer(opts *Options) *Server {
 		sessions: make(map[string]*Session),
 		closing:  make(map[string]*Session),
 	}
-	s.wsHandler = s.newWSHandler()
 	return s
 }
 

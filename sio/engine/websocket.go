@@ -1,16 +1,18 @@
 package engine
 
 import (
-	"encoding/binary"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/fasthttp/websocket"
-	fws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -23,8 +25,10 @@ const (
 	wsCloseTimeout = time.Second
 )
 
-// localsKey carries a wsRequest from the fiber handler to the websocket one.
-const localsKey = "engine.io/ws"
+// wsDeferLimit is how long writes queued while the reader delivers wait
+// for the delivery to end (the reader then writes them itself, in one
+// write call) before a writer goroutine takes them.
+const wsDeferLimit = time.Millisecond
 
 // wsRequest is what the HTTP handler decided about a WebSocket request.
 type wsRequest struct {
@@ -35,38 +39,82 @@ type wsRequest struct {
 	refused bool
 }
 
-// wsTransport is one WebSocket connection. Its reader is the contrib
-// handler's goroutine; once the connection carries the session, its only
-// writer is a writer goroutine (writeRun) that runs only while there is
-// something to write: Notify starts one if none runs, and it ends once it
-// has taken everything, so an idle connection has no writer goroutine.
-// Before that (during the probe) the reader writes.
+// wsTransport is one WebSocket connection, driven on the raw TCP
+// connection once the handshake is answered.
+//
+// Reading: one goroutine at a time reads the socket (see readLoop). It
+// waits for readability in the runtime's poller with nothing but its
+// small stack, reads what is there into a pooled buffer, parses whole
+// frames (wsReader keeps only an incomplete frame's bytes) and delivers
+// the messages. A goroutine that has delivered hands the wait to a fresh
+// goroutine once the connection has been idle for wsIdleHandoff, so that
+// an idle connection's waiting goroutine does not keep a stack grown by a
+// delivery (the runtime starts goroutines at the average stack size,
+// which stays small when most of them are idle waiters). The reader ends the connection:
+// it waits for the final write, then closes the socket.
+//
+// Writing: one token holder at a time (wRunning) writes, whole frames per
+// write call, so a control frame (pong, close) can only fall between data
+// frames. While the reader delivers, Notify only records that there is
+// something to write; when the delivery returns, the reader takes the
+// token and writes everything its delivery produced in one non-blocking
+// write (up to wsDeferLimit later a writer goroutine takes over if the
+// delivery is still running). Notify from elsewhere (broadcasts, the
+// heartbeat) and whatever a non-blocking write leaves over go to a writer
+// goroutine (writeRun), which runs only while there is something to
+// write, takes every queued packet at once and blocks under a write
+// deadline. Until the upgrade is complete (the probe) the reader writes.
 //
 // An upgrade probe is registered with the session before the HTTP upgrade
 // (so that a second WebSocket for the sid is refused even if it is quicker
 // to start), and attached to its connection afterwards.
 type wsTransport struct {
+	srv   *Server
 	sess  *Session
 	ended chan struct{} // closed when the final write is done (or a write failed)
 
 	mu     sync.Mutex // guards the fields below
-	conn   *websocket.Conn
-	raw    net.Conn
+	raw    net.Conn   // nil until attached
 	closed bool
+
+	// Reader state, used only by the reading goroutine.
+	sock      wsSock
+	rd        wsReader
+	frameFn   wsFrameFunc
+	probing   bool   // an upgrade probe: 2probe/5 not yet done
+	probed    bool   // 3probe sent
+	reason    string // why the reader stopped (a session close reason), or ""
+	handoff   bool   // the reader runs on its own goroutine (not fasthttp's)
+	received  bool   // the current burst delivered a message
+	idleArmed bool   // the read deadline is set to wsIdleHandoff after a delivery
+	cold      int    // bursts still delivered on a goroutine of their own (see readLoop)
 
 	writerStarted atomic.Bool // the connection carries the session: writers may run
 
-	wmu      sync.Mutex // guards the fields below
-	wRunning bool       // a writer goroutine runs
-	wPending bool       // something was notified since the writer last took
-	wEnded   bool       // the final write is done, or a write failed: nothing more is written
+	wmu        sync.Mutex // guards the fields below
+	wRunning   bool       // the write token is held (a writer goroutine or the reader)
+	wPending   bool       // something was notified since the token holder last took
+	wEnded     bool       // the final write is done, or a write failed: nothing more is written
+	delivering bool       // the reader is delivering: Notify leaves the write to it
+	deferArmed bool       // deferTimer runs for the current delivery
+	deferTimer *time.Timer
+	ctl        []byte // a pong to write between frames
+	closeCode  int    // code of the final close frame; 0 means 1000
+
+	// Write state, used only by the token holder.
+	out      *[]byte  // encoded frames (pooled buffer), written up to outOff
+	outOff   int      //
+	pend     []packet // taken and not yet encoded
+	done     bool     // take reported the end: the close frame follows pend
+	closeOut bool     // the close frame is in out
 }
 
 func newWSTransport() *wsTransport { return &wsTransport{ended: make(chan struct{})} }
 
 func (w *wsTransport) Name() string { return transportWebSocket }
 
-// Notify starts a writer if none runs (once the writer is started).
+// Notify starts a writer if none runs (once the writer is started), or,
+// while the reader delivers, leaves the write to it for up to wsDeferLimit.
 func (w *wsTransport) Notify() {
 	w.wmu.Lock()
 	w.wPending = true
@@ -74,75 +122,128 @@ func (w *wsTransport) Notify() {
 		w.wmu.Unlock()
 		return
 	}
+	if w.delivering {
+		if !w.deferArmed {
+			w.deferArmed = true
+			if w.deferTimer == nil {
+				w.deferTimer = time.AfterFunc(wsDeferLimit, w.deferExpired)
+			} else {
+				w.deferTimer.Reset(wsDeferLimit)
+			}
+		}
+		w.wmu.Unlock()
+		return
+	}
 	w.wRunning = true
 	w.wmu.Unlock()
-	go w.writeRun()
+	go w.writeRun(false)
+}
+
+// deferExpired ends the deferral of a delivery that takes long: what it
+// queued is written by a writer goroutine, and so is anything queued until
+// the delivery ends.
+func (w *wsTransport) deferExpired() {
+	w.wmu.Lock()
+	if !w.deferArmed {
+		w.wmu.Unlock()
+		return
+	}
+	w.deferArmed, w.delivering = false, false
+	start := w.wPending && !w.wRunning && !w.wEnded
+	if start {
+		w.wRunning = true
+	}
+	w.wmu.Unlock()
+	if start {
+		go w.writeRun(false)
+	}
 }
 
 func (w *wsTransport) Writable() bool { return true }
 
 // Close wakes the writer, which flushes what the session still holds for
-// this transport and closes the connection. Without a writer (a probe),
-// the reader is woken up to end the connection.
-//
-// The connection is only touched under w.mu, and detach (run before the
-// handler returns, after which fasthttp recycles the connection object)
-// takes w.mu too, so Close never touches a recycled connection.
+// this transport and writes the close frame; the reader then closes the
+// connection. Without a writer (a probe), the reader is woken up to end
+// the connection.
 func (w *wsTransport) Close() {
 	w.mu.Lock()
 	w.closed = true
-	if w.raw != nil { // nil: not attached yet (attach will refuse) or detached
-		_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout)) // cuts a write in progress short
+	raw := w.raw
+	w.mu.Unlock()
+	if raw != nil { // nil: not attached yet (attach will refuse)
+		_ = raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout)) // cuts a write in progress short
 		if !w.writerStarted.Load() {
-			_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+			_ = raw.SetReadDeadline(time.Unix(1, 0))
 		}
 	}
-	w.mu.Unlock()
 	w.Notify()
 }
 
-// attach gives w its connection; false if w was closed before.
-func (w *wsTransport) attach(c *websocket.Conn) bool {
+func (w *wsTransport) isClosed() bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.conn, w.raw = c, c.NetConn()
+	return w.closed
+}
+
+// attach gives w its connection; false if w was closed before.
+func (w *wsTransport) attach(s *Server, raw net.Conn) bool {
+	w.srv = s
+	w.sock.init(raw)
+	w.rd.maxPayload = s.cfg.maxPayload
+	w.frameFn = w.onFrame
+	w.cold = wsColdBursts
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.raw = raw
 	return !w.closed
 }
 
-// detach forgets the connection; the handler calls it before returning.
-// The reader and writer goroutines, which have ended by then, use w.raw
-// without the lock: it does not change while they run.
-func (w *wsTransport) detach() {
-	w.mu.Lock()
-	w.raw = nil
-	w.mu.Unlock()
+// isWebSocketUpgrade reports whether the request asks for a WebSocket
+// (Connection: upgrade and Upgrade: websocket).
+func isWebSocketUpgrade(c *fiber.Ctx) bool {
+	return headerHasToken(c.Get(fiber.HeaderConnection), "upgrade") &&
+		headerHasToken(c.Get(fiber.HeaderUpgrade), "websocket")
 }
 
-// wsWriteBufferPool lends fasthttp/websocket a write buffer only while it
-// writes a message, which here is only the "3probe" of an upgrade (data
-// frames bypass its writer and control frames use their own small
-// buffer), so an idle connection holds none.
-var wsWriteBufferPool = new(sync.Pool)
+// headerHasToken reports whether the comma-separated header value v holds
+// token (case-insensitively).
+func headerHasToken(v, token string) bool {
+	for v != "" {
+		var t string
+		t, v, _ = strings.Cut(v, ",")
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
+		}
+	}
+	return false
+}
 
-// wsReadBufferSize is the websocket reader's buffer. It only has to hold a
-// frame header (and a control frame): fasthttp's hijacked connection
-// already reads the socket through its own 4KiB buffer, and payloads
-// larger than this are read past it, so a bigger one would only cost every
-// idle connection memory.
-const wsReadBufferSize = 256
+// wsGUID is the key suffix of RFC 6455 section 1.3.
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
-func (s *Server) newWSHandler() fiber.Handler {
-	return fws.New(s.serveWS, fws.Config{
-		// Origins are checked by Server.cors before the upgrade.
-		ReadBufferSize:  wsReadBufferSize,
-		WriteBufferSize: 1024,
-		WriteBufferPool: wsWriteBufferPool,
-	})
+// upgradeWS answers the WebSocket handshake (RFC 6455 section 4.2) with
+// 101 and takes the connection over once fasthttp has written it. No
+// subprotocol and no extension (per-message compression) is negotiated.
+// A request that is not a valid handshake gets 426 (fiber.ErrUpgradeRequired).
+func (s *Server) upgradeWS(c *fiber.Ctx, req *wsRequest) error {
+	key := c.Get("Sec-WebSocket-Key")
+	if c.Method() != fiber.MethodGet || key == "" ||
+		!headerHasToken(c.Get("Sec-WebSocket-Version"), "13") {
+		c.Set("Sec-WebSocket-Version", "13")
+		return fiber.ErrUpgradeRequired
+	}
+	h := sha1.Sum([]byte(key + wsGUID))
+	c.Status(fiber.StatusSwitchingProtocols)
+	c.Set(fiber.HeaderUpgrade, "websocket")
+	c.Set(fiber.HeaderConnection, "Upgrade")
+	c.Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(h[:]))
+	own := s.ownConns.Load()
+	c.Context().Hijack(func(nc net.Conn) { s.serveWS(nc, req, own) })
+	return nil
 }
 
 func (s *Server) serveWebSocketHandshake(c *fiber.Ctx, hs *Handshake) error {
-	c.Locals(localsKey, &wsRequest{hs: hs})
-	return s.wsHandler(c)
+	return s.upgradeWS(c, &wsRequest{hs: hs})
 }
 
 // serveUpgrade registers a probe for sess and upgrades the connection.
@@ -150,143 +251,402 @@ func (s *Server) serveUpgrade(c *fiber.Ctx, sess *Session) error {
 	w := newWSTransport()
 	w.sess = sess
 	if !sess.beginProbe(w, s.cfg.upgradeTimeout) {
-		c.Locals(localsKey, &wsRequest{refused: true})
-		return s.wsHandler(c)
+		return s.upgradeWS(c, &wsRequest{refused: true})
 	}
-	c.Locals(localsKey, &wsRequest{probe: w})
-	err := s.wsHandler(c)
+	err := s.upgradeWS(c, &wsRequest{probe: w})
 	if err != nil {
 		sess.abortProbe(w) // the upgrade failed
 	}
 	return err
 }
 
-// serveWS runs for the whole life of one WebSocket connection.
-func (s *Server) serveWS(c *fws.Conn) {
-	req, _ := c.Locals(localsKey).(*wsRequest)
-	if req == nil || req.refused || !s.addConn() {
-		closeFrame(c.Conn, websocket.ClosePolicyViolation)
-		if req != nil && req.probe != nil {
+// serveWS is fasthttp's hijack handler of one WebSocket connection.
+//
+// With own (the app's fasthttp server keeps hijacked connections, see
+// Mount), it returns once the connection is set up, which frees
+// fasthttp's request context and connection reader, and the connection
+// is read from then on straight from the TCP connection (UnsafeConn) by
+// the transport's own goroutine. This relies on the client having sent
+// nothing after its handshake request before the 101 response (RFC 6455
+// section 4.1: a client must wait for it), so fasthttp's reader holds
+// nothing of the WebSocket stream. Without own it reads the same way but
+// runs for the life of the connection, which fasthttp closes when it returns.
+func (s *Server) serveWS(nc net.Conn, req *wsRequest, own bool) {
+	raw := nc
+	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		raw = u.UnsafeConn()
+	} else {
+		own = false // reads must go through nc, which is only valid until we return
+	}
+	if req.refused || !s.addConn() {
+		writeWSClose(raw, wsClosePolicy)
+		if req.probe != nil {
 			req.probe.sess.abortProbe(req.probe)
 		}
+		_ = raw.Close()
 		return
 	}
-	defer s.wg.Done()
-	c.SetReadLimit(s.cfg.maxPayload)
-
-	if req.probe == nil {
-		w := newWSTransport()
-		w.attach(c.Conn)
-		defer w.detach()
+	w := req.probe
+	if w == nil {
+		w = newWSTransport()
+		w.attach(s, raw)
 		sess := s.open(w, req.hs)
 		if sess == nil {
-			closeFrame(c.Conn, websocket.CloseGoingAway)
+			writeWSClose(raw, wsCloseGoingAway)
+			_ = raw.Close()
+			s.wg.Done()
 			return
 		}
 		w.sess = sess
 		w.startWriter()
-		w.readLoop()
-		<-w.ended
+	} else {
+		w.probing = true
+		if !w.attach(s, raw) {
+			w.sess.abortProbe(w)
+			writeWSClose(raw, wsCloseNormal)
+			_ = raw.Close()
+			s.wg.Done()
+			return
+		}
+	}
+	if own {
+		w.handoff = true
+		go w.readLoop()
 		return
 	}
-
-	w := req.probe
-	defer w.detach()
-	if !w.attach(c.Conn) || !w.probe() {
-		w.sess.abortProbe(w)
-		closeFrame(c.Conn, websocket.CloseNormalClosure)
-		return
-	}
-	w.startWriter()
 	w.readLoop()
-	<-w.ended
-}
-
-// probe runs the upgrade handshake: 2probe → 3probe, then 5. The
-// session's upgrade timer closes w (ending the read) if it takes too long.
-func (w *wsTransport) probe() bool {
-	probed := false
-	for {
-		mt, data, err := w.conn.ReadMessage()
-		if err != nil || mt != websocket.TextMessage {
-			return false
-		}
-		switch {
-		case !probed && string(data) == "2probe":
-			if err := w.conn.WriteMessage(websocket.TextMessage, []byte("3probe")); err != nil {
-				return false
-			}
-			if !w.sess.probed(w) {
-				return false
-			}
-			probed = true
-		case probed && string(data) == "5":
-			return w.sess.finishUpgrade(w)
-		default:
-			return false
-		}
-	}
 }
 
 // startWriter allows writers and starts one for whatever was queued before
-// (the open packet, buffered packets). Once the reader has returned, the
-// handler waits for w.ended: the session is closed by then (the reader
-// ends only when its session closes or after closing it), so a writer
-// takes the end and writes the final packets and the close frame.
+// (the open packet, buffered packets).
 func (w *wsTransport) startWriter() {
 	w.writerStarted.Store(true)
 	w.Notify()
 }
 
-// readLoop reads until the connection fails or the session is done with it.
+// wsReadBufferSize is the size of the pooled buffers the socket is read
+// into; only a reader that has data to parse holds one.
+const wsReadBufferSize = 16 << 10
+
+var wsReadPool = sync.Pool{New: func() any { b := make([]byte, wsReadBufferSize); return &b }}
+
+// readLoop reads the connection until it ends, then ends it (finish). On
+// its own goroutine (handoff), it continues on a fresh goroutine and
+// returns once the connection has been idle for wsIdleHandoff after a
+// delivery, so that the goroutine left waiting has a small stack.
 func (w *wsTransport) readLoop() {
 	for {
-		mt, data, err := w.conn.ReadMessage()
+		bp, n, err := w.sock.read(w.raw)
 		if err != nil {
-			reason := ReasonTransportClose
-			if errors.Is(err, websocket.ErrReadLimit) {
-				// Over MaxPayload: the conn already sent close 1009.
-				reason = ReasonTransportError
+			if w.idleArmed && errors.Is(err, os.ErrDeadlineExceeded) && !w.woken() {
+				w.idleArmed = false
+				w.cold = wsColdBursts
+				go w.freshReadLoop()
+				return
 			}
-			w.sess.transportError(w, reason)
-			if !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-				w.sess.log.Debug("engine: websocket read", slog.Any("err", err))
+			w.reason = ReasonTransportClose
+			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
+				w.srvLog().Debug("engine: websocket read", slog.Any("err", err))
 			}
+			break
+		}
+		w.beginDelivery()
+		ok, ferr := w.rd.feed((*bp)[:n], w.frameFn)
+		wsReadPool.Put(bp)
+		w.endDelivery()
+		if ferr != nil {
+			w.srvLog().Debug("engine: websocket protocol error", slog.String("err", ferr.msg))
+			w.setCloseCode(ferr.code)
+			w.reason = ReasonTransportError
+			break
+		}
+		if !ok {
+			break
+		}
+		if w.handoff && w.received && w.cold > 0 {
+			// A connection that is new or was idle is likely to be idle
+			// again: the wait goes to a fresh goroutine at once.
+			w.received = false
+			w.cold--
+			go w.readLoop()
 			return
 		}
-		var p packet
-		if mt == websocket.BinaryMessage {
-			p = packet{typ: PacketMessage, data: data, binary: true}
-		} else if p, err = decodePacket(data); err != nil {
-			w.sess.transportError(w, ReasonParseError)
-			return
+		if w.handoff && w.received && !w.idleArmed {
+			// This goroutine's stack may have grown while delivering: if
+			// the connection goes idle, a fresh one takes the wait.
+			w.idleArmed = true
+			_ = w.raw.SetReadDeadline(time.Now().Add(wsIdleHandoff))
+			if w.woken() { // Close or end may have set a past deadline first
+				_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+			}
 		}
-		if !w.sess.receive(w, p) {
-			return
-		}
+		w.received = false
 	}
+	w.finish()
 }
 
-// wsBufPool holds the write buffers of writers, so that only connections
-// being written to hold one.
+// wsIdleHandoff is how long after its first delivery a reading goroutine
+// hands the wait to a fresh goroutine (see readLoop): a busy connection
+// pays one goroutine start (and the stack growth of its next delivery)
+// per wsIdleHandoff, an idle one waits on a small stack.
+const wsIdleHandoff = time.Second
+
+// wsColdBursts is how many bursts of messages a new connection, or one
+// that went idle, delivers each on a goroutine that then exits, handing
+// the wait to a fresh one: most connections of a server are mostly idle,
+// and the stacks grown by their occasional deliveries are freed at once
+// rather than when the idle deadline fires. A busier connection then
+// keeps its goroutine (and pays no stack growth per message).
+const wsColdBursts = 4
+
+// freshReadLoop continues readLoop on a new goroutine after an idle
+// deadline. The deadline is cleared before the wake-up flags are checked,
+// and Close and end set their flag before their past deadline, so a
+// wake-up is never lost.
+func (w *wsTransport) freshReadLoop() {
+	_ = w.raw.SetReadDeadline(time.Time{})
+	if w.woken() {
+		_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+	}
+	w.readLoop()
+}
+
+// woken reports whether Close or end wants the reader to stop (they wake
+// it with a past read deadline).
+func (w *wsTransport) woken() bool {
+	if w.isClosed() {
+		return true
+	}
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return w.wEnded
+}
+
+func (w *wsTransport) srvLog() *slog.Logger {
+	if w.sess != nil {
+		return w.sess.log
+	}
+	return w.srv.log
+}
+
+// finish ends the connection once the reader has stopped: the session is
+// told (if the reader stopped on its own), the final packets and the
+// close frame are written (by the writer, or here for a probe that never
+// carried the session), and the socket is closed.
+func (w *wsTransport) finish() {
+	if w.reason != "" {
+		w.sess.transportError(w, w.reason)
+	}
+	if w.writerStarted.Load() {
+		w.Close() // the session is closed or no longer uses w: the writer takes the end
+		<-w.ended
+	} else {
+		if w.probing {
+			w.sess.abortProbe(w)
+		}
+		code := w.closeCode
+		if code == 0 {
+			code = wsCloseNormal
+		}
+		writeWSClose(w.raw, code)
+	}
+	_ = w.raw.Close()
+	w.srv.wg.Done()
+}
+
+func (w *wsTransport) setCloseCode(code int) {
+	w.wmu.Lock()
+	if w.closeCode == 0 {
+		w.closeCode = code
+	}
+	w.wmu.Unlock()
+}
+
+// onFrame handles one message or control frame from the client.
+func (w *wsTransport) onFrame(op byte, payload []byte) bool {
+	switch op {
+	case wsOpPing:
+		w.pong(payload)
+		return true
+	case wsOpPong:
+		return true
+	case wsOpClose:
+		code := wsCloseNoStatus
+		if len(payload) >= 2 {
+			code = int(payload[0])<<8 | int(payload[1])
+		}
+		w.setCloseCode(code) // echoed in the final close frame
+		w.reason = ReasonTransportClose
+		return false
+	}
+	if w.probing {
+		return w.probe(op, payload)
+	}
+	var p packet
+	if op == wsOpBinary {
+		p = packet{typ: PacketMessage, data: payload, binary: true}
+	} else {
+		var err error
+		if p, err = decodePacket(payload); err != nil {
+			w.reason = ReasonParseError
+			return false
+		}
+	}
+	w.received = true
+	return w.sess.receive(w, p)
+}
+
+// probe runs the upgrade handshake: 2probe → 3probe, then 5. The
+// session's upgrade timer closes w (ending the read) if it takes too long.
+// Anything else fails the probe (the reader then aborts it).
+func (w *wsTransport) probe(op byte, payload []byte) bool {
+	switch {
+	case op != wsOpText:
+	case !w.probed && string(payload) == "2probe":
+		if !w.writeDirect(appendWSFrame(nil, packet{typ: PacketPong, data: []byte("probe")})) {
+			return false
+		}
+		if !w.sess.probed(w) {
+			return false
+		}
+		w.probed = true
+		return true
+	case w.probed && string(payload) == "5":
+		if !w.sess.finishUpgrade(w) {
+			return false
+		}
+		w.probing = false
+		w.startWriter()
+		return true
+	}
+	return false
+}
+
+// pong answers a ping: written at once during the probe, otherwise by the
+// token holder between frames (only the latest ping is answered, as RFC
+// 6455 section 5.5.3 allows).
+func (w *wsTransport) pong(payload []byte) {
+	frame := appendWSControl(nil, wsOpPong, payload)
+	if !w.writerStarted.Load() {
+		w.writeDirect(frame)
+		return
+	}
+	w.wmu.Lock()
+	w.ctl = frame
+	w.wmu.Unlock()
+	w.Notify()
+}
+
+// writeDirect writes b with the reader before the writer is started.
+func (w *wsTransport) writeDirect(b []byte) bool {
+	_ = w.raw.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
+	_, err := w.raw.Write(b)
+	return err == nil
+}
+
+// writeWSClose writes a close frame, giving up after wsCloseTimeout.
+func writeWSClose(c net.Conn, code int) {
+	_ = c.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
+	_, _ = c.Write(appendWSClose(nil, code))
+}
+
+// beginDelivery marks the reader as delivering: writes it causes are
+// left to it (see Notify).
+func (w *wsTransport) beginDelivery() {
+	w.wmu.Lock()
+	w.delivering = true
+	w.wmu.Unlock()
+}
+
+// endDelivery ends the delivery and writes what it left pending, unless
+// a writer goroutine holds the token (it will take it).
+func (w *wsTransport) endDelivery() {
+	w.wmu.Lock()
+	w.delivering = false
+	if w.deferArmed {
+		w.deferArmed = false
+		w.deferTimer.Stop()
+	}
+	if !w.wPending || w.wRunning || w.wEnded || !w.writerStarted.Load() {
+		w.wmu.Unlock()
+		return
+	}
+	w.wRunning = true
+	w.wmu.Unlock()
+	w.writeRun(true)
+}
+
+// wsBufPool holds the write buffers of token holders, so that only
+// connections being written to hold one.
 var wsBufPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// writeRun is the connection's only writer while it runs: it takes every
-// queued packet at once and writes them as consecutive frames (see
-// writeFrames), until nothing was notified since it last took. It ends
-// the connection (close frame, then the reader is woken) when the session
-// is done with it.
-func (w *wsTransport) writeRun() {
-	var bp *[]byte
-	defer func() {
-		if bp != nil {
-			if cap(*bp) > 16<<10 {
-				*bp = nil // an idle connection keeps no large buffer
-			}
-			wsBufPool.Put(bp)
-		}
-	}()
+// wsBatchSize is the size past which the frames encoded so far are
+// written before more are encoded.
+const wsBatchSize = 64 << 10
+
+// writeRun holds the write token: it writes what is encoded, encodes what
+// was taken (whole frames, up to wsBatchSize per write), and takes every
+// queued packet at once, until nothing was notified since it last took.
+// When the session is done with w it writes the close frame and ends the
+// connection (end). inline (the reader, after a delivery) writes without
+// blocking and hands whatever does not fit to a writer goroutine.
+func (w *wsTransport) writeRun(inline bool) {
 	for {
+		if w.out != nil && w.outOff < len(*w.out) {
+			b := (*w.out)[w.outOff:]
+			if inline {
+				n, err := w.sock.tryWrite(b)
+				w.outOff += n
+				if err != nil {
+					w.writeFailed()
+					return
+				}
+				if n < len(b) {
+					go w.writeRun(false) // the token passes to it
+					return
+				}
+			} else {
+				w.armWriteDeadline()
+				if _, err := w.raw.Write(b); err != nil {
+					w.writeFailed()
+					return
+				}
+			}
+			*w.out, w.outOff = (*w.out)[:0], 0
+			continue
+		}
+		if w.closeOut {
+			w.releaseOut()
+			w.end()
+			return
+		}
+		if len(w.pend) > 0 || w.done {
+			if w.out == nil {
+				w.out = wsBufPool.Get().(*[]byte)
+			}
+			buf := *w.out
+			for len(w.pend) > 0 && len(buf) < wsBatchSize {
+				buf = appendWSFrame(buf, w.pend[0])
+				w.pend[0] = packet{}
+				w.pend = w.pend[1:]
+			}
+			if len(w.pend) == 0 {
+				w.pend = nil
+				if w.done {
+					w.wmu.Lock()
+					code := w.closeCode
+					w.wmu.Unlock()
+					if code == 0 {
+						code = wsCloseNormal
+					}
+					buf = appendWSClose(buf, code)
+					w.closeOut = true
+				}
+			}
+			*w.out = buf
+			continue
+		}
+		w.releaseOut() // before the token goes: the next holder takes its own
 		w.wmu.Lock()
 		if !w.wPending || w.wEnded {
 			w.wRunning = false
@@ -294,102 +654,64 @@ func (w *wsTransport) writeRun() {
 			return
 		}
 		w.wPending = false
+		ctl := w.ctl
+		w.ctl = nil
 		w.wmu.Unlock()
-		// The deadline is set before take: if Close sets its shorter one
-		// after this, it wins; if before, take reports the end.
-		_ = w.raw.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
 		pkts, st := w.sess.take(w)
-		if st == takeDone {
-			_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
-		}
-		if len(pkts) > 0 {
-			if bp == nil {
-				bp = wsBufPool.Get().(*[]byte)
+		w.pend, w.done = pkts, st == takeDone
+		if len(ctl) > 0 {
+			if w.out == nil {
+				w.out = wsBufPool.Get().(*[]byte)
 			}
-			var err error
-			if *bp, err = w.writeFrames((*bp)[:0], pkts); err != nil {
-				w.end()
-				w.sess.transportError(w, ReasonTransportError)
-				return
-			}
-		}
-		if st == takeDone {
-			closeFrame(w.conn, websocket.CloseNormalClosure)
-			w.end()
-			return
+			*w.out = append(*w.out, ctl...)
 		}
 	}
 }
 
-// end records that nothing more is written and ends the reader
-// (fasthttp's hijacked connection ignores Close; a past deadline wakes
-// ReadMessage). The writer calling it stays marked running, so that no
-// other starts.
+// armWriteDeadline bounds the next blocking write: wsWriteTimeout, or
+// wsCloseTimeout once w is closed or its session done. Close sets closed
+// before its own deadline, so whichever of the two deadlines is set last,
+// a closed transport ends with the short one.
+func (w *wsTransport) armWriteDeadline() {
+	if w.done || w.isClosed() {
+		_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
+		return
+	}
+	_ = w.raw.SetWriteDeadline(time.Now().Add(wsWriteTimeout))
+	if w.isClosed() {
+		_ = w.raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout))
+	}
+}
+
+// releaseOut returns the write buffer to the pool (an idle connection
+// keeps none, and the pool keeps no large one).
+func (w *wsTransport) releaseOut() {
+	if w.out == nil {
+		return
+	}
+	if cap(*w.out) > 16<<10 {
+		*w.out = nil
+	} else {
+		*w.out = (*w.out)[:0]
+	}
+	wsBufPool.Put(w.out)
+	w.out, w.outOff = nil, 0
+}
+
+func (w *wsTransport) writeFailed() {
+	w.pend = nil
+	w.releaseOut()
+	w.end()
+	w.sess.transportError(w, ReasonTransportError)
+}
+
+// end records that nothing more is written and wakes the reader (a past
+// read deadline), which closes the connection. The token holder calling
+// it keeps the token, so that no other writer starts.
 func (w *wsTransport) end() {
 	w.wmu.Lock()
 	w.wEnded = true
 	w.wmu.Unlock()
 	_ = w.raw.SetReadDeadline(time.Unix(1, 0))
 	close(w.ended)
-}
-
-// wsBatchSize is the size past which the frames gathered so far are
-// written without waiting for more.
-const wsBatchSize = 64 << 10
-
-// writeFrames writes pkts as consecutive frames, gathering them into buf
-// (returned for reuse) so that a typical batch takes one write call. Every
-// write holds whole frames only: a control frame that fasthttp/websocket
-// writes concurrently (a pong, a close) can only fall between frames.
-func (w *wsTransport) writeFrames(buf []byte, pkts []packet) ([]byte, error) {
-	for _, p := range pkts {
-		buf = appendWSFrame(buf, p)
-		if len(buf) >= wsBatchSize {
-			if _, err := w.raw.Write(buf); err != nil {
-				return buf[:0], err
-			}
-			buf = buf[:0]
-		}
-	}
-	if len(buf) > 0 {
-		if _, err := w.raw.Write(buf); err != nil {
-			return buf[:0], err
-		}
-	}
-	return buf[:0], nil
-}
-
-func closeFrame(c *websocket.Conn, code int) {
-	_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
-}
-
-// appendWSFrame appends one unmasked, unfragmented server frame holding
-// p: a binary frame with the raw data for a binary message, otherwise a
-// text frame with the packet's text form (RFC 6455 section 5.2).
-func appendWSFrame(dst []byte, p packet) []byte {
-	const (
-		finText   = 0x80 | websocket.TextMessage
-		finBinary = 0x80 | websocket.BinaryMessage
-	)
-	n := len(p.data)
-	op := byte(finBinary)
-	if !p.binary {
-		op = finText
-		n++ // the type digit
-	}
-	dst = append(dst, op)
-	switch {
-	case n <= 125:
-		dst = append(dst, byte(n))
-	case n <= 0xffff:
-		dst = append(dst, 126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, 127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	if !p.binary {
-		dst = append(dst, byte('0'+p.typ))
-	}
-	return append(dst, p.data...)
 }
