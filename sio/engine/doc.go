@@ -19,7 +19,10 @@
 // once as one payload; a WebSocket's writer goroutine — started only while
 // there is something to write, so an idle connection has none — takes
 // every queued packet and writes them as consecutive frames, sharing one
-// write call (a new one past 64KiB).
+// write call (a new one past 64KiB). What a delivery on the WebSocket's
+// reader queues is written by the reader itself once the delivery
+// returns, in one non-blocking write, unless the delivery takes over a
+// millisecond.
 // A full queue closes the session ("slow consumer"): messages are never
 // dropped silently, except by SendVolatile.
 //
@@ -41,7 +44,7 @@
 // nothing is left; a close with no delivery in progress runs OnClose on a
 // new goroutine. Close does not wait for OnClose; Session.Done is
 // closed after OnClose has returned. Server.Close closes every session and
-// waits for their OnClose and for every WebSocket handler; it must not be
+// waits for their OnClose and for every WebSocket connection to end; it must not be
 // called from a callback. A panic in a callback is logged and closes the
 // session. A callback that blocks holds up its session: its WebSocket
 // stops reading (pongs included: a callback blocked past PingTimeout may end
@@ -100,25 +103,31 @@
 // interface of transport.go; server.go the options and session table;
 // observer.go the metrics hook;
 // http.go routes requests (errors, CORS, handshake); polling.go and
-// websocket.go are the two transports. Only the last three (and the
-// fiber types in Options and Mount) touch fiber or the websocket package,
-// so sessions are tested with a fake transport.
+// websocket.go are the two transports, wsframe.go the WebSocket frame
+// codec and wsio_*.go its socket I/O. Only the HTTP and transport files
+// (and the fiber types in Options and Mount) touch fiber, so sessions are
+// tested with a fake transport.
 //
 // # Caveats
 //
 // The fiber app's BodyLimit must be at least MaxPayload (fiber otherwise
 // answers 413 itself without closing the session). Detecting an aborted
 // long-poll peeks at the socket (MSG_PEEK) on Unix; elsewhere such a
-// session ends by ping timeout. WebSocket data frames are written straight
-// to the connection, bypassing fasthttp/websocket's writer (which writes one
-// frame per syscall); control frames still go through it. Every write
-// holds whole frames, so a control frame written concurrently (a pong, a
-// close) can only fall between frames.
-// Per-message compression is not negotiated.
+// session ends by ping timeout.
 //
-// Memory: an idle WebSocket session holds one goroutine (its reader,
-// fasthttp's hijack handler), fasthttp's 4KiB connection reader and
-// request context (kept by fasthttp for the life of a hijacked
-// connection), a 256-byte frame reader and no write buffer (writers take
-// one from a pool).
+// WebSockets are implemented here (RFC 6455, no extension: per-message
+// compression is not negotiated) rather than by a library. Mounted on the
+// *fiber.App, the engine sets fasthttp's KeepHijackedConns (see Mount), so
+// the hijack handler returns after the handshake and the connection is
+// driven on the raw TCP connection; this assumes, as RFC 6455 requires,
+// that a client sends nothing after its handshake before the 101 (bytes
+// it did send would be lost with fasthttp's reader). Every write holds
+// whole frames, so a control frame (a pong, a close) can only fall
+// between data frames.
+//
+// Memory: an idle WebSocket session holds one goroutine waiting in the
+// runtime's poller on a fresh (2 KiB) stack, the session, its transport
+// and handshake snapshot, and no buffer (reads and writes take theirs
+// from pools while they run). Mounted on a group, fasthttp's hijack
+// goroutine and request context stay with each connection instead.
 package engine

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
@@ -172,25 +173,76 @@ func writeError(c *fiber.Ctx, e *Error) error {
 	return c.Status(e.Status()).Send(e.body())
 }
 
-// snapshot copies what the session keeps of the handshake request.
+// snapshot copies what the session keeps of the handshake request, for
+// the life of the session: every header key and value share one string
+// and every header value one []string (likewise for the query), rather
+// than an allocation each.
 func snapshot(c *fiber.Ctx) *Handshake {
 	hs := &Handshake{
-		Headers:    make(http.Header),
 		RemoteAddr: c.Context().RemoteAddr().String(),
 		Time:       time.Now(),
 		Secure:     c.Secure(),
 		URL:        string(c.Request().RequestURI()),
 	}
-	c.Request().Header.VisitAll(func(k, v []byte) {
-		hs.Headers.Add(string(k), string(v))
+	h := &c.Request().Header
+	n, size := 0, 0
+	h.VisitAll(func(k, v []byte) { n, size = n+1, size+len(k)+len(v) })
+	var b strings.Builder
+	b.Grow(size)
+	h.VisitAll(func(k, v []byte) { b.Write(k); b.Write(v) })
+	all := b.String()
+	hs.Headers = make(http.Header, n)
+	vals := make([]string, n)
+	i, off := 0, 0
+	h.VisitAll(func(k, v []byte) {
+		key := textproto.CanonicalMIMEHeaderKey(all[off : off+len(k)])
+		off += len(k)
+		vals[i] = all[off : off+len(v)]
+		off += len(v)
+		if prev, ok := hs.Headers[key]; ok {
+			hs.Headers[key] = append(prev, vals[i])
+		} else {
+			hs.Headers[key] = vals[i : i+1 : i+1]
+		}
+		i++
 	})
-	q, err := url.ParseQuery(string(c.Request().URI().QueryString()))
-	if err != nil {
-		q = url.Values{}
+	hs.Query = parseQuery(string(c.Request().URI().QueryString()))
+	if hs.Query == nil {
+		q := url.Values{}
 		c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
 			q.Add(string(k), string(v))
 		})
+		hs.Query = q
 	}
-	hs.Query = q
 	return hs
+}
+
+// parseQuery is url.ParseQuery with the keys and values sharing raw's
+// memory where they need no unescaping; nil where url.ParseQuery fails.
+func parseQuery(raw string) url.Values {
+	n := strings.Count(raw, "&") + 1
+	q := make(url.Values, n)
+	vals := make([]string, 0, n)
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		if strings.Contains(part, ";") {
+			return nil
+		}
+		k, v, _ := strings.Cut(part, "=")
+		k, err1 := url.QueryUnescape(k)
+		v, err2 := url.QueryUnescape(v)
+		if err1 != nil || err2 != nil {
+			return nil
+		}
+		vals = append(vals, v)
+		j := len(vals) - 1
+		if prev, ok := q[k]; ok {
+			q[k] = append(prev, v)
+		} else {
+			q[k] = vals[j : j+1 : j+1]
+		}
+	}
+	return q
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"log/slog"
 	"sync"
 	"time"
 
@@ -68,7 +69,7 @@ func (p *polling) serveGet(c *fiber.Ctx) error {
 	p.mu.Lock()
 	if p.getPending {
 		p.mu.Unlock()
-		p.sess.log.Debug("engine: overlapping GET")
+		p.sess.logAt(slog.LevelDebug, "engine: overlapping GET")
 		p.sess.close(ReasonTransportError) // the pending GET gets "1"
 		return writeError(c, newError(CodeBadRequest))
 	}
@@ -108,7 +109,7 @@ func (p *polling) serveGet(c *fiber.Ctx) error {
 			return writePayload(c, []packet{{typ: PacketNoop}})
 		case <-p.wake:
 		case <-w.closed:
-			p.sess.log.Debug("engine: poll connection closed prematurely")
+			p.sess.logAt(slog.LevelDebug, "engine: poll connection closed prematurely")
 			p.sess.transportError(p, ReasonTransportError)
 			c.Context().SetConnectionClose()
 			return nil
@@ -121,7 +122,7 @@ func (p *polling) servePost(c *fiber.Ctx) error {
 	p.mu.Lock()
 	if p.postPending {
 		p.mu.Unlock()
-		p.sess.log.Debug("engine: overlapping POST")
+		p.sess.logAt(slog.LevelDebug, "engine: overlapping POST")
 		p.sess.transportError(p, ReasonTransportError)
 		return writeError(c, newError(CodeBadRequest))
 	}

@@ -222,7 +222,7 @@ func (s *Server) open(t Transport, hs *Handshake) *Session {
 	s.mu.Unlock()
 	defer s.wg.Done()
 
-	sess.log.Debug("engine: session opened", slog.String("transport", t.Name()))
+	sess.logAt(slog.LevelDebug, "engine: session opened", slog.String("transport", t.Name()))
 	if fn != nil {
 		sess.guard("OnSession", func() { fn(sess) })
 	}

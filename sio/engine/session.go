@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -71,7 +72,6 @@ type Session struct {
 	id  string
 	cfg *config
 	hs  *Handshake
-	log *slog.Logger
 	reg registry // the server's session table (nil in some tests)
 
 	closedCh chan struct{} // closed when the session closes
@@ -122,7 +122,6 @@ func newSession(id string, cfg *config, hs *Handshake, t Transport, reg registry
 		id:        id,
 		cfg:       cfg,
 		hs:        hs,
-		log:       cfg.logger.With(logKeySID, id),
 		reg:       reg,
 		closedCh:  make(chan struct{}),
 		doneCh:    make(chan struct{}),
@@ -204,7 +203,7 @@ func (s *Session) Send(msgs ...Message) error {
 	}
 	if queued := len(s.out); queued+len(msgs) > s.cfg.maxQueue {
 		s.mu.Unlock()
-		s.log.Warn("engine: outbound queue full, closing session", slog.Int("queued", queued))
+		s.logAt(slog.LevelWarn, "engine: outbound queue full, closing session", slog.Int("queued", queued))
 		s.close(ReasonSlowConsumer)
 		return ErrSlowConsumer
 	}
@@ -298,7 +297,7 @@ func (s *Session) close(reason string) {
 	}
 	s.mu.Unlock()
 
-	s.log.Debug("engine: session closed", slog.String(logKeyReason, reason))
+	s.logAt(slog.LevelDebug, "engine: session closed", slog.String(logKeyReason, reason))
 	// Leave the table first: when OnClose runs, the sid is gone.
 	if s.reg != nil {
 		s.reg.sessionClosed(s, linger)
@@ -387,7 +386,7 @@ func (s *Session) receive(t Transport, p packet) bool {
 	case PacketPing:
 		// v4: only the server pings ("invalid heartbeat direction").
 		s.mu.Unlock()
-		s.log.Debug("engine: client sent a ping")
+		s.logAt(slog.LevelDebug, "engine: client sent a ping")
 		s.close(ReasonTransportError)
 		return false
 	default: // open, upgrade, noop: ignored like engine.io does
@@ -648,12 +647,22 @@ func (s *Session) deliverLoop() {
 	}
 }
 
+// logAt logs msg with the session id. A session keeps no logger of its
+// own (slog's With would cost every idle session about a KiB).
+func (s *Session) logAt(level slog.Level, msg string, attrs ...slog.Attr) {
+	l := s.cfg.logger
+	if !l.Enabled(context.Background(), level) {
+		return
+	}
+	l.LogAttrs(context.Background(), level, msg, append([]slog.Attr{slog.String(logKeySID, s.id)}, attrs...)...)
+}
+
 // guard runs a callback; a panic in it is logged and closes the session
 // rather than the process.
 func (s *Session) guard(name string, fn func()) {
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("engine: callback panicked", slog.String("callback", name),
+			s.logAt(slog.LevelError, "engine: callback panicked", slog.String("callback", name),
 				slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
 			s.close(ReasonForcedClose)
 		}

@@ -69,9 +69,8 @@ type wsRequest struct {
 // (so that a second WebSocket for the sid is refused even if it is quicker
 // to start), and attached to its connection afterwards.
 type wsTransport struct {
-	srv   *Server
-	sess  *Session
-	ended chan struct{} // closed when the final write is done (or a write failed)
+	srv  *Server
+	sess *Session
 
 	mu     sync.Mutex // guards the fields below
 	raw    net.Conn   // nil until attached
@@ -91,12 +90,13 @@ type wsTransport struct {
 
 	writerStarted atomic.Bool // the connection carries the session: writers may run
 
-	wmu        sync.Mutex // guards the fields below
-	wRunning   bool       // the write token is held (a writer goroutine or the reader)
-	wPending   bool       // something was notified since the token holder last took
-	wEnded     bool       // the final write is done, or a write failed: nothing more is written
-	delivering bool       // the reader is delivering: Notify leaves the write to it
-	deferArmed bool       // deferTimer runs for the current delivery
+	wmu        sync.Mutex    // guards the fields below
+	wRunning   bool          // the write token is held (a writer goroutine or the reader)
+	wPending   bool          // something was notified since the token holder last took
+	wEnded     bool          // the final write is done, or a write failed: nothing more is written
+	endCh      chan struct{} // the reader waits on it for wEnded (closed by end)
+	delivering bool          // the reader is delivering: Notify leaves the write to it
+	deferArmed bool          // deferTimer runs for the current delivery
 	deferTimer *time.Timer
 	ctl        []byte // a pong to write between frames
 	closeCode  int    // code of the final close frame; 0 means 1000
@@ -109,7 +109,7 @@ type wsTransport struct {
 	closeOut bool     // the close frame is in out
 }
 
-func newWSTransport() *wsTransport { return &wsTransport{ended: make(chan struct{})} }
+func newWSTransport() *wsTransport { return &wsTransport{} }
 
 func (w *wsTransport) Name() string { return transportWebSocket }
 
@@ -232,14 +232,19 @@ func (s *Server) upgradeWS(c *fiber.Ctx, req *wsRequest) error {
 		c.Set("Sec-WebSocket-Version", "13")
 		return fiber.ErrUpgradeRequired
 	}
-	h := sha1.Sum([]byte(key + wsGUID))
 	c.Status(fiber.StatusSwitchingProtocols)
 	c.Set(fiber.HeaderUpgrade, "websocket")
 	c.Set(fiber.HeaderConnection, "Upgrade")
-	c.Set("Sec-WebSocket-Accept", base64.StdEncoding.EncodeToString(h[:]))
+	c.Set("Sec-WebSocket-Accept", wsAcceptKey(key))
 	own := s.ownConns.Load()
 	c.Context().Hijack(func(nc net.Conn) { s.serveWS(nc, req, own) })
 	return nil
+}
+
+// wsAcceptKey is the Sec-WebSocket-Accept value for a Sec-WebSocket-Key.
+func wsAcceptKey(key string) string {
+	h := sha1.Sum([]byte(key + wsGUID))
+	return base64.StdEncoding.EncodeToString(h[:])
 }
 
 func (s *Server) serveWebSocketHandshake(c *fiber.Ctx, hs *Handshake) error {
@@ -346,7 +351,7 @@ func (w *wsTransport) readLoop() {
 			}
 			w.reason = ReasonTransportClose
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
-				w.srvLog().Debug("engine: websocket read", slog.Any("err", err))
+				w.logDebug("engine: websocket read", slog.Any("err", err))
 			}
 			break
 		}
@@ -355,7 +360,7 @@ func (w *wsTransport) readLoop() {
 		wsReadPool.Put(bp)
 		w.endDelivery()
 		if ferr != nil {
-			w.srvLog().Debug("engine: websocket protocol error", slog.String("err", ferr.msg))
+			w.logDebug("engine: websocket protocol error", slog.String("err", ferr.msg))
 			w.setCloseCode(ferr.code)
 			w.reason = ReasonTransportError
 			break
@@ -389,7 +394,7 @@ func (w *wsTransport) readLoop() {
 // hands the wait to a fresh goroutine (see readLoop): a busy connection
 // pays one goroutine start (and the stack growth of its next delivery)
 // per wsIdleHandoff, an idle one waits on a small stack.
-const wsIdleHandoff = time.Second
+var wsIdleHandoff = time.Second // a variable for tests
 
 // wsColdBursts is how many bursts of messages a new connection, or one
 // that went idle, delivers each on a goroutine that then exits, handing
@@ -422,11 +427,10 @@ func (w *wsTransport) woken() bool {
 	return w.wEnded
 }
 
-func (w *wsTransport) srvLog() *slog.Logger {
+func (w *wsTransport) logDebug(msg string, attr slog.Attr) {
 	if w.sess != nil {
-		return w.sess.log
+		w.sess.logAt(slog.LevelDebug, msg, attr)
 	}
-	return w.srv.log
 }
 
 // finish ends the connection once the reader has stopped: the session is
@@ -439,7 +443,15 @@ func (w *wsTransport) finish() {
 	}
 	if w.writerStarted.Load() {
 		w.Close() // the session is closed or no longer uses w: the writer takes the end
-		<-w.ended
+		w.wmu.Lock()
+		if !w.wEnded {
+			w.endCh = make(chan struct{}) // made only now: an idle connection has none
+		}
+		ch := w.endCh
+		w.wmu.Unlock()
+		if ch != nil {
+			<-ch
+		}
 	} else {
 		if w.probing {
 			w.sess.abortProbe(w)
@@ -711,7 +723,10 @@ func (w *wsTransport) writeFailed() {
 func (w *wsTransport) end() {
 	w.wmu.Lock()
 	w.wEnded = true
+	ch := w.endCh
 	w.wmu.Unlock()
 	_ = w.raw.SetReadDeadline(time.Unix(1, 0))
-	close(w.ended)
+	if ch != nil {
+		close(ch)
+	}
 }

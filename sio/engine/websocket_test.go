@@ -1,0 +1,194 @@
+package engine
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/gofiber/fiber/v2"
+)
+
+// writeRaw writes raw client frames on c's connection.
+func writeRaw(t *testing.T, c *websocket.Conn, frames ...[]byte) {
+	t.Helper()
+	for _, f := range frames {
+		if _, err := c.NetConn().Write(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestWebSocketFramesFromClient(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.dial(t, "EIO=4&transport=websocket", nil)
+	readWS(t, c)
+	pongs := make(chan string, 1)
+	c.SetPongHandler(func(s string) error { pongs <- s; return nil })
+	// A fragmented message with a ping between its fragments, each frame
+	// written separately, then cut at odd places.
+	writeRaw(t, c,
+		clientFrame(wsOpText, []byte("4fr")),
+		clientFrame(0x80|wsOpPing, []byte("hi")),
+		clientFrame(wsOpContinuation, []byte("agm")))
+	last := clientFrame(0x80|wsOpContinuation, []byte("ented"))
+	writeRaw(t, c, last[:3])
+	time.Sleep(5 * time.Millisecond) // lets the server read the cut frame's start alone
+	writeRaw(t, c, last[3:])
+	if mt, s := readWSSkipPings(t, c); mt != websocket.TextMessage || s != "4fragmented" {
+		t.Fatalf("echo of a fragmented message: %d %q", mt, s)
+	}
+	select {
+	case s := <-pongs:
+		if s != "hi" {
+			t.Fatalf("pong %q", s)
+		}
+	default:
+		t.Fatal("no pong before the echo")
+	}
+	// A close with a code is answered with the same code.
+	writeRaw(t, c, clientFrame(0x80|wsOpClose, []byte{0x0f, 0xa0})) // 4000
+	expectClose(t, c, 4000)
+	if r := ts.reason(t); r != ReasonTransportClose {
+		t.Fatalf("reason %q", r)
+	}
+}
+
+func TestWebSocketProtocolErrors(t *testing.T) {
+	ts := startServer(t, nil)
+	for _, tc := range []struct {
+		name  string
+		frame []byte
+		code  int
+	}{
+		{"invalid UTF-8", clientFrame(0x80|wsOpText, []byte("4\xff")), websocket.CloseInvalidFramePayloadData},
+		{"unknown opcode", clientFrame(0x80|0x3, []byte("x")), websocket.CloseProtocolError},
+		{"unmasked", []byte{0x81, 2, '4', 'x'}, websocket.CloseProtocolError},
+		{"reserved bit", clientFrame(0x80|0x20|wsOpText, []byte("4x")), websocket.CloseProtocolError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ts.dial(t, "EIO=4&transport=websocket", nil)
+			readWS(t, c)
+			writeRaw(t, c, tc.frame)
+			expectClose(t, c, tc.code)
+			if r := ts.reason(t); r != ReasonTransportError {
+				t.Fatalf("reason %q", r)
+			}
+		})
+	}
+}
+
+// TestWebSocketBlockedDelivery: while OnMessage blocks, what other
+// goroutines send is still written (the deferral to the reader ends).
+func TestWebSocketBlockedDelivery(t *testing.T) {
+	ts := startServer(t, nil)
+	release := make(chan struct{})
+	sessCh := make(chan *Session, 1)
+	ts.setOnSession(func(s *Session) {
+		sessCh <- s
+		s.OnMessage(func(m Message) {
+			_ = s.Send(Message{Data: []byte("before")})
+			<-release
+			_ = s.Send(m)
+		})
+	})
+	c := ts.dial(t, "EIO=4&transport=websocket", nil)
+	readWS(t, c)
+	sess := <-sessCh
+	_ = c.WriteMessage(websocket.TextMessage, []byte("4block"))
+	if _, s := readWSSkipPings(t, c); s != "4before" {
+		t.Fatalf("sent by the blocked callback: %q", s)
+	}
+	_ = sess.Send(Message{Data: []byte("other")})
+	if _, s := readWSSkipPings(t, c); s != "4other" {
+		t.Fatalf("sent during a blocked callback: %q", s)
+	}
+	close(release)
+	if _, s := readWSSkipPings(t, c); s != "4block" {
+		t.Fatalf("echo %q", s)
+	}
+}
+
+// TestWebSocketIdleHandoff: after the reader has handed the wait to a
+// fresh goroutine (idle deadline), the connection reads, writes and
+// closes as before.
+func TestWebSocketIdleHandoff(t *testing.T) {
+	old := wsIdleHandoff
+	wsIdleHandoff = time.Millisecond
+	t.Cleanup(func() { wsIdleHandoff = old })
+	ts := startServer(t, nil)
+	c := ts.dial(t, "EIO=4&transport=websocket", nil)
+	_, open := readWS(t, c)
+	sess := ts.srv.lookup(parseOpen(t, open).SID)
+	for i := range 2*wsColdBursts + 3 {
+		msg := strings.Repeat("m", i+1)
+		_ = c.WriteMessage(websocket.TextMessage, []byte("4"+msg))
+		if _, s := readWSSkipPings(t, c); s != "4"+msg {
+			t.Fatalf("echo %d: %q", i, s)
+		}
+		if i%3 == 0 {
+			time.Sleep(5 * time.Millisecond) // lets the idle deadline pass (or not)
+		}
+	}
+	sess.Close()
+	expectClose(t, c, websocket.CloseNormalClosure)
+	if r := ts.reason(t); r != ReasonForcedClose {
+		t.Fatalf("reason %q", r)
+	}
+}
+
+// TestWebSocketOnGroup: mounted on a group (fasthttp then closes hijacked
+// connections itself), each WebSocket runs on fasthttp's hijack goroutine.
+func TestWebSocketOnGroup(t *testing.T) {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	srv := NewServer(&Options{Logger: quietLogger})
+	srv.OnSession(func(s *Session) {
+		s.OnMessage(func(m Message) { _ = s.Send(m) })
+	})
+	srv.Mount(app.Group("/g"), "/socket.io/")
+	if app.Server().KeepHijackedConns {
+		t.Fatal("KeepHijackedConns set for a group")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = app.Listener(ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		_ = app.Shutdown()
+		<-served
+	})
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+ln.Addr().String()+"/g/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	readWS(t, c)
+	_ = c.WriteMessage(websocket.TextMessage, []byte("4group"))
+	if _, s := readWSSkipPings(t, c); s != "4group" {
+		t.Fatalf("echo %q", s)
+	}
+	srv.Close()
+	expectClose(t, c, websocket.CloseNormalClosure)
+}
+
+func TestWebSocketBadHandshake(t *testing.T) {
+	ts := startServer(t, nil)
+	code, _, _ := ts.do(t, "GET", "EIO=4&transport=websocket", "",
+		"Connection", "Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "12", "Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	if code != fiber.StatusUpgradeRequired {
+		t.Fatalf("version 12: %d", code)
+	}
+	code, _, _ = ts.do(t, "GET", "EIO=4&transport=websocket", "",
+		"Connection", "keep-alive, Upgrade", "Upgrade", "websocket", "Sec-WebSocket-Version", "13")
+	if code != fiber.StatusUpgradeRequired {
+		t.Fatalf("no key: %d", code)
+	}
+	// The accept key of RFC 6455 section 1.3's example.
+	if got := wsAcceptKey("dGhlIHNhbXBsZSBub25jZQ=="); got != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("accept key %q", got)
+	}
+}

@@ -1,0 +1,227 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// clientFrame builds a masked client frame (RFC 6455 section 5.2).
+func clientFrame(b0 byte, payload []byte) []byte {
+	key := [4]byte{0x37, 0xfa, 0x21, 0x3d}
+	var f []byte
+	f = append(f, b0)
+	n := len(payload)
+	switch {
+	case n <= 125:
+		f = append(f, 0x80|byte(n))
+	case n <= 0xffff:
+		f = append(f, 0x80|126)
+		f = binary.BigEndian.AppendUint16(f, uint16(n))
+	default:
+		f = append(f, 0x80|127)
+		f = binary.BigEndian.AppendUint64(f, uint64(n))
+	}
+	f = append(f, key[:]...)
+	for i, c := range payload {
+		f = append(f, c^key[i&3])
+	}
+	return f
+}
+
+// wsEvent is one call of a wsFrameFunc, as a string for comparison.
+func wsEvents(r *wsReader, chunks ...[]byte) ([]string, *wsFrameError) {
+	var got []string
+	fn := func(op byte, p []byte) bool {
+		got = append(got, fmt.Sprintf("%d:%s", op, p))
+		return true
+	}
+	for _, c := range chunks {
+		ok, err := r.feed(bytes.Clone(c), fn)
+		if err != nil {
+			return got, err
+		}
+		if !ok {
+			break
+		}
+	}
+	return got, nil
+}
+
+func TestWSReader(t *testing.T) {
+	const fin = 0x80
+	big := strings.Repeat("x", 70000)
+	concat := func(fs ...[]byte) []byte { return bytes.Join(fs, nil) }
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want []string
+		code int // expected failure close code, 0 for none
+	}{
+		{"text", clientFrame(fin|wsOpText, []byte("4hello")), []string{"1:4hello"}, 0},
+		{"binary", clientFrame(fin|wsOpBinary, []byte{1, 2, 3}), []string{"2:\x01\x02\x03"}, 0},
+		{"empty", clientFrame(fin|wsOpText, nil), []string{"1:"}, 0},
+		{"16-bit length", clientFrame(fin|wsOpText, []byte(strings.Repeat("a", 300))), []string{"1:" + strings.Repeat("a", 300)}, 0},
+		{"64-bit length", clientFrame(fin|wsOpBinary, []byte(big)), []string{"2:" + big}, 0},
+		{"two frames", concat(clientFrame(fin|wsOpText, []byte("a")), clientFrame(fin|wsOpText, []byte("b"))), []string{"1:a", "1:b"}, 0},
+		{"fragmented with a ping inside", concat(
+			clientFrame(wsOpText, []byte("4he")),
+			clientFrame(fin|wsOpPing, []byte("p")),
+			clientFrame(wsOpContinuation, []byte("l")),
+			clientFrame(fin|wsOpContinuation, []byte("lo"))), []string{"9:p", "1:4hello"}, 0},
+		{"utf-8 cut by fragments", concat(
+			clientFrame(wsOpText, []byte("\xc3")),
+			clientFrame(fin|wsOpContinuation, []byte("\xa9"))), []string{"1:é"}, 0},
+		{"pong", clientFrame(fin|wsOpPong, []byte("x")), []string{"10:x"}, 0},
+		{"close with code", clientFrame(fin|wsOpClose, []byte{0x03, 0xe8, 'b', 'y', 'e'}), []string{"8:\x03\xe8bye"}, 0},
+		{"close without code", clientFrame(fin|wsOpClose, nil), []string{"8:"}, 0},
+		{"invalid utf-8", clientFrame(fin|wsOpText, []byte{0xff}), nil, wsCloseInvalidData},
+		{"invalid utf-8 in a close reason", clientFrame(fin|wsOpClose, []byte{0x03, 0xe8, 0xff}), nil, wsCloseInvalidData},
+		{"one-byte close body", clientFrame(fin|wsOpClose, []byte{3}), nil, wsCloseProtocolError},
+		{"close code 1005", clientFrame(fin|wsOpClose, []byte{0x03, 0xed}), nil, wsCloseProtocolError},
+		{"too big", clientFrame(fin|wsOpText, []byte(strings.Repeat("a", 101))), nil, wsCloseTooBig},
+		{"too big once reassembled", concat(
+			clientFrame(wsOpText, []byte(strings.Repeat("a", 60))),
+			clientFrame(fin|wsOpContinuation, []byte(strings.Repeat("a", 41)))), nil, wsCloseTooBig},
+		{"rsv bit", clientFrame(fin|0x40|wsOpText, []byte("a")), nil, wsCloseProtocolError},
+		{"unknown opcode", clientFrame(fin|0x3, []byte("a")), nil, wsCloseProtocolError},
+		{"unmasked", []byte{fin | wsOpText, 1, 'a'}, nil, wsCloseProtocolError},
+		{"fragmented control", clientFrame(wsOpPing, nil), nil, wsCloseProtocolError},
+		{"long control", clientFrame(fin|wsOpPing, make([]byte, 126)), nil, wsCloseProtocolError},
+		{"continuation first", clientFrame(fin|wsOpContinuation, []byte("a")), nil, wsCloseProtocolError},
+		{"data inside a fragmented message", concat(
+			clientFrame(wsOpText, []byte("a")),
+			clientFrame(fin|wsOpText, []byte("b"))), nil, wsCloseProtocolError},
+		{"length with the top bit", []byte{fin | wsOpBinary, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4}, nil, wsCloseProtocolError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			maxPayload := int64(1 << 20)
+			if strings.HasPrefix(tc.name, "too big") {
+				maxPayload = 100
+			}
+			// Whole, then cut at every byte (cuts in every header field
+			// and payload position).
+			splits := [][][]byte{{tc.in}}
+			if len(tc.in) < 400 {
+				for i := 1; i < len(tc.in); i++ {
+					splits = append(splits, [][]byte{tc.in[:i], tc.in[i:]})
+				}
+				var bytewise [][]byte
+				for i := range tc.in {
+					bytewise = append(bytewise, tc.in[i:i+1])
+				}
+				splits = append(splits, bytewise)
+			} else {
+				splits = append(splits, [][]byte{tc.in[:5], tc.in[5:9000], tc.in[9000:]})
+			}
+			for _, chunks := range splits {
+				r := &wsReader{maxPayload: maxPayload}
+				got, err := wsEvents(r, chunks...)
+				code := 0
+				if err != nil {
+					code = err.code
+				}
+				if code != tc.code {
+					t.Fatalf("cut %d: close code %d (%v), want %d", len(chunks[0]), code, err, tc.code)
+				}
+				if tc.code == 0 && !reflect.DeepEqual(got, tc.want) {
+					t.Fatalf("cut %d: got %q, want %q", len(chunks[0]), got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestWSReaderStop: a false from the callback stops the parse.
+func TestWSReaderStop(t *testing.T) {
+	r := &wsReader{maxPayload: 100}
+	in := append(clientFrame(0x80|wsOpText, []byte("a")), clientFrame(0x80|wsOpText, []byte("b"))...)
+	n := 0
+	ok, err := r.feed(in, func(byte, []byte) bool { n++; return false })
+	if ok || err != nil || n != 1 {
+		t.Fatalf("feed = %v, %v after %d calls", ok, err, n)
+	}
+}
+
+// TestWSReaderOwnership: a delivered message does not share the read
+// buffer, which the caller reuses.
+func TestWSReaderOwnership(t *testing.T) {
+	r := &wsReader{maxPayload: 100}
+	buf := clientFrame(0x80|wsOpBinary, []byte("abc"))
+	var msg []byte
+	r.feed(buf, func(_ byte, p []byte) bool { msg = p; return true })
+	clear(buf)
+	if string(msg) != "abc" {
+		t.Fatalf("message changed with the read buffer: %q", msg)
+	}
+}
+
+func TestWSUnmask(t *testing.T) {
+	key := [4]byte{1, 2, 3, 4}
+	for n := range 40 {
+		for pos := range 4 {
+			b := make([]byte, n)
+			for i := range b {
+				b[i] = byte(i * 7)
+			}
+			want := bytes.Clone(b)
+			for i := range want {
+				want[i] ^= key[(pos+i)&3]
+			}
+			wsUnmask(b, key, pos)
+			if !bytes.Equal(b, want) {
+				t.Fatalf("n=%d pos=%d: %v, want %v", n, pos, b, want)
+			}
+		}
+	}
+}
+
+// FuzzReadFrames feeds arbitrary bytes, whole and cut in two: the reader
+// must not panic, and the cut must not change what it reports.
+func FuzzReadFrames(f *testing.F) {
+	f.Add(clientFrame(0x80|wsOpText, []byte("4hello")), 3)
+	f.Add(append(clientFrame(wsOpBinary, []byte{1, 2}), clientFrame(0x80|wsOpContinuation, []byte{3})...), 7)
+	f.Add(clientFrame(0x80|wsOpPing, []byte("p")), 1)
+	f.Add(clientFrame(0x80|wsOpClose, []byte{3, 0xe8}), 2)
+	f.Add(clientFrame(0x80|wsOpText, []byte(strings.Repeat("z", 200))), 4)
+	f.Add([]byte{0x81, 0xff, 0, 0, 0, 0, 0, 0, 0, 9, 1, 2, 3, 4}, 5)
+	f.Fuzz(func(t *testing.T, in []byte, cut int) {
+		run := func(chunks ...[]byte) string {
+			r := &wsReader{maxPayload: 150}
+			got, err := wsEvents(r, chunks...)
+			return fmt.Sprintf("%q %v", got, err)
+		}
+		if cut < 0 || cut > len(in) {
+			cut = len(in) / 2
+		}
+		whole := run(in)
+		if split := run(in[:cut], in[cut:]); split != whole {
+			t.Fatalf("cut at %d: %s, whole: %s", cut, split, whole)
+		}
+	})
+}
+
+// FuzzParseQuery: parseQuery agrees with url.ParseQuery, or refuses (nil)
+// where url.ParseQuery fails.
+func FuzzParseQuery(f *testing.F) {
+	for _, s := range []string{"EIO=4&transport=websocket", "a=1&a=2&b", "x=%41+b", "bad=%zz", "a;b=1", "", "&&=&"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		want, err := url.ParseQuery(raw)
+		got := parseQuery(raw)
+		if err != nil {
+			if got != nil {
+				t.Fatalf("%q: parsed %v where url.ParseQuery fails (%v)", raw, got, err)
+			}
+			return
+		}
+		if !reflect.DeepEqual(map[string][]string(got), map[string][]string(want)) {
+			t.Fatalf("%q: %v, want %v", raw, got, want)
+		}
+	})
+}
