@@ -167,7 +167,7 @@ func (s *Server) SessionCount() int {
 
 // Close stops accepting handshakes, closes every session with reason
 // "server shutting down" and waits until every OnClose has returned and
-// every WebSocket handler has ended. It is idempotent. It must not be
+// every WebSocket connection has ended. It is idempotent. It must not be
 // called from an OnMessage/OnClose callback (it would wait for itself).
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
