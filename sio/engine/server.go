@@ -135,6 +135,23 @@ type Server struct {
 	closing   map[string]*Session // closed polling sessions whose close packet is not yet taken
 	closed    bool
 	onSession func(*Session)
+	parker    *wsParker // holds idle WebSockets; made on first use
+	parkerSet bool      // newWSParker was called
+}
+
+// getParker returns the server's wsParker (nil where unsupported or once
+// the server is closed).
+func (s *Server) getParker() *wsParker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	if !s.parkerSet {
+		s.parkerSet = true
+		s.parker = newWSParker()
+	}
+	return s.parker
 }
 
 // NewServer returns a Server; opts may be nil.
@@ -193,6 +210,14 @@ func (s *Server) Close() {
 		}
 	})
 	s.wg.Wait()
+	// Every connection has ended, so none is parked any more.
+	s.mu.Lock()
+	p := s.parker
+	s.parker = nil
+	s.mu.Unlock()
+	if p != nil {
+		p.stop()
+	}
 }
 
 // lookup returns the session with id sid: open, or closed with a close

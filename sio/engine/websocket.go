@@ -42,16 +42,19 @@ type wsRequest struct {
 // wsTransport is one WebSocket connection, driven on the raw TCP
 // connection once the handshake is answered.
 //
-// Reading: one goroutine at a time reads the socket (see readLoop). It
-// waits for readability in the runtime's poller with nothing but its
-// small stack, reads what is there into a pooled buffer, parses whole
-// frames (wsReader keeps only an incomplete frame's bytes) and delivers
-// the messages. A goroutine that has delivered hands the wait to a fresh
-// goroutine once the connection has been idle for wsIdleHandoff, so that
-// an idle connection's waiting goroutine does not keep a stack grown by a
-// delivery (the runtime starts goroutines at the average stack size,
-// which stays small when most of them are idle waiters). The reader ends the connection:
-// it waits for the final write, then closes the socket.
+// Reading: at most one goroutine at a time reads the socket (see
+// readLoop). It waits for readability in the runtime's poller with
+// nothing but its small stack, reads what is there into a pooled buffer,
+// parses whole frames (wsReader keeps only an incomplete frame's bytes)
+// and delivers the messages. A connection that is new, or went idle, is
+// "cold": after each of its next wsColdBursts deliveries, and whenever a
+// reader has waited wsIdleHandoff, the reading goroutine exits and the
+// connection is parked (wsParker, Linux: one epoll for the server, which
+// starts a fresh reading goroutine when the socket is readable) or, where
+// parking is unsupported, a fresh goroutine takes the wait. So an idle
+// connection holds no goroutine (or one with a small stack), and a busy
+// one keeps its goroutine with no hand-off per message. The reader ends
+// the connection: it waits for the final write, then closes the socket.
 //
 // Writing: one token holder at a time (wRunning) writes, whole frames per
 // write call, so a control frame (pong, close) can only fall between data
@@ -75,6 +78,8 @@ type wsTransport struct {
 	mu     sync.Mutex // guards the fields below
 	raw    net.Conn   // nil until attached
 	closed bool
+	parked bool      // held by parker, with no reading goroutine
+	parker *wsParker // the parker used last
 
 	// Reader state, used only by the reading goroutine.
 	sock      wsSock
@@ -174,6 +179,7 @@ func (w *wsTransport) Close() {
 		_ = raw.SetWriteDeadline(time.Now().Add(wsCloseTimeout)) // cuts a write in progress short
 		if !w.writerStarted.Load() {
 			_ = raw.SetReadDeadline(time.Unix(1, 0))
+			w.unpark()
 		}
 	}
 	w.Notify()
@@ -316,7 +322,9 @@ func (s *Server) serveWS(nc net.Conn, req *wsRequest, own bool) {
 	}
 	if own {
 		w.handoff = true
-		go w.readLoop()
+		if !w.rest(w.readLoopArmed) {
+			go w.readLoopArmed()
+		}
 		return
 	}
 	w.readLoop()
@@ -344,10 +352,11 @@ func (w *wsTransport) readLoop() {
 		bp, n, err := w.sock.read(w.raw)
 		if err != nil {
 			if w.idleArmed && errors.Is(err, os.ErrDeadlineExceeded) && !w.woken() {
-				w.idleArmed = false
 				w.cold = wsColdBursts
-				go w.freshReadLoop()
-				return
+				if w.rest(w.freshReadLoop) {
+					return
+				}
+				continue
 			}
 			w.reason = ReasonTransportClose
 			if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
@@ -373,17 +382,16 @@ func (w *wsTransport) readLoop() {
 			// again: the wait goes to a fresh goroutine at once.
 			w.received = false
 			w.cold--
-			go w.readLoop()
-			return
+			if w.rest(w.readLoopArmed) {
+				return
+			}
+			continue
 		}
 		if w.handoff && w.received && !w.idleArmed {
 			// This goroutine's stack may have grown while delivering: if
-			// the connection goes idle, a fresh one takes the wait.
-			w.idleArmed = true
-			_ = w.raw.SetReadDeadline(time.Now().Add(wsIdleHandoff))
-			if w.woken() { // Close or end may have set a past deadline first
-				_ = w.raw.SetReadDeadline(time.Unix(1, 0))
-			}
+			// the connection goes idle, it is parked (or a fresh
+			// goroutine takes the wait).
+			w.armIdle()
 		}
 		w.received = false
 	}
@@ -404,6 +412,90 @@ var wsIdleHandoff = time.Second // a variable for tests
 // keeps its goroutine (and pays no stack growth per message).
 const wsColdBursts = 4
 
+// readLoopArmed is readLoop with the idle deadline armed: the start of
+// every reading goroutine of a connection on its own goroutines.
+func (w *wsTransport) readLoopArmed() {
+	w.armIdle()
+	w.readLoop()
+}
+
+// armIdle sets the read deadline wsIdleHandoff ahead (see readLoop).
+func (w *wsTransport) armIdle() {
+	w.idleArmed = true
+	_ = w.raw.SetReadDeadline(time.Now().Add(wsIdleHandoff))
+	if w.woken() { // Close or end may have set a past deadline first
+		_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+	}
+}
+
+// rest ends this goroutine's turn as the reader (true) by parking the
+// connection or, without a parker, starting next on a fresh goroutine;
+// false if Close or end wants the reader to read on (and fail).
+func (w *wsTransport) rest(next func()) bool {
+	w.idleArmed = false
+	switch w.park() {
+	case parked:
+		return true
+	case parkWoken:
+		return false
+	}
+	go next()
+	return true
+}
+
+// Outcomes of park.
+const (
+	parked          = iota // the reading goroutine must exit at once
+	parkWoken              // Close or end wants the reader: read on (and fail)
+	parkUnsupported        // no parker: a fresh goroutine waits instead
+)
+
+// park hands an idle connection to the server's wsParker, which starts a
+// reading goroutine again when the socket is readable or unpark is called.
+// As in freshReadLoop, the deadline is cleared before the wake-up flags
+// are checked, and they are checked under w.mu, which unpark takes, so a
+// wake-up is never lost.
+func (w *wsTransport) park() int {
+	p := w.srv.getParker()
+	if p == nil || w.sock.fd < 0 {
+		return parkUnsupported
+	}
+	_ = w.raw.SetReadDeadline(time.Time{})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.isEnded() {
+		_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+		return parkWoken
+	}
+	w.parked, w.parker = true, p
+	if !p.add(w.sock.fd, w) {
+		w.parked = false
+		return parkUnsupported
+	}
+	return parked
+}
+
+// unpark starts a reading goroutine for a parked connection; it is called
+// by the parker when the socket is readable, and by Close and end after
+// they set their past read deadline.
+func (w *wsTransport) unpark() {
+	w.mu.Lock()
+	if !w.parked {
+		w.mu.Unlock()
+		return
+	}
+	w.parked = false
+	w.parker.remove(w.sock.fd)
+	w.mu.Unlock()
+	go w.readLoopArmed()
+}
+
+func (w *wsTransport) isEnded() bool {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return w.wEnded
+}
+
 // freshReadLoop continues readLoop on a new goroutine after an idle
 // deadline. The deadline is cleared before the wake-up flags are checked,
 // and Close and end set their flag before their past deadline, so a
@@ -419,12 +511,7 @@ func (w *wsTransport) freshReadLoop() {
 // woken reports whether Close or end wants the reader to stop (they wake
 // it with a past read deadline).
 func (w *wsTransport) woken() bool {
-	if w.isClosed() {
-		return true
-	}
-	w.wmu.Lock()
-	defer w.wmu.Unlock()
-	return w.wEnded
+	return w.isClosed() || w.isEnded()
 }
 
 func (w *wsTransport) logDebug(msg string, attr slog.Attr) {
@@ -726,6 +813,7 @@ func (w *wsTransport) end() {
 	ch := w.endCh
 	w.wmu.Unlock()
 	_ = w.raw.SetReadDeadline(time.Unix(1, 0))
+	w.unpark()
 	if ch != nil {
 		close(ch)
 	}

@@ -110,31 +110,96 @@ func TestWebSocketBlockedDelivery(t *testing.T) {
 	}
 }
 
-// TestWebSocketIdleHandoff: after the reader has handed the wait to a
-// fresh goroutine (idle deadline), the connection reads, writes and
-// closes as before.
-func TestWebSocketIdleHandoff(t *testing.T) {
+// waitParked waits until the session's WebSocket is parked (no reading
+// goroutine), as it is soon after wsIdleHandoff without traffic.
+func waitParked(t *testing.T, w *wsTransport) {
+	t.Helper()
+	if !wsParking {
+		return
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		p := w.parked
+		w.mu.Unlock()
+		if p {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("connection not parked")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func wsOf(t *testing.T, sess *Session) *wsTransport {
+	t.Helper()
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.probe != nil {
+		return sess.probe.(*wsTransport)
+	}
+	return sess.transport.(*wsTransport)
+}
+
+// shortIdle makes connections go idle (park) after a millisecond.
+func shortIdle(t *testing.T) {
 	old := wsIdleHandoff
 	wsIdleHandoff = time.Millisecond
 	t.Cleanup(func() { wsIdleHandoff = old })
+}
+
+// TestWebSocketIdleHandoff: a connection that went idle (parked, with
+// no goroutine, on Linux) is woken by data, by a session close (the
+// writer's end) and by Server.Close, and works as before in between.
+func TestWebSocketIdleHandoff(t *testing.T) {
+	shortIdle(t)
 	ts := startServer(t, nil)
 	c := ts.dial(t, "EIO=4&transport=websocket", nil)
 	_, open := readWS(t, c)
 	sess := ts.srv.lookup(parseOpen(t, open).SID)
+	w := wsOf(t, sess)
 	for i := range 2*wsColdBursts + 3 {
+		if i%3 == 0 {
+			waitParked(t, w)
+		}
 		msg := strings.Repeat("m", i+1)
 		_ = c.WriteMessage(websocket.TextMessage, []byte("4"+msg))
 		if _, s := readWSSkipPings(t, c); s != "4"+msg {
 			t.Fatalf("echo %d: %q", i, s)
 		}
-		if i%3 == 0 {
-			time.Sleep(5 * time.Millisecond) // lets the idle deadline pass (or not)
-		}
 	}
+	waitParked(t, w)
 	sess.Close()
 	expectClose(t, c, websocket.CloseNormalClosure)
 	if r := ts.reason(t); r != ReasonForcedClose {
 		t.Fatalf("reason %q", r)
+	}
+
+	c2 := ts.dial(t, "EIO=4&transport=websocket", nil)
+	_, open = readWS(t, c2)
+	waitParked(t, wsOf(t, ts.srv.lookup(parseOpen(t, open).SID)))
+	ts.srv.Close()
+	expectClose(t, c2, websocket.CloseNormalClosure)
+}
+
+// TestWebSocketParkedProbe: a probing WebSocket that went idle is still
+// ended by the upgrade timeout, and the session goes on over polling.
+func TestWebSocketParkedProbe(t *testing.T) {
+	shortIdle(t)
+	ts := startServer(t, &Options{UpgradeTimeout: 200 * time.Millisecond})
+	sid := ts.handshake(t)
+	c := ts.dial(t, "EIO=4&transport=websocket&sid="+sid, nil)
+	_ = c.WriteMessage(websocket.TextMessage, []byte("2probe"))
+	if _, s := readWS(t, c); s != "3probe" {
+		t.Fatalf("probe answer %q", s)
+	}
+	waitParked(t, wsOf(t, ts.srv.lookup(sid)))
+	expectClose(t, c, 0) // no "5" within UpgradeTimeout
+	q := "EIO=4&transport=polling&sid=" + sid
+	ts.do(t, "POST", q, "4still here")
+	if code, _, body := ts.do(t, "GET", q, ""); code != 200 || body != "4still here" {
+		t.Fatalf("polling after the aborted upgrade: %d %q", code, body)
 	}
 }
 

@@ -9,9 +9,9 @@ import (
 
 // wsSock reads with blocking reads into a pooled buffer on this platform
 // and leaves every write to the writer goroutine.
-type wsSock struct{}
+type wsSock struct{ fd int }
 
-func (s *wsSock) init(net.Conn) {}
+func (s *wsSock) init(net.Conn) { s.fd = -1 }
 
 func (s *wsSock) read(c net.Conn) (*[]byte, int, error) {
 	bp := wsReadPool.Get().(*[]byte)

@@ -14,6 +14,7 @@ import (
 // ever blocking. Connections without a RawConn (TLS) fall back to blocking
 // reads into a pooled buffer and leave every write to the writer goroutine.
 type wsSock struct {
+	fd      int // the socket's descriptor, -1 without a RawConn
 	rc      syscall.RawConn
 	readFn  func(fd uintptr) bool // rc.Read callback, allocated once
 	writeFn func(fd uintptr)      // rc.Control callback, allocated once
@@ -27,12 +28,16 @@ type wsSock struct {
 }
 
 func (s *wsSock) init(c net.Conn) {
+	s.fd = -1
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
+		return
+	}
+	if rc.Control(func(fd uintptr) { s.fd = int(fd) }) != nil {
 		return
 	}
 	s.rc = rc
