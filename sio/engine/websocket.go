@@ -92,6 +92,7 @@ type wsTransport struct {
 	received  bool   // the current burst delivered a message
 	idleArmed bool   // the read deadline is set to wsIdleHandoff after a delivery
 	cold      int    // bursts still delivered on a goroutine of their own (see readLoop)
+	active    bool   // delivered since the idle deadline was armed
 
 	writerStarted atomic.Bool // the connection carries the session: writers may run
 
@@ -344,14 +345,20 @@ const wsReadBufferSize = 16 << 10
 var wsReadPool = sync.Pool{New: func() any { b := make([]byte, wsReadBufferSize); return &b }}
 
 // readLoop reads the connection until it ends, then ends it (finish). On
-// its own goroutine (handoff), it continues on a fresh goroutine and
-// returns once the connection has been idle for wsIdleHandoff after a
-// delivery, so that the goroutine left waiting has a small stack.
+// its own goroutines (handoff) it rests — parks the connection, or leaves
+// the wait to a fresh goroutine — after each burst while the connection is
+// cold, and once the connection has delivered nothing for wsIdleHandoff.
 func (w *wsTransport) readLoop() {
 	for {
 		bp, n, err := w.sock.read(w.raw)
 		if err != nil {
 			if w.idleArmed && errors.Is(err, os.ErrDeadlineExceeded) && !w.woken() {
+				if w.active {
+					// Delivered since the deadline was armed: not idle.
+					w.active = false
+					w.armIdle()
+					continue
+				}
 				w.cold = wsColdBursts
 				if w.rest(w.freshReadLoop) {
 					return
@@ -379,13 +386,16 @@ func (w *wsTransport) readLoop() {
 		}
 		if w.handoff && w.received && w.cold > 0 {
 			// A connection that is new or was idle is likely to be idle
-			// again: the wait goes to a fresh goroutine at once.
+			// again: rest at once.
 			w.received = false
 			w.cold--
 			if w.rest(w.readLoopArmed) {
 				return
 			}
 			continue
+		}
+		if w.received {
+			w.active = true
 		}
 		if w.handoff && w.received && !w.idleArmed {
 			// This goroutine's stack may have grown while delivering: if
@@ -398,18 +408,17 @@ func (w *wsTransport) readLoop() {
 	w.finish()
 }
 
-// wsIdleHandoff is how long after its first delivery a reading goroutine
-// hands the wait to a fresh goroutine (see readLoop): a busy connection
-// pays one goroutine start (and the stack growth of its next delivery)
-// per wsIdleHandoff, an idle one waits on a small stack.
+// wsIdleHandoff is how long a reader waits with nothing delivered before
+// it rests (see readLoop); a busy connection only re-arms its read
+// deadline once per wsIdleHandoff.
 var wsIdleHandoff = time.Second // a variable for tests
 
 // wsColdBursts is how many bursts of messages a new connection, or one
-// that went idle, delivers each on a goroutine that then exits, handing
-// the wait to a fresh one: most connections of a server are mostly idle,
-// and the stacks grown by their occasional deliveries are freed at once
-// rather than when the idle deadline fires. A busier connection then
-// keeps its goroutine (and pays no stack growth per message).
+// that went idle, delivers each on a reading goroutine that then rests:
+// most connections of a server are mostly idle, and the stacks grown by
+// their occasional deliveries are freed at once rather than after
+// wsIdleHandoff. A busier connection then keeps its goroutine (and pays
+// no hand-off or stack growth per message).
 const wsColdBursts = 4
 
 // readLoopArmed is readLoop with the idle deadline armed: the start of
@@ -421,7 +430,7 @@ func (w *wsTransport) readLoopArmed() {
 
 // armIdle sets the read deadline wsIdleHandoff ahead (see readLoop).
 func (w *wsTransport) armIdle() {
-	w.idleArmed = true
+	w.idleArmed, w.active = true, false
 	_ = w.raw.SetReadDeadline(time.Now().Add(wsIdleHandoff))
 	if w.woken() { // Close or end may have set a past deadline first
 		_ = w.raw.SetReadDeadline(time.Unix(1, 0))
