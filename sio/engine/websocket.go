@@ -90,8 +90,8 @@ type wsTransport struct {
 	reason    string // why the reader stopped (a session close reason), or ""
 	handoff   bool   // the reader runs on its own goroutine (not fasthttp's)
 	received  bool   // the current burst delivered a message
-	idleArmed bool   // the read deadline is set to wsIdleHandoff after a delivery
-	cold      int    // bursts still delivered on a goroutine of their own (see readLoop)
+	idleArmed bool   // the read deadline is set wsIdleHandoff ahead (see readLoop)
+	cold      int    // bursts after each of which the reader still rests (see readLoop)
 	active    bool   // delivered since the idle deadline was armed
 
 	writerStarted atomic.Bool // the connection carries the session: writers may run
@@ -108,8 +108,8 @@ type wsTransport struct {
 	closeCode  int    // code of the final close frame; 0 means 1000
 
 	// Write state, used only by the token holder.
-	out      *[]byte  // encoded frames (pooled buffer), written up to outOff
-	outOff   int      //
+	out      *[]byte  // encoded frames (pooled buffer) ...
+	outOff   int      // ... written up to here
 	pend     []packet // taken and not yet encoded
 	done     bool     // take reported the end: the close frame follows pend
 	closeOut bool     // the close frame is in out
