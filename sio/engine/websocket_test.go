@@ -257,3 +257,30 @@ func TestWebSocketBadHandshake(t *testing.T) {
 		t.Fatalf("accept key %q", got)
 	}
 }
+
+// TestWebSocketLargeMessages: messages spanning many reads are reassembled
+// (up to exactly MaxPayload), and one byte more fails with 1009.
+func TestWebSocketLargeMessages(t *testing.T) {
+	const maxPayload = 300 << 10
+	ts := startServer(t, &Options{MaxPayload: maxPayload})
+	c := ts.dial(t, "EIO=4&transport=websocket", nil)
+	readWS(t, c)
+	big := make([]byte, maxPayload)
+	for i := range big {
+		big[i] = byte(i * 13)
+	}
+	_ = c.WriteMessage(websocket.BinaryMessage, big)
+	text := "4" + strings.Repeat("é", (maxPayload-1)/2)
+	_ = c.WriteMessage(websocket.TextMessage, []byte(text))
+	if mt, s := readWSSkipPings(t, c); mt != websocket.BinaryMessage || s != string(big) {
+		t.Fatalf("binary echo: type %d, %d bytes", mt, len(s))
+	}
+	if mt, s := readWSSkipPings(t, c); mt != websocket.TextMessage || s != text {
+		t.Fatalf("text echo: type %d, %d bytes", mt, len(s))
+	}
+	_ = c.WriteMessage(websocket.BinaryMessage, append(big, 0))
+	expectClose(t, c, websocket.CloseMessageTooBig)
+	if r := ts.reason(t); r != ReasonTransportError {
+		t.Fatalf("reason %q", r)
+	}
+}

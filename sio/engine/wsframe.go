@@ -44,8 +44,9 @@ func (e *wsFrameError) Error() string { return "websocket: " + e.msg }
 //
 // Between reads it keeps only a partial frame header (in a fixed array),
 // the message assembled so far (allocated at the size announced by the
-// frame header, so a message is copied once, straight into the slice the
-// receiver then owns) and, rarely, a control frame's payload cut by a read.
+// frame header, up to wsMsgPrealloc, so a message is usually copied once,
+// straight into the slice the receiver then owns) and, rarely, a control
+// frame's payload cut by a read.
 type wsReader struct {
 	maxPayload int64
 
@@ -62,6 +63,9 @@ type wsReader struct {
 	msg   []byte // its payload so far
 	ctl   []byte // payload of a control frame cut by a read
 }
+
+// wsMsgPrealloc bounds the allocation made for a message on its header.
+const wsMsgPrealloc = 64 << 10
 
 // wsFrameFunc receives a complete message (op text or binary; payload
 // owned by the callee) or a control frame (op close, ping or pong; payload
@@ -194,9 +198,12 @@ func (r *wsReader) readHeader(p []byte) (rest []byte, ok bool, err *wsFrameError
 			r.msgOp = op
 		}
 		if r.msg == nil {
-			// The message's final size when unfragmented; a fragmented one
-			// grows as its frames arrive.
-			r.msg = make([]byte, 0, length)
+			// The message's final size when unfragmented (a fragmented
+			// one grows as its frames arrive), but no more than
+			// wsMsgPrealloc before the bytes have arrived: a client
+			// announcing large frames and sending nothing would
+			// otherwise hold MaxPayload per connection.
+			r.msg = make([]byte, 0, min(length, wsMsgPrealloc))
 		}
 	default:
 		return nil, false, &wsFrameError{wsCloseProtocolError, "unknown opcode"}
