@@ -284,3 +284,22 @@ func TestWebSocketLargeMessages(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 }
+
+// BenchmarkWebSocketEcho measures one message echoed by the server
+// (client write, server read, delivery, Send, server write, client read).
+func BenchmarkWebSocketEcho(b *testing.B) {
+	ts := startServer(b, nil)
+	c := ts.dial(b, "EIO=4&transport=websocket", nil)
+	readWS(b, c)
+	_ = c.SetReadDeadline(time.Time{})
+	msg := []byte(`4{"hello":"world"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.WriteMessage(websocket.TextMessage, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := c.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -225,3 +225,22 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkWSReader parses a read holding 16 small text frames.
+func BenchmarkWSReader(b *testing.B) {
+	var in []byte
+	for range 16 {
+		in = append(in, clientFrame(0x80|wsOpText, []byte(`42["echo",{"n":1}]`))...)
+	}
+	buf := make([]byte, len(in))
+	r := &wsReader{maxPayload: 1 << 20}
+	fn := func(byte, []byte) bool { return true }
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		copy(buf, in)
+		if _, err := r.feed(buf, fn); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
