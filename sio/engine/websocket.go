@@ -344,6 +344,20 @@ const wsReadBufferSize = 16 << 10
 
 var wsReadPool = sync.Pool{New: func() any { b := make([]byte, wsReadBufferSize); return &b }}
 
+// wsBlockingReadPool holds the smaller buffers of connections read with
+// blocking reads (no RawConn: TLS, or without wsSock support), which hold
+// theirs while they wait.
+var wsBlockingReadPool = sync.Pool{New: func() any { b := make([]byte, 2<<10); return &b }}
+
+// putReadBuf returns a read buffer to the pool it came from.
+func putReadBuf(bp *[]byte) {
+	if cap(*bp) == wsReadBufferSize {
+		wsReadPool.Put(bp)
+	} else {
+		wsBlockingReadPool.Put(bp)
+	}
+}
+
 // readLoop reads the connection until it ends, then ends it (finish). On
 // its own goroutines (handoff) it rests — parks the connection, or leaves
 // the wait to a fresh goroutine — after each burst while the connection is
@@ -373,7 +387,7 @@ func (w *wsTransport) readLoop() {
 		}
 		w.beginDelivery()
 		ok, ferr := w.rd.feed((*bp)[:n], w.frameFn)
-		wsReadPool.Put(bp)
+		putReadBuf(bp)
 		w.endDelivery()
 		if ferr != nil {
 			w.logDebug("engine: websocket protocol error", slog.String("err", ferr.msg))

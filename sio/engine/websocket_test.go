@@ -1,6 +1,12 @@
 package engine
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -302,4 +308,74 @@ func BenchmarkWebSocketEcho(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// selfSignedTLS returns a server config with a fresh certificate for
+// 127.0.0.1 and a client config trusting it.
+func selfSignedTLS(t *testing.T) (server, client *tls.Config) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
+		&tls.Config{RootCAs: pool}
+}
+
+// TestWebSocketOverTLS: a connection without a RawConn (TLS) is read with
+// blocking reads and written by the writer goroutine only; it echoes,
+// idles (a fresh goroutine waits) and closes like the others.
+func TestWebSocketOverTLS(t *testing.T) {
+	shortIdle(t)
+	srvTLS, cliTLS := selfSignedTLS(t)
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	srv := NewServer(&Options{Logger: quietLogger})
+	srv.OnSession(func(s *Session) {
+		s.OnMessage(func(m Message) { _ = s.Send(m) })
+	})
+	srv.Mount(app, "/socket.io/")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { defer close(served); _ = app.Listener(tls.NewListener(ln, srvTLS)) }()
+	t.Cleanup(func() {
+		srv.Close()
+		_ = app.Shutdown()
+		<-served
+	})
+	d := websocket.Dialer{TLSClientConfig: cliTLS}
+	c, _, err := d.Dial("wss://"+ln.Addr().String()+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	readWS(t, c)
+	for i := range 2*wsColdBursts + 2 {
+		msg := "4" + strings.Repeat("t", i*1000+1)
+		_ = c.WriteMessage(websocket.TextMessage, []byte(msg))
+		if _, s := readWSSkipPings(t, c); s != msg {
+			t.Fatalf("echo %d: %d bytes", i, len(s))
+		}
+		time.Sleep(3 * time.Millisecond) // lets the idle deadline pass
+	}
+	srv.Close()
+	expectClose(t, c, websocket.CloseNormalClosure)
 }

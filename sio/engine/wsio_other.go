@@ -14,12 +14,12 @@ type wsSock struct{ fd int }
 func (s *wsSock) init(net.Conn) { s.fd = -1 }
 
 func (s *wsSock) read(c net.Conn) (*[]byte, int, error) {
-	bp := wsReadPool.Get().(*[]byte)
+	bp := wsBlockingReadPool.Get().(*[]byte)
 	n, err := c.Read(*bp)
 	if n > 0 {
 		return bp, n, nil
 	}
-	wsReadPool.Put(bp)
+	wsBlockingReadPool.Put(bp)
 	if err == nil {
 		err = io.ErrNoProgress
 	}

@@ -49,12 +49,12 @@ func (s *wsSock) init(c net.Conn) {
 // passes) and returns a pooled buffer holding n > 0 bytes of it.
 func (s *wsSock) read(c net.Conn) (*[]byte, int, error) {
 	if s.rc == nil {
-		bp := wsReadPool.Get().(*[]byte)
+		bp := wsBlockingReadPool.Get().(*[]byte)
 		n, err := c.Read(*bp)
 		if n > 0 {
 			return bp, n, nil // an error comes back on the next read
 		}
-		wsReadPool.Put(bp)
+		wsBlockingReadPool.Put(bp)
 		if err == nil {
 			err = io.ErrNoProgress
 		}
