@@ -126,7 +126,8 @@ const (
 type Server struct {
 	cfg       *config
 	log       *slog.Logger
-	ownConns  atomic.Bool // Mount made fasthttp keep hijacked connections (see serveWS)
+	ownConns  atomic.Bool   // Mount made fasthttp keep hijacked connections (see serveWS)
+	wsHandler fiber.Handler // the contrib websocket handler (newWSHandler)
 	closeOnce sync.Once
 	wg        sync.WaitGroup // session dispatchers and websocket connections
 
@@ -163,6 +164,7 @@ func NewServer(opts *Options) *Server {
 		sessions: make(map[string]*Session),
 		closing:  make(map[string]*Session),
 	}
+	s.wsHandler = s.newWSHandler()
 	return s
 }
 

@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"crypto/sha1"
-	"encoding/base64"
 	"errors"
 	"io"
 	"log/slog"
@@ -13,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	fws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -225,33 +224,37 @@ func headerHasToken(v, token string) bool {
 	return false
 }
 
-// wsGUID is the key suffix of RFC 6455 section 1.3.
-const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+// localsKey carries a wsRequest from the engine's HTTP handler through
+// the contrib websocket handler (which copies the request's locals).
+const localsKey = "engine.io/ws"
 
-// upgradeWS answers the WebSocket handshake (RFC 6455 section 4.2) with
-// 101 and takes the connection over once fasthttp has written it. No
-// subprotocol and no extension (per-message compression) is negotiated.
-// A request that is not a valid handshake gets 426 (fiber.ErrUpgradeRequired).
-func (s *Server) upgradeWS(c *fiber.Ctx, req *wsRequest) error {
-	key := c.Get("Sec-WebSocket-Key")
-	if c.Method() != fiber.MethodGet || key == "" ||
-		!headerHasToken(c.Get("Sec-WebSocket-Version"), "13") {
-		c.Set("Sec-WebSocket-Version", "13")
-		return fiber.ErrUpgradeRequired
-	}
-	c.Status(fiber.StatusSwitchingProtocols)
-	c.Set(fiber.HeaderUpgrade, "websocket")
-	c.Set(fiber.HeaderConnection, "Upgrade")
-	c.Set("Sec-WebSocket-Accept", wsAcceptKey(key))
-	own := s.ownConns.Load()
-	c.Context().Hijack(func(nc net.Conn) { s.serveWS(nc, req, own) })
-	return nil
+// newWSHandler is the contrib websocket handler that answers the
+// handshake (RFC 6455 section 4.2; no subprotocol, no per-message
+// compression, 426 for a request that is not a valid handshake) and
+// passes the hijacked connection to serveWS. Origins were checked by
+// Server.cors before. The buffers it gives fasthttp/websocket are only
+// used for the handshake: the transport reads and writes the raw
+// connection itself, so they are small.
+func (s *Server) newWSHandler() fiber.Handler {
+	return fws.New(func(c *fws.Conn) {
+		req, _ := c.Locals(localsKey).(*wsRequest)
+		if req == nil { // not through upgradeWS
+			_ = c.NetConn().Close()
+			return
+		}
+		s.serveWS(c.NetConn(), req, s.ownConns.Load())
+	}, fws.Config{ReadBufferSize: 256, WriteBufferSize: 256, WriteBufferPool: wsHandshakeBufPool})
 }
 
-// wsAcceptKey is the Sec-WebSocket-Accept value for a Sec-WebSocket-Key.
-func wsAcceptKey(key string) string {
-	h := sha1.Sum([]byte(key + wsGUID))
-	return base64.StdEncoding.EncodeToString(h[:])
+// wsHandshakeBufPool lends fasthttp/websocket a write buffer only if it
+// writes, which it never does here.
+var wsHandshakeBufPool = new(sync.Pool)
+
+// upgradeWS answers the WebSocket handshake through the contrib handler
+// and takes the connection over once fasthttp has written the 101.
+func (s *Server) upgradeWS(c *fiber.Ctx, req *wsRequest) error {
+	c.Locals(localsKey, req)
+	return s.wsHandler(c)
 }
 
 func (s *Server) serveWebSocketHandshake(c *fiber.Ctx, hs *Handshake) error {
