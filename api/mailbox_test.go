@@ -98,3 +98,23 @@ func TestMailboxIdleWorkerAndClose(t *testing.T) {
 		t.Fatal("new mailbox accepted a call after Close")
 	}
 }
+
+// doc:op submissions waiting for their commit count against the bound too,
+// and free their place once answered.
+func TestMailboxInflightOps(t *testing.T) {
+	a := newTestAPI()
+	defer a.Close()
+	mb := newMailbox(a)
+	for i := 0; i < maxPendingCalls; i++ {
+		mb.opStarted()
+	}
+	if mb.post(func() {}, false) {
+		t.Fatal("post accepted with maxPendingCalls ops in flight")
+	}
+	mb.opDone()
+	done := make(chan struct{})
+	if !mb.post(func() { close(done) }, false) {
+		t.Fatal("post refused after an op was answered")
+	}
+	<-done
+}

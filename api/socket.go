@@ -73,11 +73,12 @@ type mailbox struct {
 	a    *API
 	wake chan struct{} // capacity 1: there may be work in queue
 
-	mu      sync.Mutex // guards the fields below
-	queue   []func()
-	started bool // the worker was started
-	closed  bool // the final call was accepted: nothing more is
-	stopped bool // the worker exited (API.Close): nothing more is accepted
+	mu       sync.Mutex // guards the fields below
+	queue    []func()
+	inflight int  // doc:op submissions handed to the hub and not yet answered
+	started  bool // the worker was started
+	closed   bool // the final call was accepted: nothing more is
+	stopped  bool // the worker exited (API.Close): nothing more is accepted
 }
 
 func newMailbox(a *API) *mailbox {
@@ -88,7 +89,7 @@ func newMailbox(a *API) *mailbox {
 // final marks the last call (the disconnect): nothing is accepted after it.
 func (m *mailbox) post(fn func(), final bool) bool {
 	m.mu.Lock()
-	if m.closed || m.stopped || (!final && len(m.queue) >= maxPendingCalls) {
+	if m.closed || m.stopped || (!final && len(m.queue)+m.inflight >= maxPendingCalls) {
 		m.mu.Unlock()
 		return false
 	}
@@ -111,6 +112,11 @@ func (m *mailbox) post(fn func(), final bool) bool {
 	}
 	return true
 }
+
+// opStarted and opDone count a doc:op whose ack comes from the document
+// (see API.runOp): it counts against maxPendingCalls until answered.
+func (m *mailbox) opStarted() { m.mu.Lock(); m.inflight++; m.mu.Unlock() }
+func (m *mailbox) opDone()    { m.mu.Lock(); m.inflight--; m.mu.Unlock() }
 
 // run is the worker: it runs the queued calls in order and waits for more;
 // it exits once the final call has run, or when the API is closed and the
@@ -284,8 +290,18 @@ func (a *API) onConnection(s *sio.Socket) {
 	}
 	handle(evJoin, a.onJoin)
 	handle(evLeave, a.onLeave)
-	handle(evOp, a.onOp)
 	handle(evPresence, a.onPresence)
+	s.On(evOp, func(s *sio.Socket, args sio.Args, ack sio.AckFunc) {
+		payload, err := eventPayload(args)
+		if err != nil {
+			a.reply(s, evOp, ack, nil, err)
+			return
+		}
+		if !mb.post(func() { a.runOp(mb, s, payload, ack) }, false) {
+			a.reply(s, evOp, ack, nil, &collab.Error{Code: collab.CodeRateLimited,
+				Message: "too many requests in progress on this connection"})
+		}
+	})
 	s.OnAny(func(s *sio.Socket, event string, _ sio.Args, ack sio.AckFunc) {
 		switch event {
 		case evJoin, evLeave, evOp, evPresence:
@@ -397,29 +413,62 @@ func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error)
 	return okAck{OK: true}, nil
 }
 
-func (a *API) onOp(ctx context.Context, s *sio.Socket, p object) (any, error) {
+// runOp handles a doc:op on the mailbox worker. It does not wait for the
+// commit: the submission is handed to the document, whose goroutine sends the
+// ack once the op is durable, right after broadcasting it. So the ack is
+// queued on the socket together with the broadcasts of the same commit (one
+// write), no goroutine is woken just to send it, and the worker is free for
+// the socket's next event at once. Events of a socket still reach each
+// document in the order they were sent (the worker hands them over in
+// order); acks of ops on different documents may come back in another
+// order. The op counts against maxPendingCalls until it is answered.
+//
+// The hand-off and the store reads made while accepting the op use the
+// API's context, not a per-request timeout: the ack waits for durability
+// however long the store takes (the store fails the commit rather than
+// hanging it).
+func (a *API) runOp(mb *mailbox, s *sio.Socket, p object, ack sio.AckFunc) {
+	doc, sub, err := a.opRequest(s, p)
+	if err == nil {
+		mb.opStarted()
+		// collab resolves client ids: a session that joined after the one
+		// holding the client id takes it over (a reconnect), the older one
+		// gets forbidden. The old socket is deliberately not disconnected
+		// here: when it is dead the heartbeat reaps it, and when it is
+		// alive (two tabs sharing a client id, a client bug) disconnecting
+		// it would only make them kick each other and drop its other
+		// documents too.
+		err = a.hub.SubmitAsync(a.ctx, doc, collab.SessionID(s.ID()), sub, func(c *collab.Committed, err error) {
+			mb.opDone()
+			if err != nil {
+				a.reply(s, evOp, ack, nil, err)
+				return
+			}
+			a.reply(s, evOp, ack, opAckJSON(c.Version), nil)
+		})
+		if err != nil {
+			mb.opDone()
+		}
+	}
+	if err != nil {
+		a.reply(s, evOp, ack, nil, err)
+	}
+}
+
+// opRequest validates a doc:op payload and authorizes it.
+func (a *API) opRequest(s *sio.Socket, p object) (string, collab.Submission, error) {
 	doc, err := p.docID("doc")
 	if err != nil {
-		return nil, err
+		return "", collab.Submission{}, err
 	}
 	sub, err := p.submission()
 	if err != nil {
-		return nil, err
+		return "", collab.Submission{}, err
 	}
 	if err := a.authorize(socketIdentity(s), auth.Write, doc); err != nil {
-		return nil, err
+		return "", collab.Submission{}, err
 	}
-	// collab resolves client ids: a session that joined after the one
-	// holding the client id takes it over (a reconnect), the older one gets
-	// forbidden. The old socket is deliberately not disconnected here: when
-	// it is dead the heartbeat reaps it, and when it is alive (two tabs
-	// sharing a client id, a client bug) disconnecting it would only make
-	// them kick each other and drop its other documents too.
-	com, err := a.hub.Submit(ctx, doc, collab.SessionID(s.ID()), sub)
-	if err != nil {
-		return nil, err
-	}
-	return opAckJSON(com.Version), nil
+	return doc, sub, nil
 }
 
 func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, error) {
