@@ -365,6 +365,28 @@ func (h *Hub) SubmitAsync(ctx context.Context, doc string, s SessionID, sub Subm
 	return h.send(ctx, doc, s != "", func(d *docState) { d.submit(ctx, s, sub, false, reply) })
 }
 
+// TrySubmit is SubmitAsync for a session that does not wait: it hands the
+// submission over only if the document is loaded and its goroutine is idle
+// right now, and reports whether it did (then reply will be called, as
+// with SubmitAsync). On false nothing happened; use SubmitAsync.
+func (h *Hub) TrySubmit(ctx context.Context, doc string, s SessionID, sub Submission, reply ReplyFunc) bool {
+	if s == "" {
+		return false
+	}
+	h.mu.Lock()
+	d := h.docs[doc]
+	h.mu.Unlock()
+	if d == nil {
+		return false
+	}
+	select {
+	case d.reqs <- func() { d.submit(ctx, s, sub, false, reply) }:
+		return true
+	default:
+		return false
+	}
+}
+
 type submitReply struct {
 	c   *Committed
 	err error
