@@ -118,3 +118,31 @@ func TestMailboxInflightOps(t *testing.T) {
 	}
 	<-done
 }
+
+// direct runs its function only while the mailbox is idle (nothing queued
+// or running) and the API open, and counts what it handed over as in flight.
+func TestMailboxDirect(t *testing.T) {
+	a := newTestAPI()
+	mb := newMailbox(a)
+	ran := 0
+	try := func(ok bool) func() bool { return func() bool { ran++; return ok } }
+	if !mb.direct(try(true)) || ran != 1 || mb.inflight != 1 {
+		t.Fatalf("idle mailbox: ran %d, inflight %d", ran, mb.inflight)
+	}
+	if mb.direct(try(false)) || ran != 2 || mb.inflight != 1 {
+		t.Fatalf("refused hand-off: ran %d, inflight %d", ran, mb.inflight)
+	}
+	mb.opDone()
+	gate, running := make(chan struct{}), make(chan struct{})
+	mb.post(func() { close(running); <-gate }, false)
+	<-running
+	if mb.direct(try(true)) || ran != 2 {
+		t.Fatal("direct ran while a call was running")
+	}
+	mb.post(func() {}, false)
+	close(gate)
+	a.Close()
+	if mb.direct(try(true)) || ran != 2 {
+		t.Fatal("direct ran after Close")
+	}
+}

@@ -127,7 +127,7 @@ func (m *mailbox) opDone()    { m.mu.Lock(); m.inflight--; m.mu.Unlock() }
 func (m *mailbox) direct(try func() bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed || m.stopped || m.running || len(m.queue) > 0 || m.inflight >= maxPendingCalls {
+	if m.closed || m.stopped || m.running || len(m.queue) > 0 || m.inflight >= maxPendingCalls || m.a.ctx.Err() != nil {
 		return false
 	}
 	if !try() {
