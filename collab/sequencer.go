@@ -294,17 +294,23 @@ func (d *docState) transformSince(ctx context.Context, op ot.Op, base uint64) (o
 		}
 		base = d.histStart - 1
 	}
-	var err error
-	for _, c := range older {
-		if op, err = ot.Transform(op, c.Op, ot.Left); err != nil {
-			return nil, errorf(CodeInvalidOp, "transform against version %d: %v", c.Version, err)
+	// op was validated and normalized, committed ops were too (and the
+	// log's when they were accepted), so the steps skip validation, and
+	// they alternate two buffers rather than allocating one per step.
+	var bufs [2]ot.Op
+	step := func(other ot.Op) {
+		i := 0
+		if len(op) > 0 && len(bufs[0]) > 0 && &op[0] == &bufs[0][0] {
+			i = 1
 		}
+		bufs[i] = ot.TransformInto(bufs[i], op, other, ot.Left)
+		op = bufs[i]
+	}
+	for _, c := range older {
+		step(c.Op)
 	}
 	for v := base + 1; v <= d.head; v++ {
-		c := &d.hist[v-d.histStart].rec
-		if op, err = ot.Transform(op, c.Op, ot.Left); err != nil {
-			return nil, errorf(CodeInvalidOp, "transform against version %d: %v", c.Version, err)
-		}
+		step(d.hist[v-d.histStart].rec.Op)
 	}
 	return op, nil
 }
