@@ -454,9 +454,9 @@ func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error)
 // order. The op counts against maxPendingCalls until it is answered.
 //
 // The hand-off and the store reads made while accepting the op use the
-// API's context, not a per-request timeout: the ack waits for durability
-// however long the store takes (the store fails the commit rather than
-// hanging it).
+// API's context, not Options.RequestTimeout (no timer per op): the ack
+// waits for durability however long the store takes — a store that hangs
+// holds the whole document anyway.
 //
 // collab resolves client ids: a session that joined after the one holding
 // the client id takes it over (a reconnect), the older one gets forbidden.
