@@ -21,7 +21,8 @@ type Options struct {
 	// Default 16 MiB. The fiber app's own BodyLimit must be at least this.
 	MaxBodyBytes int
 	// RequestTimeout bounds each hub call made by a REST request or a
-	// Socket.IO event. Default 30s.
+	// Socket.IO event, except a doc:op's: its ack is sent by the document
+	// once the op is durable, however long that takes. Default 30s.
 	RequestTimeout time.Duration
 	// Auth authenticates clients (Socket.IO: the CONNECT payload's
 	// auth.token, refused with connect_error "unauthorized"; REST: the

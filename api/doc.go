@@ -47,9 +47,15 @@
 // Event handlers run on the connection's message goroutine in sio, which a
 // hub call (waiting for a durable commit) must not block. Each socket has a
 // mailbox: its events run in arrival order on one worker goroutine that
-// exists only while there is work (at most 64 queued events, then
-// rate_limited). The disconnect is the last item of a mailbox, so it
-// happens after the socket's pending events. API.Close cancels running hub
+// exists only while there is work (at most 64 queued events and ops
+// awaiting their commit, then rate_limited). The disconnect is the last
+// item of a mailbox, so it happens after the socket's pending events. A
+// doc:op does not hold the mailbox until its commit: it is handed to the
+// document (directly from the message goroutine when the mailbox is idle
+// and the document's goroutine is free, else by the worker), and the
+// document's goroutine sends the ack once the op is durable, right after
+// its broadcast. So a socket's events reach each document in order, and
+// acks of ops on different documents may arrive in another order. API.Close cancels running hub
 // calls and waits for the workers. A backup download is copied by a
 // goroutine into a pipe that fasthttp reads after the handler returned; it
 // ends when the copy is done, when the client goes away, or at Close (which

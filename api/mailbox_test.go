@@ -98,3 +98,51 @@ func TestMailboxIdleWorkerAndClose(t *testing.T) {
 		t.Fatal("new mailbox accepted a call after Close")
 	}
 }
+
+// doc:op submissions waiting for their commit count against the bound too,
+// and free their place once answered.
+func TestMailboxInflightOps(t *testing.T) {
+	a := newTestAPI()
+	defer a.Close()
+	mb := newMailbox(a)
+	for i := 0; i < maxPendingCalls; i++ {
+		mb.opStarted()
+	}
+	if mb.post(func() {}, false) {
+		t.Fatal("post accepted with maxPendingCalls ops in flight")
+	}
+	mb.opDone()
+	done := make(chan struct{})
+	if !mb.post(func() { close(done) }, false) {
+		t.Fatal("post refused after an op was answered")
+	}
+	<-done
+}
+
+// direct runs its function only while the mailbox is idle (nothing queued
+// or running) and the API open, and counts what it handed over as in flight.
+func TestMailboxDirect(t *testing.T) {
+	a := newTestAPI()
+	mb := newMailbox(a)
+	ran := 0
+	try := func(ok bool) func() bool { return func() bool { ran++; return ok } }
+	if !mb.direct(try(true)) || ran != 1 || mb.inflight != 1 {
+		t.Fatalf("idle mailbox: ran %d, inflight %d", ran, mb.inflight)
+	}
+	if mb.direct(try(false)) || ran != 2 || mb.inflight != 1 {
+		t.Fatalf("refused hand-off: ran %d, inflight %d", ran, mb.inflight)
+	}
+	mb.opDone()
+	gate, running := make(chan struct{}), make(chan struct{})
+	mb.post(func() { close(running); <-gate }, false)
+	<-running
+	if mb.direct(try(true)) || ran != 2 {
+		t.Fatal("direct ran while a call was running")
+	}
+	mb.post(func() {}, false)
+	close(gate)
+	a.Close()
+	if mb.direct(try(true)) || ran != 2 {
+		t.Fatal("direct ran after Close")
+	}
+}

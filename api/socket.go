@@ -73,11 +73,13 @@ type mailbox struct {
 	a    *API
 	wake chan struct{} // capacity 1: there may be work in queue
 
-	mu      sync.Mutex // guards the fields below
-	queue   []func()
-	started bool // the worker was started
-	closed  bool // the final call was accepted: nothing more is
-	stopped bool // the worker exited (API.Close): nothing more is accepted
+	mu       sync.Mutex // guards the fields below
+	queue    []func()
+	inflight int  // doc:op submissions handed to the hub and not yet answered
+	started  bool // the worker was started
+	running  bool // the worker is running a call
+	closed   bool // the final call was accepted: nothing more is
+	stopped  bool // the worker exited (API.Close): nothing more is accepted
 }
 
 func newMailbox(a *API) *mailbox {
@@ -88,7 +90,7 @@ func newMailbox(a *API) *mailbox {
 // final marks the last call (the disconnect): nothing is accepted after it.
 func (m *mailbox) post(fn func(), final bool) bool {
 	m.mu.Lock()
-	if m.closed || m.stopped || (!final && len(m.queue) >= maxPendingCalls) {
+	if m.closed || m.stopped || (!final && len(m.queue)+m.inflight >= maxPendingCalls) {
 		m.mu.Unlock()
 		return false
 	}
@@ -112,6 +114,29 @@ func (m *mailbox) post(fn func(), final bool) bool {
 	return true
 }
 
+// opStarted and opDone count a doc:op whose ack comes from the document
+// (see API.runOp): it counts against maxPendingCalls until answered.
+func (m *mailbox) opStarted() { m.mu.Lock(); m.inflight++; m.mu.Unlock() }
+func (m *mailbox) opDone()    { m.mu.Lock(); m.inflight--; m.mu.Unlock() }
+
+// direct runs try on the caller's goroutine in place of posting a call, if
+// the mailbox is idle: no call queued or running, so that nothing the
+// socket sent before is still waiting. try reports whether it handed an op
+// to the hub; it then counts as in flight (see opStarted). try runs with
+// the mailbox locked and must not wait.
+func (m *mailbox) direct(try func() bool) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.stopped || m.running || len(m.queue) > 0 || m.inflight >= maxPendingCalls || m.a.ctx.Err() != nil {
+		return false
+	}
+	if !try() {
+		return false
+	}
+	m.inflight++
+	return true
+}
+
 // run is the worker: it runs the queued calls in order and waits for more;
 // it exits once the final call has run, or when the API is closed and the
 // queue is empty.
@@ -121,6 +146,7 @@ func (m *mailbox) run() {
 	for {
 		m.mu.Lock()
 		if len(m.queue) == 0 {
+			m.running = false
 			if m.closed {
 				m.stopped = true
 				m.mu.Unlock()
@@ -144,6 +170,7 @@ func (m *mailbox) run() {
 		fn := m.queue[0]
 		m.queue[0] = nil
 		m.queue = m.queue[1:]
+		m.running = true
 		m.mu.Unlock()
 		fn()
 	}
@@ -284,8 +311,24 @@ func (a *API) onConnection(s *sio.Socket) {
 	}
 	handle(evJoin, a.onJoin)
 	handle(evLeave, a.onLeave)
-	handle(evOp, a.onOp)
 	handle(evPresence, a.onPresence)
+	s.On(evOp, func(s *sio.Socket, args sio.Args, ack sio.AckFunc) {
+		payload, err := eventPayload(args)
+		if err != nil {
+			a.reply(s, evOp, ack, nil, err)
+			return
+		}
+		doc, sub, err := a.opRequest(s, payload)
+		if err == nil && mb.direct(func() bool {
+			return a.hub.TrySubmit(a.ctx, doc, sid, sub, a.opReply(mb, s, ack))
+		}) {
+			return
+		}
+		if !mb.post(func() { a.runOp(mb, s, doc, sub, err, ack) }, false) {
+			a.reply(s, evOp, ack, nil, &collab.Error{Code: collab.CodeRateLimited,
+				Message: "too many requests in progress on this connection"})
+		}
+	})
 	s.OnAny(func(s *sio.Socket, event string, _ sio.Args, ack sio.AckFunc) {
 		switch event {
 		case evJoin, evLeave, evOp, evPresence:
@@ -397,29 +440,72 @@ func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error)
 	return okAck{OK: true}, nil
 }
 
-func (a *API) onOp(ctx context.Context, s *sio.Socket, p object) (any, error) {
+// A doc:op does not wait for its commit: the payload is checked on the
+// connection's message goroutine, and the submission handed to the
+// document, whose goroutine sends the ack once the op is durable, right
+// after broadcasting it. So the ack is queued on the socket together with
+// the broadcasts of the same commit (one write) and no goroutine is woken
+// just to send it. When the socket's mailbox is idle and the document's
+// goroutine is waiting for work, the op is handed over at once
+// (Hub.TrySubmit, on the message goroutine, without waiting); otherwise it
+// goes through the mailbox (runOp), behind the socket's earlier events.
+// Either way the events of a socket reach each document in the order they
+// were sent; acks of ops on different documents may come back in another
+// order. The op counts against maxPendingCalls until it is answered.
+//
+// The hand-off and the store reads made while accepting the op use the
+// API's context, not Options.RequestTimeout (no timer per op): the ack
+// waits for durability however long the store takes — a store that hangs
+// holds the whole document anyway.
+//
+// collab resolves client ids: a session that joined after the one holding
+// the client id takes it over (a reconnect), the older one gets forbidden.
+// The old socket is deliberately not disconnected here: when it is dead
+// the heartbeat reaps it, and when it is alive (two tabs sharing a client
+// id, a client bug) disconnecting it would only make them kick each other
+// and drop its other documents too.
+
+// runOp submits a doc:op from the mailbox worker; err is the outcome of
+// opRequest.
+func (a *API) runOp(mb *mailbox, s *sio.Socket, doc string, sub collab.Submission, err error, ack sio.AckFunc) {
+	if err == nil {
+		mb.opStarted()
+		if err = a.hub.SubmitAsync(a.ctx, doc, collab.SessionID(s.ID()), sub, a.opReply(mb, s, ack)); err != nil {
+			mb.opDone()
+		}
+	}
+	if err != nil {
+		a.reply(s, evOp, ack, nil, err)
+	}
+}
+
+// opReply returns the hub callback that acks a doc:op (on the document's
+// goroutine) and ends its in-flight count.
+func (a *API) opReply(mb *mailbox, s *sio.Socket, ack sio.AckFunc) collab.ReplyFunc {
+	return func(c *collab.Committed, err error) {
+		mb.opDone()
+		if err != nil {
+			a.reply(s, evOp, ack, nil, err)
+			return
+		}
+		a.reply(s, evOp, ack, opAckJSON(c.Version), nil)
+	}
+}
+
+// opRequest validates a doc:op payload and authorizes it.
+func (a *API) opRequest(s *sio.Socket, p object) (string, collab.Submission, error) {
 	doc, err := p.docID("doc")
 	if err != nil {
-		return nil, err
+		return "", collab.Submission{}, err
 	}
 	sub, err := p.submission()
 	if err != nil {
-		return nil, err
+		return "", collab.Submission{}, err
 	}
 	if err := a.authorize(socketIdentity(s), auth.Write, doc); err != nil {
-		return nil, err
+		return "", collab.Submission{}, err
 	}
-	// collab resolves client ids: a session that joined after the one
-	// holding the client id takes it over (a reconnect), the older one gets
-	// forbidden. The old socket is deliberately not disconnected here: when
-	// it is dead the heartbeat reaps it, and when it is alive (two tabs
-	// sharing a client id, a client bug) disconnecting it would only make
-	// them kick each other and drop its other documents too.
-	com, err := a.hub.Submit(ctx, doc, collab.SessionID(s.ID()), sub)
-	if err != nil {
-		return nil, err
-	}
-	return opAckJSON(com.Version), nil
+	return doc, sub, nil
 }
 
 func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, error) {

@@ -350,12 +350,55 @@ func (h *Hub) Submit(ctx context.Context, doc string, s SessionID, sub Submissio
 	return h.submit(ctx, doc, s, sub, false)
 }
 
+// SubmitAsync is Submit without waiting: it hands the submission to the
+// document's goroutine and returns. When it returns an error, reply is not
+// called; else reply is called exactly once, on the document's goroutine —
+// for a committed op right after the op was handed to the Broadcaster, so a
+// reply that queues an ack on the submitter's socket keeps that socket's
+// stream in version order. reply must not block. ctx bounds the hand-off and
+// any store read made while accepting the op; it must stay valid until reply
+// is called (the wait for durability itself is not bounded by it).
+func (h *Hub) SubmitAsync(ctx context.Context, doc string, s SessionID, sub Submission, reply ReplyFunc) error {
+	if err := ValidateDocID(doc); err != nil {
+		return err
+	}
+	return h.send(ctx, doc, s != "", func(d *docState) { d.submit(ctx, s, sub, false, reply) })
+}
+
+// TrySubmit is SubmitAsync for a session that does not wait: it hands the
+// submission over only if the document is loaded and its goroutine is idle
+// right now, and reports whether it did (then reply will be called, as
+// with SubmitAsync). On false nothing happened; use SubmitAsync.
+func (h *Hub) TrySubmit(ctx context.Context, doc string, s SessionID, sub Submission, reply ReplyFunc) bool {
+	if s == "" {
+		return false
+	}
+	h.mu.Lock()
+	d := h.docs[doc]
+	h.mu.Unlock()
+	if d == nil {
+		return false
+	}
+	select {
+	case d.reqs <- func() { d.submit(ctx, s, sub, false, reply) }:
+		return true
+	default:
+		return false
+	}
+}
+
+type submitReply struct {
+	c   *Committed
+	err error
+}
+
 func (h *Hub) submit(ctx context.Context, doc string, s SessionID, sub Submission, precondition bool) (*Committed, error) {
 	if err := ValidateDocID(doc); err != nil {
 		return nil, err
 	}
 	ch := make(chan submitReply, 1)
-	if err := h.send(ctx, doc, s != "", func(d *docState) { d.submit(ctx, s, sub, precondition, ch) }); err != nil {
+	reply := func(c *Committed, err error) { ch <- submitReply{c, err} }
+	if err := h.send(ctx, doc, s != "", func(d *docState) { d.submit(ctx, s, sub, precondition, reply) }); err != nil {
 		return nil, err
 	}
 	select {

@@ -9,23 +9,18 @@ import (
 
 // histEntry is one committed op kept in memory, with the content after it.
 // Entries above docState.durable are in flight or staged; their submitters
-// (waiters) are answered once the op is durable.
+// (own and dups) are answered once the op is durable.
 type histEntry struct {
-	rec     OpRecord
-	doc     *ot.Doc
-	except  SessionID
-	waiters []waiter
+	rec    OpRecord
+	doc    *ot.Doc
+	except SessionID
+	own    ReplyFunc   // the submitter's (nil once answered or for a loaded op)
+	dups   []ReplyFunc // duplicate submissions waiting for the same op
 }
 
-type waiter struct {
-	ch  chan<- submitReply
-	dup bool
-}
-
-type submitReply struct {
-	c   *Committed
-	err error
-}
+// ReplyFunc receives the outcome of a submission. It is called exactly once,
+// on the document's goroutine, and must not block.
+type ReplyFunc func(c *Committed, err error)
 
 type member struct {
 	joined    uint64 // join order (docState.joins when it first joined)
@@ -299,31 +294,37 @@ func (d *docState) transformSince(ctx context.Context, op ot.Op, base uint64) (o
 		}
 		base = d.histStart - 1
 	}
-	var err error
-	for _, c := range older {
-		if op, err = ot.Transform(op, c.Op, ot.Left); err != nil {
-			return nil, errorf(CodeInvalidOp, "transform against version %d: %v", c.Version, err)
+	// op was validated and normalized, committed ops were too (and the
+	// log's when they were accepted), so the steps skip validation, and
+	// they alternate two buffers rather than allocating one per step.
+	var bufs [2]ot.Op
+	step := func(other ot.Op) {
+		i := 0
+		if len(op) > 0 && len(bufs[0]) > 0 && &op[0] == &bufs[0][0] {
+			i = 1
 		}
+		bufs[i] = ot.TransformInto(bufs[i], op, other, ot.Left)
+		op = bufs[i]
+	}
+	for _, c := range older {
+		step(c.Op)
 	}
 	for v := base + 1; v <= d.head; v++ {
-		c := &d.hist[v-d.histStart].rec
-		if op, err = ot.Transform(op, c.Op, ot.Left); err != nil {
-			return nil, errorf(CodeInvalidOp, "transform against version %d: %v", c.Version, err)
-		}
+		step(d.hist[v-d.histStart].rec.Op)
 	}
 	return op, nil
 }
 
-func (d *docState) submit(ctx context.Context, s SessionID, sub Submission, precondition bool, reply chan<- submitReply) {
+func (d *docState) submit(ctx context.Context, s SessionID, sub Submission, precondition bool, reply ReplyFunc) {
 	c, err := d.accept(ctx, s, sub, precondition, reply)
 	if err != nil || c != nil {
-		reply <- submitReply{c, err}
+		reply(c, err)
 	}
 }
 
 // accept validates and orders one submission. It returns (nil, nil) when the
 // reply was queued (answered once durable), else the immediate answer.
-func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, precondition bool, reply chan<- submitReply) (*Committed, error) {
+func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, precondition bool, reply ReplyFunc) (*Committed, error) {
 	if s != "" {
 		if _, ok := d.members[s]; !ok {
 			return nil, errorf(CodeNotJoined, "session has not joined document %q", d.id)
@@ -378,7 +379,7 @@ func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, prec
 	d.h.opts.Observer.ObserveTransform(int(d.head - sub.Version))
 	d.head++
 	rec := OpRecord{Version: d.head, Op: op, Client: sub.Client, Seq: sub.Seq, Time: time.Now().UTC()}
-	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, except: s, waiters: []waiter{{ch: reply}}})
+	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, except: s, own: reply})
 	d.doc = nd
 	if sub.Client != "" && sub.Seq > 0 {
 		d.seqs[sub.Client] = seqMark{sub.Seq, d.head}
@@ -458,7 +459,7 @@ func (d *docState) seqMark(ctx context.Context, client string) (seqMark, error) 
 }
 
 // duplicate answers a (client, seq) that was already accepted.
-func (d *docState) duplicate(ctx context.Context, s SessionID, sub Submission, m seqMark, reply chan<- submitReply) (*Committed, error) {
+func (d *docState) duplicate(ctx context.Context, s SessionID, sub Submission, m seqMark, reply ReplyFunc) (*Committed, error) {
 	v := m.version
 	var found *OpRecord
 	if sub.Seq < m.seq {
@@ -469,7 +470,7 @@ func (d *docState) duplicate(ctx context.Context, s SessionID, sub Submission, m
 	}
 	if v > d.durable {
 		e := d.entry(v)
-		e.waiters = append(e.waiters, waiter{ch: reply, dup: true})
+		e.dups = append(e.dups, reply)
 		return nil, nil
 	}
 	c := &Committed{Version: v, Duplicate: true}
@@ -666,18 +667,22 @@ func (d *docState) allReported() bool {
 	return true
 }
 
-// release broadcasts the ops of a durable batch and answers their waiters.
-// Each op is broadcast before its own waiters are answered, so a Submit
+// release broadcasts the ops of a durable batch and answers their submitters.
+// Each op is broadcast before its own submitters are answered, so a Submit
 // that returned has had its op handed to the Broadcaster (a caller that
 // looks at the room right after the ack sees it).
 func (d *docState) release(f flight) {
 	for v := d.durable + 1; v <= f.to; v++ {
 		e := &d.hist[v-d.histStart]
 		d.h.bc.BroadcastOp(d.id, e.except, OpEvent{Doc: d.id, Version: v, Op: e.rec.Op, Client: e.rec.Client})
-		for _, w := range e.waiters {
-			w.ch <- submitReply{c: &Committed{Version: v, Op: e.rec.Op, Duplicate: w.dup}}
+		if e.own != nil {
+			e.own(&Committed{Version: v, Op: e.rec.Op}, nil)
+			e.own = nil
 		}
-		e.waiters = nil
+		for _, reply := range e.dups {
+			reply(&Committed{Version: v, Op: e.rec.Op, Duplicate: true}, nil)
+		}
+		e.dups = nil
 	}
 	d.h.opts.Observer.ObserveCommit(int(f.to-d.durable), time.Since(f.at))
 	d.durable = f.to
@@ -688,10 +693,14 @@ func (d *docState) release(f flight) {
 func (d *docState) failFrom(v uint64, err error) {
 	for x := v; x <= d.head; x++ {
 		e := &d.hist[x-d.histStart]
-		for _, w := range e.waiters {
-			w.ch <- submitReply{err: err}
+		if e.own != nil {
+			e.own(nil, err)
+			e.own = nil
 		}
-		e.waiters = nil
+		for _, reply := range e.dups {
+			reply(nil, err)
+		}
+		e.dups = nil
 	}
 	if v <= d.head {
 		d.head = v - 1

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -483,5 +484,56 @@ func TestJoinAutoCreateConcurrent(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// SubmitAsync answers on the document's goroutine after the op was
+// broadcast; TrySubmit hands an op over only to a loaded document and is
+// answered the same way; a REST submission (no session) is never taken.
+func TestSubmitAsyncAndTrySubmit(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	type outcome struct {
+		c   *collab.Committed
+		err error
+	}
+	got := make(chan outcome, 1)
+	reply := func(c *collab.Committed, err error) { got <- outcome{c, err} }
+	if e.hub.TrySubmit(ctx, "d", "s1", collab.Submission{Op: op(ot.Ins("a"))}, reply) {
+		t.Fatal("TrySubmit took an op for a document nobody joined (not loaded)")
+	}
+	if _, err := e.hub.Join(ctx, "d", "s1", "c1", collab.User{ID: "u1"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.hub.SubmitAsync(ctx, "d", "s1", collab.Submission{Op: op(ot.Ins("a")), Client: "c1", Seq: 1}, reply); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.err != nil || r.c.Version != 1 || r.c.Duplicate {
+		t.Fatalf("SubmitAsync: %+v %v", r.c, r.err)
+	}
+	if n := len(e.rec.opEvents()); n != 1 {
+		t.Fatalf("%d broadcasts before the reply, want 1", n)
+	}
+	if e.hub.TrySubmit(ctx, "d", "", collab.Submission{Version: 1, Op: op(ot.Ins("b"))}, reply) {
+		t.Fatal("TrySubmit took a submission without a session")
+	}
+	// The document's goroutine is idle once it has answered; it may not be
+	// back at its select yet, so try until it takes the op.
+	for !e.hub.TrySubmit(ctx, "d", "s1", collab.Submission{Version: 1, Op: op(ot.Ins("b")), Client: "c1", Seq: 2}, reply) {
+		runtime.Gosched()
+	}
+	if r := <-got; r.err != nil || r.c.Version != 2 {
+		t.Fatalf("TrySubmit: %+v %v", r.c, r.err)
+	}
+	// Errors come through reply too.
+	for !e.hub.TrySubmit(ctx, "d", "s1", collab.Submission{Version: 9, Op: op(ot.Ins("c"))}, reply) {
+		runtime.Gosched()
+	}
+	if r := <-got; collab.CodeOf(r.err) != collab.CodeVersionAhead {
+		t.Fatalf("TrySubmit ahead: %+v %v", r.c, r.err)
+	}
+	if c, _ := content(t, e.hub, "d"); c != "ba" {
+		t.Fatalf("content %q", c)
 	}
 }

@@ -139,6 +139,11 @@ func TestPropConverge(t *testing.T) {
 		if x != y {
 			t.Fatalf("diverged on %q: a=%s b=%s: %q vs %q (b'=%s a'=%s)", doc, a, b, x, y, bt, at)
 		}
+		// TransformInto gives the same, also over a dirty buffer.
+		buf := append(Op{Ins("junk"), Retain(3)}, make(Op, rapid.IntRange(0, 4).Draw(t, "cap"))...)
+		if got := TransformInto(buf, b, a, side); !equalOps(got, bt) {
+			t.Fatalf("TransformInto(%s, %s) = %s, Transform gave %s", b, a, got, bt)
+		}
 		// Transforming by a no-op changes nothing.
 		if id, _ := Transform(a, nil, side); !equalOps(id, a) {
 			t.Fatalf("Transform(%s, []) = %s", a, id)

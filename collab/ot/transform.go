@@ -240,7 +240,17 @@ func Transform(op, other Op, side Side) (Op, error) {
 	if err := other.Validate(); err != nil {
 		return nil, err
 	}
-	out := make(Op, 0, len(op)+2)
+	return TransformInto(make(Op, 0, len(op)+2), op, other, side), nil
+}
+
+// TransformInto is Transform for ops already known to be valid — validated
+// ones, or results of Normalize or Transform — without checking them again,
+// writing the result over dst's storage (dst[:0], grown as needed) and
+// returning it. dst must not share memory with op or other. A caller
+// transforming one op against a series of ops can alternate two buffers.
+// side must be Left or Right.
+func TransformInto(dst, op, other Op, side Side) Op {
+	out := dst[:0]
 	t := taker{op: op}
 	for _, c2 := range other {
 		switch {
@@ -280,7 +290,7 @@ func Transform(op, other Op, side Side) (Op, error) {
 		}
 		out = appendComp(out, c)
 	}
-	return trim(out), nil
+	return trim(out)
 }
 
 // Compose returns one op equivalent to applying a and then b (b applies to
