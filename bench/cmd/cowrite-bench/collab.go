@@ -393,7 +393,7 @@ func (s *session) connectCowrite(ctx context.Context, base string) error {
 			if err != nil {
 				return err
 			}
-			s.closes = append(s.closes, func() { c.close(true) })
+			s.closes = append(s.closes, func() { c.close() })
 			e := e
 			clientID := fmt.Sprintf("%s-e%d", r.doc, i)
 			docJSON := appendJSONString(nil, r.doc)
@@ -459,7 +459,9 @@ func (s *session) connectCowrite(ctx context.Context, base string) error {
 					return append(b, `}]`...)
 				})
 			}
-			c.start()
+			if err := c.start(); err != nil {
+				return err
+			}
 			if err := c.emit(1, func(b []byte) []byte {
 				b = append(b, `["doc:join",{"doc":`...)
 				b = append(b, docJSON...)

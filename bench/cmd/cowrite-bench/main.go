@@ -1,6 +1,7 @@
 // Command cowrite-bench is the load generator of Cowrite's benchmarks. It
-// speaks raw Engine.IO v4 / Socket.IO v5 frames over WebSocket (fasthttp/
-// websocket, handshake straight at /socket.io/?EIO=4&transport=websocket,
+// speaks raw Engine.IO v4 / Socket.IO v5 frames over WebSocket (its own
+// client, bench/internal/ws: epoll event loops, no goroutine per
+// connection; handshake straight at /socket.io/?EIO=4&transport=websocket,
 // pings answered) or ShareDB's JSON protocol, and runs one workload:
 //
 //	fanout  C clients in one room, one sender (to-room); deliveries/s, latency
