@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // loop is one epoll event loop. Its goroutine runs while it has
@@ -60,7 +61,7 @@ func (l *loop) run(epfd int) {
 	events := make([]syscall.EpollEvent, 256)
 	ready := make([]*Conn, 0, 256)
 	for {
-		n, err := syscall.EpollWait(epfd, events, -1)
+		n, err := epollWait(epfd, events)
 		if err != nil {
 			if err == syscall.EINTR {
 				continue
@@ -112,4 +113,21 @@ func (c *Conn) deliver() error {
 		}
 		c.onMessage(op, p)
 	}
+}
+
+// epollWait returns ready events, blocking when there are none. It first
+// polls without telling the scheduler (a busy loop usually finds events
+// waiting), since a blocking system call lets the runtime hand the P to
+// another thread, which costs context switches when the call returns.
+func epollWait(epfd int, events []syscall.EpollEvent) (int, error) {
+	p := uintptr(unsafe.Pointer(&events[0]))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), p, uintptr(len(events)), 0, 0, 0)
+	if e == 0 && n > 0 {
+		return int(n), nil
+	}
+	n, _, e = syscall.Syscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), p, uintptr(len(events)), ^uintptr(0), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }

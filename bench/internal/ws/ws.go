@@ -312,7 +312,7 @@ func mask(p []byte, key uint32) {
 // is full. Callers hold wmu.
 func (c *Conn) writeAll(b []byte) error {
 	for len(b) > 0 {
-		n, err := syscall.Write(c.fd, b)
+		n, err := rawIO(syscall.SYS_WRITE, c.fd, b)
 		if n > 0 {
 			b = b[n:]
 		}
@@ -327,6 +327,21 @@ func (c *Conn) writeAll(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// rawIO is read(2) or write(2) on the non-blocking socket without the
+// scheduler hand-off of syscall.Read/Write: the call never blocks, and
+// telling the runtime costs more than it saves.
+func rawIO(trap uintptr, fd int, b []byte) (int, error) {
+	var p unsafe.Pointer
+	if len(b) > 0 {
+		p = unsafe.Pointer(&b[0])
+	}
+	n, _, e := syscall.RawSyscall(trap, uintptr(fd), uintptr(p), uintptr(len(b)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 const (
@@ -455,7 +470,7 @@ func (c *Conn) fill() error {
 		c.rbuf = nb
 	}
 	for {
-		n, err := syscall.Read(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)])
+		n, err := rawIO(syscall.SYS_READ, c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)])
 		switch {
 		case err == syscall.EINTR:
 			continue
