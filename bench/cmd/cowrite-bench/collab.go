@@ -48,7 +48,7 @@ type editor struct {
 	mu       sync.Mutex // guards the fields below
 	joined   bool
 	failed   bool
-	doc      *ot.Doc
+	doc      *text
 	ver      uint64
 	inflight ot.Op
 	sentAt   time.Time
@@ -67,7 +67,7 @@ func newEditor(st *collabStats, seed uint64, maxLen int) *editor {
 func (e *editor) joinedAt(ver uint64, content string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.doc = ot.NewDoc(content)
+	e.doc = newText(content)
 	e.ver = ver
 	for v := range e.buf {
 		if v <= ver {
@@ -161,12 +161,11 @@ func (e *editor) process() {
 			}
 			op, e.inflight = op2, pend
 		}
-		d, err := e.doc.Apply(op)
-		if err != nil {
+		if err := e.doc.Apply(op); err != nil {
 			e.failLocked("apply remote op v%d: %v", next, err)
 			return
 		}
-		e.doc, e.ver = d, next
+		e.ver = next
 	}
 	if e.inflight == nil && e.st.running.Load() {
 		e.next()
@@ -200,12 +199,10 @@ func (e *editor) next() {
 	}
 	b = append(b, ']')
 	e.opbuf = b
-	d, err := e.doc.Apply(op)
-	if err != nil {
+	if err := e.doc.Apply(op); err != nil {
 		e.failLocked("apply own op: %v", err)
 		return
 	}
-	e.doc = d
 	e.inflight = op
 	e.seq++
 	e.sentAt = time.Now()
