@@ -6,20 +6,25 @@ import (
 	"github.com/cowrite/cowrite/collab/ot"
 )
 
-// text is an editor's copy of the document. While it is ASCII, code points
-// are bytes and an op is applied by copying into a second buffer (two
-// buffers swapped, no allocation), which costs the load tool far less than
-// ot.Doc's persistent rope (a new leaf and path per op, for every editor of
-// every committed op). The first non-ASCII text switches it to ot.Doc for
-// good. Ops must be valid (ot.Parse, ot.Transform and editor.next only make
-// valid ones); whether they fit the text is checked, as ot.Doc does.
+// text is an editor's copy of the document. While it is small and ASCII,
+// code points are bytes and an op is applied by copying into a second
+// buffer (two buffers swapped, no allocation), which costs the load tool
+// far less than ot.Doc's persistent rope (a new leaf and path per op, for
+// every editor of every committed op). Non-ASCII text, or a document
+// beyond smallText bytes (the join workload's 1 MB: copying it per op
+// would cost more than the rope's O(log n)), switches it to ot.Doc for
+// good. Ops must be valid (ot.Parse, ot.Transform and editor.next only
+// make valid ones); whether they fit the text is checked, as ot.Doc does.
 type text struct {
 	b, spare []byte
 	doc      *ot.Doc // non-nil once the text is not ASCII
 }
 
+// smallText is the largest document kept as bytes.
+const smallText = 16 << 10
+
 func newText(s string) *text {
-	if isASCII(s) {
+	if len(s) <= smallText && isASCII(s) {
 		return &text{b: []byte(s)}
 	}
 	return &text{doc: ot.NewDoc(s)}
@@ -53,7 +58,7 @@ func (t *text) String() string {
 func (t *text) Apply(op ot.Op) error {
 	if t.doc == nil {
 		for _, c := range op {
-			if !isASCII(c.Insert) || !isASCII(c.DeleteText) {
+			if !isASCII(c.Insert) || !isASCII(c.DeleteText) || len(t.b)+len(c.Insert) > smallText {
 				t.doc, t.b, t.spare = ot.NewDoc(string(t.b)), nil, nil
 				break
 			}

@@ -84,6 +84,14 @@ func TestTextMatchesDoc(t *testing.T) {
 	if tx := newText("déjà"); tx.doc == nil || tx.Len() != 4 {
 		t.Fatalf("non-ASCII start: %+v", tx)
 	}
+	big := strings.Repeat("x", smallText)
+	tx := newText(big)
+	if tx.doc != nil {
+		t.Fatal("document of smallText bytes not kept as bytes")
+	}
+	if err := tx.Apply(ot.Op{ot.Retain(5), ot.Ins("y")}); err != nil || tx.doc == nil || tx.String() != big[:5]+"y"+big[5:] {
+		t.Fatalf("growing past smallText: err %v, rope %v", err, tx.doc != nil)
+	}
 }
 
 func BenchmarkTextApply(b *testing.B) {
