@@ -517,7 +517,8 @@ func (c *Conn) Done() <-chan struct{} { return c.done }
 func (c *Conn) Err() error { return c.err }
 
 // Close shuts the connection down. For a started connection it waits
-// until the loop has dropped it (the loop owns the descriptor). Close is
+// until the loop has dropped it (the loop owns the descriptor), so it must
+// not be called from a message callback (Shutdown is for that). Close is
 // idempotent.
 func (c *Conn) Close() {
 	if c.closed.Swap(true) {
