@@ -78,9 +78,20 @@ func (e *editor) joinedAt(ver uint64, content string) {
 	e.process()
 }
 
-// remote takes a committed op of another client.
+// remote takes a committed op of another client. An op seen before is
+// dropped and not counted as a broadcast: ShareDB sends a submitter the ops
+// its op was transformed against, which its subscription delivers as well
+// (its clients drop the second copy by version, as this does).
 func (e *editor) remote(ver uint64, op ot.Op) {
 	now := time.Since(e.st.t0)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.joined && ver <= e.ver {
+		return
+	}
+	if _, dup := e.buf[ver]; dup {
+		return
+	}
 	if e.st.measuring.Load() {
 		for _, c := range op {
 			if c.Insert != "" {
@@ -91,11 +102,6 @@ func (e *editor) remote(ver uint64, op ot.Op) {
 				break
 			}
 		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.joined && ver <= e.ver {
-		return
 	}
 	e.buf[ver] = op
 	e.process()
