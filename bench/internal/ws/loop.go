@@ -46,7 +46,6 @@ func (l *loop) add(c *Conn) error {
 		l.epfd, l.running = fd, true
 		go l.run(fd)
 	}
-	c.loop = l
 	l.conns[int32(c.fd)] = c
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(c.fd)}
 	if err := syscall.EpollCtl(l.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {

@@ -63,17 +63,16 @@ type Conn struct {
 	fop  byte   // its opcode (0 when none)
 
 	onMessage func(op byte, payload []byte)
-	loop      *loop
 	started   bool
 
-	wmu    sync.Mutex // guards the fields below and writes to fd
-	wbuf   []byte
-	rng    *mrand.ChaCha8 // mask keys
-	wdead  bool           // fd closed (writes fail)
-	closed atomic.Bool    // Close was called
+	closed atomic.Bool   // Close was called
+	done   chan struct{} // closed when the connection was dropped
+	err    error         // why; read after done
 
-	done chan struct{} // closed when the loop dropped the connection
-	err  error         // why; read after done
+	wmu   sync.Mutex // guards the fields below and writes to fd
+	wbuf  []byte
+	rng   *mrand.ChaCha8 // mask keys
+	wdead bool           // fd closed (writes fail)
 }
 
 // Dial opens a WebSocket connection to rawURL (ws:// or http://).
