@@ -116,15 +116,28 @@ func (c *Conn) deliver() error {
 
 // epollWait returns ready events, blocking when there are none. It first
 // polls without telling the scheduler (a busy loop usually finds events
-// waiting), since a blocking system call lets the runtime hand the P to
-// another thread, which costs context switches when the call returns.
+// waiting). Before blocking it yields once and polls again: a goroutine
+// made runnable by a callback (the fanout sender, woken by deliveries)
+// would otherwise wait for sysmon to take the P back from the blocked
+// system call, which also costs the extra context switches and sysmon
+// wake-ups that made blocking here dearer than the Go netpoller.
 func epollWait(epfd int, events []syscall.EpollEvent) (int, error) {
 	p := uintptr(unsafe.Pointer(&events[0]))
-	n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), p, uintptr(len(events)), 0, 0, 0)
-	if e == 0 && n > 0 {
-		return int(n), nil
+	poll := func() int {
+		n, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), p, uintptr(len(events)), 0, 0, 0)
+		if e != 0 {
+			return 0
+		}
+		return int(n)
 	}
-	n, _, e = syscall.Syscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), p, uintptr(len(events)), ^uintptr(0), 0, 0)
+	if n := poll(); n > 0 {
+		return n, nil
+	}
+	runtime.Gosched()
+	if n := poll(); n > 0 {
+		return n, nil
+	}
+	n, _, e := syscall.Syscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), p, uintptr(len(events)), ^uintptr(0), 0, 0)
 	if e != 0 {
 		return 0, e
 	}
