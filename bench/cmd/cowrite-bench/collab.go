@@ -48,7 +48,7 @@ type editor struct {
 	mu       sync.Mutex // guards the fields below
 	joined   bool
 	failed   bool
-	doc      *ot.Doc
+	doc      *text
 	ver      uint64
 	inflight ot.Op
 	sentAt   time.Time
@@ -67,7 +67,7 @@ func newEditor(st *collabStats, seed uint64, maxLen int) *editor {
 func (e *editor) joinedAt(ver uint64, content string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.doc = ot.NewDoc(content)
+	e.doc = newText(content)
 	e.ver = ver
 	for v := range e.buf {
 		if v <= ver {
@@ -78,9 +78,20 @@ func (e *editor) joinedAt(ver uint64, content string) {
 	e.process()
 }
 
-// remote takes a committed op of another client.
+// remote takes a committed op of another client. An op seen before is
+// dropped and not counted as a broadcast: ShareDB sends a submitter the ops
+// its op was transformed against, which its subscription delivers as well
+// (its clients drop the second copy by version, as this does).
 func (e *editor) remote(ver uint64, op ot.Op) {
 	now := time.Since(e.st.t0)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.joined && ver <= e.ver {
+		return
+	}
+	if _, dup := e.buf[ver]; dup {
+		return
+	}
 	if e.st.measuring.Load() {
 		for _, c := range op {
 			if c.Insert != "" {
@@ -91,11 +102,6 @@ func (e *editor) remote(ver uint64, op ot.Op) {
 				break
 			}
 		}
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.joined && ver <= e.ver {
-		return
 	}
 	e.buf[ver] = op
 	e.process()
@@ -161,12 +167,11 @@ func (e *editor) process() {
 			}
 			op, e.inflight = op2, pend
 		}
-		d, err := e.doc.Apply(op)
-		if err != nil {
+		if err := e.doc.Apply(op); err != nil {
 			e.failLocked("apply remote op v%d: %v", next, err)
 			return
 		}
-		e.doc, e.ver = d, next
+		e.ver = next
 	}
 	if e.inflight == nil && e.st.running.Load() {
 		e.next()
@@ -200,12 +205,10 @@ func (e *editor) next() {
 	}
 	b = append(b, ']')
 	e.opbuf = b
-	d, err := e.doc.Apply(op)
-	if err != nil {
+	if err := e.doc.Apply(op); err != nil {
 		e.failLocked("apply own op: %v", err)
 		return
 	}
-	e.doc = d
 	e.inflight = op
 	e.seq++
 	e.sentAt = time.Now()
@@ -393,7 +396,7 @@ func (s *session) connectCowrite(ctx context.Context, base string) error {
 			if err != nil {
 				return err
 			}
-			s.closes = append(s.closes, func() { c.close(true) })
+			s.closes = append(s.closes, func() { c.close() })
 			e := e
 			clientID := fmt.Sprintf("%s-e%d", r.doc, i)
 			docJSON := appendJSONString(nil, r.doc)
@@ -459,7 +462,9 @@ func (s *session) connectCowrite(ctx context.Context, base string) error {
 					return append(b, `}]`...)
 				})
 			}
-			c.start()
+			if err := c.start(); err != nil {
+				return err
+			}
 			if err := c.emit(1, func(b []byte) []byte {
 				b = append(b, `["doc:join",{"doc":`...)
 				b = append(b, docJSON...)

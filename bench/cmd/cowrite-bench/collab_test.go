@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,28 @@ func TestEditorTransformsAndOrders(t *testing.T) {
 	}
 	if text != want {
 		t.Fatalf("text %q, want %q", text, want)
+	}
+}
+
+// TestDuplicateRemoteOps: an op delivered twice (ShareDB resends the ops
+// a submission was transformed against) is applied and counted once.
+func TestDuplicateRemoteOps(t *testing.T) {
+	st := &collabStats{t0: time.Now(), p: &progress{}}
+	st.measuring.Store(true)
+	var sent [][]byte
+	e := newTestEditors(st, 1, "abc", &sent)[0]
+	ts := strconv.FormatInt(int64(time.Since(st.t0)), 36) + ";"
+	op2, op1 := ot.Op{ot.Ins(ts)}, ot.Op{ot.Retain(3), ot.Ins(ts)}
+	e.remote(2, op2) // buffered until version 1 arrives
+	e.remote(2, op2)
+	e.remote(1, op1)
+	e.remote(1, op1) // already applied
+	v, settled, text, failed := e.state()
+	if failed || !settled || v != 2 || text != ts+"abc"+ts {
+		t.Fatalf("v=%d settled=%v failed=%v text %q", v, settled, failed, text)
+	}
+	if n := st.bcasts.Load(); n != 2 {
+		t.Fatalf("%d broadcasts counted, want 2", n)
 	}
 }
 

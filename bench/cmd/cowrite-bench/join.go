@@ -73,8 +73,10 @@ func runJoin(ctx context.Context, cfg *config, res *Result, p *progress) error {
 			a, err := parseAck(b)
 			ch <- reply{at, a, len(b), err}
 		}
-		c.start()
-		defer c.close(true)
+		if err := c.start(); err != nil {
+			return 0, nil, 0, err
+		}
+		defer c.close()
 		start := time.Now()
 		err = c.emit(1, func(b []byte) []byte {
 			b = append(b, `["doc:join",{"doc":`...)

@@ -1,6 +1,7 @@
 // Command cowrite-bench is the load generator of Cowrite's benchmarks. It
-// speaks raw Engine.IO v4 / Socket.IO v5 frames over WebSocket (fasthttp/
-// websocket, handshake straight at /socket.io/?EIO=4&transport=websocket,
+// speaks raw Engine.IO v4 / Socket.IO v5 frames over WebSocket (its own
+// client, bench/internal/ws: epoll event loops, no goroutine per
+// connection; handshake straight at /socket.io/?EIO=4&transport=websocket,
 // pings answered) or ShareDB's JSON protocol, and runs one workload:
 //
 //	fanout  C clients in one room, one sender (to-room); deliveries/s, latency
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"sync/atomic"
 	"time"
@@ -121,6 +123,12 @@ func main() {
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress lines")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	flag.Parse()
+	// The tool's live heap is a few MB, so the default GOGC collects many
+	// times a second under collab load (GC assists were ~6% of its CPU);
+	// memory is not what it is short of.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {

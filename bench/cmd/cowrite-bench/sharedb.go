@@ -6,11 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
+	"github.com/cowrite/cowrite/bench/internal/ws"
 	"github.com/cowrite/cowrite/collab/ot"
-	"github.com/fasthttp/websocket"
 )
 
 // ShareDB's wire protocol (JSON over one WebSocket): the server sends
@@ -51,15 +50,20 @@ type sdbSnapshot struct {
 }
 
 type sdbConn struct {
-	ws  *websocket.Conn
+	ws  *ws.Conn
 	src string
-	wmu sync.Mutex
 }
 
-func (c *sdbConn) write(b []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.ws.WriteMessage(websocket.TextMessage, b)
+func (c *sdbConn) write(b []byte) error { return c.ws.WriteText(b) }
+
+// readJSON reads the next message into m (before the connection is
+// started).
+func (c *sdbConn) readJSON(deadline time.Time, m *sdbMsg) error {
+	_, b, err := c.ws.ReadMessage(deadline)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, m)
 }
 
 // dialShareDB connects and completes the handshake.
@@ -68,29 +72,30 @@ func dialShareDB(ctx context.Context, base string) (*sdbConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, _, err := dialer.DialContext(ctx, u, nil)
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	w, err := ws.Dial(dctx, u)
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", u, err)
 	}
-	_ = ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-	c := &sdbConn{ws: ws}
+	deadline, _ := dctx.Deadline()
+	c := &sdbConn{ws: w}
 	if err := c.write([]byte(`{"a":"hs","id":null}`)); err != nil {
-		ws.Close()
+		w.Close()
 		return nil, err
 	}
 	for {
 		var m sdbMsg
-		if err := ws.ReadJSON(&m); err != nil {
-			ws.Close()
+		if err := c.readJSON(deadline, &m); err != nil {
+			w.Close()
 			return nil, fmt.Errorf("sharedb handshake: %w", err)
 		}
 		if m.A == "hs" {
 			if m.Error != nil || m.ID == "" {
-				ws.Close()
+				w.Close()
 				return nil, fmt.Errorf("sharedb handshake refused: %+v", m.Error)
 			}
 			c.src = m.ID
-			_ = ws.SetReadDeadline(time.Time{})
 			return c, nil
 		}
 	}
@@ -113,10 +118,10 @@ func createShareDB(ctx context.Context, base, doc, content string) error {
 	if err := c.write(b); err != nil {
 		return err
 	}
-	_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var m sdbMsg
-		if err := c.ws.ReadJSON(&m); err != nil {
+		if err := c.readJSON(deadline, &m); err != nil {
 			return fmt.Errorf("sharedb create %s: %w", doc, err)
 		}
 		if m.A == "op" && m.D == doc {
@@ -138,83 +143,77 @@ func (s *session) connectShareDB(ctx context.Context, base, content string) erro
 			if err != nil {
 				return err
 			}
-			done := make(chan struct{})
-			s.closes = append(s.closes, func() { c.ws.Close(); <-done })
+			s.closes = append(s.closes, c.ws.Close)
 			e := e
 			doc := r.doc
 			prefix := []byte(`{"a":"op","c":"` + sharedbCollection + `","d":`)
 			prefix = appendJSONString(prefix, doc)
 			prefix = append(prefix, `,"src":`...)
 			prefix = appendJSONString(prefix, c.src)
-			var wbuf []byte
 			e.submit = func(ver, seq uint64, op []byte) error {
-				b := append(wbuf[:0], prefix...)
-				b = append(b, `,"v":`...)
-				b = strconv.AppendUint(b, ver, 10)
-				b = append(b, `,"seq":`...)
-				b = strconv.AppendUint(b, seq, 10)
-				b = append(b, `,"op":`...)
-				b = append(b, op...)
-				b = append(b, '}')
-				wbuf = b
-				return c.write(b)
+				return c.ws.WriteFrame(ws.OpText, func(b []byte) []byte {
+					b = append(b, prefix...)
+					b = append(b, `,"v":`...)
+					b = strconv.AppendUint(b, ver, 10)
+					b = append(b, `,"seq":`...)
+					b = strconv.AppendUint(b, seq, 10)
+					b = append(b, `,"op":`...)
+					b = append(b, op...)
+					return append(b, '}')
+				})
 			}
-			go func() {
-				defer close(done)
-				for {
-					_, b, err := c.ws.ReadMessage()
-					if err != nil {
-						return
-					}
-					if bytes.HasPrefix(b, []byte(`{"a":"op",`)) && bytes.Index(b, []byte(`"error"`)) < 0 {
-						v, ok1 := fieldInt(b, `"v":`)
-						src, ok2 := fieldString(b, `"src":`)
-						if ok1 && ok2 && v >= 0 {
-							raw, hasOp := fieldArray(b, `"op":`)
-							if string(src) == c.src && !hasOp {
-								e.acked(uint64(v) + 1)
-								continue
+			err = c.ws.Start(func(_ byte, b []byte) {
+				if bytes.HasPrefix(b, []byte(`{"a":"op",`)) && bytes.Index(b, []byte(`"error"`)) < 0 {
+					v, ok1 := fieldInt(b, `"v":`)
+					src, ok2 := fieldString(b, `"src":`)
+					if ok1 && ok2 && v >= 0 {
+						raw, hasOp := fieldArray(b, `"op":`)
+						if string(src) == c.src && !hasOp {
+							e.acked(uint64(v) + 1)
+							return
+						}
+						if hasOp {
+							op, err := ot.Parse(raw)
+							if err != nil {
+								e.fail("sharedb op: %v", err)
+								return
 							}
-							if hasOp {
-								op, err := ot.Parse(raw)
-								if err != nil {
-									e.fail("sharedb op: %v", err)
-									continue
-								}
-								e.remote(uint64(v)+1, op)
-								continue
-							}
+							e.remote(uint64(v)+1, op)
+							return
 						}
-					}
-					var m sdbMsg
-					if err := json.Unmarshal(b, &m); err != nil {
-						e.fail("sharedb message: %v", err)
-						continue
-					}
-					switch {
-					case m.Error != nil:
-						e.fail("sharedb %s: %v %s", m.A, m.Error.Code, m.Error.Message)
-					case m.A == "s":
-						var snap sdbSnapshot
-						if err := json.Unmarshal(m.Data, &snap); err != nil || snap.Data == nil {
-							e.fail("sharedb subscribe %s: bad snapshot %.100s", doc, m.Data)
-							continue
-						}
-						e.joinedAt(snap.V, *snap.Data)
-					case m.A == "op" && m.V != nil:
-						if m.Src == c.src && len(m.Op) == 0 {
-							e.acked(*m.V + 1)
-							continue
-						}
-						op, err := ot.Parse(m.Op)
-						if err != nil {
-							e.fail("sharedb op: %v", err)
-							continue
-						}
-						e.remote(*m.V+1, op)
 					}
 				}
-			}()
+				var m sdbMsg
+				if err := json.Unmarshal(b, &m); err != nil {
+					e.fail("sharedb message: %v", err)
+					return
+				}
+				switch {
+				case m.Error != nil:
+					e.fail("sharedb %s: %v %s", m.A, m.Error.Code, m.Error.Message)
+				case m.A == "s":
+					var snap sdbSnapshot
+					if err := json.Unmarshal(m.Data, &snap); err != nil || snap.Data == nil {
+						e.fail("sharedb subscribe %s: bad snapshot %.100s", doc, m.Data)
+						return
+					}
+					e.joinedAt(snap.V, *snap.Data)
+				case m.A == "op" && m.V != nil:
+					if m.Src == c.src && len(m.Op) == 0 {
+						e.acked(*m.V + 1)
+						return
+					}
+					op, err := ot.Parse(m.Op)
+					if err != nil {
+						e.fail("sharedb op: %v", err)
+						return
+					}
+					e.remote(*m.V+1, op)
+				}
+			})
+			if err != nil {
+				return err
+			}
 			sub := []byte(`{"a":"s","c":"` + sharedbCollection + `","d":`)
 			sub = appendJSONString(sub, doc)
 			if err := c.write(append(sub, '}')); err != nil {

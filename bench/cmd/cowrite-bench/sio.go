@@ -33,7 +33,10 @@ func connectMany(ctx context.Context, base string, n int, prepare func(i int, c 
 			if prepare != nil {
 				prepare(i, c)
 			}
-			c.start()
+			if err := c.start(); err != nil {
+				errs <- err
+				return
+			}
 			conns[i] = c
 		}(i)
 	}
@@ -49,7 +52,7 @@ func connectMany(ctx context.Context, base string, n int, prepare func(i int, c 
 func closeAll(conns []*sioConn) {
 	for _, c := range conns {
 		if c != nil {
-			c.close(true)
+			c.close()
 		}
 	}
 }
@@ -291,7 +294,7 @@ func runIdle(ctx context.Context, cfg *config, res *Result, p *progress) error {
 	}
 	for _, c := range conns {
 		select {
-		case <-c.done:
+		case <-c.done():
 			p.errors.Add(1)
 		default:
 		}
