@@ -84,14 +84,17 @@ type wsTransport struct {
 	sock      wsSock
 	rd        wsReader
 	frameFn   wsFrameFunc
-	probing   bool   // an upgrade probe: 2probe/5 not yet done
-	probed    bool   // 3probe sent
-	reason    string // why the reader stopped (a session close reason), or ""
-	handoff   bool   // the reader runs on its own goroutine (not fasthttp's)
-	received  bool   // the current burst delivered a message
-	idleArmed bool   // the read deadline is set wsIdleHandoff ahead (see readLoop)
-	cold      int    // bursts after each of which the reader still rests (see readLoop)
-	active    bool   // delivered since the idle deadline was armed
+	probing   bool              // an upgrade probe: 2probe/5 not yet done
+	probed    bool              // 3probe sent
+	reason    string            // why the reader stopped (a session close reason), or ""
+	handoff   bool              // the reader runs on its own goroutine (not fasthttp's)
+	received  bool              // the current burst delivered a message
+	idleArmed bool              // the read deadline is set wsIdleHandoff ahead (see readLoop)
+	cold      int               // bursts after each of which the reader still rests (see readLoop)
+	active    bool              // delivered since the idle deadline was armed
+	burstFn   func([]byte) bool // onBurst, allocated once
+	ferr      *wsFrameError     // the protocol error that stopped the reader
+	stop      bool              // a delivery ended the connection
 
 	writerStarted atomic.Bool // the connection carries the session: writers may run
 
@@ -197,6 +200,7 @@ func (w *wsTransport) attach(s *Server, raw net.Conn) bool {
 	w.sock.init(raw)
 	w.rd.maxPayload = s.cfg.maxPayload
 	w.frameFn = w.onFrame
+	w.burstFn = w.onBurst
 	w.cold = wsColdBursts
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -352,12 +356,24 @@ var wsReadPool = sync.Pool{New: func() any { b := make([]byte, wsReadBufferSize)
 // theirs while they wait.
 var wsBlockingReadPool = sync.Pool{New: func() any { b := make([]byte, 2<<10); return &b }}
 
-// putReadBuf returns a read buffer to the pool it came from.
-func putReadBuf(bp *[]byte) {
-	if cap(*bp) == wsReadBufferSize {
-		wsReadPool.Put(bp)
-	} else {
+// readBurstsBlocking is readBursts for a connection without a RawConn
+// (TLS): blocking reads into a pooled buffer.
+func readBurstsBlocking(c net.Conn, onBurst func([]byte) bool) error {
+	for {
+		bp := wsBlockingReadPool.Get().(*[]byte)
+		n, err := c.Read(*bp)
+		if n == 0 {
+			wsBlockingReadPool.Put(bp)
+			if err == nil {
+				err = io.ErrNoProgress
+			}
+			return err
+		}
+		more := onBurst((*bp)[:n]) // an error comes back on the next read
 		wsBlockingReadPool.Put(bp)
+		if !more {
+			return nil
+		}
 	}
 }
 
@@ -367,7 +383,7 @@ func putReadBuf(bp *[]byte) {
 // cold, and once the connection has delivered nothing for wsIdleHandoff.
 func (w *wsTransport) readLoop() {
 	for {
-		bp, n, err := w.sock.read(w.raw)
+		err := w.sock.readBursts(w.raw, w.burstFn)
 		if err != nil {
 			if w.idleArmed && errors.Is(err, os.ErrDeadlineExceeded) && !w.woken() {
 				if w.active {
@@ -388,17 +404,14 @@ func (w *wsTransport) readLoop() {
 			}
 			break
 		}
-		w.beginDelivery()
-		ok, ferr := w.rd.feed((*bp)[:n], w.frameFn)
-		putReadBuf(bp)
-		w.endDelivery()
-		if ferr != nil {
+		// onBurst stopped the reading: the burst needs a step of this loop.
+		if ferr := w.ferr; ferr != nil {
 			w.logDebug("engine: websocket protocol error", slog.String("err", ferr.msg))
 			w.setCloseCode(ferr.code)
 			w.reason = ReasonTransportError
 			break
 		}
-		if !ok {
+		if w.stop {
 			break
 		}
 		if w.handoff && w.received && w.cold > 0 {
@@ -423,6 +436,30 @@ func (w *wsTransport) readLoop() {
 		w.received = false
 	}
 	w.finish()
+}
+
+// onBurst parses and delivers the bytes of one read (see readBursts). It
+// reports whether the reader reads on at once: false when the burst needs
+// readLoop (a protocol error, the end, a cold connection that rests, the
+// idle deadline to arm); readLoop repeats the checks.
+func (w *wsTransport) onBurst(b []byte) bool {
+	w.beginDelivery()
+	ok, ferr := w.rd.feed(b, w.frameFn)
+	w.endDelivery()
+	switch {
+	case ferr != nil:
+		w.ferr = ferr
+		return false
+	case !ok:
+		w.stop = true
+		return false
+	case w.received && w.handoff && (w.cold > 0 || !w.idleArmed):
+		return false
+	}
+	if w.received {
+		w.active, w.received = true, false
+	}
+	return true
 }
 
 // wsIdleHandoff is how long a reader waits with nothing delivered before

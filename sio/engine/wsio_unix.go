@@ -19,12 +19,13 @@ type wsSock struct {
 	readFn  func(fd uintptr) bool // rc.Read callback, allocated once
 	writeFn func(fd uintptr)      // rc.Control callback, allocated once
 
-	rbuf *[]byte // read: the pooled buffer, n and error of the read
-	rn   int
-	rerr error
-	wbuf []byte // tryWrite: what to write, bytes written, error
-	wn   int
-	werr error
+	rbuf    *[]byte           // read: the pooled buffer while reading
+	onBurst func([]byte) bool // readBursts' callback
+	rerr    error             // why reading ended
+	stopped bool              // onBurst ended reading
+	wbuf    []byte            // tryWrite: what to write, bytes written, error
+	wn      int
+	werr    error
 }
 
 func (s *wsSock) init(c net.Conn) {
@@ -45,58 +46,68 @@ func (s *wsSock) init(c net.Conn) {
 	s.writeFn = s.writeOnce
 }
 
-// read waits until the socket has data (or fails, or its read deadline
-// passes) and returns a pooled buffer holding n > 0 bytes of it.
-func (s *wsSock) read(c net.Conn) (*[]byte, int, error) {
+// readBursts reads the socket and passes the bytes of every read to
+// onBurst, until onBurst returns false (then it returns nil) or reading
+// fails or its deadline passes. It waits for readability in the runtime's
+// poller holding no buffer.
+//
+// All of it runs in one rc.Read call, and that is what makes the empty
+// read before each wait unnecessary: rc.Read clears the poller's
+// readiness record once, when it starts, and the first callback reads;
+// after that, a read that did not fill the buffer has taken everything the
+// socket held, and every later arrival is recorded (the poller is
+// edge-triggered), so waiting at once loses nothing. A new rc.Read always
+// reads before it waits.
+func (s *wsSock) readBursts(c net.Conn, onBurst func([]byte) bool) error {
 	if s.rc == nil {
-		bp := wsBlockingReadPool.Get().(*[]byte)
-		n, err := c.Read(*bp)
-		if n > 0 {
-			return bp, n, nil // an error comes back on the next read
-		}
-		wsBlockingReadPool.Put(bp)
-		if err == nil {
-			err = io.ErrNoProgress
-		}
-		return nil, 0, err
+		return readBurstsBlocking(c, onBurst)
 	}
-	s.rn, s.rerr = 0, nil
+	s.onBurst, s.rerr, s.stopped = onBurst, nil, false
 	err := s.rc.Read(s.readFn)
-	bp := s.rbuf
-	s.rbuf = nil
-	if err == nil {
+	s.onBurst = nil
+	if s.rbuf != nil {
+		wsReadPool.Put(s.rbuf)
+		s.rbuf = nil
+	}
+	if err == nil && !s.stopped {
 		err = s.rerr
 	}
-	if err == nil && s.rn <= 0 {
-		err = io.EOF
-	}
-	if err != nil {
-		if bp != nil {
-			wsReadPool.Put(bp)
-		}
-		return nil, 0, err
-	}
-	return bp, s.rn, nil
+	return err
 }
 
-// readOnce is the rc.Read callback: false (not readable yet) parks the
-// goroutine in the poller, without a buffer.
+// readOnce is the rc.Read callback: it returns false to wait in the
+// poller (with no buffer held), true to end the rc.Read call.
 func (s *wsSock) readOnce(fd uintptr) bool {
-	if s.rbuf == nil {
-		s.rbuf = wsReadPool.Get().(*[]byte)
-	}
 	for {
+		if s.rbuf == nil {
+			s.rbuf = wsReadPool.Get().(*[]byte)
+		}
 		n, err := syscall.Read(int(fd), *s.rbuf)
-		switch err {
-		case syscall.EINTR:
+		switch {
+		case err == syscall.EINTR:
 			continue
-		case syscall.EAGAIN:
+		case err == syscall.EAGAIN:
+			wsReadPool.Put(s.rbuf)
+			s.rbuf = nil
+			return false
+		case err != nil:
+			s.rerr = err
+			return true
+		case n == 0:
+			s.rerr = io.EOF
+			return true
+		}
+		full := n == len(*s.rbuf)
+		if !s.onBurst((*s.rbuf)[:n]) {
+			s.stopped = true
+			return true
+		}
+		if !full {
+			// Everything the socket held is read (see readBursts).
 			wsReadPool.Put(s.rbuf)
 			s.rbuf = nil
 			return false
 		}
-		s.rn, s.rerr = n, err
-		return true
 	}
 }
 
