@@ -227,7 +227,8 @@ func (p *Packet) setPayload(payload []byte) error {
 // be valid JSON (json.Valid) whose first non-space byte is '['; the result
 // is never nil.
 func splitArray(b []byte) []json.RawMessage {
-	args := []json.RawMessage{}
+	// An event is its name and a few arguments: one allocation for most.
+	args := make([]json.RawMessage, 0, 4)
 	i := 0
 	for b[i] != '[' {
 		i++
