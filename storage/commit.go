@@ -205,6 +205,11 @@ func (db *DB) drain() {
 		db.draining = true
 	}
 	if !db.draining {
+		if db.hot != "" { // one step for it alone (see DB.hot)
+			if err := db.checkpointStep(); err != nil {
+				db.log.Error("checkpoint failed; will retry", "err", err)
+			}
+		}
 		return
 	}
 	if err := db.checkpointStep(); err != nil {

@@ -74,11 +74,18 @@ type DB struct {
 	pending map[string]*pending
 	// Owned by the committer goroutine (and Open before it starts), changed
 	// under ovMu together with pending.
-	pendingOps, pendingBytes int      // ops and op bytes in pending
-	draining                 bool     // checkpoint steps run between batches (read under mu by the committer only)
-	drainOrder               []string // documents to move next (see checkpointStep)
-	bt                       batch    // reused by every commitBatch
-	errBuf                   []error  // reused by every commitBatch
+	pendingOps, pendingBytes int // ops and op bytes in pending
+	// hot is a document whose overlay alone reached an eighth of the
+	// checkpoint thresholds (and hotOps): the next checkpoint step moves it
+	// by itself, so
+	// that one busy document is moved in steps of bounded size (a step
+	// holds the committer, and every document's commits wait for it).
+	// Committer only.
+	hot        string
+	draining   bool     // checkpoint steps run between batches (read under mu by the committer only)
+	drainOrder []string // documents to move next (see checkpointStep)
+	bt         batch    // reused by every commitBatch
+	errBuf     []error  // reused by every commitBatch
 
 	wg        sync.WaitGroup // the committer goroutine
 	closeOnce sync.Once

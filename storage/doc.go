@@ -49,7 +49,10 @@
 // committer runs one small checkpoint step between two batches — a few
 // documents, those holding the oldest journal records first — until half
 // is left, and deletes the journal records that no remaining document
-// needs; so there is no long pause. Each document bucket records the
+// needs; so there is no long pause. A single busy document would still make
+// one step large (a step moves whole documents), so a document whose own
+// overlay reaches an eighth of the thresholds (at least 1,024 ops) is moved
+// at once by a step of its own. Each document bucket records the
 // journal LSN it holds up to. Close checkpoints everything; Open replays
 // what a crash left in the journal, skipping entries a bucket already
 // holds. Journal entries also name the document's incarnation (its

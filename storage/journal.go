@@ -29,7 +29,8 @@ import (
 const (
 	checkpointOps   = 65536
 	checkpointBytes = 32 << 20
-	stepDocs        = 128 // at most this many documents per checkpoint step
+	stepDocs        = 128  // at most this many documents per checkpoint step
+	hotOps          = 1024 // the least overlay ops that make a document hot (see DB.hot)
 	journalFormat1  = 1
 )
 
@@ -137,6 +138,9 @@ func (db *DB) install(bt *batch) {
 			db.pending[id] = p
 			db.pendingOps += len(p.ops)
 			db.pendingBytes += p.bytes
+			if db.hot == "" && (len(p.ops) >= max(db.cpOps/8, hotOps) || p.bytes >= checkpointBytes/8) {
+				db.hot = id
+			}
 		}
 	}
 	db.ovMu.Unlock()
@@ -393,9 +397,10 @@ func (db *DB) finishMove(tx *bolt.Tx, b *bolt.Bucket, old, cur DocMeta, seqs map
 	return nil
 }
 
-// checkpointStep moves the overlays of a few documents (those holding the
-// oldest journal records first, about cpOps/8 ops or stepDocs documents)
-// into their buckets in one transaction, deletes the journal records no
+// checkpointStep moves the overlays of a few documents (the hot one alone
+// if there is one, else those holding the oldest journal records first,
+// about cpOps/8 ops or stepDocs documents) into their buckets in one
+// transaction, deletes the journal records no
 // remaining overlay needs, and drops the moved overlays.
 func (db *DB) checkpointStep() error {
 	start := time.Now()
@@ -403,26 +408,33 @@ func (db *DB) checkpointStep() error {
 		id string
 		p  *pending
 	}
-	// Candidates come from drainOrder, the pending documents sorted by
-	// their oldest journal record when draining began (sorted once, not per
-	// step); documents that became pending since then hold newer records.
-	if len(db.drainOrder) == 0 {
-		for id := range db.pending {
-			db.drainOrder = append(db.drainOrder, id)
-		}
-		slices.SortFunc(db.drainOrder, func(a, b string) int {
-			return cmp.Compare(db.pending[a].firstLSN, db.pending[b].firstLSN)
-		})
-	}
-	maxOps := max(db.cpOps/8, 1)
 	var chosen []cand
-	ops := 0
-	for len(db.drainOrder) > 0 && len(chosen) < stepDocs && (len(chosen) == 0 || ops < maxOps) {
-		id := db.drainOrder[0]
-		db.drainOrder = db.drainOrder[1:]
-		if p := db.pending[id]; p != nil {
-			chosen = append(chosen, cand{id, p})
-			ops += len(p.ops)
+	if p := db.pending[db.hot]; p != nil {
+		chosen = append(chosen, cand{db.hot, p}) // a step of its own (see DB.hot)
+	}
+	db.hot = ""
+	if len(chosen) == 0 {
+		// Candidates come from drainOrder, the pending documents sorted by
+		// their oldest journal record when draining began (sorted once, not
+		// per step); documents that became pending since then hold newer
+		// records.
+		if len(db.drainOrder) == 0 {
+			for id := range db.pending {
+				db.drainOrder = append(db.drainOrder, id)
+			}
+			slices.SortFunc(db.drainOrder, func(a, b string) int {
+				return cmp.Compare(db.pending[a].firstLSN, db.pending[b].firstLSN)
+			})
+		}
+		maxOps := max(db.cpOps/8, 1)
+		ops := 0
+		for len(db.drainOrder) > 0 && len(chosen) < stepDocs && (len(chosen) == 0 || ops < maxOps) {
+			id := db.drainOrder[0]
+			db.drainOrder = db.drainOrder[1:]
+			if p := db.pending[id]; p != nil {
+				chosen = append(chosen, cand{id, p})
+				ops += len(p.ops)
+			}
 		}
 	}
 	moving := make(map[string]bool, len(chosen))

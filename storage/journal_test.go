@@ -392,3 +392,48 @@ func TestEncodedLengths(t *testing.T) {
 		t.Fatalf("decoded %+v", got)
 	}
 }
+
+// TestHotDocumentCheckpointedAlone: a document whose overlay reaches an
+// eighth of CheckpointOps is moved into its bucket by a step of its own
+// long before the overlay as a whole reaches CheckpointOps, so one busy
+// document is never moved in one huge step; its data stays intact, also
+// across a reopen.
+func TestHotDocumentCheckpointedAlone(t *testing.T) {
+	opts := &Options{CheckpointOps: 16384} // a document is hot at 2048 ops
+	db, path := openTest(t, opts)
+	for _, d := range []string{"a", "b", "hot"} {
+		mustCreate(t, db, d, "")
+	}
+	mustAppend(t, db, "a", 1, 5, nil)
+	mustAppend(t, db, "b", 1, 5, nil)
+	for v := uint64(1); v <= 3000; v += 10 {
+		mustAppend(t, db, "hot", v, v+9, nil)
+	}
+	if st := db.Stats(); st.Checkpoints < 1 {
+		t.Fatalf("no checkpoint step for the hot document: %+v", st)
+	}
+	db.ovMu.Lock()
+	pendingOps, hotPending, aPending := db.pendingOps, db.pending["hot"], db.pending["a"]
+	db.ovMu.Unlock()
+	if pendingOps > 1000 || hotPending != nil && len(hotPending.ops) > 990 {
+		t.Fatalf("overlay after the hot step: %d ops in all, hot %+v", pendingOps, hotPending)
+	}
+	if aPending == nil || len(aPending.ops) != 5 {
+		t.Fatalf("a cold document was moved too: %+v", aPending)
+	}
+	check := func(x *DB) {
+		t.Helper()
+		m, s, ops, err := x.Load(bg, "hot")
+		if err != nil || m.Version != 3000 || s.Version+uint64(len(ops)) != 3000 {
+			t.Fatalf("hot: %+v, %d ops, %v", m, len(ops), err)
+		}
+		for i, r := range ops {
+			if w := rec("hot", s.Version+uint64(i)+1, "c1", s.Version+uint64(i)+1); !bytes.Equal(r.Op, w.Op) {
+				t.Fatalf("hot: op %d = %s", i+1, r.Op)
+			}
+		}
+	}
+	check(db)
+	db = reopen(t, db, path, opts)
+	check(db)
+}
