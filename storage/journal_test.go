@@ -272,19 +272,7 @@ func TestCheckpointStepsAndReplay(t *testing.T) {
 	db = reopen(t, db, path, opts)
 	mustAppend(t, db, "a", 31, 31, nil)
 	want := map[string]uint64{"a": 31, "b": 30, "c": 30}
-	var buf bytes.Buffer
-	if _, err := db.Backup(bg, &buf); err != nil {
-		t.Fatal(err)
-	}
-	cpath := filepath.Join(t.TempDir(), "copy.db")
-	if err := os.WriteFile(cpath, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cp, err := Open(cpath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Close()
+	cp := openBackupCopy(t, db)
 	for _, d := range docs {
 		for name, x := range map[string]*DB{"live": db, "replayed": cp} {
 			m, s, ops, err := x.Load(bg, d)
@@ -333,19 +321,7 @@ func TestCheckpointManyDocs(t *testing.T) {
 	if st := db.Stats(); st.Checkpoints < 2 {
 		t.Fatalf("stats %+v", st)
 	}
-	var buf bytes.Buffer
-	if _, err := db.Backup(bg, &buf); err != nil {
-		t.Fatal(err)
-	}
-	cpath := filepath.Join(t.TempDir(), "copy.db")
-	if err := os.WriteFile(cpath, buf.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cp, err := Open(cpath, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cp.Close()
+	cp := openBackupCopy(t, db)
 	for _, x := range []*DB{db, cp} {
 		list, next, err := x.ListDocs(bg, ListOptions{Limit: docs + 1, ByUpdated: true})
 		if err != nil || next != "" || len(list) != docs {
@@ -436,4 +412,24 @@ func TestHotDocumentCheckpointedAlone(t *testing.T) {
 	check(db)
 	db = reopen(t, db, path, opts)
 	check(db)
+}
+
+// openBackupCopy opens a Backup of db written to a new file: a copy whose
+// journal is replayed at Open. It is closed when the test ends.
+func openBackupCopy(t *testing.T, db *DB) *DB {
+	t.Helper()
+	var buf bytes.Buffer
+	if _, err := db.Backup(bg, &buf); err != nil {
+		t.Fatal(err)
+	}
+	cpath := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(cpath, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cp, err := Open(cpath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cp.Close() })
+	return cp
 }
