@@ -115,3 +115,25 @@ func BenchmarkEventDispatch(b *testing.B) {
 		c.onMessage(false, msg)
 	}
 }
+
+// BenchmarkEchoAck is the echo server's message-with-ack: an event whose
+// arguments are acked back unchanged.
+func BenchmarkEchoAck(b *testing.B) {
+	srv := NewServer(&Options{Logger: quietLogger()})
+	defer srv.Close()
+	srv.Of("/").OnConnection(func(s *Socket) {
+		s.On("message-with-ack", func(s *Socket, args Args, ack AckFunc) {
+			if ack != nil {
+				_ = ack(args)
+			}
+		})
+	})
+	c := newClient(srv, &nopSession{id: "e"}, nil)
+	defer c.onClose("transport close")
+	c.onMessage(false, []byte("0"))
+	msg := []byte(`21["message-with-ack",{"t":1732590000000,"n":12345}]`)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		c.onMessage(false, msg)
+	}
+}
