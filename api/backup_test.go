@@ -142,9 +142,9 @@ func TestBackupWhileWriting(t *testing.T) {
 
 type nopBroadcaster struct{}
 
-func (nopBroadcaster) BroadcastOp(string, collab.SessionID, collab.OpEvent)             {}
-func (nopBroadcaster) BroadcastPresence(string, collab.SessionID, collab.PresenceEvent) {}
-func (nopBroadcaster) DocDeleted(string)                                                {}
+func (nopBroadcaster) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
+func (nopBroadcaster) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
+func (nopBroadcaster) DocDeleted(string)                                               {}
 
 func TestBackupAuth(t *testing.T) {
 	secret := []byte(strings.Repeat("k", 32))

@@ -6,7 +6,7 @@
 //
 // Socket.IO (namespace "/", SPEC.md section 3): doc:join, doc:leave, doc:op
 // and doc:presence become Hub.Join, Leave, Submit and SetPresence with the
-// socket id as the collab.SessionID; every event is answered through its
+// socket id as the collab.SocketID; every event is answered through its
 // ack with {ok: true, ...} or {ok: false, error: {code, message}}. The
 // presence user comes from the CONNECT payload (auth.name, auth.color), or
 // from the token when Options.Auth is set (which also checks each event

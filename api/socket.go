@@ -288,7 +288,7 @@ type eventFunc func(ctx context.Context, s *sio.Socket, payload object) (any, er
 
 func (a *API) onConnection(s *sio.Socket) {
 	mb := newMailbox(a)
-	sid := collab.SessionID(s.ID())
+	sid := collab.SocketID(s.ID())
 	handle := func(event string, fn eventFunc) {
 		s.On(event, func(s *sio.Socket, args sio.Args, ack sio.AckFunc) {
 			// Decode on the message goroutine (cheap), run on the mailbox.
@@ -402,7 +402,7 @@ func (a *API) onJoin(ctx context.Context, s *sio.Socket, p object) (any, error) 
 	// client which ones the ack's state already contains.
 	wasIn := slices.Contains(s.Rooms(), doc)
 	s.Join(doc)
-	res, err := a.hub.Join(ctx, doc, collab.SessionID(s.ID()), client, socketUser(s), since)
+	res, err := a.hub.Join(ctx, doc, collab.SocketID(s.ID()), client, socketUser(s), since)
 	if err != nil {
 		if !wasIn {
 			s.Leave(doc)
@@ -434,7 +434,7 @@ func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error)
 		return nil, err
 	}
 	s.Leave(doc)
-	if err := a.hub.Leave(ctx, doc, collab.SessionID(s.ID())); err != nil {
+	if err := a.hub.Leave(ctx, doc, collab.SocketID(s.ID())); err != nil {
 		return nil, err
 	}
 	return okAck{OK: true}, nil
@@ -470,7 +470,7 @@ func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error)
 func (a *API) runOp(mb *mailbox, s *sio.Socket, doc string, sub collab.Submission, err error, ack sio.AckFunc) {
 	if err == nil {
 		mb.opStarted()
-		if err = a.hub.SubmitAsync(a.ctx, doc, collab.SessionID(s.ID()), sub, a.opReply(mb, s, ack)); err != nil {
+		if err = a.hub.SubmitAsync(a.ctx, doc, collab.SocketID(s.ID()), sub, a.opReply(mb, s, ack)); err != nil {
 			mb.opDone()
 		}
 	}
@@ -530,7 +530,7 @@ func (a *API) onPresence(ctx context.Context, s *sio.Socket, p object) (any, err
 	if err := a.authorize(socketIdentity(s), auth.Write, doc); err != nil {
 		return nil, err
 	}
-	if err := a.hub.SetPresence(ctx, doc, collab.SessionID(s.ID()), v, sel); err != nil {
+	if err := a.hub.SetPresence(ctx, doc, collab.SocketID(s.ID()), v, sel); err != nil {
 		return nil, err
 	}
 	return okAck{OK: true}, nil
@@ -549,7 +549,7 @@ func NewBroadcaster(io *sio.Server) *Broadcaster {
 
 var _ collab.Broadcaster = (*Broadcaster)(nil)
 
-func (b *Broadcaster) to(doc string, except collab.SessionID) *sio.BroadcastOperator {
+func (b *Broadcaster) to(doc string, except collab.SocketID) *sio.BroadcastOperator {
 	op := b.nsp.To(doc)
 	if except != "" {
 		op = op.Except(string(except)) // every socket is in the room named by its id
@@ -560,7 +560,7 @@ func (b *Broadcaster) to(doc string, except collab.SessionID) *sio.BroadcastOper
 // BroadcastOp emits doc:op to the document's room except the submitter.
 // The payload is written by appendOpEvent (no reflection) and encoded once
 // for the whole room.
-func (b *Broadcaster) BroadcastOp(doc string, except collab.SessionID, ev collab.OpEvent) {
+func (b *Broadcaster) BroadcastOp(doc string, except collab.SocketID, ev collab.OpEvent) {
 	_ = b.to(doc, except).Emit(evOp, json.RawMessage(appendOpEvent(make([]byte, 0, 64+len(ev.Doc)+len(ev.Client)+16*len(ev.Op)), ev)))
 }
 
@@ -593,7 +593,7 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // BroadcastPresence emits doc:presence to the document's room except the sender.
-func (b *Broadcaster) BroadcastPresence(doc string, except collab.SessionID, ev collab.PresenceEvent) {
+func (b *Broadcaster) BroadcastPresence(doc string, except collab.SocketID, ev collab.PresenceEvent) {
 	_ = b.to(doc, except).Emit(evPresence, ev)
 }
 

@@ -16,11 +16,11 @@ import (
 // like Socket.IO rooms: in call order, never to the excepted session.
 type room struct {
 	mu     sync.Mutex
-	inbox  map[collab.SessionID]chan collab.OpEvent
+	inbox  map[collab.SocketID]chan collab.OpEvent
 	closed bool
 }
 
-func (r *room) add(s collab.SessionID) chan collab.OpEvent {
+func (r *room) add(s collab.SocketID) chan collab.OpEvent {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	ch := make(chan collab.OpEvent, 100000)
@@ -28,7 +28,7 @@ func (r *room) add(s collab.SessionID) chan collab.OpEvent {
 	return ch
 }
 
-func (r *room) BroadcastOp(doc string, except collab.SessionID, ev collab.OpEvent) {
+func (r *room) BroadcastOp(doc string, except collab.SocketID, ev collab.OpEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for s, ch := range r.inbox {
@@ -37,15 +37,15 @@ func (r *room) BroadcastOp(doc string, except collab.SessionID, ev collab.OpEven
 		}
 	}
 }
-func (r *room) BroadcastPresence(string, collab.SessionID, collab.PresenceEvent) {}
-func (r *room) DocDeleted(string)                                                {}
+func (r *room) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
+func (r *room) DocDeleted(string)                                               {}
 
 // simClient is a ShareDB-style client: one op in flight, later local edits
 // composed into a pending op; incoming ops are transformed against them.
 type simClient struct {
 	t        *testing.T
 	hub      *collab.Hub
-	s        collab.SessionID
+	s        collab.SocketID
 	inbox    chan collab.OpEvent
 	version  uint64
 	text     string
@@ -148,14 +148,14 @@ func (c *simClient) edit(ctx context.Context, r *rand.Rand, tag string) {
 // random edits and random delivery timing; every client must end with the
 // server's content.
 func TestClientsConverge(t *testing.T) {
-	rm := &room{inbox: map[collab.SessionID]chan collab.OpEvent{}}
+	rm := &room{inbox: map[collab.SocketID]chan collab.OpEvent{}}
 	e := newEnvBC(t, &collab.Options{OpsPerSecond: -1, HistoryOps: 50}, nil, rm)
 	ctx := ctxT(t)
 	mustCreate(t, e.hub, "d", "shared text")
 	const n, edits = 5, 40
 	clients := make([]*simClient, n)
 	for i := range clients {
-		s := collab.SessionID(fmt.Sprint("s", i))
+		s := collab.SocketID(fmt.Sprint("s", i))
 		c := &simClient{t: t, hub: e.hub, s: s, inbox: rm.add(s), acks: make(chan *collab.Committed, 1)}
 		j, err := e.hub.Join(ctx, "d", s, string(s), collab.User{}, nil)
 		if err != nil {

@@ -7,7 +7,7 @@
 //
 // A document's version is the number of ops committed to it; the op that
 // takes it from v-1 to v carries version v. An incoming op (Hub.Submit) is
-// checked (session joined, client id binding, duplicate (client, seq), rate,
+// checked (socket joined, client id binding, duplicate (client, seq), rate,
 // size, base version), normalized, transformed with side Left against every op
 // committed since its base version, applied strictly (skip/delete past the
 // end or a mismatching {"d":"text"} is invalid_op), checked against the size
@@ -29,7 +29,7 @@
 // fails those after a failed one), releases the batches before the failure
 // that are durable, fails every later op — in flight or staged — with
 // CodeInternal (nothing of them was acked or broadcast), and reloads the
-// document from the store; if that fails too, it is unloaded (its sessions
+// document from the store; if that fails too, it is unloaded (its sockets
 // must join again).
 //
 // Snapshots of the content go into the same Append every
@@ -45,13 +45,13 @@
 // Only when it was pruned (or never committed) is the answer the version of
 // the client's newest op.
 //
-// Client ids: a client id is bound to one joined session at a time — the
-// one that joined with it or first submitted under it. A session that
+// Client ids: a client id is bound to one joined socket at a time — the
+// one that joined with it or first submitted under it. A socket that
 // joined later takes the binding over when it joins with or submits under
 // that client id (a client reconnecting on a new connection before the old
-// one is detected dead); the older session is then refused (forbidden) under
-// it. The binding is released when its session leaves or disconnects; the
-// older session's leave does not broadcast a null selection for a presence
+// one is detected dead); the older socket is then refused (forbidden) under
+// it. The binding is released when its socket leaves or disconnects; the
+// older socket's leave does not broadcast a null selection for a presence
 // client id another member now shows as.
 //
 // Presence is kept in memory only, transformed to the durable head, and
@@ -73,7 +73,7 @@
 //     document's throughput is bound to one core (many documents scale).
 //   - A base version older than the in-memory history makes the sequencer
 //     read the ops from the store synchronously.
-//   - Two live sessions sharing one client id (a client bug) do not fight
+//   - Two live sockets sharing one client id (a client bug) do not fight
 //     over it: the one that joined last keeps it, the other gets forbidden.
 //   - Looking up an old duplicate seq in the op log runs on the document's
 //     goroutine; it reads at most 65536 ops (then falls back) and costs a

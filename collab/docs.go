@@ -78,7 +78,7 @@ func (h *Hub) Get(ctx context.Context, id string) (DocInfo, string, error) {
 		info DocInfo
 		doc  *ot.Doc
 	}
-	g, err := call(ctx, h, id, func(d *docState) (got, error) {
+	g, err := call(ctx, h, id, func(d *sequencer) (got, error) {
 		return got{d.info, d.docAt(d.durable)}, nil
 	})
 	if err != nil {
@@ -91,7 +91,7 @@ func (h *Hub) Get(ctx context.Context, id string) (DocInfo, string, error) {
 // memory or from the newest stored snapshot at or below it plus the ops after
 // it. version_ahead above the head; version_too_old when it cannot be rebuilt.
 func (h *Hub) ContentAt(ctx context.Context, id string, version uint64) (string, error) {
-	doc, err := call(ctx, h, id, func(d *docState) (*ot.Doc, error) {
+	doc, err := call(ctx, h, id, func(d *sequencer) (*ot.Doc, error) {
 		if version > d.durable {
 			return nil, errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", version, d.durable)
 		}
@@ -145,7 +145,7 @@ func (h *Hub) Rename(ctx context.Context, id, title string) (DocInfo, error) {
 	if err := validateTitle(title); err != nil {
 		return DocInfo{}, err
 	}
-	return call(ctx, h, id, func(d *docState) (DocInfo, error) {
+	return call(ctx, h, id, func(d *sequencer) (DocInfo, error) {
 		info, err := d.h.store.RenameDoc(ctx, d.id, title)
 		if err != nil {
 			return DocInfo{}, storeErr("rename", d.id, err)
@@ -163,7 +163,7 @@ func (h *Hub) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	ch := make(chan error, 1)
-	if err := h.send(ctx, id, false, func(d *docState) { d.deletes = append(d.deletes, ch) }); err != nil {
+	if err := h.send(ctx, id, false, func(d *sequencer) { d.deletes = append(d.deletes, ch) }); err != nil {
 		return err
 	}
 	select {
@@ -198,7 +198,7 @@ func (h *Hub) Ops(ctx context.Context, id string, from, to uint64, limit int) ([
 	case from > to:
 		return nil, errorf(CodeBadRequest, "from (%d) is after to (%d)", from, to)
 	}
-	oldest, err := h.store.OldestKeptVersion(ctx, id)
+	oldest, err := h.store.CatchUpFloor(ctx, id)
 	if err != nil {
 		return nil, storeErr("oldest kept version", id, err)
 	}
@@ -235,7 +235,7 @@ func (h *Hub) ReplaceContent(ctx context.Context, id, text string, ifMatch *uint
 	var err error
 	for try := 0; try < 5; try++ {
 		var hd head
-		hd, err = call(ctx, h, id, func(d *docState) (head, error) { return head{d.head, d.doc}, nil })
+		hd, err = call(ctx, h, id, func(d *sequencer) (head, error) { return head{d.head, d.doc}, nil })
 		if err != nil {
 			return nil, err
 		}

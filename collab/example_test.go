@@ -15,9 +15,9 @@ import (
 // nopBroadcaster drops every event (an edge would emit to Socket.IO rooms).
 type nopBroadcaster struct{}
 
-func (nopBroadcaster) BroadcastOp(string, collab.SessionID, collab.OpEvent)             {}
-func (nopBroadcaster) BroadcastPresence(string, collab.SessionID, collab.PresenceEvent) {}
-func (nopBroadcaster) DocDeleted(string)                                                {}
+func (nopBroadcaster) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
+func (nopBroadcaster) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
+func (nopBroadcaster) DocDeleted(string)                                               {}
 
 // A Hub over the bbolt store: create a document, submit two concurrent ops
 // against the same base version, read the result.

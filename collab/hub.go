@@ -8,9 +8,9 @@ import (
 	"github.com/cowrite/cowrite/collab/ot"
 )
 
-// SessionID identifies a connected collaborator (the Socket.IO socket id).
-// The empty SessionID means "no session" (REST).
-type SessionID string
+// SocketID identifies a connected collaborator (the Socket.IO socket id).
+// The empty SocketID means "no socket" (REST).
+type SocketID string
 
 // User is how a collaborator is shown to the others in presence events.
 type User struct {
@@ -30,11 +30,11 @@ type User struct {
 // socket's stream in version order: a client never gets its ack for version v
 // before the broadcast ops below v.
 type Broadcaster interface {
-	// BroadcastOp sends doc:op to the room except the session that submitted
+	// BroadcastOp sends doc:op to the room except the socket that submitted
 	// it ("" = send to everyone).
-	BroadcastOp(doc string, except SessionID, ev OpEvent)
+	BroadcastOp(doc string, except SocketID, ev OpEvent)
 	// BroadcastPresence sends doc:presence to the room except the sender.
-	BroadcastPresence(doc string, except SessionID, ev PresenceEvent)
+	BroadcastPresence(doc string, except SocketID, ev PresenceEvent)
 	// DocDeleted: emit doc:deleted to the room and remove its sockets from it.
 	DocDeleted(doc string)
 }
@@ -100,23 +100,23 @@ type Hub struct {
 	closeOnce sync.Once
 	wg        sync.WaitGroup // one per document goroutine
 
-	mu       sync.Mutex // guards the fields below
-	docs     map[string]*docState
-	sessions map[SessionID]map[string]struct{} // session → joined documents
-	closed   bool
+	mu      sync.Mutex // guards the fields below
+	docs    map[string]*sequencer
+	sockets map[SocketID]map[string]struct{} // socket → joined documents
+	closed  bool
 }
 
 // NewHub returns a Hub over store that reaches rooms through bc.
 func NewHub(store Store, bc Broadcaster, opts *Options) *Hub {
 	o := opts.withDefaults()
 	return &Hub{
-		store:    store,
-		bc:       bc,
-		opts:     o,
-		log:      o.Logger,
-		quit:     make(chan struct{}),
-		docs:     make(map[string]*docState),
-		sessions: make(map[SessionID]map[string]struct{}),
+		store:   store,
+		bc:      bc,
+		opts:    o,
+		log:     o.Logger,
+		quit:    make(chan struct{}),
+		docs:    make(map[string]*sequencer),
+		sockets: make(map[SocketID]map[string]struct{}),
 	}
 }
 
@@ -148,7 +148,7 @@ func (h *Hub) LoadedDocs() int {
 }
 
 // get returns the document's goroutine, starting (and loading) it if needed.
-func (h *Hub) get(id string) (*docState, error) {
+func (h *Hub) get(id string) (*sequencer, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
@@ -167,9 +167,9 @@ func (h *Hub) get(id string) (*docState, error) {
 // send runs fn on the document's goroutine (loading the document if needed).
 // It retries when the goroutine exited (idle unload) and reports the load
 // error (not_found) when the document could not be loaded.
-func (h *Hub) send(ctx context.Context, id string, loaded bool, fn func(d *docState)) error {
+func (h *Hub) send(ctx context.Context, id string, loaded bool, fn func(d *sequencer)) error {
 	for {
-		var d *docState
+		var d *sequencer
 		if loaded {
 			h.mu.Lock()
 			d = h.docs[id]
@@ -207,13 +207,13 @@ type result[T any] struct {
 }
 
 // call runs fn on the document's goroutine and returns its result.
-func call[T any](ctx context.Context, h *Hub, id string, fn func(d *docState) (T, error)) (T, error) {
+func call[T any](ctx context.Context, h *Hub, id string, fn func(d *sequencer) (T, error)) (T, error) {
 	var zero T
 	if err := ValidateDocID(id); err != nil {
 		return zero, err
 	}
 	ch := make(chan result[T], 1)
-	if err := h.send(ctx, id, false, func(d *docState) {
+	if err := h.send(ctx, id, false, func(d *sequencer) {
 		v, err := fn(d)
 		ch <- result[T]{v, err}
 	}); err != nil {
@@ -227,38 +227,38 @@ func call[T any](ctx context.Context, h *Hub, id string, fn func(d *docState) (T
 	}
 }
 
-// trackSession records (or forgets) that session s joined doc. Called from
+// trackSocket records (or forgets) that socket s joined doc. Called from
 // the document's goroutine.
-func (h *Hub) trackSession(s SessionID, doc string, joined bool) {
+func (h *Hub) trackSocket(s SocketID, doc string, joined bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	m := h.sessions[s]
+	m := h.sockets[s]
 	if joined {
 		if m == nil {
 			m = make(map[string]struct{})
-			h.sessions[s] = m
+			h.sockets[s] = m
 		}
 		m[doc] = struct{}{}
 		return
 	}
 	delete(m, doc)
 	if len(m) == 0 {
-		delete(h.sessions, s)
+		delete(h.sockets, s)
 	}
 }
 
-// Join adds session s to the document's collaborators (creating the document
+// Join adds socket s to the document's collaborators (creating the document
 // unless Options.NoAutoCreate) and returns its state: the content at the
 // durable head when since is nil, when the ops since *since are no longer kept
 // or when there are more than 10000 of them; else the ops *since+1 .. head.
-// client is the id shown in presence events (the session id when ""). Joining
+// client is the id shown in presence events (the socket id when ""). Joining
 // again updates client and user.
 //
 // The edge should add the socket to the room before calling Join (and remove
 // it if Join fails): ops broadcast after the join carry versions above
 // JoinResult.Version and may reach the client before the join ack; ops with a
 // version <= the client's version are to be ignored by the client.
-func (h *Hub) Join(ctx context.Context, doc string, s SessionID, client string, user User, since *uint64) (*JoinResult, error) {
+func (h *Hub) Join(ctx context.Context, doc string, s SocketID, client string, user User, since *uint64) (*JoinResult, error) {
 	if s == "" {
 		return nil, errorf(CodeBadRequest, "join needs a session")
 	}
@@ -266,13 +266,13 @@ func (h *Hub) Join(ctx context.Context, doc string, s SessionID, client string, 
 		res     *JoinResult
 		content *ot.Doc
 	}
-	fn := func(d *docState) (joined, error) {
+	fn := func(d *sequencer) (joined, error) {
 		r, c, err := d.join(ctx, s, client, user, since)
 		return joined{r, c}, err
 	}
 	j, err := call(ctx, h, doc, fn)
-	// Auto-create. Several sessions may join a new document at once: a
-	// load that read the store before another session's create committed
+	// Auto-create. Several sockets may join a new document at once: a
+	// load that read the store before another socket's create committed
 	// still reports not_found, so retry (a load started after the create
 	// returned sees it).
 	for attempt := 0; attempt < 3 && CodeOf(err) == CodeNotFound && !h.opts.NoAutoCreate; attempt++ {
@@ -291,15 +291,15 @@ func (h *Hub) Join(ctx context.Context, doc string, s SessionID, client string, 
 	return j.res, nil
 }
 
-// Leave removes session s from the document's collaborators, releases the
+// Leave removes socket s from the document's collaborators, releases the
 // client ids it used and broadcasts its presence as null. not_joined when it
 // had not joined.
-func (h *Hub) Leave(ctx context.Context, doc string, s SessionID) error {
+func (h *Hub) Leave(ctx context.Context, doc string, s SocketID) error {
 	if err := ValidateDocID(doc); err != nil {
 		return err
 	}
 	ch := make(chan error, 1)
-	if err := h.send(ctx, doc, true, func(d *docState) { ch <- d.leave(s) }); err != nil {
+	if err := h.send(ctx, doc, true, func(d *sequencer) { ch <- d.leave(s) }); err != nil {
 		return err
 	}
 	select {
@@ -310,12 +310,12 @@ func (h *Hub) Leave(ctx context.Context, doc string, s SessionID) error {
 	}
 }
 
-// Disconnect leaves every document session s joined (see Leave). It returns
+// Disconnect leaves every document socket s joined (see Leave). It returns
 // once every document has processed the leave.
-func (h *Hub) Disconnect(s SessionID) {
+func (h *Hub) Disconnect(s SocketID) {
 	h.mu.Lock()
-	docs := make([]string, 0, len(h.sessions[s]))
-	for doc := range h.sessions[s] {
+	docs := make([]string, 0, len(h.sockets[s]))
+	for doc := range h.sockets[s] {
 		docs = append(docs, doc)
 	}
 	h.mu.Unlock()
@@ -327,13 +327,13 @@ func (h *Hub) Disconnect(s SessionID) {
 // Submit orders, transforms, applies and durably commits an op and returns it
 // as committed. It returns once the op is durable (or failed).
 //
-// With a session (s != ""), s must have joined doc (not_joined). A client id
-// is bound to the session that joined with it (Join's client) or first
-// submitted under it, until that session leaves or disconnects. A session
+// With a socket (s != ""), s must have joined doc (not_joined). A client id
+// is bound to the socket that joined with it (Join's client) or first
+// submitted under it, until that socket leaves or disconnects. A socket
 // that joined the document later than the bound one takes the client id over
-// (a reconnecting client); the older session then gets forbidden under it,
-// and so does REST while any session holds it. Ops already accepted from the
-// older session keep their versions and order. With s == "" (REST) no join
+// (a reconnecting client); the older socket then gets forbidden under it,
+// and so does REST while any socket holds it. Ops already accepted from the
+// older socket keep their versions and order. With s == "" (REST) no join
 // is needed and the op is broadcast to the whole room.
 //
 // Exactly-once: when Client != "" and Seq > 0, a (client, seq) that was
@@ -346,7 +346,7 @@ func (h *Hub) Disconnect(s SessionID) {
 // contiguous), or lies more than 65536 ops back is the answer the version
 // of the client's last committed op, at which it is certainly included. A
 // lookup that reads the op log counts against Options.OpsPerSecond.
-func (h *Hub) Submit(ctx context.Context, doc string, s SessionID, sub Submission) (*Committed, error) {
+func (h *Hub) Submit(ctx context.Context, doc string, s SocketID, sub Submission) (*Committed, error) {
 	return h.submit(ctx, doc, s, sub, false)
 }
 
@@ -358,18 +358,18 @@ func (h *Hub) Submit(ctx context.Context, doc string, s SessionID, sub Submissio
 // stream in version order. reply must not block. ctx bounds the hand-off and
 // any store read made while accepting the op; it must stay valid until reply
 // is called (the wait for durability itself is not bounded by it).
-func (h *Hub) SubmitAsync(ctx context.Context, doc string, s SessionID, sub Submission, reply ReplyFunc) error {
+func (h *Hub) SubmitAsync(ctx context.Context, doc string, s SocketID, sub Submission, reply ReplyFunc) error {
 	if err := ValidateDocID(doc); err != nil {
 		return err
 	}
-	return h.send(ctx, doc, s != "", func(d *docState) { d.submit(ctx, s, sub, false, reply) })
+	return h.send(ctx, doc, s != "", func(d *sequencer) { d.submit(ctx, s, sub, false, reply) })
 }
 
-// TrySubmit is SubmitAsync for a session that does not wait: it hands the
+// TrySubmit is SubmitAsync for a socket that does not wait: it hands the
 // submission over only if the document is loaded and its goroutine is idle
 // right now, and reports whether it did (then reply will be called, as
 // with SubmitAsync). On false nothing happened; use SubmitAsync.
-func (h *Hub) TrySubmit(ctx context.Context, doc string, s SessionID, sub Submission, reply ReplyFunc) bool {
+func (h *Hub) TrySubmit(ctx context.Context, doc string, s SocketID, sub Submission, reply ReplyFunc) bool {
 	if s == "" {
 		return false
 	}
@@ -392,13 +392,13 @@ type submitReply struct {
 	err error
 }
 
-func (h *Hub) submit(ctx context.Context, doc string, s SessionID, sub Submission, precondition bool) (*Committed, error) {
+func (h *Hub) submit(ctx context.Context, doc string, s SocketID, sub Submission, precondition bool) (*Committed, error) {
 	if err := ValidateDocID(doc); err != nil {
 		return nil, err
 	}
 	ch := make(chan submitReply, 1)
 	reply := func(c *Committed, err error) { ch <- submitReply{c, err} }
-	if err := h.send(ctx, doc, s != "", func(d *docState) { d.submit(ctx, s, sub, precondition, reply) }); err != nil {
+	if err := h.send(ctx, doc, s != "", func(d *sequencer) { d.submit(ctx, s, sub, precondition, reply) }); err != nil {
 		return nil, err
 	}
 	select {
@@ -409,10 +409,10 @@ func (h *Hub) submit(ctx context.Context, doc string, s SessionID, sub Submissio
 	}
 }
 
-// SetPresence sets session s's selection (code points at version; nil clears
+// SetPresence sets socket s's selection (code points at version; nil clears
 // it), transforms it to the durable head, and broadcasts it to the room
 // except s. Presence is not persisted.
-func (h *Hub) SetPresence(ctx context.Context, doc string, s SessionID, version uint64, sel []ot.Selection) error {
+func (h *Hub) SetPresence(ctx context.Context, doc string, s SocketID, version uint64, sel []ot.Selection) error {
 	if err := ValidateDocID(doc); err != nil {
 		return err
 	}
@@ -425,7 +425,7 @@ func (h *Hub) SetPresence(ctx context.Context, doc string, s SessionID, version 
 		}
 	}
 	ch := make(chan error, 1)
-	if err := h.send(ctx, doc, true, func(d *docState) { ch <- d.setPresence(s, version, sel) }); err != nil {
+	if err := h.send(ctx, doc, true, func(d *sequencer) { ch <- d.setPresence(s, version, sel) }); err != nil {
 		return err
 	}
 	select {

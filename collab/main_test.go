@@ -29,17 +29,17 @@ type recorder struct {
 }
 
 type sent[T any] struct {
-	except collab.SessionID
+	except collab.SocketID
 	ev     T
 }
 
-func (r *recorder) BroadcastOp(doc string, except collab.SessionID, ev collab.OpEvent) {
+func (r *recorder) BroadcastOp(doc string, except collab.SocketID, ev collab.OpEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.ops = append(r.ops, sent[collab.OpEvent]{except, ev})
 }
 
-func (r *recorder) BroadcastPresence(doc string, except collab.SessionID, ev collab.PresenceEvent) {
+func (r *recorder) BroadcastPresence(doc string, except collab.SocketID, ev collab.PresenceEvent) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.presence = append(r.presence, sent[collab.PresenceEvent]{except, ev})

@@ -20,11 +20,11 @@ type Options struct {
 	// An op that shrinks a document that is already over it is accepted.
 	// Default 10 MiB.
 	MaxDocBytes int
-	// OpsPerSecond: ops per client id (or per session when no client id is
+	// OpsPerSecond: ops per client id (or per socket when no client id is
 	// given) per document, a token bucket with a burst of twice the rate →
 	// rate_limited. Default 100; negative disables the limit.
 	OpsPerSecond float64
-	// MaxCollaborators: joined sessions per document; one more join gets
+	// MaxCollaborators: joined sockets per document; one more join gets
 	// rate_limited. Default 100.
 	MaxCollaborators int
 	// HistoryOps: durable committed ops kept in memory per loaded document

@@ -10,7 +10,7 @@ import (
 // of the ops.
 const maxCatchUpOps = 10000
 
-func (d *docState) join(ctx context.Context, s SessionID, client string, user User, since *uint64) (*JoinResult, *ot.Doc, error) {
+func (d *sequencer) join(ctx context.Context, s SocketID, client string, user User, since *uint64) (*JoinResult, *ot.Doc, error) {
 	m := d.members[s]
 	if m == nil && len(d.members) >= d.h.opts.MaxCollaborators {
 		return nil, nil, errorf(CodeRateLimited, "document %q has the maximum of %d collaborators", d.id, d.h.opts.MaxCollaborators)
@@ -42,11 +42,11 @@ func (d *docState) join(ctx context.Context, s SessionID, client string, user Us
 		d.joins++
 		m = &member{joined: d.joins}
 		d.members[s] = m
-		d.h.trackSession(s, d.id, true)
+		d.h.trackSocket(s, d.id, true)
 	}
 	m.client, m.user = client, user
 	if client != "" && len(client) <= maxClientLen {
-		// Joining with a client id claims it and makes this session the
+		// Joining with a client id claims it and makes this socket the
 		// newest (see bindClient).
 		d.joins++
 		m.joined = d.joins
@@ -64,13 +64,13 @@ func (d *docState) join(ctx context.Context, s SessionID, client string, user Us
 	return res, content, nil
 }
 
-func (d *docState) leave(s SessionID) error {
+func (d *sequencer) leave(s SocketID) error {
 	m := d.members[s]
 	if m == nil {
 		return errorf(CodeNotJoined, "session has not joined document %q", d.id)
 	}
 	delete(d.members, s)
-	d.h.trackSession(s, d.id, false)
+	d.h.trackSocket(s, d.id, false)
 	for c, owner := range d.clients {
 		if owner == s {
 			delete(d.clients, c)
@@ -85,10 +85,10 @@ func (d *docState) leave(s SessionID) error {
 }
 
 // presentedByOther reports whether another member shows as the same
-// presence client as m (a client that reconnected on a new session): the
-// old session's leave must not clear the new session's cursor with a null
+// presence client as m (a client that reconnected on a new socket): the
+// old socket's leave must not clear the new socket's cursor with a null
 // selection under that client id.
-func (d *docState) presentedByOther(s SessionID, m *member) bool {
+func (d *sequencer) presentedByOther(s SocketID, m *member) bool {
 	if m.client == "" {
 		return false
 	}
@@ -100,7 +100,7 @@ func (d *docState) presentedByOther(s SessionID, m *member) bool {
 	return false
 }
 
-func (d *docState) setPresence(s SessionID, version uint64, sel []ot.Selection) error {
+func (d *sequencer) setPresence(s SocketID, version uint64, sel []ot.Selection) error {
 	m := d.members[s]
 	if m == nil {
 		return errorf(CodeNotJoined, "session has not joined document %q", d.id)
@@ -124,7 +124,7 @@ func (d *docState) setPresence(s SessionID, version uint64, sel []ot.Selection) 
 
 // presenceToDurable transforms m.sel to the durable head; false (and the
 // selection dropped) when the ops needed are no longer in memory.
-func (d *docState) presenceToDurable(m *member) bool {
+func (d *sequencer) presenceToDurable(m *member) bool {
 	if m.sel == nil {
 		return false
 	}
@@ -148,7 +148,7 @@ func (d *docState) presenceToDurable(m *member) bool {
 }
 
 // clampPresence drops selections that are ahead of a reloaded document.
-func (d *docState) clampPresence() {
+func (d *sequencer) clampPresence() {
 	for _, m := range d.members {
 		if m.sel != nil && m.selVer > d.durable {
 			m.sel = nil
@@ -156,7 +156,7 @@ func (d *docState) clampPresence() {
 	}
 }
 
-func (d *docState) presenceEvent(s SessionID, m *member) PresenceEvent {
+func (d *sequencer) presenceEvent(s SocketID, m *member) PresenceEvent {
 	client := m.client
 	if client == "" {
 		client = string(s)

@@ -8,12 +8,12 @@ import (
 )
 
 // histEntry is one committed op kept in memory, with the content after it.
-// Entries above docState.durable are in flight or staged; their submitters
+// Entries above sequencer.durable are in flight or staged; their submitters
 // (own and dups) are answered once the op is durable.
 type histEntry struct {
 	rec    OpRecord
 	doc    *ot.Doc
-	except SessionID
+	except SocketID
 	own    ReplyFunc   // the submitter's (nil once answered or for a loaded op)
 	dups   []ReplyFunc // duplicate submissions waiting for the same op
 }
@@ -23,7 +23,7 @@ type histEntry struct {
 type ReplyFunc func(c *Committed, err error)
 
 type member struct {
-	joined    uint64 // join order (docState.joins when it first joined)
+	joined    uint64 // join order (sequencer.joins when it first joined)
 	client    string
 	user      User
 	sel       []ot.Selection // nil: no presence
@@ -52,9 +52,9 @@ type commitResult struct {
 	err error
 }
 
-// docState is one loaded document. Everything below the channels is owned by
+// sequencer is one loaded document. Everything below the channels is owned by
 // the document's goroutine (run) and touched by nothing else.
-type docState struct {
+type sequencer struct {
 	h       *Hub
 	id      string
 	reqs    chan func()       // unbuffered: a send succeeds only if run takes it
@@ -73,10 +73,10 @@ type docState struct {
 	baseDoc    *ot.Doc // content at histStart-1
 	snapOps    int     // ops since the last snapshot
 	snapBytes  int     // op bytes since the last snapshot
-	members    map[SessionID]*member
-	clients    map[string]SessionID // client id → the session it is bound to
-	joins      uint64               // joins so far (member.joined)
-	seqs       map[string]seqMark   // client id → last accepted seq (cache of Store.LastSeq)
+	members    map[SocketID]*member
+	clients    map[string]SocketID // client id → the socket it is bound to
+	joins      uint64              // joins so far (member.joined)
+	seqs       map[string]seqMark  // client id → last accepted seq (cache of Store.LastSeq)
 	buckets    map[string]*bucket
 	deletes    []chan error // pending Delete calls (run once nothing is in flight)
 	idle       *time.Timer
@@ -84,22 +84,22 @@ type docState struct {
 	gone       bool
 }
 
-func newDocState(h *Hub, id string) *docState {
-	d := &docState{
+func newDocState(h *Hub, id string) *sequencer {
+	d := &sequencer{
 		h:       h,
 		id:      id,
 		reqs:    make(chan func()),
 		commits: make(chan commitResult, maxInflight),
 		dead:    make(chan struct{}),
-		members: make(map[SessionID]*member),
-		clients: make(map[string]SessionID),
+		members: make(map[SocketID]*member),
+		clients: make(map[string]SocketID),
 		seqs:    make(map[string]seqMark),
 		buckets: make(map[string]*bucket),
 	}
 	return d
 }
 
-func (d *docState) run() {
+func (d *sequencer) run() {
 	defer d.h.wg.Done()
 	if err := d.load(); err != nil {
 		d.loadErr = err
@@ -136,12 +136,12 @@ func (d *docState) run() {
 	}
 }
 
-func (d *docState) isIdle() bool {
+func (d *sequencer) isIdle() bool {
 	return len(d.members) == 0 && d.head == d.durable && len(d.deletes) == 0
 }
 
 // drain finishes in-flight and staged commits and pending deletes, then exits.
-func (d *docState) drain() {
+func (d *sequencer) drain() {
 	d.closing = true
 	for len(d.flights) > 0 && !d.gone {
 		d.onCommit(<-d.commits)
@@ -155,7 +155,7 @@ func (d *docState) drain() {
 }
 
 // exit unregisters the document and ends its goroutine's service.
-func (d *docState) exit() {
+func (d *sequencer) exit() {
 	d.gone = true
 	h := d.h
 	h.mu.Lock()
@@ -163,10 +163,10 @@ func (d *docState) exit() {
 		delete(h.docs, d.id)
 	}
 	for s := range d.members {
-		if m := h.sessions[s]; m != nil {
+		if m := h.sockets[s]; m != nil {
 			delete(m, d.id)
 			if len(m) == 0 {
-				delete(h.sessions, s)
+				delete(h.sockets, s)
 			}
 		}
 	}
@@ -182,7 +182,7 @@ func (d *docState) exit() {
 }
 
 // load (re)builds the content, version and history from the store.
-func (d *docState) load() error {
+func (d *sequencer) load() error {
 	ld, err := d.h.store.LoadDoc(context.Background(), d.id)
 	if err != nil {
 		return storeErr("load", d.id, err)
@@ -220,7 +220,7 @@ func (d *docState) load() error {
 }
 
 // docAt returns the content at version v if it is in memory, else nil.
-func (d *docState) docAt(v uint64) *ot.Doc {
+func (d *sequencer) docAt(v uint64) *ot.Doc {
 	switch {
 	case v > d.head:
 		return nil
@@ -234,7 +234,7 @@ func (d *docState) docAt(v uint64) *ot.Doc {
 	return nil
 }
 
-func (d *docState) entry(v uint64) *histEntry {
+func (d *sequencer) entry(v uint64) *histEntry {
 	if v < d.histStart || v > d.head {
 		return nil
 	}
@@ -242,7 +242,7 @@ func (d *docState) entry(v uint64) *histEntry {
 }
 
 // trim drops durable entries beyond Options.HistoryOps.
-func (d *docState) trim() {
+func (d *sequencer) trim() {
 	keep := d.h.opts.HistoryOps
 	if d.durable+1 <= d.histStart {
 		return
@@ -260,7 +260,7 @@ func (d *docState) trim() {
 
 // opsSince returns the committed ops base+1 .. to (to <= head), from memory or
 // from the store; version_too_old when they are no longer kept.
-func (d *docState) opsSince(ctx context.Context, base, to uint64) ([]OpRecord, error) {
+func (d *sequencer) opsSince(ctx context.Context, base, to uint64) ([]OpRecord, error) {
 	if base >= to {
 		return nil, nil
 	}
@@ -285,7 +285,7 @@ func (d *docState) opsSince(ctx context.Context, base, to uint64) ([]OpRecord, e
 
 // transformSince transforms op (based on version base) against every op
 // committed since, with op on the Left.
-func (d *docState) transformSince(ctx context.Context, op ot.Op, base uint64) (ot.Op, error) {
+func (d *sequencer) transformSince(ctx context.Context, op ot.Op, base uint64) (ot.Op, error) {
 	var older []OpRecord
 	if base+1 < d.histStart {
 		var err error
@@ -315,7 +315,7 @@ func (d *docState) transformSince(ctx context.Context, op ot.Op, base uint64) (o
 	return op, nil
 }
 
-func (d *docState) submit(ctx context.Context, s SessionID, sub Submission, precondition bool, reply ReplyFunc) {
+func (d *sequencer) submit(ctx context.Context, s SocketID, sub Submission, precondition bool, reply ReplyFunc) {
 	c, err := d.accept(ctx, s, sub, precondition, reply)
 	if err != nil || c != nil {
 		reply(c, err)
@@ -324,7 +324,7 @@ func (d *docState) submit(ctx context.Context, s SessionID, sub Submission, prec
 
 // accept validates and orders one submission. It returns (nil, nil) when the
 // reply was queued (answered once durable), else the immediate answer.
-func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, precondition bool, reply ReplyFunc) (*Committed, error) {
+func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, precondition bool, reply ReplyFunc) (*Committed, error) {
 	if s != "" {
 		if _, ok := d.members[s]; !ok {
 			return nil, errorf(CodeNotJoined, "session has not joined document %q", d.id)
@@ -390,17 +390,17 @@ func (d *docState) accept(ctx context.Context, s SessionID, sub Submission, prec
 	return nil, nil
 }
 
-// bindClient checks that session s may submit under client and binds it.
-// An unbound client id is bound to the first joined session that uses it. A
-// client id bound to another session is taken over by s when s joined the
-// document after that session: a client that reconnects gets a new session
+// bindClient checks that socket s may submit under client and binds it.
+// An unbound client id is bound to the first joined socket that uses it. A
+// client id bound to another socket is taken over by s when s joined the
+// document after that socket: a client that reconnects gets a new socket
 // while the old one (often a dead connection not yet noticed) is still
-// joined, and the newest one is the one the user is using. The older session
+// joined, and the newest one is the one the user is using. The older socket
 // then gets forbidden under that client id; so does REST (s == "") while any
-// session holds it. Ops the old session already submitted keep their
-// versions and order; (client, seq) dedupe makes the new session's
+// socket holds it. Ops the old socket already submitted keep their
+// versions and order; (client, seq) dedupe makes the new socket's
 // resubmissions of them idempotent.
-func (d *docState) bindClient(client string, s SessionID) error {
+func (d *sequencer) bindClient(client string, s SocketID) error {
 	owner, bound := d.clients[client]
 	switch {
 	case bound && owner == s:
@@ -417,16 +417,16 @@ func (d *docState) bindClient(client string, s SessionID) error {
 	return nil
 }
 
-// newer reports whether joined session s joined after session o (or o is
+// newer reports whether joined socket s joined after socket o (or o is
 // no longer a member).
-func (d *docState) newer(s, o SessionID) bool {
+func (d *sequencer) newer(s, o SocketID) bool {
 	om := d.members[o]
 	return om == nil || d.members[s].joined > om.joined
 }
 
 // rateLimit takes a token from the bucket of the client id (else of the
-// session); rate_limited when it is empty.
-func (d *docState) rateLimit(s SessionID, client string) error {
+// socket); rate_limited when it is empty.
+func (d *sequencer) rateLimit(s SocketID, client string) error {
 	if d.h.opts.OpsPerSecond <= 0 {
 		return nil
 	}
@@ -445,7 +445,7 @@ func (d *docState) rateLimit(s SessionID, client string) error {
 	return nil
 }
 
-func (d *docState) seqMark(ctx context.Context, client string) (seqMark, error) {
+func (d *sequencer) seqMark(ctx context.Context, client string) (seqMark, error) {
 	if m, ok := d.seqs[client]; ok {
 		return m, nil
 	}
@@ -459,7 +459,7 @@ func (d *docState) seqMark(ctx context.Context, client string) (seqMark, error) 
 }
 
 // duplicate answers a (client, seq) that was already accepted.
-func (d *docState) duplicate(ctx context.Context, s SessionID, sub Submission, m seqMark, reply ReplyFunc) (*Committed, error) {
+func (d *sequencer) duplicate(ctx context.Context, s SocketID, sub Submission, m seqMark, reply ReplyFunc) (*Committed, error) {
 	v := m.version
 	var found *OpRecord
 	if sub.Seq < m.seq {
@@ -505,7 +505,7 @@ const (
 // the effect of any op the client sent before it. Reading the store costs a
 // rate-limit token (duplicates are otherwise not rate limited), so that
 // resubmitting old seqs cannot keep the document's goroutine busy.
-func (d *docState) findSeq(ctx context.Context, s SessionID, client string, seq, last uint64) (uint64, *OpRecord, error) {
+func (d *sequencer) findSeq(ctx context.Context, s SocketID, client string, seq, last uint64) (uint64, *OpRecord, error) {
 	top := min(last, d.head)
 	for ; top >= d.histStart && top > 0; top-- {
 		r := &d.hist[top-d.histStart].rec
@@ -525,7 +525,7 @@ func (d *docState) findSeq(ctx context.Context, s SessionID, client string, seq,
 	if err := d.rateLimit(s, client); err != nil {
 		return 0, nil, err
 	}
-	floor, err := d.h.store.OldestKeptVersion(ctx, d.id)
+	floor, err := d.h.store.CatchUpFloor(ctx, d.id)
 	if err != nil {
 		return 0, nil, storeErr("oldest kept version", d.id, err)
 	}
@@ -562,7 +562,7 @@ func (d *docState) findSeq(ctx context.Context, s SessionID, client string, seq,
 // flush hands the staged ops to the store as one batch, unless
 // maxInflight batches are already in flight (then they stay staged until
 // one completes) or a Delete is pending.
-func (d *docState) flush() {
+func (d *sequencer) flush() {
 	if d.head == d.inflightTo || len(d.flights) >= maxInflight || len(d.deletes) > 0 {
 		return
 	}
@@ -594,7 +594,7 @@ func (d *docState) flush() {
 // that are durable, fails every later op — in flight or staged — with
 // "internal" (nothing of them was acked or broadcast, so collaborators stay
 // consistent) and reloads the document from the store.
-func (d *docState) onCommit(res commitResult) {
+func (d *sequencer) onCommit(res commitResult) {
 	d.record(res)
 	failed := false
 	for _, f := range d.flights {
@@ -648,7 +648,7 @@ func (d *docState) onCommit(res commitResult) {
 }
 
 // record notes the outcome of the batch ending at res.to.
-func (d *docState) record(res commitResult) {
+func (d *sequencer) record(res commitResult) {
 	for i := range d.flights {
 		if d.flights[i].to == res.to && !d.flights[i].reported {
 			d.flights[i].reported, d.flights[i].err = true, res.err
@@ -658,7 +658,7 @@ func (d *docState) record(res commitResult) {
 	d.h.log.Error("collab: commit result for no batch in flight", "doc", d.id, "version", res.to)
 }
 
-func (d *docState) allReported() bool {
+func (d *sequencer) allReported() bool {
 	for _, f := range d.flights {
 		if !f.reported {
 			return false
@@ -671,7 +671,7 @@ func (d *docState) allReported() bool {
 // Each op is broadcast before its own submitters are answered, so a Submit
 // that returned has had its op handed to the Broadcaster (a caller that
 // looks at the room right after the ack sees it).
-func (d *docState) release(f flight) {
+func (d *sequencer) release(f flight) {
 	for v := d.durable + 1; v <= f.to; v++ {
 		e := &d.hist[v-d.histStart]
 		d.h.bc.BroadcastOp(d.id, e.except, OpEvent{Doc: d.id, Version: v, Op: e.rec.Op, Client: e.rec.Client})
@@ -690,7 +690,7 @@ func (d *docState) release(f flight) {
 
 // failFrom answers every waiter of versions >= v with err and drops those
 // versions from memory.
-func (d *docState) failFrom(v uint64, err error) {
+func (d *sequencer) failFrom(v uint64, err error) {
 	for x := v; x <= d.head; x++ {
 		e := &d.hist[x-d.histStart]
 		if e.own != nil {
@@ -716,7 +716,7 @@ func (d *docState) failFrom(v uint64, err error) {
 }
 
 // maybeDelete runs pending Delete calls once nothing is in flight.
-func (d *docState) maybeDelete() {
+func (d *sequencer) maybeDelete() {
 	if len(d.deletes) == 0 || len(d.flights) > 0 {
 		return
 	}
@@ -739,7 +739,7 @@ func (d *docState) maybeDelete() {
 	d.exit()
 }
 
-func rateKey(s SessionID, client string) string {
+func rateKey(s SocketID, client string) string {
 	if client != "" {
 		return "c:" + client
 	}

@@ -273,7 +273,7 @@ func TestDedupe(t *testing.T) {
 		}
 	}
 	e.restart()
-	if oldest, err := e.db.OldestKeptVersion(ctx, "d"); err != nil || oldest < 5 {
+	if oldest, err := e.db.OldestKeptOp(ctx, "d"); err != nil || oldest < 5 {
 		t.Fatalf("log was not pruned: oldest %d, %v", oldest, err)
 	}
 	check("after pruning", sub, 1)
@@ -333,7 +333,7 @@ func TestVersionTooOld(t *testing.T) {
 	_, err = e.hub.ContentAt(ctx, "d", 1)
 	wantCode(t, err, collab.CodeVersionTooOld)
 	// A base older than the in-memory history but still stored works.
-	oldest, _ := e.db.OldestKeptVersion(ctx, "d")
+	oldest, _ := e.db.OldestKeptOp(ctx, "d")
 	c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: oldest - 1, Op: op(ot.Ins("y"))})
 	if err != nil || c.Version != 21 {
 		t.Fatalf("submit at stored base %d: %+v %v", oldest-1, c, err)

@@ -82,7 +82,7 @@ func TestSessionRules(t *testing.T) {
 	mustCreate(t, e.hub, "d", "")
 	_, err := e.hub.Submit(ctx, "d", "s1", collab.Submission{Op: op(ot.Ins("a"))})
 	wantCode(t, err, collab.CodeNotJoined)
-	for _, s := range []collab.SessionID{"s1", "s2"} {
+	for _, s := range []collab.SocketID{"s1", "s2"} {
 		if _, err := e.hub.Join(ctx, "d", s, "", collab.User{}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -474,7 +474,7 @@ func TestJoinAutoCreateConcurrent(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := e.hub.Join(ctx, fmt.Sprintf("new-%d", d), collab.SessionID(fmt.Sprintf("s%d-%d", d, s)), "", collab.User{}, nil); err != nil {
+				if _, err := e.hub.Join(ctx, fmt.Sprintf("new-%d", d), collab.SocketID(fmt.Sprintf("s%d-%d", d, s)), "", collab.User{}, nil); err != nil {
 					errs <- fmt.Errorf("doc %d session %d: %w", d, s, err)
 				}
 			}()

@@ -47,9 +47,9 @@ type Store interface {
 	// LastSeq returns the highest seq committed for (doc, client) and the
 	// version that op was committed as; (0, 0, nil) when there is none.
 	LastSeq(ctx context.Context, id, client string) (seq, version uint64, err error)
-	// OldestKeptVersion returns the lowest base version b such that every op
+	// CatchUpFloor returns the lowest base version b such that every op
 	// b+1 .. head is still stored (0 when nothing was pruned).
-	OldestKeptVersion(ctx context.Context, id string) (uint64, error)
+	CatchUpFloor(ctx context.Context, id string) (uint64, error)
 }
 
 // Snapshot is the full content of a document at a version.

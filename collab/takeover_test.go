@@ -15,13 +15,13 @@ func TestClientTakeover(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	ctx := ctxT(t)
 	mustCreate(t, e.hub, "d", "")
-	join := func(s collab.SessionID, client string) {
+	join := func(s collab.SocketID, client string) {
 		t.Helper()
 		if _, err := e.hub.Join(ctx, "d", s, client, collab.User{ID: string(s)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	sub := func(s collab.SessionID, v, seq uint64, text string) (*collab.Committed, error) {
+	sub := func(s collab.SocketID, v, seq uint64, text string) (*collab.Committed, error) {
 		return e.hub.Submit(ctx, "d", s, collab.Submission{Version: v, Op: op(ot.Ins(text)), Client: "c", Seq: seq})
 	}
 
@@ -109,7 +109,7 @@ func TestClientTakeoverKeepsQueuedOrder(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	ctx := ctxT(t)
 	mustCreate(t, e.hub, "d", "")
-	for _, s := range []collab.SessionID{"old", "new"} {
+	for _, s := range []collab.SocketID{"old", "new"} {
 		if _, err := e.hub.Join(ctx, "d", s, "", collab.User{}, nil); err != nil {
 			t.Fatal(err)
 		}
@@ -132,7 +132,7 @@ func TestClientTakeoverKeepsQueuedOrder(t *testing.T) {
 		c   *collab.Committed
 		err error
 	}
-	submit := func(s collab.SessionID, v, seq uint64, text string) res {
+	submit := func(s collab.SocketID, v, seq uint64, text string) res {
 		c, err := e.hub.Submit(ctx, "d", s, collab.Submission{Version: v, Op: op(ot.Ins(text)), Client: "c", Seq: seq})
 		return res{c, err}
 	}

@@ -213,7 +213,7 @@ func checkAfterCrash(t *testing.T, path string, round int, acks []confirmed) int
 		if m.Size != int64(3*m.Version) {
 			fatal("%s: meta size %d at version %d: meta not written with its ops", doc, m.Size, m.Version)
 		}
-		o, err := db.OldestKeptVersion(bg, doc)
+		o, err := db.OldestKeptOp(bg, doc)
 		if err != nil {
 			fatal("%v", err)
 		}

@@ -71,7 +71,7 @@
 // or below S-R and deletes the ops with versions <= B and the snapshots
 // older than B (at most 100,000 ops per checkpoint). So at least R ops
 // before the newest snapshot are kept, and any version >= B can be
-// rebuilt. OldestKeptVersion reports the first op still kept; reads below
+// rebuilt. OldestKeptOp reports the first op still kept; reads below
 // it fail with ErrPruned. Dedupe entries are never pruned.
 //
 // # Layout (schema version 1)

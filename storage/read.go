@@ -15,7 +15,7 @@ const Head = math.MaxUint64
 // version `to`, i.e. versions from+1 … to, in order, at most limit of them
 // (limit <= 0: no limit). `to` above the head is capped to the head (use
 // Head). Errors: ErrNotFound, ErrVersionAhead (from > head), ErrPruned
-// (op from+1 was removed by retention; see OldestKeptVersion).
+// (op from+1 was removed by retention; see OldestKeptOp).
 func (db *DB) ReadOps(ctx context.Context, doc string, from, to uint64, limit int) ([]OpRecord, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -127,10 +127,10 @@ func snapshotAtOrBelow(b *bolt.Bucket, doc string, v uint64) (Snapshot, error) {
 	return Snapshot{Version: be.Uint64(k), Content: string(val)}, nil
 }
 
-// OldestKeptVersion returns the version of the oldest op still in the log
+// OldestKeptOp returns the version of the oldest op still in the log
 // (head+1 when the log is empty). Catch-up from a base version b is possible
-// when b >= OldestKeptVersion-1. Error: ErrNotFound.
-func (db *DB) OldestKeptVersion(ctx context.Context, doc string) (uint64, error) {
+// when b >= OldestKeptOp-1. Error: ErrNotFound.
+func (db *DB) OldestKeptOp(ctx context.Context, doc string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}

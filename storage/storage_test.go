@@ -531,7 +531,7 @@ func TestRetentionAndContentAt(t *testing.T) {
 		mustAppend(t, db, "d", v, v, snap)
 	}
 	// Pruning happens at checkpoints; Close checkpoints.
-	if oldest, _ := db.OldestKeptVersion(bg, "d"); oldest != 1 {
+	if oldest, _ := db.OldestKeptOp(bg, "d"); oldest != 1 {
 		t.Fatalf("pruned before a checkpoint: oldest %d", oldest)
 	}
 	if err := db.Close(); err != nil {
@@ -543,9 +543,9 @@ func TestRetentionAndContentAt(t *testing.T) {
 	}
 	defer db.Close()
 	// Newest snapshot 100, limit 90, base = snapshot 80: ops <= 80 gone.
-	oldest, err := db.OldestKeptVersion(bg, "d")
+	oldest, err := db.OldestKeptOp(bg, "d")
 	if err != nil || oldest != 81 {
-		t.Fatalf("OldestKeptVersion = %d, %v; want 81", oldest, err)
+		t.Fatalf("OldestKeptOp = %d, %v; want 81", oldest, err)
 	}
 	if _, err := db.ReadOps(bg, "d", 79, Head, 0); !errors.Is(err, ErrPruned) {
 		t.Fatalf("ReadOps below oldest: %v", err)
@@ -584,7 +584,7 @@ func TestContentAtNoRetention(t *testing.T) {
 			t.Fatalf("ContentAt(%d) = %q, %v", v, got, err)
 		}
 	}
-	if oldest, _ := db.OldestKeptVersion(bg, "d"); oldest != 1 {
+	if oldest, _ := db.OldestKeptOp(bg, "d"); oldest != 1 {
 		t.Fatalf("oldest = %d", oldest)
 	}
 	err := db.Append(Append{Doc: "d", Records: []OpRecord{{Version: 31, Op: []byte(`"bad"`)}}, Meta: DocMeta{Version: 31}}).Err()
@@ -941,7 +941,7 @@ func TestConcurrentWriters(t *testing.T) {
 		var ops []OpRecord
 		var err error
 		for deadline := time.Now().Add(30 * time.Second); ; {
-			oldest, _ = db.OldestKeptVersion(bg, id)
+			oldest, _ = db.OldestKeptOp(bg, id)
 			ops, err = db.ReadOps(bg, id, oldest-1, Head, 0)
 			if !errors.Is(err, ErrPruned) || time.Now().After(deadline) {
 				break

@@ -186,10 +186,10 @@ func (s *Store) LastSeq(ctx context.Context, id, client string) (seq, version ui
 	return seq, version, nil
 }
 
-// OldestKeptVersion implements collab.Store: storage reports the oldest op
+// CatchUpFloor implements collab.Store: storage reports the oldest op
 // kept (v), collab wants the oldest base version (v-1).
-func (s *Store) OldestKeptVersion(ctx context.Context, id string) (uint64, error) {
-	v, err := s.db.OldestKeptVersion(ctx, id)
+func (s *Store) CatchUpFloor(ctx context.Context, id string) (uint64, error) {
+	v, err := s.db.OldestKeptOp(ctx, id)
 	if err != nil {
 		return 0, convErr(err)
 	}

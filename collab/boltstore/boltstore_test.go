@@ -96,7 +96,7 @@ func TestRoundTrip(t *testing.T) {
 	if err != nil || snap.Version != 0 || snap.Content != "a😀" {
 		t.Fatalf("%+v %v", snap, err)
 	}
-	if oldest, err := s.OldestKeptVersion(ctx, "d"); err != nil || oldest != 0 {
+	if oldest, err := s.CatchUpFloor(ctx, "d"); err != nil || oldest != 0 {
 		t.Fatalf("oldest %d %v", oldest, err)
 	}
 	if _, err := s.ReadOps(ctx, "d", 4, 5, 0); collab.CodeOf(err) != collab.CodeVersionAhead {
@@ -140,7 +140,7 @@ func TestPruned(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	oldest, err := s.OldestKeptVersion(ctx, "d")
+	oldest, err := s.CatchUpFloor(ctx, "d")
 	if err != nil || oldest == 0 {
 		t.Fatalf("not pruned: %d %v", oldest, err)
 	}
