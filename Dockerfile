@@ -27,7 +27,13 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 COPY --from=frontend /src/frontend/dist/app ./frontend/dist/app
-RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false -ldflags="-s -w" -o /out/cowrite . \
+# The build context has no .git: pass what `cowrite --version` prints, e.g.
+#   docker build --build-arg VERSION=$(git describe --tags --always) --build-arg COMMIT=$(git rev-parse HEAD) .
+ARG VERSION=docker
+ARG COMMIT=unknown
+RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
+      -ldflags="-s -w -X main.version=${VERSION} -X main.commit=${COMMIT} -X main.buildDate=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+      -o /out/cowrite . \
  && mkdir -p /out/data
 
 # 3. Runtime: no shell, no package manager, uid/gid 65532 (nonroot).

@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 GO ?= go
 BIN := bin
+# What `cowrite --version` prints (this machine's go env turns the toolchain's VCS stamp off).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS = -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
 .PHONY: help run build frontend test test-go test-e2e test-frontend lint fmt bench fuzz clean
 
@@ -15,12 +19,17 @@ run: build
 
 ## build: build the frontend (if npm is available) and the Go binaries into ./bin
 build: frontend
-	$(GO) build -o $(BIN)/cowrite .
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/cowrite .
 	$(GO) build -o $(BIN)/sio-echo ./e2e/sio-echo
 
 ## frontend: build the browser editor into frontend/dist/app (embedded by go build)
 frontend:
 	@if [ -f frontend/package.json ]; then \
+		if ! command -v npm >/dev/null 2>&1; then \
+			echo "make: building the editor needs Node.js >= 20.19 with npm (Debian: apt-get install nodejs npm)."; \
+			echo "      Without it, 'go build .' gives a server whose / explains how to build the editor."; \
+			exit 1; \
+		fi; \
 		cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm run build; \
 	fi
 

@@ -72,7 +72,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.StringVar(&c.AuthMode, "auth-mode", "open", "authentication: open (no checks; local use only) or token (HS256 JWT required, see \"cowrite token --help\")")
 	fs.StringVar(&c.AuthSecret, "auth-secret", "", "HS256 secret of --auth-mode token, at least 32 bytes (prefer the environment: flags show up in ps)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n\n")
+		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(out, "  --%s (env %s)\n    \t%s (default %q)\n", f.Name, envName(f.Name), f.Usage, f.DefValue)

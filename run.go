@@ -101,6 +101,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	}
 	app.Get("/metrics", m.FiberHandler())
 	frontend.Register(app) // before /socket.io/: it serves /socket.io/socket.io.js
+	if !frontend.Built() {
+		log.Warn("the browser editor is not built into this binary: / and /d/{id} answer 503 (run `make build`, which needs Node.js and npm, then rebuild); REST and Socket.IO work")
+	}
 	io.Mount(app, "/socket.io/")
 	a.Register(app)
 
