@@ -68,6 +68,7 @@ func (a *API) registerREST(r fiber.Router) {
 	g.Post("/docs/:id/ops", a.postOps)
 	g.Get("/docs/:id/ops", a.getOps)
 	g.Get("/admin/backup", a.backup)
+	a.registerHistory(g)
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, &collab.Error{Code: collab.CodeNotFound, Message: "no such API route: " + c.Method() + " " + c.Path()})
 	})

@@ -1,0 +1,449 @@
+package api
+
+// History routes (SPEC §8): diff between two versions, export in four
+// formats, import from text or from a JSON Lines history export.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aymanbagabas/go-udiff"
+	"github.com/cowrite/cowrite/auth"
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/gofiber/fiber/v2"
+	"github.com/microcosm-cc/bluemonday"
+	"github.com/sergi/go-diff/diffmatchpatch"
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+)
+
+// Media types of the export formats; an import is sent with the one its
+// export came with.
+const (
+	typeText     = "text/plain; charset=utf-8"
+	typeMarkdown = "text/markdown; charset=utf-8"
+	typeHTML     = "text/html; charset=utf-8"
+	typeNDJSON   = "application/x-ndjson"
+	typeUnified  = "text/x-diff"
+)
+
+// exportPage is how many ops an export reads from the store at a time.
+const exportPage = 1000
+
+// historyFormat is the "format" of a JSON Lines export's first line; an
+// import refuses other values.
+const historyFormat = 1
+
+// registerHistory adds the history routes to the /api group g.
+func (a *API) registerHistory(g fiber.Router) {
+	g.Get("/docs/:id/diff", a.diff)
+	g.Get("/docs/:id/export", a.export)
+	g.Post("/docs/import", a.importDoc)
+}
+
+// diffJSON is the body of GET …/diff.
+type diffJSON struct {
+	From uint64 `json:"from"`
+	To   uint64 `json:"to"`
+	Op   ot.Op  `json:"op"`
+}
+
+// historyVersion checks that version exists (<= head): history routes answer
+// 404 not_found for a version the document never had.
+func historyVersion(name string, v, head uint64) error {
+	if v > head {
+		return &collab.Error{Code: collab.CodeNotFound,
+			Message: fmt.Sprintf("%s version %d does not exist (the document is at version %d)", name, v, head)}
+	}
+	return nil
+}
+
+// contentAt returns the content at version v given the head's content.
+func (a *API) contentAt(ctx context.Context, id string, v, head uint64, headContent string) (string, error) {
+	if v == head {
+		return headContent, nil
+	}
+	return a.hub.ContentAt(ctx, id, v)
+}
+
+func (a *API) diff(c *fiber.Ctx) error {
+	id, err := a.docParam(c, auth.Read)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	from, _, err := queryUint(c, "from")
+	if err != nil {
+		return a.fail(c, err)
+	}
+	to, hasTo, err := queryUint(c, "to")
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	info, head, err := a.hub.Get(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if !hasTo {
+		to = info.Version
+	}
+	if from > to {
+		return a.fail(c, badRequest(fmt.Sprintf("\"from\" (%d) is above \"to\" (%d)", from, to)))
+	}
+	if err := historyVersion("\"to\"", to, info.Version); err != nil {
+		return a.fail(c, err)
+	}
+	before, err := a.contentAt(ctx, id, from, info.Version, head)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	after, err := a.contentAt(ctx, id, to, info.Version, head)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if acceptsUnified(c.Get(fiber.HeaderAccept)) {
+		c.Set(fiber.HeaderContentType, typeUnified+"; charset=utf-8")
+		text, err := unifiedDiff(id+"@"+strconv.FormatUint(from, 10), id+"@"+strconv.FormatUint(to, 10), before, after)
+		if err != nil {
+			return a.fail(c, err)
+		}
+		return c.SendString(text)
+	}
+	return c.JSON(diffJSON{From: from, To: to, Op: diffOp(before, after)})
+}
+
+// diffOp returns a normalized op that turns before into after: a diff of
+// lines first, then of characters inside each changed block (go-diff's line
+// mode). A plain character diff of a megabyte document takes seconds; line by
+// line it stays near minimal and takes tens of milliseconds.
+func diffOp(before, after string) ot.Op {
+	dmp := diffmatchpatch.New()
+	dmp.DiffTimeout = diffTimeout
+	op := ot.Op{}
+	for _, d := range dmp.DiffMainRunes([]rune(before), []rune(after), true) {
+		n := utf8.RuneCountInString(d.Text)
+		switch {
+		case n == 0:
+		case d.Type == diffmatchpatch.DiffEqual:
+			op = append(op, ot.Retain(n))
+		case d.Type == diffmatchpatch.DiffDelete:
+			op = append(op, ot.Del(n))
+		default:
+			op = append(op, ot.Ins(d.Text))
+		}
+	}
+	return ot.Normalize(op)
+}
+
+// diffTimeout bounds a diff's search; past it the result is still correct,
+// only less minimal.
+const diffTimeout = 150 * time.Millisecond
+
+// unifiedDiff returns a unified diff of before and after (3 lines of
+// context), from a line diff.
+func unifiedDiff(fromLabel, toLabel, before, after string) (string, error) {
+	dmp := diffmatchpatch.New()
+	dmp.DiffTimeout = diffTimeout
+	a, b, lines := dmp.DiffLinesToRunes(before, after)
+	diffs := dmp.DiffCharsToLines(dmp.DiffMainRunes(a, b, false), lines)
+	var edits []udiff.Edit
+	off := 0
+	for _, d := range diffs {
+		switch d.Type {
+		case diffmatchpatch.DiffEqual:
+			off += len(d.Text)
+		case diffmatchpatch.DiffDelete:
+			edits = append(edits, udiff.Edit{Start: off, End: off + len(d.Text)})
+			off += len(d.Text)
+		case diffmatchpatch.DiffInsert:
+			if k := len(edits) - 1; k >= 0 && edits[k].End == off {
+				edits[k].New += d.Text // a replacement: delete then insert
+			} else {
+				edits = append(edits, udiff.Edit{Start: off, End: off, New: d.Text})
+			}
+		}
+	}
+	return udiff.ToUnified(fromLabel, toLabel, before, edits, 3)
+}
+
+// acceptsUnified reports whether an Accept header asks for text/x-diff.
+func acceptsUnified(accept string) bool {
+	for _, part := range strings.Split(accept, ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && mt == typeUnified {
+			return true
+		}
+	}
+	return false
+}
+
+// historyHeader is the first line of a JSON Lines export.
+type historyHeader struct {
+	Type    string    `json:"type"` // "document"
+	Format  int       `json:"format"`
+	ID      string    `json:"id"`
+	Title   string    `json:"title"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+	// Head is the version of the last op line; Base the version of Content
+	// (0 unless retention pruned the older ops).
+	Head    uint64 `json:"head"`
+	Base    uint64 `json:"base"`
+	Content string `json:"content"`
+}
+
+// historyOp is every later line of a JSON Lines export.
+type historyOp struct {
+	Type    string          `json:"type"` // "op"
+	Version uint64          `json:"version"`
+	Op      json.RawMessage `json:"op"`
+	Client  string          `json:"client,omitempty"`
+	Seq     uint64          `json:"seq,omitempty"`
+	Time    time.Time       `json:"time"`
+}
+
+var (
+	markdown = goldmark.New(goldmark.WithExtensions(extension.GFM))
+	// sanitizer runs after goldmark (which already omits raw HTML): defence
+	// in depth, so that no script or event handler survives an export.
+	sanitizer = bluemonday.UGCPolicy()
+)
+
+// renderHTML renders Markdown as a sanitized, standalone HTML page.
+func renderHTML(title, content string) ([]byte, error) {
+	var body bytes.Buffer
+	if err := markdown.Convert([]byte(content), &body); err != nil {
+		return nil, err
+	}
+	var page bytes.Buffer
+	page.WriteString("<!doctype html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>")
+	page.WriteString(html.EscapeString(title))
+	page.WriteString("</title>\n</head>\n<body>\n")
+	page.Write(sanitizer.SanitizeBytes(body.Bytes()))
+	page.WriteString("</body>\n</html>\n")
+	return page.Bytes(), nil
+}
+
+// attachment sets Content-Disposition for a download named id.ext.
+func attachment(c *fiber.Ctx, id, ext string) {
+	c.Set(fiber.HeaderContentDisposition, mime.FormatMediaType("attachment", map[string]string{"filename": id + "." + ext}))
+}
+
+func (a *API) export(c *fiber.Ctx) error {
+	id, err := a.docParam(c, auth.Read)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	format := c.Query("format", "txt")
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	info, content, err := a.hub.Get(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	switch format {
+	case "txt", "md":
+		attachment(c, id, format)
+		if format == "md" {
+			c.Set(fiber.HeaderContentType, typeMarkdown)
+		} else {
+			c.Set(fiber.HeaderContentType, typeText)
+		}
+		return c.SendString(content)
+	case "html":
+		title := info.Title
+		if title == "" {
+			title = id
+		}
+		page, err := renderHTML(title, content)
+		if err != nil {
+			return a.fail(c, err)
+		}
+		attachment(c, id, "html")
+		c.Set(fiber.HeaderContentType, typeHTML)
+		return c.Send(page)
+	case "jsonl":
+		return a.exportHistory(c, info)
+	}
+	return a.fail(c, badRequest(fmt.Sprintf("query parameter \"format\" must be txt, md, html or jsonl, got %q", format)))
+}
+
+// exportHistory streams the JSON Lines history of info's document up to its
+// current version: the oldest content that can be rebuilt, then every op
+// after it. The ops are read a page at a time while the response is written,
+// so a long history is never held in memory whole. A failure midway ends the
+// stream early; the header's head tells an importer that lines are missing.
+func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo) error {
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	base := uint64(0)
+	content, err := a.hub.ContentAt(ctx, info.ID, 0)
+	if code := collab.CodeOf(err); code == collab.CodeVersionTooOld {
+		// Retention pruned the start: begin at the oldest version kept.
+		if base, err = a.hub.HistoryStart(ctx, info.ID); err == nil {
+			content, err = a.hub.ContentAt(ctx, info.ID, base)
+		}
+	}
+	if err != nil {
+		return a.fail(c, err)
+	}
+	header, err := json.Marshal(historyHeader{Type: "document", Format: historyFormat, ID: info.ID, Title: info.Title,
+		Created: info.Created, Updated: info.Updated, Head: info.Version, Base: base, Content: content})
+	if err != nil {
+		return a.fail(c, err)
+	}
+	attachment(c, info.ID, "jsonl")
+	c.Set(fiber.HeaderContentType, typeNDJSON)
+	hub, timeout, log := a.hub, a.opts.RequestTimeout, a.log
+	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+		w.Write(header)
+		w.WriteByte('\n')
+		for from := base; from < info.Version; {
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			recs, err := hub.Ops(ctx, info.ID, from, info.Version, exportPage)
+			cancel()
+			if err == nil && len(recs) == 0 {
+				err = fmt.Errorf("no ops after version %d", from)
+			}
+			if err != nil {
+				log.Warn("export ended early", "doc", info.ID, "at", from, "err", err)
+				return
+			}
+			for _, r := range recs {
+				opJSON, _ := json.Marshal(r.Op)
+				line, _ := json.Marshal(historyOp{Type: "op", Version: r.Version, Op: opJSON, Client: r.Client, Seq: r.Seq, Time: r.Time})
+				w.Write(line)
+				w.WriteByte('\n')
+				from = r.Version
+			}
+			if err := w.Flush(); err != nil {
+				return // the client went away
+			}
+		}
+	})
+	return nil
+}
+
+func (a *API) importDoc(c *fiber.Ctx) error {
+	id := strings.Clone(c.Query("id"))
+	if id != "" {
+		if err := validateDocID(id); err != nil {
+			return a.fail(c, err)
+		}
+	}
+	title := strings.Clone(c.Query("title"))
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil {
+		mt = ""
+	}
+	var (
+		info    collab.DocInfo
+		content string
+		ops     []collab.OpRecord
+	)
+	switch mt {
+	case "text/plain", "text/markdown":
+		if !utf8.Valid(c.Body()) {
+			return a.fail(c, badRequest("request body is not valid UTF-8 text"))
+		}
+		content = string(c.Body())
+		info = collab.DocInfo{ID: id, Title: title}
+	case typeNDJSON:
+		h, recs, err := parseHistory(c.Body())
+		if err != nil {
+			return a.fail(c, err)
+		}
+		info = collab.DocInfo{ID: h.ID, Title: h.Title, Created: h.Created}
+		if id != "" {
+			info.ID = id
+		}
+		if c.Query("title") != "" {
+			info.Title = title
+		}
+		content, ops = h.Content, recs
+	default:
+		return a.fail(c, &collab.Error{Code: collab.CodeBadRequest,
+			Message: fmt.Sprintf("Content-Type must be text/plain, text/markdown or %s (a history export), got %q", typeNDJSON, c.Get(fiber.HeaderContentType))})
+	}
+	if len(title) > maxTitleLen {
+		return a.fail(c, badRequest(fmt.Sprintf("query parameter \"title\" is longer than %d bytes", maxTitleLen)))
+	}
+	if err := a.authorize(auth.IdentityOf(c), auth.Create, info.ID); err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	got, err := a.hub.Import(ctx, info, content, ops)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	c.Location("/api/docs/" + got.ID)
+	return c.Status(http.StatusCreated).JSON(docJSON{DocInfo: got})
+}
+
+// parseHistory decodes a JSON Lines history export. Errors name the line.
+// Versions are renumbered from the header's base: an export of a document
+// whose early ops were pruned imports as a document whose version 0 is the
+// content at that base.
+func parseHistory(data []byte) (historyHeader, []collab.OpRecord, error) {
+	var h historyHeader
+	var ops []collab.OpRecord
+	line, seenHeader := 0, false
+	for len(data) > 0 {
+		var raw []byte
+		raw, data, _ = bytes.Cut(data, []byte{'\n'})
+		line++
+		raw = bytes.TrimSpace(raw)
+		if len(raw) == 0 {
+			continue
+		}
+		lineErr := func(format string, args ...any) error {
+			return badRequest(fmt.Sprintf("history line %d: ", line) + fmt.Sprintf(format, args...))
+		}
+		if !seenHeader {
+			seenHeader = true
+			if err := json.Unmarshal(raw, &h); err != nil {
+				return h, nil, lineErr("not a JSON object: %v", err)
+			}
+			if h.Type != "document" || h.Format != historyFormat {
+				return h, nil, lineErr("want the document header {\"type\":\"document\",\"format\":%d,…}", historyFormat)
+			}
+			if h.Head < h.Base {
+				return h, nil, lineErr("head %d is below base %d", h.Head, h.Base)
+			}
+			continue
+		}
+		var o historyOp
+		if err := json.Unmarshal(raw, &o); err != nil {
+			return h, nil, lineErr("not a JSON object: %v", err)
+		}
+		want := h.Base + uint64(len(ops)) + 1
+		if o.Type != "op" || o.Version != want {
+			return h, nil, lineErr("want the op of version %d", want)
+		}
+		op, err := ot.Parse(o.Op)
+		if err != nil {
+			return h, nil, &collab.Error{Code: collab.CodeInvalidOp, Message: fmt.Sprintf("history line %d: %v", line, err)}
+		}
+		ops = append(ops, collab.OpRecord{Version: o.Version - h.Base, Op: op, Client: o.Client, Seq: o.Seq, Time: o.Time})
+	}
+	if !seenHeader {
+		return h, nil, badRequest("the history is empty")
+	}
+	if got := h.Base + uint64(len(ops)); got != h.Head {
+		return h, nil, badRequest(fmt.Sprintf("the history ends at version %d but its header says %d: the export is incomplete", got, h.Head))
+	}
+	return h, ops, nil
+}
