@@ -52,17 +52,8 @@ func (h *Hub) Create(ctx context.Context, id, title, content string) (DocInfo, e
 	if id == "" {
 		id = randomID()
 	}
-	if err := ValidateDocID(id); err != nil {
+	if err := h.validateNew(id, title, content); err != nil {
 		return DocInfo{}, err
-	}
-	if err := validateTitle(title); err != nil {
-		return DocInfo{}, err
-	}
-	if !utf8.ValidString(content) {
-		return DocInfo{}, errorf(CodeBadRequest, "content is not valid UTF-8")
-	}
-	if len(content) > h.opts.MaxDocBytes {
-		return DocInfo{}, errorf(CodeTooLarge, "content of %d bytes exceeds the limit of %d", len(content), h.opts.MaxDocBytes)
 	}
 	now := time.Now().UTC()
 	info := DocInfo{ID: id, Title: title, Size: int64(len(content)), Created: now, Updated: now}

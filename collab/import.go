@@ -26,17 +26,8 @@ func (h *Hub) Import(ctx context.Context, info DocInfo, content string, ops []Op
 	if info.ID == "" {
 		info.ID = randomID()
 	}
-	if err := ValidateDocID(info.ID); err != nil {
+	if err := h.validateNew(info.ID, info.Title, content); err != nil {
 		return DocInfo{}, err
-	}
-	if err := validateTitle(info.Title); err != nil {
-		return DocInfo{}, err
-	}
-	if !utf8.ValidString(content) {
-		return DocInfo{}, errorf(CodeBadRequest, "content is not valid UTF-8")
-	}
-	if len(content) > h.opts.MaxDocBytes {
-		return DocInfo{}, errorf(CodeTooLarge, "content of %d bytes exceeds the limit of %d", len(content), h.opts.MaxDocBytes)
 	}
 	now := time.Now().UTC()
 	if info.Created.IsZero() {
@@ -119,4 +110,21 @@ func (h *Hub) HistoryStart(ctx context.Context, id string) (uint64, error) {
 		return 0, storeErr("oldest kept version", id, err)
 	}
 	return v, nil
+}
+
+// validateNew checks a new document's id, title and initial content.
+func (h *Hub) validateNew(id, title, content string) error {
+	if err := ValidateDocID(id); err != nil {
+		return err
+	}
+	if err := validateTitle(title); err != nil {
+		return err
+	}
+	if !utf8.ValidString(content) {
+		return errorf(CodeBadRequest, "content is not valid UTF-8")
+	}
+	if len(content) > h.opts.MaxDocBytes {
+		return errorf(CodeTooLarge, "content of %d bytes exceeds the limit of %d", len(content), h.opts.MaxDocBytes)
+	}
+	return nil
 }
