@@ -50,6 +50,108 @@ func (a *API) registerHistory(g fiber.Router) {
 	g.Get("/docs/:id/diff", a.diff)
 	g.Get("/docs/:id/export", a.export)
 	g.Post("/docs/import", a.importDoc)
+	g.Post("/docs/:id/versions", a.nameVersion)
+	g.Get("/docs/:id/versions", a.listVersions)
+	g.Delete("/docs/:id/versions/:version", a.deleteVersion)
+}
+
+// versionJSON is a named version as the versions routes return it.
+type versionJSON struct {
+	Version uint64     `json:"version"`
+	Label   string     `json:"label"`
+	Author  authorJSON `json:"author"`
+	Created time.Time  `json:"created"`
+}
+
+type authorJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+func toVersionJSON(v collab.NamedVersion) versionJSON {
+	return versionJSON{Version: v.Version, Label: v.Label, Author: authorJSON{ID: v.Author.ID, Name: v.Author.Name}, Created: v.Created}
+}
+
+// maxNameHeader bounds the X-Cowrite-Name header (bytes).
+const maxNameHeader = 64
+
+// restAuthor is who makes a REST request: the token's subject and name, or
+// in open mode the X-Cowrite-Name header (else "anonymous") with no id.
+func restAuthor(c *fiber.Ctx) collab.Author {
+	if id := auth.IdentityOf(c); id != nil && id.UserID != "" {
+		return collab.Author{ID: id.UserID, Name: id.Name}
+	}
+	name := strings.TrimSpace(c.Get("X-Cowrite-Name"))
+	if name == "" || len(name) > maxNameHeader || !utf8.ValidString(name) {
+		name = "anonymous"
+	}
+	return collab.Author{Name: strings.Clone(name)}
+}
+
+func (a *API) nameVersion(c *fiber.Ctx) error {
+	id, err := a.docParam(c, auth.Write)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	obj, err := body(c)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	label, ok, err := obj.str("label", collab.DefaultMaxLabelBytes)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if !ok || label == "" {
+		return a.fail(c, badRequest(`"label" (a non-empty string) is required`))
+	}
+	var version *uint64
+	if v, ok, err := obj.uint("version"); err != nil {
+		return a.fail(c, err)
+	} else if ok {
+		version = &v
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	nv, err := a.hub.NameVersion(ctx, id, version, label, restAuthor(c))
+	if err != nil {
+		return a.fail(c, err)
+	}
+	return c.Status(http.StatusCreated).JSON(toVersionJSON(nv))
+}
+
+func (a *API) listVersions(c *fiber.Ctx) error {
+	id, err := a.docParam(c, auth.Read)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	vs, err := a.hub.Versions(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	out := make([]versionJSON, len(vs))
+	for i, v := range vs {
+		out[i] = toVersionJSON(v)
+	}
+	return c.JSON(fiber.Map{"versions": out})
+}
+
+func (a *API) deleteVersion(c *fiber.Ctx) error {
+	id, err := a.docParam(c, auth.Write)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	v, err := strconv.ParseUint(c.Params("version"), 10, 64)
+	if err != nil {
+		return a.fail(c, badRequest(fmt.Sprintf("version must be a non-negative integer, got %q", c.Params("version"))))
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	if err := a.hub.DeleteVersion(ctx, id, v); err != nil {
+		return a.fail(c, err)
+	}
+	return c.SendStatus(http.StatusNoContent)
 }
 
 // diffJSON is the body of GET …/diff.

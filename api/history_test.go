@@ -210,3 +210,49 @@ func TestImportHistoryErrors(t *testing.T) {
 		t.Errorf("imported content %q, want bc", got)
 	}
 }
+
+func TestNamedVersionsREST(t *testing.T) {
+	s := newServer(t, nil, nil)
+	expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "v", "content": "a"}), 201)
+	s.edit(t, "v", 0, `[1,"b"]`, "c", 1)
+	s.edit(t, "v", 1, `[2,"c"]`, "c", 2)
+	r := s.do(t, "POST", "/api/docs/v/versions", map[string]any{"label": "first", "version": 1}, "X-Cowrite-Name", "Ada")
+	expectStatus(t, r, 201)
+	if m := r.json(t); m["version"].(float64) != 1 || m["label"] != "first" || m["author"].(map[string]any)["name"] != "Ada" || m["created"] == "" {
+		t.Errorf("POST versions = %s", r.body)
+	}
+	r = s.do(t, "POST", "/api/docs/v/versions", map[string]any{"label": "head"})
+	expectStatus(t, r, 201)
+	if m := r.json(t); m["version"].(float64) != 2 || m["author"].(map[string]any)["name"] != "anonymous" {
+		t.Errorf("POST versions at head = %s", r.body)
+	}
+	r = s.do(t, "GET", "/api/docs/v/versions", nil)
+	expectStatus(t, r, 200)
+	var list struct{ Versions []struct{ Version uint64 } }
+	if err := json.Unmarshal(r.body, &list); err != nil || len(list.Versions) != 2 || list.Versions[0].Version != 1 || list.Versions[1].Version != 2 {
+		t.Errorf("GET versions = %s", r.body)
+	}
+	if got := s.contentAt(t, "v", 1); got != "ab" {
+		t.Errorf("content at named version 1: %q", got)
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		status             int
+	}{
+		{"no label", "POST", "/api/docs/v/versions", map[string]any{"version": 1}, 400},
+		{"empty label", "POST", "/api/docs/v/versions", map[string]any{"label": ""}, 400},
+		{"above head", "POST", "/api/docs/v/versions", map[string]any{"label": "x", "version": 3}, 404},
+		{"missing doc", "GET", "/api/docs/nope/versions", nil, 404},
+		{"bad version", "DELETE", "/api/docs/v/versions/x", nil, 400},
+		{"delete", "DELETE", "/api/docs/v/versions/1", nil, 204},
+		{"delete twice", "DELETE", "/api/docs/v/versions/1", nil, 404},
+		{"delete unnamed", "DELETE", "/api/docs/v/versions/0", nil, 404},
+		{"label too long", "POST", "/api/docs/v/versions", map[string]any{"label": strings.Repeat("x", collab.DefaultMaxLabelBytes+1)}, 400},
+		{"label at limit", "POST", "/api/docs/v/versions", map[string]any{"label": strings.Repeat("x", collab.DefaultMaxLabelBytes)}, 201},
+	} {
+		if r := s.do(t, tc.method, tc.path, tc.body); r.status != tc.status {
+			t.Errorf("%s: %d %s, want %d", tc.name, r.status, r.body, tc.status)
+		}
+	}
+}

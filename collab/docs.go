@@ -94,6 +94,9 @@ func (h *Hub) ContentAt(ctx context.Context, id string, version uint64) (string,
 	if doc != nil {
 		return doc.String(), nil
 	}
+	if content, ok := h.pinnedContent(ctx, id, version); ok {
+		return content, nil // a named version: O(1), and kept whatever retention pruned
+	}
 	snap, err := h.store.SnapshotAtOrBelow(ctx, id, version)
 	if err != nil {
 		return "", storeErr("snapshot", id, err)

@@ -198,3 +198,43 @@ func (s *Store) CatchUpFloor(ctx context.Context, id string) (uint64, error) {
 	}
 	return v - 1, nil
 }
+
+var _ collab.VersionStore = (*Store)(nil)
+
+// NameVersion implements collab.VersionStore.
+func (s *Store) NameVersion(ctx context.Context, id string, nv collab.NamedVersion, content string) (collab.NamedVersion, error) {
+	got, err := s.db.NameVersion(ctx, id, storage.NamedVersion{Version: nv.Version, Label: nv.Label,
+		AuthorID: nv.Author.ID, AuthorName: nv.Author.Name, Created: nv.Created}, content)
+	if err != nil {
+		return collab.NamedVersion{}, convErr(err)
+	}
+	return namedVersion(got), nil
+}
+
+func namedVersion(v storage.NamedVersion) collab.NamedVersion {
+	return collab.NamedVersion{Version: v.Version, Label: v.Label, Author: collab.Author{ID: v.AuthorID, Name: v.AuthorName}, Created: v.Created}
+}
+
+// NamedVersions implements collab.VersionStore.
+func (s *Store) NamedVersions(ctx context.Context, id string) ([]collab.NamedVersion, error) {
+	vs, err := s.db.NamedVersions(ctx, id)
+	if err != nil {
+		return nil, convErr(err)
+	}
+	out := make([]collab.NamedVersion, len(vs))
+	for i, v := range vs {
+		out[i] = namedVersion(v)
+	}
+	return out, nil
+}
+
+// DeleteVersionName implements collab.VersionStore.
+func (s *Store) DeleteVersionName(ctx context.Context, id string, version uint64) error {
+	return convErr(s.db.DeleteVersionName(ctx, id, version))
+}
+
+// PinnedContent implements collab.VersionStore.
+func (s *Store) PinnedContent(ctx context.Context, id string, version uint64) (string, bool, error) {
+	c, ok, err := s.db.PinnedContent(ctx, id, version)
+	return c, ok, convErr(err)
+}
