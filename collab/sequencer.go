@@ -19,7 +19,7 @@ type histEntry struct {
 }
 
 // ReplyFunc receives the outcome of a submission. It is called exactly once,
-// on the document's goroutine, and must not block.
+// on the document goroutine, and must not block.
 type ReplyFunc func(c *Committed, err error)
 
 type member struct {
@@ -46,14 +46,14 @@ type flight struct {
 	err      error     // what done reported
 }
 
-// commitResult is what a batch's done reports to the document's goroutine.
+// commitResult is what a batch's done reports to the document goroutine.
 type commitResult struct {
 	to  uint64
 	err error
 }
 
 // sequencer is one loaded document. Everything below the channels is owned by
-// the document's goroutine (run) and touched by nothing else.
+// the document goroutine (run) and touched by nothing else.
 type sequencer struct {
 	h       *Hub
 	id      string
@@ -154,7 +154,7 @@ func (d *sequencer) drain() {
 	}
 }
 
-// exit unregisters the document and ends its goroutine's service.
+// exit unregisters the document and ends the document goroutine's service.
 func (d *sequencer) exit() {
 	d.gone = true
 	h := d.h
@@ -488,7 +488,7 @@ func (d *sequencer) duplicate(ctx context.Context, s SocketID, sub Submission, m
 
 // Looking up an older seq in the store: chunk size, and how many ops at most
 // are read (beyond, the fallback answers; this bounds what one resubmission
-// can cost the document's goroutine, about 50 ms).
+// can cost the document goroutine, about 50 ms).
 const (
 	seqScanChunk = 512
 	seqScanMax   = 1 << 16
@@ -504,7 +504,7 @@ const (
 // is last, the version of the client's newest op, which certainly includes
 // the effect of any op the client sent before it. Reading the store costs a
 // rate-limit token (duplicates are otherwise not rate limited), so that
-// resubmitting old seqs cannot keep the document's goroutine busy.
+// resubmitting old seqs cannot keep the document goroutine busy.
 func (d *sequencer) findSeq(ctx context.Context, s SocketID, client string, seq, last uint64) (uint64, *OpRecord, error) {
 	top := min(last, d.head)
 	for ; top >= d.histStart && top > 0; top-- {

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"encoding/json"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
 	"github.com/cowrite/cowrite/storage"
@@ -364,18 +365,9 @@ func TestPipelinedAcksInOrder(t *testing.T) {
 		}()
 	}
 	// All n ops are ordered while the first commit is held.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		recs, _ := e.hub.ContentAt(ctx, "d", 0)
-		_ = recs
-		if e.fs.appends.Load() >= 1 && headOf(t, e) == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ops not ordered while a commit is in flight (head %d)", headOf(t, e))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "all ops ordered while the first commit is held", func() bool {
+		return e.fs.appends.Load() >= 1 && headOf(t, e) == n
+	})
 	select {
 	case a := <-acks:
 		t.Fatalf("ack before the commit was durable: %+v", a)
@@ -406,15 +398,7 @@ func TestPipelinedAcksInOrder(t *testing.T) {
 // If-Match probing would commit; use Ops count instead): Get reports durable
 // only, so probe with a precondition that always fails.
 func headOf(t *testing.T, e *env) int {
-	v := uint64(1 << 40)
-	_, err := e.hub.ReplaceContent(ctxT(t), "d", "", &v)
-	var msg string
-	if err != nil {
-		msg = err.(*collab.Error).Message
-	}
-	var head int
-	fmt.Sscanf(msg, "document is at version %d", &head)
-	return head
+	return int(state(t, e, "d").Head)
 }
 
 func TestCommitFailureReloads(t *testing.T) {
@@ -471,4 +455,59 @@ func TestObserver(t *testing.T) {
 	if obs.committed != 3 || fmt.Sprint(obs.depths) != "[0 1 2]" {
 		t.Fatalf("committed %d, depths %v", obs.committed, obs.depths)
 	}
+}
+
+// FuzzSubmission decodes a doc:op payload as the edge does and submits it:
+// the server must not panic, and either commit an op that took the document
+// from the previous content to the new one, or reject it with a non-internal
+// code and change nothing.
+func FuzzSubmission(f *testing.F) {
+	for _, s := range []string{
+		`{"version":0,"op":[3,"x"]}`,
+		`{"version":2,"op":[1,{"d":2}],"client":"c","seq":1}`,
+		`{"version":1,"op":[{"d":"abc"}]}`,
+		`{"version":9,"op":["x"]}`,
+		`{"version":0,"op":[100,"x"]}`,
+		`{"version":0,"op":["a","b",{"d":1},{"d":1}]}`,
+		`{"version":0,"op":[1,1]}`,
+		`{"version":0,"op":"x"}`,
+		`{"op":[2,"😀"],"client":"c","seq":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	e := newEnv(f, &collab.Options{OpsPerSecond: -1, MaxOpBytes: 1 << 10, MaxDocBytes: 1 << 12}, nil)
+	ctx := ctxT(f)
+	mustCreate(f, e.hub, "d", "abcdef")
+	for i := range 3 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Ins("z"))}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var sub collab.Submission
+		if json.Unmarshal(data, &sub) != nil {
+			return
+		}
+		before, v := content(t, e.hub, "d")
+		c, err := e.hub.Submit(ctx, "d", "", sub)
+		after, v2 := content(t, e.hub, "d")
+		if err != nil {
+			if code := collab.CodeOf(err); code == collab.CodeInternal {
+				t.Fatalf("internal error for %s: %v", data, err)
+			}
+			if after != before || v2 != v {
+				t.Fatalf("rejected op changed the document: %q v%d → %q v%d", before, v, after, v2)
+			}
+			return
+		}
+		if c.Duplicate {
+			return
+		}
+		if c.Version != v+1 || v2 != v+1 {
+			t.Fatalf("committed as %d, doc at %d, was %d", c.Version, v2, v)
+		}
+		if want, err := ot.Apply(before, c.Op); err != nil || want != after {
+			t.Fatalf("content %q, want %q (%v)", after, want, err)
+		}
+	})
 }

@@ -10,7 +10,7 @@ import (
 // Store is everything the Hub needs from durable storage. collab/boltstore
 // implements it over the storage package (bbolt); tests may use any
 // implementation. Methods other than Append are called synchronously, possibly
-// from a document's goroutine, and must be safe for concurrent use.
+// from a document goroutine, and must be safe for concurrent use.
 //
 // Errors: a missing document is reported as (a wrap of) ErrDocNotFound, an
 // existing id in CreateDoc as ErrDocExists; a *Error is passed through; any

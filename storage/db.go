@@ -244,10 +244,13 @@ func initSchema(bdb *bolt.DB) (err error) {
 		if got := be.Uint64(v); got > SchemaVersion {
 			return fmt.Errorf("%w: file has schema %d, this program supports up to %d", ErrSchemaTooNew, got, SchemaVersion)
 		}
-		for _, name := range [][]byte{bktDocs, bktUpdated, bktJournal} {
+		for _, name := range [][]byte{bktDocs, bktJournal} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
+		}
+		if tx.Bucket(bktUpdated) != nil {
+			return tx.DeleteBucket(bktUpdated)
 		}
 		return nil
 	})

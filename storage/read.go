@@ -85,13 +85,6 @@ func readOps(ctx context.Context, b *bolt.Bucket, p *pending, m DocMeta, from, t
 	return out, nil
 }
 
-// LatestSnapshot returns the document's newest snapshot (every document has
-// one: its content at creation, at version 0, until a newer one exists).
-// Error: ErrNotFound.
-func (db *DB) LatestSnapshot(ctx context.Context, doc string) (Snapshot, error) {
-	return db.SnapshotAtOrBelow(ctx, doc, Head)
-}
-
 // SnapshotAtOrBelow returns the newest snapshot with version <= v (and <=
 // the document's version). Errors: ErrNotFound, ErrPruned (no snapshot that
 // old is kept).
@@ -207,42 +200,4 @@ func (db *DB) Load(ctx context.Context, doc string) (DocMeta, Snapshot, []OpReco
 		return DocMeta{}, Snapshot{}, nil, err
 	}
 	return m, s, ops, nil
-}
-
-// ContentAt rebuilds the document's content at version v: the newest
-// snapshot at or below v, then apply for each op after it up to v, read in
-// one consistent transaction (apply runs after it ends). Errors:
-// ErrNotFound, ErrVersionAhead, ErrPruned, or apply's error.
-func (db *DB) ContentAt(ctx context.Context, doc string, v uint64, apply func(content string, op []byte) (string, error)) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	var (
-		s   Snapshot
-		ops []OpRecord
-	)
-	err := db.read(oneOverlay, doc, func(vw view) error {
-		b, m, p, err := vw.doc(doc)
-		if err != nil {
-			return err
-		}
-		if v > m.Version {
-			return fmt.Errorf("%w: document %q: version %d, head %d", ErrVersionAhead, doc, v, m.Version)
-		}
-		if s, err = snapshotAtOrBelow(b, doc, v); err != nil {
-			return err
-		}
-		ops, err = readOps(ctx, b, p, m, s.Version, v, 0)
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	content := s.Content
-	for _, r := range ops {
-		if content, err = apply(content, r.Op); err != nil {
-			return "", fmt.Errorf("storage: content of %q at %d: applying op %d: %w", doc, v, r.Version, err)
-		}
-	}
-	return content, nil
 }
