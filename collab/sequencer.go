@@ -13,6 +13,7 @@ import (
 type histEntry struct {
 	rec    OpRecord
 	doc    *ot.Doc
+	bytes  int // opBytes(rec.Op), counted in sequencer.histBytes
 	except SocketID
 	own    ReplyFunc   // the submitter's (nil once answered or for a loaded op)
 	dups   []ReplyFunc // duplicate submissions waiting for the same op
@@ -70,6 +71,7 @@ type sequencer struct {
 	flights    []flight // batches handed to Append, oldest first
 	hist       []histEntry
 	histStart  uint64  // version of hist[0] (head+1 when empty)
+	histBytes  int     // sum of hist[i].bytes
 	baseDoc    *ot.Doc // content at histStart-1
 	snapOps    int     // ops since the last snapshot
 	snapBytes  int     // op bytes since the last snapshot
@@ -192,6 +194,7 @@ func (d *sequencer) load() error {
 	d.baseDoc = doc
 	d.hist = make([]histEntry, 0, len(ld.Ops)+1)
 	d.histStart = v + 1
+	d.histBytes = 0
 	d.snapOps, d.snapBytes = 0, 0
 	for _, rec := range ld.Ops {
 		if rec.Version != v+1 {
@@ -202,9 +205,11 @@ func (d *sequencer) load() error {
 			return errorf(CodeInternal, "load %q: replay op %d: %v", d.id, rec.Version, err)
 		}
 		doc, v = nd, v+1
-		d.hist = append(d.hist, histEntry{rec: rec, doc: doc})
+		nb := opBytes(rec.Op)
+		d.hist = append(d.hist, histEntry{rec: rec, doc: doc, bytes: nb})
+		d.histBytes += nb
 		d.snapOps++
-		d.snapBytes += opBytes(rec.Op)
+		d.snapBytes += nb
 	}
 	if v != ld.Info.Version {
 		return errorf(CodeInternal, "load %q: ops end at version %d, metadata says %d", d.id, v, ld.Info.Version)
@@ -241,17 +246,27 @@ func (d *sequencer) entry(v uint64) *histEntry {
 	return &d.hist[v-d.histStart]
 }
 
-// trim drops durable entries beyond Options.HistoryOps.
+// trim drops the oldest durable entries while more than Options.HistoryOps
+// are durable or the history holds more than Options.HistoryBytes (entries
+// not yet durable are never dropped: their submitters wait on them).
 func (d *sequencer) trim() {
-	keep := d.h.opts.HistoryOps
 	if d.durable+1 <= d.histStart {
 		return
 	}
 	durableN := int(d.durable - d.histStart + 1)
-	if durableN <= keep {
+	k := max(durableN-d.h.opts.HistoryOps, 0)
+	bytes := d.histBytes
+	for i := range k {
+		bytes -= d.hist[i].bytes
+	}
+	for k < durableN && bytes > d.h.opts.HistoryBytes {
+		bytes -= d.hist[k].bytes
+		k++
+	}
+	if k == 0 {
 		return
 	}
-	k := durableN - keep
+	d.histBytes = bytes
 	d.baseDoc = d.hist[k-1].doc
 	clear(d.hist[:k])
 	d.hist = d.hist[k:]
@@ -284,13 +299,38 @@ func (d *sequencer) opsSince(ctx context.Context, base, to uint64) ([]OpRecord, 
 }
 
 // transformSince transforms op (based on version base) against every op
-// committed since, with op on the Left.
+// committed since, with op on the Left. It refuses (version_too_old) when
+// len(op) times the components of those ops exceeds
+// Options.MaxTransformWork, checked before any op is read from the store
+// (every op has at least one component) and again with the exact count.
 func (d *sequencer) transformSince(ctx context.Context, op ot.Op, base uint64) (ot.Op, error) {
+	maxWork := uint64(d.h.opts.MaxTransformWork)
+	tooMuch := func(work uint64) error {
+		return errorf(CodeVersionTooOld, "transforming an op of %d components from version %d to %d is about %d steps, over the limit of %d: rebase it on a newer version",
+			len(op), base, d.head, work, maxWork)
+	}
+	n := uint64(len(op))
+	if n*(d.head-base) > maxWork {
+		return nil, tooMuch(n * (d.head - base))
+	}
+	var comps uint64
+	for v := max(base+1, d.histStart); v <= d.head; v++ {
+		comps += uint64(len(d.hist[v-d.histStart].rec.Op))
+	}
+	if n*comps > maxWork {
+		return nil, tooMuch(n * comps)
+	}
 	var older []OpRecord
 	if base+1 < d.histStart {
 		var err error
 		if older, err = d.opsSince(ctx, base, d.histStart-1); err != nil {
 			return nil, err
+		}
+		for _, r := range older {
+			comps += uint64(len(r.Op))
+		}
+		if n*comps > maxWork {
+			return nil, tooMuch(n * comps)
 		}
 		base = d.histStart - 1
 	}
@@ -354,6 +394,9 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	if nb > d.h.opts.MaxOpBytes {
 		return nil, errorf(CodeTooLarge, "op of about %d bytes exceeds the limit of %d", nb, d.h.opts.MaxOpBytes)
 	}
+	if len(sub.Op) > d.h.opts.MaxOpComponents {
+		return nil, errorf(CodeTooLarge, "op of %d components exceeds the limit of %d", len(sub.Op), d.h.opts.MaxOpComponents)
+	}
 	if sub.Version > d.head {
 		return nil, errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", sub.Version, d.head)
 	}
@@ -379,7 +422,8 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	d.h.opts.Observer.ObserveTransform(int(d.head - sub.Version))
 	d.head++
 	rec := OpRecord{Version: d.head, Op: op, Client: sub.Client, Seq: sub.Seq, Time: time.Now().UTC()}
-	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, except: s, own: reply})
+	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, bytes: nb, except: s, own: reply})
+	d.histBytes += nb
 	d.doc = nd
 	if sub.Client != "" && sub.Seq > 0 {
 		d.seqs[sub.Client] = seqMark{sub.Seq, d.head}
@@ -707,6 +751,9 @@ func (d *sequencer) failFrom(v uint64, err error) {
 		d.doc = d.baseDoc
 		if d.head >= d.histStart {
 			d.doc = d.hist[d.head-d.histStart].doc
+		}
+		for i := v - d.histStart; i < uint64(len(d.hist)); i++ {
+			d.histBytes -= d.hist[i].bytes
 		}
 		clear(d.hist[v-d.histStart:])
 		d.hist = d.hist[:v-d.histStart]

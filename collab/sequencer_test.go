@@ -511,3 +511,106 @@ func FuzzSubmission(f *testing.F) {
 		}
 	})
 }
+
+// TestHistoryBytes: the in-memory history is bounded in bytes as well as in
+// ops; ops older than it are read from the store for a stale base.
+func TestHistoryBytes(t *testing.T) {
+	e := newEnv(t, &collab.Options{HistoryOps: 1000, HistoryBytes: 1000, OpsPerSecond: -1}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	chunk := strings.Repeat("x", 95) // opBytes 100
+	for i := range 30 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Ins(chunk))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := state(t, e, "d")
+	if st.HistOps != 10 || st.HistBytes != 1000 || st.HistBytesKept != st.HistBytes {
+		t.Fatalf("history %+v, want the 10 newest ops (1000 bytes)", st)
+	}
+	c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 1, Op: op(ot.Ins("y"))})
+	if err != nil || c.Version != 31 {
+		t.Fatalf("submit at base 1: %+v %v", c, err)
+	}
+	if got, _ := content(t, e.hub, "d"); got != "y"+strings.Repeat(chunk, 30) {
+		t.Fatalf("content %q...", got[:120])
+	}
+	if st := state(t, e, "d"); st.HistBytesKept != st.HistBytes || st.HistBytes > 1000 {
+		t.Fatalf("history after a stale submit: %+v", st)
+	}
+}
+
+// TestOpComponentsAndTransformWork: an op with more than MaxOpComponents
+// components is too_large; a stale op whose transform would cost more than
+// MaxTransformWork (its components × those of the ops since its base) is
+// version_too_old and changes nothing, while the same op at the head passes.
+func TestOpComponentsAndTransformWork(t *testing.T) {
+	e := newEnv(t, &collab.Options{MaxOpComponents: 41, MaxTransformWork: 400, OpsPerSecond: -1, HistoryOps: 3}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", strings.Repeat("ab", 50))
+	// n components (n odd): alternately delete 1 and skip 1.
+	spread := func(n int) ot.Op {
+		var o ot.Op
+		for i := range n {
+			if i%2 == 0 {
+				o = append(o, ot.Component{Delete: 1})
+			} else {
+				o = append(o, ot.Component{Skip: 1})
+			}
+		}
+		return o
+	}
+	_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: spread(42)})
+	wantCode(t, err, collab.CodeTooLarge)
+	// 10 ops of 2 components each ([100+i, "z"] normalizes to 2).
+	for i := range 10 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Retain(100+i), ot.Ins("z"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 41 components from base 0: 41 × 20 = 820 > 400 (7 of the 10 ops
+	// come from the store: the history keeps 3).
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: spread(41)})
+	wantCode(t, err, collab.CodeVersionTooOld)
+	// From base 5: 41 × 10 = 410 > 400, all in memory.
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 5, Op: spread(41)})
+	wantCode(t, err, collab.CodeVersionTooOld)
+	if st := state(t, e, "d"); st.Head != 10 {
+		t.Fatalf("refused ops changed the document: %+v", st)
+	}
+	// From base 6: 41 × 8 = 328, accepted; at the head, no work at all.
+	if c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 6, Op: spread(41)}); err != nil || c.Version != 11 {
+		t.Fatalf("base 6: %+v %v", c, err)
+	}
+	if c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 11, Op: spread(41)}); err != nil || c.Version != 12 {
+		t.Fatalf("at head: %+v %v", c, err)
+	}
+}
+
+// TestStaleHugeOpDefaults: the probe of issue 17 (a stale op of 27,000
+// components against 300 history ops) is refused at once with the default
+// bounds, and so is the largest op allowed from that stale base.
+func TestStaleHugeOpDefaults(t *testing.T) {
+	e := newEnv(t, &collab.Options{OpsPerSecond: -1}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", strings.Repeat("a", 30_000))
+	for i := range 300 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Retain(i+1), ot.Ins("z"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spread := func(n int) ot.Op {
+		o := make(ot.Op, n)
+		for i := range o {
+			o[i] = ot.Component{Delete: 1}
+			if i%2 == 1 {
+				o[i] = ot.Component{Skip: 1}
+			}
+		}
+		return o
+	}
+	_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: spread(27_001)})
+	wantCode(t, err, collab.CodeTooLarge)
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: spread(collab.DefaultMaxOpComponents - 1)})
+	wantCode(t, err, collab.CodeVersionTooOld)
+}
