@@ -43,7 +43,9 @@
 // op in chunks (Store.ReadOps) until the record with that client and seq —
 // so its original version is exact as long as the op log still holds it.
 // Only when it was pruned (or never committed) is the answer the version of
-// the client's newest op.
+// the client's newest op. Dedupe entries are bounded per document, in memory and
+// in the store; a resend that the store can no longer recognize is refused
+// rather than applied twice (see Hub.Submit).
 //
 // Client ids: a client id is bound to one joined socket at a time — the
 // one that joined with it or first submitted under it. A socket that

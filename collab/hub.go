@@ -346,6 +346,21 @@ func (h *Hub) Disconnect(s SocketID) {
 // contiguous), or lies more than 65536 ops back is the answer the version
 // of the client's last committed op, at which it is certainly included. A
 // lookup that reads the op log counts against Options.OpsPerSecond.
+//
+// Dedupe entries are bounded: the document goroutine caches at most
+// Options.MaxDedupeClients/MaxDedupeBytes of them (dropping durable ones,
+// which the store still has), and the store keeps a bounded number per
+// document, dropping the oldest and remembering the newest version it
+// dropped (its dedupe floor). A client the store no longer knows committed
+// its last op at or below the floor, and a resend is based below the
+// version it was committed at; so an op with a seq from an unknown client
+// based below the floor is refused with version_too_old (the client rejoins
+// and finds its op in the content or the catch-up) instead of being
+// applied a second time. Ops based at or above the floor are new.
+//
+// Work bounds: more than Options.MaxOpComponents components is too_large;
+// an op whose transform against the ops since its base would exceed
+// Options.MaxTransformWork (its components × theirs) is version_too_old.
 func (h *Hub) Submit(ctx context.Context, doc string, s SocketID, sub Submission) (*Committed, error) {
 	return h.submit(ctx, doc, s, sub, false)
 }

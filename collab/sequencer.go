@@ -79,6 +79,8 @@ type sequencer struct {
 	clients    map[string]SocketID // client id → the socket it is bound to
 	joins      uint64              // joins so far (member.joined)
 	seqs       map[string]seqMark  // client id → last accepted seq (cache of Store.LastSeq)
+	seqBytes   int                 // bytes of seqs (seqEntryBytes each)
+	seqFloor   uint64              // the store's dedupe floor, as last seen
 	buckets    map[string]*bucket
 	deletes    []chan error // pending Delete calls (run once nothing is in flight)
 	idle       *time.Timer
@@ -219,7 +221,7 @@ func (d *sequencer) load() error {
 	d.doc = doc
 	d.head, d.durable, d.inflightTo = v, v, v
 	d.flights = nil
-	d.seqs = make(map[string]seqMark)
+	d.seqs, d.seqBytes = make(map[string]seqMark), 0
 	d.trim()
 	return nil
 }
@@ -385,6 +387,11 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 			if sub.Seq <= m.seq {
 				return d.duplicate(ctx, s, sub, m, reply)
 			}
+			if m.seq == 0 && sub.Version < d.seqFloor {
+				// The store may have forgotten this client (see Hub.Submit):
+				// an op based this far back could be a resend.
+				return nil, errorf(CodeVersionTooOld, "client %q is not known and version %d is older than the dedupe window (version %d): rejoin and resend from a newer version", sub.Client, sub.Version, d.seqFloor)
+			}
 		}
 	}
 	if err := d.rateLimit(s, sub.Client); err != nil {
@@ -426,7 +433,7 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	d.histBytes += nb
 	d.doc = nd
 	if sub.Client != "" && sub.Seq > 0 {
-		d.seqs[sub.Client] = seqMark{sub.Seq, d.head}
+		d.setSeq(sub.Client, seqMark{sub.Seq, d.head})
 	}
 	d.snapOps++
 	d.snapBytes += nb
@@ -493,13 +500,42 @@ func (d *sequencer) seqMark(ctx context.Context, client string) (seqMark, error)
 	if m, ok := d.seqs[client]; ok {
 		return m, nil
 	}
-	seq, ver, err := d.h.store.LastSeq(ctx, d.id, client)
+	seq, ver, floor, err := d.h.store.LastSeq(ctx, d.id, client)
 	if err != nil {
 		return seqMark{}, storeErr("last seq", d.id, err)
 	}
+	d.seqFloor = max(d.seqFloor, floor)
 	m := seqMark{seq, ver}
-	d.seqs[client] = m
+	d.setSeq(client, m)
 	return m, nil
+}
+
+// seqEntryBytes is what one cached dedupe entry counts against
+// Options.MaxDedupeBytes besides its client id.
+const seqEntryBytes = 48
+
+// setSeq caches client's mark. Over Options.MaxDedupeClients or
+// MaxDedupeBytes it first drops cached marks of durable versions (any, the
+// map has no order) down to 7/8 of both: the store holds those, so a later
+// lookup reads them again. Marks of ops not yet durable are never dropped.
+func (d *sequencer) setSeq(client string, m seqMark) {
+	if _, ok := d.seqs[client]; !ok {
+		n, b := len(d.seqs)+1, d.seqBytes+len(client)+seqEntryBytes
+		if n > d.h.opts.MaxDedupeClients || b > d.h.opts.MaxDedupeBytes {
+			keepN, keepB := d.h.opts.MaxDedupeClients*7/8, d.h.opts.MaxDedupeBytes*7/8
+			for c, old := range d.seqs {
+				if len(d.seqs) < keepN && d.seqBytes < keepB {
+					break
+				}
+				if old.version <= d.durable {
+					delete(d.seqs, c)
+					d.seqBytes -= len(c) + seqEntryBytes
+				}
+			}
+		}
+		d.seqBytes += len(client) + seqEntryBytes
+	}
+	d.seqs[client] = m
 }
 
 // duplicate answers a (client, seq) that was already accepted.
@@ -758,7 +794,7 @@ func (d *sequencer) failFrom(v uint64, err error) {
 		clear(d.hist[v-d.histStart:])
 		d.hist = d.hist[:v-d.histStart]
 		d.inflightTo = min(d.inflightTo, d.head)
-		d.seqs = make(map[string]seqMark)
+		d.seqs, d.seqBytes = make(map[string]seqMark), 0
 	}
 }
 

@@ -614,3 +614,45 @@ func TestStaleHugeOpDefaults(t *testing.T) {
 	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: spread(collab.DefaultMaxOpComponents - 1)})
 	wantCode(t, err, collab.CodeVersionTooOld)
 }
+
+// TestDedupeBounded: the dedupe entries cached per document and those the
+// store keeps are bounded. A resend of a (client, seq) whose entry the
+// store dropped is refused (version_too_old), never applied twice: its base
+// is older than the store's dedupe floor. Known clients still get their
+// duplicates answered, and new clients at recent versions are accepted.
+func TestDedupeBounded(t *testing.T) {
+	e := newEnv(t, &collab.Options{MaxDedupeClients: 8, OpsPerSecond: -1},
+		&storage.Options{NoSync: true, MaxDedupeClients: 4})
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	sub := func(client string, base uint64) collab.Submission {
+		return collab.Submission{Version: base, Op: op(ot.Ins(client)), Client: client, Seq: 1}
+	}
+	for i := range 10 {
+		if _, err := e.hub.Submit(ctx, "d", "", sub(fmt.Sprint("c", i), uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+		if st := state(t, e, "d"); st.Seqs > 8 {
+			t.Fatalf("after %d clients: %d cached dedupe entries", i+1, st.Seqs)
+		}
+	}
+	// The restart checkpoints: the store keeps the entries of versions
+	// 7..10 and its floor is 6.
+	e.restart()
+	if f, err := e.db.DedupeFloor(ctx, "d"); err != nil || f != 6 {
+		t.Fatalf("floor %d %v", f, err)
+	}
+	_, err := e.hub.Submit(ctx, "d", "", sub("c0", 0))
+	wantCode(t, err, collab.CodeVersionTooOld)
+	if c, err := e.hub.Submit(ctx, "d", "", sub("c9", 9)); err != nil || !c.Duplicate || c.Version != 10 {
+		t.Fatalf("known client's resend: %+v %v", c, err)
+	}
+	_, err = e.hub.Submit(ctx, "d", "", sub("new1", 5))
+	wantCode(t, err, collab.CodeVersionTooOld)
+	if c, err := e.hub.Submit(ctx, "d", "", sub("new2", 6)); err != nil || c.Version != 11 {
+		t.Fatalf("new client at the floor: %+v %v", c, err)
+	}
+	if st := state(t, e, "d"); st.Head != 11 {
+		t.Fatalf("head %d, want 11", st.Head)
+	}
+}

@@ -72,7 +72,11 @@
 // older than B (at most 100,000 ops per checkpoint). So at least R ops
 // before the newest snapshot are kept, and any version >= B can be
 // rebuilt. OldestKeptOp reports the first op still kept; reads below
-// it fail with ErrPruned. Dedupe entries are never pruned.
+// it fail with ErrPruned. Dedupe entries are not pruned with the ops; they
+// are bounded per document instead (Options.MaxDedupeClients and
+// MaxDedupeBytes): a checkpoint that leaves a document over a bound deletes
+// the entries of the oldest versions and records the newest version deleted
+// as the document's dedupe floor (DedupeFloor).
 //
 // # Layout (schema version 1)
 //
@@ -87,6 +91,7 @@
 //	    snaps/<u64 version>    content bytes
 //	    seq/<client>           u64 seq, u64 version (dedupe)
 //	    lsn                    u64: journal records up to this LSN are in here
+//	    seqfloor               u64: newest version of a deleted dedupe entry
 //	journal/<u64 lsn>          one batch: entries, each framed by its uvarint
 //	                           length: format byte 2, uvarint len(id), id,
 //	                           uvarint incarnation, uvarint version, varint

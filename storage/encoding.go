@@ -23,6 +23,9 @@ var (
 	bktOps   = []byte("ops")
 	bktSnaps = []byte("snaps")
 	bktSeq   = []byte("seq")
+	// keySeqFloor: in a document bucket, the newest version whose dedupe
+	// entry was deleted to bound them (see DB.boundSeqs).
+	keySeqFloor = []byte("seqfloor")
 )
 
 const (

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -382,11 +383,19 @@ func (db *DB) checkpointAllTx(tx *bolt.Tx) error {
 // after its ops were moved into its bucket, and applies retention.
 func (db *DB) finishMove(b *bolt.Bucket, cur DocMeta, seqs map[string]seqPair, lsn uint64) error {
 	sb := b.Bucket(bktSeq)
+	added := false
 	for client, sp := range seqs {
-		if old := sb.Get([]byte(client)); len(old) == 16 && be.Uint64(old) >= sp.seq {
+		old := sb.Get([]byte(client))
+		if len(old) == 16 && be.Uint64(old) >= sp.seq {
 			continue
 		}
+		added = added || old == nil
 		if err := sb.Put([]byte(client), seqVal(sp.seq, sp.version)); err != nil {
+			return err
+		}
+	}
+	if added {
+		if err := db.boundSeqs(b); err != nil {
 			return err
 		}
 	}
@@ -515,4 +524,51 @@ func (db *DB) moveDoc(tx *bolt.Tx, id string, p *pending) error {
 	cur := p.meta
 	cur.Title, cur.Created = old.Title, old.Created
 	return db.finishMove(b, cur, p.seqs(), p.lastLSN)
+}
+
+// boundSeqs deletes the dedupe entries of the oldest versions while the
+// document holds more than maxSeqs of them or more than maxSeqB bytes,
+// down to 15/16 of both, and raises the document's dedupe floor to the
+// newest version deleted (see DB.DedupeFloor for what it promises).
+func (db *DB) boundSeqs(b *bolt.Bucket) error {
+	type ent struct {
+		client  []byte
+		version uint64
+	}
+	var ents []ent
+	total := 0
+	sb := b.Bucket(bktSeq)
+	c := sb.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(v) != 16 {
+			return fmt.Errorf("%w: bad dedupe entry %q", ErrCorrupt, k)
+		}
+		ents = append(ents, ent{k, be.Uint64(v[8:])})
+		total += len(k) + 16
+	}
+	if len(ents) <= db.maxSeqs && total <= db.maxSeqB {
+		return nil
+	}
+	slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.version, b.version) })
+	floor := uint64(0)
+	if v := b.Get(keySeqFloor); len(v) == 8 {
+		floor = be.Uint64(v)
+	}
+	n, keepN, keepB := len(ents), db.maxSeqs-db.maxSeqs/16, db.maxSeqB-db.maxSeqB/16
+	var del [][]byte
+	for _, e := range ents {
+		if n <= keepN && total <= keepB {
+			break
+		}
+		del = append(del, bytes.Clone(e.client))
+		floor = max(floor, e.version)
+		n--
+		total -= len(e.client) + 16
+	}
+	for _, k := range del {
+		if err := sb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return b.Put(keySeqFloor, u64(floor))
 }

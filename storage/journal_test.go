@@ -482,3 +482,44 @@ func FuzzJournalRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestDedupeBound: a document's dedupe entries are bounded in count and in
+// bytes; the entries of the oldest versions go first and the dedupe floor
+// is the newest version whose entry went.
+func TestDedupeBound(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		kept int
+	}{
+		{"count", Options{MaxDedupeClients: 16}, 15},
+		{"bytes", Options{MaxDedupeBytes: 16 * (3 + 16)}, 15},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, path := openTest(t, &tc.opts)
+			mustCreate(t, db, "d", "")
+			for v := uint64(1); v <= 40; v++ {
+				c := fmt.Sprintf("c%02d", v) // 3 bytes
+				if err := db.Append(Append{Doc: "d", Records: []OpRecord{rec("d", v, c, 7)}, Meta: DocMeta{Version: v}}).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// In the overlay every entry is still there; the checkpoint of
+			// the reopen bounds them.
+			if _, _, ok, _ := db.LastSeq(bg, "d", "c01"); !ok {
+				t.Fatal("c01 missing before the checkpoint")
+			}
+			db = reopen(t, db, path, &tc.opts)
+			floor, err := db.DedupeFloor(bg, "d")
+			if want := uint64(40 - tc.kept); err != nil || floor != want {
+				t.Fatalf("floor %d, %v, want %d", floor, err, want)
+			}
+			for v := uint64(1); v <= 40; v++ {
+				seq, ver, ok, err := db.LastSeq(bg, "d", fmt.Sprintf("c%02d", v))
+				if err != nil || ok != (v > floor) || (ok && (seq != 7 || ver != v)) {
+					t.Fatalf("c%02d: %d %d %v %v (floor %d)", v, seq, ver, ok, err, floor)
+				}
+			}
+		})
+	}
+}

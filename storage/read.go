@@ -148,7 +148,9 @@ func (db *DB) OldestKeptOp(ctx context.Context, doc string) (uint64, error) {
 
 // LastSeq returns the highest seq committed for (doc, client) and the
 // version it was committed as; ok is false when the client never committed
-// an op with a seq to this document. It survives pruning.
+// an op with a seq to this document, or when its entry was deleted to bound
+// the dedupe entries (then its last version is at most DedupeFloor). It
+// survives pruning.
 // Error: ErrNotFound.
 func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uint64, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
@@ -170,6 +172,30 @@ func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uin
 		return nil
 	})
 	return seq, version, ok, err
+}
+
+// DedupeFloor returns the newest version whose dedupe entry was deleted to
+// keep the document within Options.MaxDedupeClients/MaxDedupeBytes (0 if
+// none was). Every client that LastSeq does not know either never
+// committed to the document or committed its last op at a version <= the
+// floor; so an op based on a version >= the floor is never a resend of an
+// op whose entry was deleted. Error: ErrNotFound.
+func (db *DB) DedupeFloor(ctx context.Context, doc string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var floor uint64
+	err := db.read(oneOverlay, doc, func(vw view) error {
+		b, _, _, err := vw.doc(doc)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(keySeqFloor); len(v) == 8 {
+			floor = be.Uint64(v)
+		}
+		return nil
+	})
+	return floor, err
 }
 
 // Load returns, in one consistent read, what a sequencer needs to open a

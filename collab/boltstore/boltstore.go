@@ -173,12 +173,17 @@ func (s *Store) SnapshotAtOrBelow(ctx context.Context, id string, version uint64
 }
 
 // LastSeq implements collab.Store.
-func (s *Store) LastSeq(ctx context.Context, id, client string) (seq, version uint64, err error) {
+func (s *Store) LastSeq(ctx context.Context, id, client string) (seq, version, floor uint64, err error) {
 	seq, version, ok, err := s.db.LastSeq(ctx, id, client)
-	if err != nil || !ok {
-		return 0, 0, convErr(err)
+	if err != nil {
+		return 0, 0, 0, convErr(err)
 	}
-	return seq, version, nil
+	if ok {
+		return seq, version, 0, nil
+	}
+	// Read after LastSeq: the floor only grows, so it covers the miss.
+	floor, err = s.db.DedupeFloor(ctx, id)
+	return 0, 0, floor, convErr(err)
 }
 
 // CatchUpFloor implements collab.Store: storage reports the oldest op
