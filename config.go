@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/cowrite/cowrite/auth"
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/storage"
 )
 
 // config is everything main reads from flags and the environment. Every
@@ -37,6 +39,7 @@ type config struct {
 	ShutdownTimeout time.Duration
 	AuthMode        string
 	AuthSecret      string
+	Core            coreConfig // storage and document engine bounds
 }
 
 // envName maps a flag name onto its environment variable.
@@ -71,6 +74,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "how long a graceful shutdown (SIGTERM/SIGINT) may take")
 	fs.StringVar(&c.AuthMode, "auth-mode", "open", "authentication: open (no checks; local use only) or token (HS256 JWT required, see \"cowrite token --help\")")
 	fs.StringVar(&c.AuthSecret, "auth-secret", "", "HS256 secret of --auth-mode token, at least 32 bytes (prefer the environment: flags show up in ps)")
+	c.Core.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
@@ -128,6 +132,7 @@ func (c *config) validate() error {
 	check(c.PingInterval > 0, "--ping-interval must be positive")
 	check(c.PingTimeout > 0, "--ping-timeout must be positive")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
+	c.Core.validate(check)
 	mode, err := auth.ParseMode(c.AuthMode)
 	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
 	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)
@@ -168,4 +173,53 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, ho))
 	}
 	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// Storage and document engine bounds (area: core — storage/collab
+// hardening). Each default is the enforcing package's DefaultX constant.
+type coreConfig struct {
+	HistoryBytes       int
+	MaxOpComponents    int
+	MaxTransformWork   int
+	MaxDiffBytes       int
+	DiffTimeout        time.Duration
+	DedupeCacheClients int
+	DedupeCacheBytes   int
+	MaxDedupeClients   int
+	MaxDedupeBytes     int
+}
+
+func (c *coreConfig) register(fs *flag.FlagSet) {
+	fs.IntVar(&c.HistoryBytes, "history-bytes", collab.DefaultHistoryBytes, "op bytes of committed ops kept in memory per open document, next to --history-ops")
+	fs.IntVar(&c.MaxOpComponents, "max-op-components", collab.DefaultMaxOpComponents, "most components in one op (more gets too_large)")
+	fs.IntVar(&c.MaxTransformWork, "max-transform-work", collab.DefaultMaxTransformWork, "most transform work for one op: its components times those of the ops since its base (more gets version_too_old)")
+	fs.IntVar(&c.MaxDiffBytes, "max-diff-bytes", collab.DefaultMaxDiffBytes, "largest changed middle (old plus new bytes) PUT content diffs; a larger one is replaced whole")
+	fs.DurationVar(&c.DiffTimeout, "diff-timeout", collab.DefaultDiffTimeout, "time one PUT content diff may take (then the rest is replaced whole)")
+	fs.IntVar(&c.DedupeCacheClients, "dedupe-cache-clients", collab.DefaultMaxDedupeClients, "dedupe entries (client id -> last seq) cached in memory per open document")
+	fs.IntVar(&c.DedupeCacheBytes, "dedupe-cache-bytes", collab.DefaultMaxDedupeBytes, "bytes of dedupe entries cached in memory per open document")
+	fs.IntVar(&c.MaxDedupeClients, "max-dedupe-clients", storage.DefaultMaxDedupeClients, "dedupe entries stored per document; the oldest are dropped (a resend older than them is refused, never applied twice)")
+	fs.IntVar(&c.MaxDedupeBytes, "max-dedupe-bytes", storage.DefaultMaxDedupeBytes, "bytes of dedupe entries stored per document (client ids plus 16 each)")
+}
+
+func (c *coreConfig) validate(check func(ok bool, format string, args ...any)) {
+	check(c.HistoryBytes > 0, "--history-bytes must be positive")
+	check(c.MaxOpComponents > 0, "--max-op-components must be positive")
+	check(c.MaxTransformWork > 0, "--max-transform-work must be positive")
+	check(c.MaxDiffBytes > 0, "--max-diff-bytes must be positive")
+	check(c.DiffTimeout > 0, "--diff-timeout must be positive")
+	check(c.DedupeCacheClients > 0, "--dedupe-cache-clients must be positive")
+	check(c.DedupeCacheBytes > 0, "--dedupe-cache-bytes must be positive")
+	check(c.MaxDedupeClients > 0, "--max-dedupe-clients must be positive")
+	check(c.MaxDedupeBytes > 0, "--max-dedupe-bytes must be positive")
+}
+
+// applyStorage and applyCollab copy the bounds into the packages' options.
+func (c *coreConfig) applyStorage(o *storage.Options) {
+	o.MaxDedupeClients, o.MaxDedupeBytes = c.MaxDedupeClients, c.MaxDedupeBytes
+}
+
+func (c *coreConfig) applyCollab(o *collab.Options) {
+	o.HistoryBytes, o.MaxOpComponents, o.MaxTransformWork = c.HistoryBytes, c.MaxOpComponents, c.MaxTransformWork
+	o.MaxDiffBytes, o.DiffTimeout = c.MaxDiffBytes, c.DiffTimeout
+	o.MaxDedupeClients, o.MaxDedupeBytes = c.DedupeCacheClients, c.DedupeCacheBytes
 }

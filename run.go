@@ -32,7 +32,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		return fmt.Errorf("cannot create data directory %s: %w", cfg.Data, err)
 	}
 	dbPath := filepath.Join(cfg.Data, "cowrite.db")
-	db, err := storage.Open(dbPath, &storage.Options{Retention: cfg.Retention, Logger: log})
+	sopt := &storage.Options{Retention: cfg.Retention, Logger: log}
+	cfg.Core.applyStorage(sopt)
+	db, err := storage.Open(dbPath, sopt)
 	if err != nil {
 		switch {
 		case errors.Is(err, storage.ErrLocked):
@@ -75,7 +77,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:   log,
 		Observer: m, // sockets (every namespace), rooms, broadcast fan-out
 	})
-	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), &collab.Options{
+	copt := &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,
 		MaxOpBytes:       cfg.MaxOpBytes,
 		MaxDocBytes:      cfg.MaxDocBytes,
@@ -86,7 +88,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		NoAutoCreate:     cfg.NoAutoCreate,
 		Logger:           log,
 		Observer:         m,
-	})
+	}
+	cfg.Core.applyCollab(copt)
+	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), copt)
 	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 

@@ -2,9 +2,11 @@ package collab_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
@@ -94,4 +96,23 @@ func BenchmarkDuplicate(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDiffOpRandom120K: ReplaceContent's diff of two unrelated 120 KB
+// texts (bounded: replaced whole) and, for comparison, what the diff cost
+// before the bounds (no size bound, a 2 s timeout; with no timeout at all it
+// takes minutes).
+func BenchmarkDiffOpRandom120K(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	x, y := randomText(r, 120<<10), randomText(r, 120<<10)
+	b.Run("bounded", func(b *testing.B) {
+		for b.Loop() {
+			collab.DiffOp(x, y)
+		}
+	})
+	b.Run("unbounded", func(b *testing.B) {
+		for b.Loop() {
+			collab.DiffOpBounded(x, y, 1<<30, 2*time.Second)
+		}
+	})
 }

@@ -1,5 +1,5 @@
 // Package collab is Cowrite's document engine: a Hub that loads documents on
-// first use and one sequencer goroutine per loaded document that orders,
+// first use and one document goroutine per loaded document that orders,
 // transforms, applies and durably commits ops (OT type collab/ot), tracks
 // presence and answers catch-up requests.
 //
@@ -43,7 +43,9 @@
 // op in chunks (Store.ReadOps) until the record with that client and seq —
 // so its original version is exact as long as the op log still holds it.
 // Only when it was pruned (or never committed) is the answer the version of
-// the client's newest op.
+// the client's newest op. Dedupe entries are bounded per document, in memory and
+// in the store; a resend that the store can no longer recognize is refused
+// rather than applied twice (see Hub.Submit).
 //
 // Client ids: a client id is bound to one joined socket at a time — the
 // one that joined with it or first submitted under it. A socket that
@@ -60,12 +62,20 @@
 //
 // # Concurrency
 //
-// All Hub methods are safe for concurrent use. Each loaded document's state
-// is owned by its goroutine; Hub methods send it closures over an unbuffered
-// channel and wait for the answer (or ctx). Broadcaster methods are called on
-// that goroutine. A document with no collaborators and nothing in flight is
-// unloaded after Options.IdleUnload. Hub.Close lets every document finish its
-// commits and stops all goroutines.
+// All Hub methods are safe for concurrent use. Two roles run here:
+//
+//   - the document goroutine (sequencer.run), one per loaded document, owns
+//     all of its state (content, history, presence, bindings, dedupe cache).
+//     Hub methods send it closures over an unbuffered channel and wait for
+//     the answer (or ctx); Broadcaster methods and ReplyFuncs are called on
+//     it. A document with no collaborators and nothing in flight is
+//     unloaded after Options.IdleUnload, which ends its goroutine.
+//   - the store's commit callbacks: Store.Append's done runs on whatever
+//     goroutine the store chooses (boltstore: one commit waiter per batch)
+//     and only sends the result to the document goroutine.
+//
+// Hub.Close lets every document finish its commits and waits for every
+// document goroutine to end.
 //
 // # Caveats
 //

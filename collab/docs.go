@@ -210,8 +210,10 @@ func (h *Hub) Ops(ctx context.Context, id string, from, to uint64, limit int) ([
 }
 
 // ReplaceContent replaces the content with text through the sequencer (live
-// collaborators get an ordinary doc:op). The op is minimal: a diff of the old
-// and new text on code points. With ifMatch, precondition_failed unless the
+// collaborators get an ordinary doc:op). The op is a diff of the old and new
+// text on code points, minimal unless the changed middle exceeds
+// Options.MaxDiffBytes or the diff Options.DiffTimeout (then that middle is
+// replaced whole; see diffOp). The diff runs on the caller's goroutine. With ifMatch, precondition_failed unless the
 // document is at that version. Without it, a concurrent edit makes it
 // recompute the diff (a few times, then it fails with precondition_failed).
 // Replacing with the same text commits nothing and returns the head.
@@ -236,7 +238,7 @@ func (h *Hub) ReplaceContent(ctx context.Context, id, text string, ifMatch *uint
 		if ifMatch != nil && *ifMatch != hd.v {
 			return nil, errorf(CodePreconditionFailed, "document is at version %d, not %d", hd.v, *ifMatch)
 		}
-		op := DiffOp(hd.doc.String(), text)
+		op := diffOp(hd.doc.String(), text, h.opts.MaxDiffBytes, h.opts.DiffTimeout)
 		if len(op) == 0 {
 			return &Committed{Version: hd.v, Op: ot.Op{}}, nil
 		}
@@ -249,15 +251,46 @@ func (h *Hub) ReplaceContent(ctx context.Context, id, text string, ifMatch *uint
 	return nil, err
 }
 
-// DiffOp returns a minimal op (on code points) that turns old into new.
+// DiffOp returns an op (on code points) that turns old into new, with the
+// default bounds (DefaultMaxDiffBytes, DefaultDiffTimeout); see diffOp.
 func DiffOp(old, new string) ot.Op {
+	return diffOp(old, new, DefaultMaxDiffBytes, DefaultDiffTimeout)
+}
+
+// diffOp returns an op that turns old into new: it skips their common
+// prefix, keeps their common suffix, and diffs what is left in between
+// (minimal on code points) when that middle holds at most maxBytes bytes of
+// old plus new; a larger middle is deleted and inserted whole, as is
+// whatever part a diff that runs out of time did not resolve (the diff
+// library returns a coarser but correct result then). So the work is
+// bounded by the sizes and by timeout; the op is always correct.
+func diffOp(old, new string, maxBytes int, timeout time.Duration) ot.Op {
 	if old == new {
 		return ot.Op{}
 	}
+	p := 0
+	for p < len(old) && p < len(new) && old[p] == new[p] {
+		p++
+	}
+	for p > 0 && ((p < len(old) && !utf8.RuneStart(old[p])) || (p < len(new) && !utf8.RuneStart(new[p]))) {
+		p--
+	}
+	s := 0
+	for s < len(old)-p && s < len(new)-p && old[len(old)-1-s] == new[len(new)-1-s] {
+		s++
+	}
+	for s > 0 && !utf8.RuneStart(old[len(old)-s]) {
+		s--
+	}
+	om, nm := old[p:len(old)-s], new[p:len(new)-s]
+	op := ot.Op{{Skip: utf8.RuneCountInString(old[:p])}}
+	if len(om)+len(nm) > maxBytes {
+		op = append(op, ot.Component{Delete: utf8.RuneCountInString(om)}, ot.Component{Insert: nm})
+		return ot.Normalize(op)
+	}
 	dmp := diffmatchpatch.New()
-	dmp.DiffTimeout = 2 * time.Second
-	diffs := dmp.DiffMainRunes([]rune(old), []rune(new), false)
-	var op ot.Op
+	dmp.DiffTimeout = timeout
+	diffs := dmp.DiffMainRunes([]rune(om), []rune(nm), false)
 	for _, df := range diffs {
 		n := utf8.RuneCountInString(df.Text)
 		if n == 0 {

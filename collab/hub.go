@@ -21,7 +21,7 @@ type User struct {
 
 // Broadcaster is how a document reaches its room; the edge implements it over
 // Socket.IO rooms (room name = document id). Its methods are called from the
-// document's goroutine — ops in version order and only once durable — and
+// document goroutine — ops in version order and only once durable — and
 // must not block for long (queue and return; disconnect slow consumers).
 //
 // Ordering: the ack of an op (Submit returning) is released only after
@@ -88,8 +88,8 @@ type Committed struct {
 }
 
 // Hub is the registry of loaded documents. Each loaded document is owned by
-// one goroutine (its sequencer); Hub methods reach it through a channel and
-// are safe for concurrent use.
+// its document goroutine (sequencer.run); Hub methods reach it through a
+// channel and are safe for concurrent use.
 type Hub struct {
 	store Store
 	bc    Broadcaster
@@ -147,7 +147,7 @@ func (h *Hub) LoadedDocs() int {
 	return len(h.docs)
 }
 
-// get returns the document's goroutine, starting (and loading) it if needed.
+// get returns the document goroutine, starting (and loading) it if needed.
 func (h *Hub) get(id string) (*sequencer, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -164,7 +164,7 @@ func (h *Hub) get(id string) (*sequencer, error) {
 	return d, nil
 }
 
-// send runs fn on the document's goroutine (loading the document if needed).
+// send runs fn on the document goroutine (loading the document if needed).
 // It retries when the goroutine exited (idle unload) and reports the load
 // error (not_found) when the document could not be loaded.
 func (h *Hub) send(ctx context.Context, id string, loaded bool, fn func(d *sequencer)) error {
@@ -206,7 +206,7 @@ type result[T any] struct {
 	err error
 }
 
-// call runs fn on the document's goroutine and returns its result.
+// call runs fn on the document goroutine and returns its result.
 func call[T any](ctx context.Context, h *Hub, id string, fn func(d *sequencer) (T, error)) (T, error) {
 	var zero T
 	if err := ValidateDocID(id); err != nil {
@@ -228,7 +228,7 @@ func call[T any](ctx context.Context, h *Hub, id string, fn func(d *sequencer) (
 }
 
 // trackSocket records (or forgets) that socket s joined doc. Called from
-// the document's goroutine.
+// the document goroutine.
 func (h *Hub) trackSocket(s SocketID, doc string, joined bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -346,13 +346,28 @@ func (h *Hub) Disconnect(s SocketID) {
 // contiguous), or lies more than 65536 ops back is the answer the version
 // of the client's last committed op, at which it is certainly included. A
 // lookup that reads the op log counts against Options.OpsPerSecond.
+//
+// Dedupe entries are bounded: the document goroutine caches at most
+// Options.MaxDedupeClients/MaxDedupeBytes of them (dropping durable ones,
+// which the store still has), and the store keeps a bounded number per
+// document, dropping the oldest and remembering the newest version it
+// dropped (its dedupe floor). A client the store no longer knows committed
+// its last op at or below the floor, and a resend is based below the
+// version it was committed at; so an op with a seq from an unknown client
+// based below the floor is refused with version_too_old (the client rejoins
+// and finds its op in the content or the catch-up) instead of being
+// applied a second time. Ops based at or above the floor are new.
+//
+// Work bounds: more than Options.MaxOpComponents components is too_large;
+// an op whose transform against the ops since its base would exceed
+// Options.MaxTransformWork (its components × theirs) is version_too_old.
 func (h *Hub) Submit(ctx context.Context, doc string, s SocketID, sub Submission) (*Committed, error) {
 	return h.submit(ctx, doc, s, sub, false)
 }
 
 // SubmitAsync is Submit without waiting: it hands the submission to the
-// document's goroutine and returns. When it returns an error, reply is not
-// called; else reply is called exactly once, on the document's goroutine —
+// document goroutine and returns. When it returns an error, reply is not
+// called; else reply is called exactly once, on the document goroutine —
 // for a committed op right after the op was handed to the Broadcaster, so a
 // reply that queues an ack on the submitter's socket keeps that socket's
 // stream in version order. reply must not block. ctx bounds the hand-off and

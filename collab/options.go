@@ -41,6 +41,28 @@ type Options struct {
 	// Observer receives measurements for metrics; nil means none.
 	// *metrics.Metrics satisfies it.
 	Observer Observer
+
+	// Work and memory bounds (see bounds.go for each default).
+	//
+	// HistoryBytes: op bytes of the history kept in memory, next to
+	// HistoryOps. Default DefaultHistoryBytes.
+	HistoryBytes int
+	// MaxOpComponents: components of one op → too_large.
+	// Default DefaultMaxOpComponents.
+	MaxOpComponents int
+	// MaxTransformWork: components of a submission times those of the ops
+	// it is transformed against → version_too_old. Default
+	// DefaultMaxTransformWork.
+	MaxTransformWork int
+	// MaxDiffBytes: the largest middle (old plus new bytes) ReplaceContent
+	// diffs; a larger one is replaced whole. Default DefaultMaxDiffBytes.
+	MaxDiffBytes int
+	// DiffTimeout: the time one diff may take. Default DefaultDiffTimeout.
+	DiffTimeout time.Duration
+	// MaxDedupeClients, MaxDedupeBytes: dedupe entries cached per loaded
+	// document. Defaults DefaultMaxDedupeClients, DefaultMaxDedupeBytes.
+	MaxDedupeClients int
+	MaxDedupeBytes   int
 }
 
 // Observer receives the engine's measurements. Its methods are called on
@@ -93,5 +115,6 @@ func (o *Options) withDefaults() Options {
 	if r.Observer == nil {
 		r.Observer = nopObserver{}
 	}
+	r.withBounds()
 	return r
 }

@@ -3,7 +3,6 @@ package collab_test
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
@@ -28,24 +27,12 @@ func submitAsync(e *env, t *testing.T, base uint64, text, client string, seq uin
 
 func waitAppends(t *testing.T, e *env, n int32) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.fs.appends.Load() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d appends, want %d", e.fs.appends.Load(), n)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	eventually(t, fmt.Sprintf("%d appends", n), func() bool { return e.fs.appends.Load() >= n })
 }
 
 func waitHead(t *testing.T, e *env, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for headOf(t, e) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("head %d, want %d", headOf(t, e), n)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	eventually(t, fmt.Sprintf("head %d", n), func() bool { return headOf(t, e) == n })
 }
 
 func noAnswer(t *testing.T, e *env, chs ...<-chan result) {

@@ -13,13 +13,14 @@ import (
 type histEntry struct {
 	rec    OpRecord
 	doc    *ot.Doc
+	bytes  int // opBytes(rec.Op), counted in sequencer.histBytes
 	except SocketID
 	own    ReplyFunc   // the submitter's (nil once answered or for a loaded op)
 	dups   []ReplyFunc // duplicate submissions waiting for the same op
 }
 
 // ReplyFunc receives the outcome of a submission. It is called exactly once,
-// on the document's goroutine, and must not block.
+// on the document goroutine, and must not block.
 type ReplyFunc func(c *Committed, err error)
 
 type member struct {
@@ -46,14 +47,14 @@ type flight struct {
 	err      error     // what done reported
 }
 
-// commitResult is what a batch's done reports to the document's goroutine.
+// commitResult is what a batch's done reports to the document goroutine.
 type commitResult struct {
 	to  uint64
 	err error
 }
 
 // sequencer is one loaded document. Everything below the channels is owned by
-// the document's goroutine (run) and touched by nothing else.
+// the document goroutine (run) and touched by nothing else.
 type sequencer struct {
 	h       *Hub
 	id      string
@@ -70,6 +71,7 @@ type sequencer struct {
 	flights    []flight // batches handed to Append, oldest first
 	hist       []histEntry
 	histStart  uint64  // version of hist[0] (head+1 when empty)
+	histBytes  int     // sum of hist[i].bytes
 	baseDoc    *ot.Doc // content at histStart-1
 	snapOps    int     // ops since the last snapshot
 	snapBytes  int     // op bytes since the last snapshot
@@ -77,6 +79,8 @@ type sequencer struct {
 	clients    map[string]SocketID // client id → the socket it is bound to
 	joins      uint64              // joins so far (member.joined)
 	seqs       map[string]seqMark  // client id → last accepted seq (cache of Store.LastSeq)
+	seqBytes   int                 // bytes of seqs (seqEntryBytes each)
+	seqFloor   uint64              // the store's dedupe floor, as last seen
 	buckets    map[string]*bucket
 	deletes    []chan error // pending Delete calls (run once nothing is in flight)
 	idle       *time.Timer
@@ -154,7 +158,7 @@ func (d *sequencer) drain() {
 	}
 }
 
-// exit unregisters the document and ends its goroutine's service.
+// exit unregisters the document and ends the document goroutine's service.
 func (d *sequencer) exit() {
 	d.gone = true
 	h := d.h
@@ -192,6 +196,7 @@ func (d *sequencer) load() error {
 	d.baseDoc = doc
 	d.hist = make([]histEntry, 0, len(ld.Ops)+1)
 	d.histStart = v + 1
+	d.histBytes = 0
 	d.snapOps, d.snapBytes = 0, 0
 	for _, rec := range ld.Ops {
 		if rec.Version != v+1 {
@@ -202,9 +207,11 @@ func (d *sequencer) load() error {
 			return errorf(CodeInternal, "load %q: replay op %d: %v", d.id, rec.Version, err)
 		}
 		doc, v = nd, v+1
-		d.hist = append(d.hist, histEntry{rec: rec, doc: doc})
+		nb := opBytes(rec.Op)
+		d.hist = append(d.hist, histEntry{rec: rec, doc: doc, bytes: nb})
+		d.histBytes += nb
 		d.snapOps++
-		d.snapBytes += opBytes(rec.Op)
+		d.snapBytes += nb
 	}
 	if v != ld.Info.Version {
 		return errorf(CodeInternal, "load %q: ops end at version %d, metadata says %d", d.id, v, ld.Info.Version)
@@ -214,7 +221,7 @@ func (d *sequencer) load() error {
 	d.doc = doc
 	d.head, d.durable, d.inflightTo = v, v, v
 	d.flights = nil
-	d.seqs = make(map[string]seqMark)
+	d.seqs, d.seqBytes = make(map[string]seqMark), 0
 	d.trim()
 	return nil
 }
@@ -241,17 +248,27 @@ func (d *sequencer) entry(v uint64) *histEntry {
 	return &d.hist[v-d.histStart]
 }
 
-// trim drops durable entries beyond Options.HistoryOps.
+// trim drops the oldest durable entries while more than Options.HistoryOps
+// are durable or the history holds more than Options.HistoryBytes (entries
+// not yet durable are never dropped: their submitters wait on them).
 func (d *sequencer) trim() {
-	keep := d.h.opts.HistoryOps
 	if d.durable+1 <= d.histStart {
 		return
 	}
 	durableN := int(d.durable - d.histStart + 1)
-	if durableN <= keep {
+	k := max(durableN-d.h.opts.HistoryOps, 0)
+	bytes := d.histBytes
+	for i := range k {
+		bytes -= d.hist[i].bytes
+	}
+	for k < durableN && bytes > d.h.opts.HistoryBytes {
+		bytes -= d.hist[k].bytes
+		k++
+	}
+	if k == 0 {
 		return
 	}
-	k := durableN - keep
+	d.histBytes = bytes
 	d.baseDoc = d.hist[k-1].doc
 	clear(d.hist[:k])
 	d.hist = d.hist[k:]
@@ -284,13 +301,38 @@ func (d *sequencer) opsSince(ctx context.Context, base, to uint64) ([]OpRecord, 
 }
 
 // transformSince transforms op (based on version base) against every op
-// committed since, with op on the Left.
+// committed since, with op on the Left. It refuses (version_too_old) when
+// len(op) times the components of those ops exceeds
+// Options.MaxTransformWork, checked before any op is read from the store
+// (every op has at least one component) and again with the exact count.
 func (d *sequencer) transformSince(ctx context.Context, op ot.Op, base uint64) (ot.Op, error) {
+	maxWork := uint64(d.h.opts.MaxTransformWork)
+	tooMuch := func(work uint64) error {
+		return errorf(CodeVersionTooOld, "transforming an op of %d components from version %d to %d is about %d steps, over the limit of %d: rebase it on a newer version",
+			len(op), base, d.head, work, maxWork)
+	}
+	n := uint64(len(op))
+	if n*(d.head-base) > maxWork {
+		return nil, tooMuch(n * (d.head - base))
+	}
+	var comps uint64
+	for v := max(base+1, d.histStart); v <= d.head; v++ {
+		comps += uint64(len(d.hist[v-d.histStart].rec.Op))
+	}
+	if n*comps > maxWork {
+		return nil, tooMuch(n * comps)
+	}
 	var older []OpRecord
 	if base+1 < d.histStart {
 		var err error
 		if older, err = d.opsSince(ctx, base, d.histStart-1); err != nil {
 			return nil, err
+		}
+		for _, r := range older {
+			comps += uint64(len(r.Op))
+		}
+		if n*comps > maxWork {
+			return nil, tooMuch(n * comps)
 		}
 		base = d.histStart - 1
 	}
@@ -345,6 +387,11 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 			if sub.Seq <= m.seq {
 				return d.duplicate(ctx, s, sub, m, reply)
 			}
+			if m.seq == 0 && sub.Version < d.seqFloor {
+				// The store may have forgotten this client (see Hub.Submit):
+				// an op based this far back could be a resend.
+				return nil, errorf(CodeVersionTooOld, "client %q is not known and version %d is older than the dedupe window (version %d): rejoin and resend from a newer version", sub.Client, sub.Version, d.seqFloor)
+			}
 		}
 	}
 	if err := d.rateLimit(s, sub.Client); err != nil {
@@ -353,6 +400,9 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	nb := opBytes(sub.Op)
 	if nb > d.h.opts.MaxOpBytes {
 		return nil, errorf(CodeTooLarge, "op of about %d bytes exceeds the limit of %d", nb, d.h.opts.MaxOpBytes)
+	}
+	if len(sub.Op) > d.h.opts.MaxOpComponents {
+		return nil, errorf(CodeTooLarge, "op of %d components exceeds the limit of %d", len(sub.Op), d.h.opts.MaxOpComponents)
 	}
 	if sub.Version > d.head {
 		return nil, errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", sub.Version, d.head)
@@ -379,10 +429,11 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	d.h.opts.Observer.ObserveTransform(int(d.head - sub.Version))
 	d.head++
 	rec := OpRecord{Version: d.head, Op: op, Client: sub.Client, Seq: sub.Seq, Time: time.Now().UTC()}
-	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, except: s, own: reply})
+	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, bytes: nb, except: s, own: reply})
+	d.histBytes += nb
 	d.doc = nd
 	if sub.Client != "" && sub.Seq > 0 {
-		d.seqs[sub.Client] = seqMark{sub.Seq, d.head}
+		d.setSeq(sub.Client, seqMark{sub.Seq, d.head})
 	}
 	d.snapOps++
 	d.snapBytes += nb
@@ -449,13 +500,42 @@ func (d *sequencer) seqMark(ctx context.Context, client string) (seqMark, error)
 	if m, ok := d.seqs[client]; ok {
 		return m, nil
 	}
-	seq, ver, err := d.h.store.LastSeq(ctx, d.id, client)
+	seq, ver, floor, err := d.h.store.LastSeq(ctx, d.id, client)
 	if err != nil {
 		return seqMark{}, storeErr("last seq", d.id, err)
 	}
+	d.seqFloor = max(d.seqFloor, floor)
 	m := seqMark{seq, ver}
-	d.seqs[client] = m
+	d.setSeq(client, m)
 	return m, nil
+}
+
+// seqEntryBytes is what one cached dedupe entry counts against
+// Options.MaxDedupeBytes besides its client id.
+const seqEntryBytes = 48
+
+// setSeq caches client's mark. Over Options.MaxDedupeClients or
+// MaxDedupeBytes it first drops cached marks of durable versions (any, the
+// map has no order) down to 7/8 of both: the store holds those, so a later
+// lookup reads them again. Marks of ops not yet durable are never dropped.
+func (d *sequencer) setSeq(client string, m seqMark) {
+	if _, ok := d.seqs[client]; !ok {
+		n, b := len(d.seqs)+1, d.seqBytes+len(client)+seqEntryBytes
+		if n > d.h.opts.MaxDedupeClients || b > d.h.opts.MaxDedupeBytes {
+			keepN, keepB := d.h.opts.MaxDedupeClients*7/8, d.h.opts.MaxDedupeBytes*7/8
+			for c, old := range d.seqs {
+				if len(d.seqs) < keepN && d.seqBytes < keepB {
+					break
+				}
+				if old.version <= d.durable {
+					delete(d.seqs, c)
+					d.seqBytes -= len(c) + seqEntryBytes
+				}
+			}
+		}
+		d.seqBytes += len(client) + seqEntryBytes
+	}
+	d.seqs[client] = m
 }
 
 // duplicate answers a (client, seq) that was already accepted.
@@ -488,7 +568,7 @@ func (d *sequencer) duplicate(ctx context.Context, s SocketID, sub Submission, m
 
 // Looking up an older seq in the store: chunk size, and how many ops at most
 // are read (beyond, the fallback answers; this bounds what one resubmission
-// can cost the document's goroutine, about 50 ms).
+// can cost the document goroutine, about 50 ms).
 const (
 	seqScanChunk = 512
 	seqScanMax   = 1 << 16
@@ -504,7 +584,7 @@ const (
 // is last, the version of the client's newest op, which certainly includes
 // the effect of any op the client sent before it. Reading the store costs a
 // rate-limit token (duplicates are otherwise not rate limited), so that
-// resubmitting old seqs cannot keep the document's goroutine busy.
+// resubmitting old seqs cannot keep the document goroutine busy.
 func (d *sequencer) findSeq(ctx context.Context, s SocketID, client string, seq, last uint64) (uint64, *OpRecord, error) {
 	top := min(last, d.head)
 	for ; top >= d.histStart && top > 0; top-- {
@@ -708,10 +788,13 @@ func (d *sequencer) failFrom(v uint64, err error) {
 		if d.head >= d.histStart {
 			d.doc = d.hist[d.head-d.histStart].doc
 		}
+		for i := v - d.histStart; i < uint64(len(d.hist)); i++ {
+			d.histBytes -= d.hist[i].bytes
+		}
 		clear(d.hist[v-d.histStart:])
 		d.hist = d.hist[:v-d.histStart]
 		d.inflightTo = min(d.inflightTo, d.head)
-		d.seqs = make(map[string]seqMark)
+		d.seqs, d.seqBytes = make(map[string]seqMark), 0
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"encoding/json"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
 	"github.com/cowrite/cowrite/storage"
@@ -364,18 +365,9 @@ func TestPipelinedAcksInOrder(t *testing.T) {
 		}()
 	}
 	// All n ops are ordered while the first commit is held.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		recs, _ := e.hub.ContentAt(ctx, "d", 0)
-		_ = recs
-		if e.fs.appends.Load() >= 1 && headOf(t, e) == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ops not ordered while a commit is in flight (head %d)", headOf(t, e))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "all ops ordered while the first commit is held", func() bool {
+		return e.fs.appends.Load() >= 1 && headOf(t, e) == n
+	})
 	select {
 	case a := <-acks:
 		t.Fatalf("ack before the commit was durable: %+v", a)
@@ -406,15 +398,7 @@ func TestPipelinedAcksInOrder(t *testing.T) {
 // If-Match probing would commit; use Ops count instead): Get reports durable
 // only, so probe with a precondition that always fails.
 func headOf(t *testing.T, e *env) int {
-	v := uint64(1 << 40)
-	_, err := e.hub.ReplaceContent(ctxT(t), "d", "", &v)
-	var msg string
-	if err != nil {
-		msg = err.(*collab.Error).Message
-	}
-	var head int
-	fmt.Sscanf(msg, "document is at version %d", &head)
-	return head
+	return int(state(t, e, "d").Head)
 }
 
 func TestCommitFailureReloads(t *testing.T) {
@@ -470,5 +454,205 @@ func TestObserver(t *testing.T) {
 	defer obs.mu.Unlock()
 	if obs.committed != 3 || fmt.Sprint(obs.depths) != "[0 1 2]" {
 		t.Fatalf("committed %d, depths %v", obs.committed, obs.depths)
+	}
+}
+
+// FuzzSubmission decodes a doc:op payload as the edge does and submits it:
+// the server must not panic, and either commit an op that took the document
+// from the previous content to the new one, or reject it with a non-internal
+// code and change nothing.
+func FuzzSubmission(f *testing.F) {
+	for _, s := range []string{
+		`{"version":0,"op":[3,"x"]}`,
+		`{"version":2,"op":[1,{"d":2}],"client":"c","seq":1}`,
+		`{"version":1,"op":[{"d":"abc"}]}`,
+		`{"version":9,"op":["x"]}`,
+		`{"version":0,"op":[100,"x"]}`,
+		`{"version":0,"op":["a","b",{"d":1},{"d":1}]}`,
+		`{"version":0,"op":[1,1]}`,
+		`{"version":0,"op":"x"}`,
+		`{"op":[2,"😀"],"client":"c","seq":1}`,
+	} {
+		f.Add([]byte(s))
+	}
+	e := newEnv(f, &collab.Options{OpsPerSecond: -1, MaxOpBytes: 1 << 10, MaxDocBytes: 1 << 12}, nil)
+	ctx := ctxT(f)
+	mustCreate(f, e.hub, "d", "abcdef")
+	for i := range 3 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Ins("z"))}); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var sub collab.Submission
+		if json.Unmarshal(data, &sub) != nil {
+			return
+		}
+		before, v := content(t, e.hub, "d")
+		c, err := e.hub.Submit(ctx, "d", "", sub)
+		after, v2 := content(t, e.hub, "d")
+		if err != nil {
+			if code := collab.CodeOf(err); code == collab.CodeInternal {
+				t.Fatalf("internal error for %s: %v", data, err)
+			}
+			if after != before || v2 != v {
+				t.Fatalf("rejected op changed the document: %q v%d → %q v%d", before, v, after, v2)
+			}
+			return
+		}
+		if c.Duplicate {
+			return
+		}
+		if c.Version != v+1 || v2 != v+1 {
+			t.Fatalf("committed as %d, doc at %d, was %d", c.Version, v2, v)
+		}
+		if want, err := ot.Apply(before, c.Op); err != nil || want != after {
+			t.Fatalf("content %q, want %q (%v)", after, want, err)
+		}
+	})
+}
+
+// TestHistoryBytes: the in-memory history is bounded in bytes as well as in
+// ops; ops older than it are read from the store for a stale base.
+func TestHistoryBytes(t *testing.T) {
+	e := newEnv(t, &collab.Options{HistoryOps: 1000, HistoryBytes: 1000, OpsPerSecond: -1}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	chunk := strings.Repeat("x", 95) // opBytes 100
+	for i := range 30 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Ins(chunk))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := state(t, e, "d")
+	if st.HistOps != 10 || st.HistBytes != 1000 || st.HistBytesKept != st.HistBytes {
+		t.Fatalf("history %+v, want the 10 newest ops (1000 bytes)", st)
+	}
+	c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 1, Op: op(ot.Ins("y"))})
+	if err != nil || c.Version != 31 {
+		t.Fatalf("submit at base 1: %+v %v", c, err)
+	}
+	if got, _ := content(t, e.hub, "d"); got != "y"+strings.Repeat(chunk, 30) {
+		t.Fatalf("content %q...", got[:120])
+	}
+	if st := state(t, e, "d"); st.HistBytesKept != st.HistBytes || st.HistBytes > 1000 {
+		t.Fatalf("history after a stale submit: %+v", st)
+	}
+}
+
+// TestOpComponentsAndTransformWork: an op with more than MaxOpComponents
+// components is too_large; a stale op whose transform would cost more than
+// MaxTransformWork (its components × those of the ops since its base) is
+// version_too_old and changes nothing, while the same op at the head passes.
+func TestOpComponentsAndTransformWork(t *testing.T) {
+	e := newEnv(t, &collab.Options{MaxOpComponents: 41, MaxTransformWork: 400, OpsPerSecond: -1, HistoryOps: 3}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", strings.Repeat("ab", 50))
+	// n components (n odd): alternately delete 1 and skip 1.
+	spread := func(n int) ot.Op {
+		var o ot.Op
+		for i := range n {
+			if i%2 == 0 {
+				o = append(o, ot.Component{Delete: 1})
+			} else {
+				o = append(o, ot.Component{Skip: 1})
+			}
+		}
+		return o
+	}
+	_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: spread(42)})
+	wantCode(t, err, collab.CodeTooLarge)
+	// 10 ops of 2 components each ([100+i, "z"] normalizes to 2).
+	for i := range 10 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Retain(100+i), ot.Ins("z"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 41 components from base 0: 41 × 20 = 820 > 400 (7 of the 10 ops
+	// come from the store: the history keeps 3).
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: spread(41)})
+	wantCode(t, err, collab.CodeVersionTooOld)
+	// From base 5: 41 × 10 = 410 > 400, all in memory.
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 5, Op: spread(41)})
+	wantCode(t, err, collab.CodeVersionTooOld)
+	if st := state(t, e, "d"); st.Head != 10 {
+		t.Fatalf("refused ops changed the document: %+v", st)
+	}
+	// From base 6: 41 × 8 = 328, accepted; at the head, no work at all.
+	if c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 6, Op: spread(41)}); err != nil || c.Version != 11 {
+		t.Fatalf("base 6: %+v %v", c, err)
+	}
+	if c, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 11, Op: spread(41)}); err != nil || c.Version != 12 {
+		t.Fatalf("at head: %+v %v", c, err)
+	}
+}
+
+// TestStaleHugeOpDefaults: the probe of issue 17 (a stale op of 27,000
+// components against 300 history ops) is refused at once with the default
+// bounds, and so is the largest op allowed from that stale base.
+func TestStaleHugeOpDefaults(t *testing.T) {
+	e := newEnv(t, &collab.Options{OpsPerSecond: -1}, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", strings.Repeat("a", 30_000))
+	for i := range 300 {
+		if _, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: uint64(i), Op: op(ot.Retain(i+1), ot.Ins("z"))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spread := func(n int) ot.Op {
+		o := make(ot.Op, n)
+		for i := range o {
+			o[i] = ot.Component{Delete: 1}
+			if i%2 == 1 {
+				o[i] = ot.Component{Skip: 1}
+			}
+		}
+		return o
+	}
+	_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: spread(27_001)})
+	wantCode(t, err, collab.CodeTooLarge)
+	_, err = e.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: spread(collab.DefaultMaxOpComponents - 1)})
+	wantCode(t, err, collab.CodeVersionTooOld)
+}
+
+// TestDedupeBounded: the dedupe entries cached per document and those the
+// store keeps are bounded. A resend of a (client, seq) whose entry the
+// store dropped is refused (version_too_old), never applied twice: its base
+// is older than the store's dedupe floor. Known clients still get their
+// duplicates answered, and new clients at recent versions are accepted.
+func TestDedupeBounded(t *testing.T) {
+	e := newEnv(t, &collab.Options{MaxDedupeClients: 8, OpsPerSecond: -1},
+		&storage.Options{NoSync: true, MaxDedupeClients: 4})
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "")
+	sub := func(client string, base uint64) collab.Submission {
+		return collab.Submission{Version: base, Op: op(ot.Ins(client)), Client: client, Seq: 1}
+	}
+	for i := range 10 {
+		if _, err := e.hub.Submit(ctx, "d", "", sub(fmt.Sprint("c", i), uint64(i))); err != nil {
+			t.Fatal(err)
+		}
+		if st := state(t, e, "d"); st.Seqs > 8 {
+			t.Fatalf("after %d clients: %d cached dedupe entries", i+1, st.Seqs)
+		}
+	}
+	// The restart checkpoints: the store keeps the entries of versions
+	// 7..10 and its floor is 6.
+	e.restart()
+	if f, err := e.db.DedupeFloor(ctx, "d"); err != nil || f != 6 {
+		t.Fatalf("floor %d %v", f, err)
+	}
+	_, err := e.hub.Submit(ctx, "d", "", sub("c0", 0))
+	wantCode(t, err, collab.CodeVersionTooOld)
+	if c, err := e.hub.Submit(ctx, "d", "", sub("c9", 9)); err != nil || !c.Duplicate || c.Version != 10 {
+		t.Fatalf("known client's resend: %+v %v", c, err)
+	}
+	_, err = e.hub.Submit(ctx, "d", "", sub("new1", 5))
+	wantCode(t, err, collab.CodeVersionTooOld)
+	if c, err := e.hub.Submit(ctx, "d", "", sub("new2", 6)); err != nil || c.Version != 11 {
+		t.Fatalf("new client at the floor: %+v %v", c, err)
+	}
+	if st := state(t, e, "d"); st.Head != 11 {
+		t.Fatalf("head %d, want 11", st.Head)
 	}
 }

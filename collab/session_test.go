@@ -12,6 +12,7 @@ import (
 
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/cowrite/cowrite/storage"
 )
 
 func u64(v uint64) *uint64 { return &v }
@@ -249,43 +250,56 @@ func TestDelete(t *testing.T) {
 	}
 }
 
+// TestDeleteWithOpsInFlight: a Delete that arrives while two batches are
+// in flight and a third op is staged waits for the two batches (their ops
+// are acknowledged), fails the staged op with not_found without handing it
+// to the store, then deletes the document.
 func TestDeleteWithOpsInFlight(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	ctx := ctxT(t)
 	mustCreate(t, e.hub, "d", "")
 	g := e.fs.hold()
-	errs := make(chan error, 3)
-	for range 3 {
-		go func() {
-			_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Op: op(ot.Ins("x"))})
-			errs <- err
-		}()
+	type res struct {
+		c   *collab.Committed
+		err error
 	}
-	for e.fs.appends.Load() == 0 {
-		time.Sleep(time.Millisecond)
+	answers := make([]chan res, 3)
+	for i := range answers {
+		ch := make(chan res, 1)
+		answers[i] = ch
+		// SubmitAsync returns once the document's goroutine took the op:
+		// the first two go to the store at once, the third is staged.
+		if err := e.hub.SubmitAsync(ctx, "d", "", collab.Submission{Op: op(ot.Ins("x"))},
+			func(c *collab.Committed, err error) { ch <- res{c, err} }); err != nil {
+			t.Fatal(err)
+		}
 	}
-	time.Sleep(20 * time.Millisecond) // let the other two be staged
+	if st := state(t, e, "d"); st.Head != 3 || st.InflightTo != 2 || st.Flights != 2 {
+		t.Fatalf("before the delete: %+v", st)
+	}
 	del := make(chan error, 1)
 	go func() { del <- e.hub.Delete(ctx, "d") }()
-	time.Sleep(20 * time.Millisecond)
+	eventually(t, "the delete is pending", func() bool { return state(t, e, "d").PendingDeletes == 1 })
 	e.fs.release(g)
 	if err := <-del; err != nil {
 		t.Fatal(err)
 	}
-	var ok, notFound int
-	for range 3 {
-		err := <-errs
-		switch collab.CodeOf(err) {
-		case "":
-			ok++
-		case collab.CodeNotFound:
-			notFound++
-		default:
-			t.Fatal(err)
+	for i, want := range []uint64{1, 2} {
+		if r := <-answers[i]; r.err != nil || r.c.Version != want {
+			t.Fatalf("op %d: %+v %v, want version %d", i+1, r.c, r.err, want)
 		}
 	}
-	if ok < 1 || ok+notFound != 3 {
-		t.Fatalf("%d acked, %d not_found", ok, notFound)
+	r := <-answers[2]
+	wantCode(t, r.err, collab.CodeNotFound)
+	batches, deletes := e.fs.log()
+	if fmt.Sprint(batches) != "[d:1-1 d:2-2]" || fmt.Sprint(deletes) != "[d]" {
+		t.Fatalf("store saw batches %v, deletes %v", batches, deletes)
+	}
+	if evs := e.rec.opEvents(); len(evs) != 2 || evs[0].ev.Version != 1 || evs[1].ev.Version != 2 {
+		t.Fatalf("broadcasts %+v", evs)
+	}
+	if _, err := e.db.GetDoc(ctx, "d"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("stored document after delete: %v", err)
 	}
 }
 
@@ -389,13 +403,7 @@ func TestIdleUnloadAndClose(t *testing.T) {
 	if n := e.hub.LoadedDocs(); n != 1 {
 		t.Fatalf("%d loaded", n)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for e.hub.LoadedDocs() != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("document not unloaded when idle")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	eventually(t, "the idle document is unloaded", func() bool { return e.hub.LoadedDocs() == 0 })
 	// Loads again transparently.
 	if got, v := content(t, e.hub, "d"); got != "ba" || v != 1 {
 		t.Fatalf("%q v%d", got, v)
@@ -404,6 +412,7 @@ func TestIdleUnloadAndClose(t *testing.T) {
 	if _, err := e.hub.Join(ctx, "d", "s", "", collab.User{}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Not a synchronization: three idle periods must pass without unloading.
 	time.Sleep(60 * time.Millisecond)
 	if n := e.hub.LoadedDocs(); n != 1 {
 		t.Fatalf("joined document unloaded (%d loaded)", n)
@@ -415,12 +424,13 @@ func TestIdleUnloadAndClose(t *testing.T) {
 		_, err := e.hub.Submit(ctx, "d", "s", collab.Submission{Version: 1, Op: op(ot.Ins("c"))})
 		done <- err
 	}()
-	for e.fs.appends.Load() < 2 {
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "the second commit is in flight", func() bool { return e.fs.appends.Load() == 2 })
 	closed := make(chan error, 1)
 	go func() { closed <- e.hub.Close(ctx) }()
-	time.Sleep(10 * time.Millisecond)
+	eventually(t, "the hub is closing", func() bool {
+		_, _, err := e.hub.Get(ctx, "unloaded")
+		return errors.Is(err, collab.ErrClosed)
+	})
 	e.fs.release(g)
 	if err := <-done; err != nil {
 		t.Fatal(err)

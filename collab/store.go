@@ -10,7 +10,7 @@ import (
 // Store is everything the Hub needs from durable storage. collab/boltstore
 // implements it over the storage package (bbolt); tests may use any
 // implementation. Methods other than Append are called synchronously, possibly
-// from a document's goroutine, and must be safe for concurrent use.
+// from a document goroutine, and must be safe for concurrent use.
 //
 // Errors: a missing document is reported as (a wrap of) ErrDocNotFound, an
 // existing id in CreateDoc as ErrDocExists; a *Error is passed through; any
@@ -45,8 +45,11 @@ type Store interface {
 	// SnapshotAtOrBelow returns the newest snapshot whose version is <= version.
 	SnapshotAtOrBelow(ctx context.Context, id string, version uint64) (Snapshot, error)
 	// LastSeq returns the highest seq committed for (doc, client) and the
-	// version that op was committed as; (0, 0, nil) when there is none.
-	LastSeq(ctx context.Context, id, client string) (seq, version uint64, err error)
+	// version that op was committed as. When the store has no entry for the
+	// client, seq is 0 and floor is the dedupe floor: a store that bounds
+	// its dedupe entries guarantees that a client it forgot committed its
+	// last op at a version <= floor (0 for a store that forgets nothing).
+	LastSeq(ctx context.Context, id, client string) (seq, version, floor uint64, err error)
 	// CatchUpFloor returns the lowest base version b such that every op
 	// b+1 .. head is still stored (0 when nothing was pruned).
 	CatchUpFloor(ctx context.Context, id string) (uint64, error)

@@ -183,7 +183,7 @@ func BenchmarkLoad(b *testing.B) {
 		b.Run(doc, func(b *testing.B) {
 			b.ReportAllocs()
 			for i := 0; i < b.N; i++ {
-				s, err := db.LatestSnapshot(bg, doc)
+				s, err := latestSnapshot(db, doc)
 				if err != nil {
 					b.Fatal(err)
 				}

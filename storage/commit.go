@@ -35,8 +35,8 @@ type Append struct {
 	// store only a snapshot and/or metadata).
 	Records []OpRecord
 	// Meta is the metadata after these ops. Version must equal the last
-	// record's version (the stored version if Records is empty). Size and
-	// Length are stored as given; a zero Updated means the commit time.
+	// record's version (the stored version if Records is empty). Size is
+	// stored as given; a zero Updated means the commit time.
 	// ID, Title and Created are ignored (they keep their stored values).
 	Meta DocMeta
 	// Snapshot, if non-nil, is stored in the same transaction. Its Version
@@ -388,7 +388,6 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 	nm := m
 	nm.Version = head
 	nm.Size = a.Meta.Size
-	nm.Length = a.Meta.Length
 	nm.Updated = a.Meta.Updated
 	if nm.Updated.IsZero() {
 		nm.Updated = bt.now
@@ -416,25 +415,6 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 	p.meta = nm
 	for i := range recs {
 		p.bytes += len(recs[i].Op)
-	}
-	return nil
-}
-
-// putMeta stores nm and moves the document's entry in the updated index.
-func putMeta(tx *bolt.Tx, b *bolt.Bucket, old, nm DocMeta) error {
-	if err := b.Put(keyMeta, encodeMeta(nm)); err != nil {
-		return err
-	}
-	upd := tx.Bucket(bktUpdated)
-	if !old.Updated.Equal(nm.Updated) || old.ID != nm.ID {
-		if old.ID != "" {
-			if err := upd.Delete(updatedKey(old.Updated, old.ID)); err != nil {
-				return err
-			}
-		}
-		if err := upd.Put(updatedKey(nm.Updated, nm.ID), nil); err != nil {
-			return err
-		}
 	}
 	return nil
 }

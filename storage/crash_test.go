@@ -236,7 +236,7 @@ func checkAfterCrash(t *testing.T, path string, round int, acks []confirmed) int
 		for _, r := range recs {
 			ops[doc][r.Version] = r
 		}
-		s, err := db.LatestSnapshot(bg, doc)
+		s, err := latestSnapshot(db, doc)
 		if err != nil || s.Version > m.Version || (s.Version > 0 && s.Content != crashSnapContent(doc, s.Version)) {
 			fatal("%s: snapshot %d %q, %v", doc, s.Version, s.Content, err)
 		}

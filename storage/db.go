@@ -51,7 +51,22 @@ type Options struct {
 	CheckpointOps int
 	// Logger receives batch failures. Default slog.Default().
 	Logger *slog.Logger
+	// MaxDedupeClients and MaxDedupeBytes bound each document's dedupe
+	// entries (count, and bytes of client ids plus 16 per entry). When a
+	// checkpoint leaves a document over either, the entries with the
+	// oldest versions are deleted until it is under 15/16 of both, and the
+	// document's dedupe floor (DedupeFloor) becomes the newest version
+	// deleted. Defaults DefaultMaxDedupeClients, DefaultMaxDedupeBytes.
+	MaxDedupeClients int
+	MaxDedupeBytes   int
 }
+
+const (
+	// DefaultMaxDedupeClients is Options.MaxDedupeClients' default.
+	DefaultMaxDedupeClients = 100_000
+	// DefaultMaxDedupeBytes is Options.MaxDedupeBytes' default.
+	DefaultMaxDedupeBytes = 16 << 20
+)
 
 // DB is a cowrite data file. All methods are safe for concurrent use.
 type DB struct {
@@ -60,6 +75,8 @@ type DB struct {
 	retention uint64
 	maxBatch  int
 	cpOps     int
+	maxSeqs   int // Options.MaxDedupeClients
+	maxSeqB   int // Options.MaxDedupeBytes
 	log       *slog.Logger
 
 	mu      sync.Mutex // guards the fields below
@@ -120,6 +137,12 @@ func Open(path string, opts *Options) (*DB, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.MaxDedupeClients <= 0 {
+		o.MaxDedupeClients = DefaultMaxDedupeClients
+	}
+	if o.MaxDedupeBytes <= 0 {
+		o.MaxDedupeBytes = DefaultMaxDedupeBytes
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("storage: open %s: %w", path, err)
@@ -157,6 +180,8 @@ func Open(path string, opts *Options) (*DB, error) {
 		retention: uint64(o.Retention),
 		maxBatch:  o.MaxBatch,
 		cpOps:     o.CheckpointOps,
+		maxSeqs:   o.MaxDedupeClients,
+		maxSeqB:   o.MaxDedupeBytes,
 		log:       o.Logger.With("component", "storage"),
 		pending:   map[string]*pending{},
 	}
@@ -244,10 +269,13 @@ func initSchema(bdb *bolt.DB) (err error) {
 		if got := be.Uint64(v); got > SchemaVersion {
 			return fmt.Errorf("%w: file has schema %d, this program supports up to %d", ErrSchemaTooNew, got, SchemaVersion)
 		}
-		for _, name := range [][]byte{bktDocs, bktUpdated, bktJournal} {
+		for _, name := range [][]byte{bktDocs, bktJournal} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
+		}
+		if tx.Bucket(bktUpdated) != nil {
+			return tx.DeleteBucket(bktUpdated)
 		}
 		return nil
 	})

@@ -72,7 +72,11 @@
 // older than B (at most 100,000 ops per checkpoint). So at least R ops
 // before the newest snapshot are kept, and any version >= B can be
 // rebuilt. OldestKeptOp reports the first op still kept; reads below
-// it fail with ErrPruned. Dedupe entries are never pruned.
+// it fail with ErrPruned. Dedupe entries are not pruned with the ops; they
+// are bounded per document instead (Options.MaxDedupeClients and
+// MaxDedupeBytes): a checkpoint that leaves a document over a bound deletes
+// the entries of the oldest versions and records the newest version deleted
+// as the document's dedupe floor (DedupeFloor).
 //
 // # Layout (schema version 1)
 //
@@ -81,20 +85,24 @@
 //	docs/<id>/                 one nested bucket per document; its sequence is
 //	                           the incarnation (tells a re-created id apart)
 //	    meta                   JSON {t: title, c: created ns, u: updated ns,
-//	                           v: version, s: size, l: length}
+//	                           v: version, s: size}
 //	    ops/<u64 version>      format byte 1, uvarint seq, varint time ns,
 //	                           uvarint len(client), client, op JSON bytes
 //	    snaps/<u64 version>    content bytes
 //	    seq/<client>           u64 seq, u64 version (dedupe)
 //	    lsn                    u64: journal records up to this LSN are in here
-//	updated/<^u64 updated ns><id>   empty; index for ListDocs ByUpdated
+//	    seqfloor               u64: newest version of a deleted dedupe entry
 //	journal/<u64 lsn>          one batch: entries, each framed by its uvarint
-//	                           length: format byte 1, uvarint len(id), id,
+//	                           length: format byte 2, uvarint len(id), id,
 //	                           uvarint incarnation, uvarint version, varint
-//	                           updated ns, varint size, varint length,
-//	                           uvarint n, n × (uvarint len, op record as in
-//	                           ops/); the n versions end at version
+//	                           updated ns, varint size, uvarint n,
+//	                           n × (uvarint len, op record as in ops/); the
+//	                           n versions end at version (format 1, written
+//	                           by earlier versions, has a varint after size)
 //
+// Files written by earlier versions may hold an "updated" index bucket and
+// an "l" (length) field in meta; Open deletes the first, the second is
+// ignored.
 // Integers in keys are big-endian so cursors iterate in version order.
 // The metadata and dedupe entries in docs/ are as of the last checkpoint.
 // bbolt runs with NoFreelistSync and the hashmap freelist (faster commits;
@@ -102,7 +110,10 @@
 //
 // # Concurrency
 //
-// All methods of DB are safe for concurrent use. Reads run in bbolt read
+// All methods of DB are safe for concurrent use. The DB runs one goroutine,
+// the committer (commitLoop): it alone writes the file (batches and
+// checkpoint steps) and owns the journal overlay's bookkeeping. Reads run
+// on the caller's goroutine in bbolt read
 // transactions and see only committed writes (never queued ones); a read
 // that starts after a Commit's Done channel closed sees that write. Close
 // commits everything queued, then closes the file; writes queued after

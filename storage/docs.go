@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -20,7 +18,6 @@ type DocMeta struct {
 	Updated time.Time
 	Version uint64 // number of ops committed
 	Size    int64  // bytes of content at Version
-	Length  int    // optional: code points of content at Version
 }
 
 // write queues apply through the group committer and waits for it.
@@ -35,7 +32,7 @@ func (db *DB) write(ctx context.Context, apply func(tx *bolt.Tx, bt *batch) erro
 // CreateDoc creates a document at version 0 with the given content (stored
 // as the snapshot at version 0). meta.ID is required; Title is kept;
 // zero Created/Updated become the commit time; Version must be 0; Size is
-// computed from content (Length is stored as given).
+// computed from content.
 // Errors: ErrExists, ErrInvalid.
 func (db *DB) CreateDoc(ctx context.Context, meta DocMeta, content string) (DocMeta, error) {
 	if err := checkID(meta.ID); err != nil {
@@ -82,7 +79,7 @@ func (db *DB) CreateDoc(ctx context.Context, meta DocMeta, content string) (DocM
 		if err := b.Bucket(bktSnaps).Put(u64(0), []byte(content)); err != nil {
 			return abort(err)
 		}
-		return abort(putMeta(tx, b, DocMeta{}, meta))
+		return abort(b.Put(keyMeta, encodeMeta(meta)))
 	})
 	if err != nil {
 		return DocMeta{}, err
@@ -116,7 +113,7 @@ func (db *DB) RenameDoc(ctx context.Context, id, title string) (DocMeta, error) 
 		}
 		nm := stored
 		nm.Title = title
-		if err := putMeta(tx, b, stored, nm); err != nil {
+		if err := b.Put(keyMeta, encodeMeta(nm)); err != nil {
 			return abort(err)
 		}
 		m = nm
@@ -138,16 +135,12 @@ func (db *DB) RenameDoc(ctx context.Context, id, title string) (DocMeta, error) 
 // Error: ErrNotFound.
 func (db *DB) DeleteDoc(ctx context.Context, id string) error {
 	return db.write(ctx, func(tx *bolt.Tx, bt *batch) error {
-		_, m, err := storedDoc(tx, id)
-		if err != nil {
+		if _, _, err := storedDoc(tx, id); err != nil {
 			return err
 		}
 		// Its journal entries stay until the next checkpoint, which skips
 		// them: they name an incarnation that no longer exists.
 		bt.docs[id] = nil
-		if err := tx.Bucket(bktUpdated).Delete(updatedKey(m.Updated, id)); err != nil {
-			return abort(err)
-		}
 		return abort(tx.Bucket(bktDocs).DeleteBucket([]byte(id)))
 	})
 }
@@ -157,17 +150,14 @@ type ListOptions struct {
 	// Limit is the page size; <= 0 means 100.
 	Limit int
 	// Cursor is the NextCursor of the previous page, "" for the first.
-	// A cursor only works with the same ByUpdated setting.
 	Cursor string
-	// ByUpdated orders by last update, newest first (ties by id);
-	// otherwise by id, ascending (byte order).
-	ByUpdated bool
 }
 
 const defaultListLimit = 100
 
-// ListDocs returns one page of documents and the cursor of the next page
-// ("" when this is the last page). Error: ErrInvalid for a bad cursor.
+// ListDocs returns one page of documents ordered by id, ascending (byte
+// order), and the cursor of the next page ("" when this is the last page).
+// Error: ErrInvalid for a bad cursor.
 func (db *DB) ListDocs(ctx context.Context, o ListOptions) ([]DocMeta, string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
@@ -175,10 +165,7 @@ func (db *DB) ListDocs(ctx context.Context, o ListOptions) ([]DocMeta, string, e
 	if o.Limit <= 0 {
 		o.Limit = defaultListLimit
 	}
-	mode := byte('i')
-	if o.ByUpdated {
-		mode = 'u'
-	}
+	const mode = 'i'
 	var after []byte
 	if o.Cursor != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(o.Cursor)
@@ -191,11 +178,7 @@ func (db *DB) ListDocs(ctx context.Context, o ListOptions) ([]DocMeta, string, e
 	var next string
 	err := db.read(allOverlay, "", func(v view) error {
 		var err error
-		if o.ByUpdated {
-			out, next, err = v.listByUpdated(after, o.Limit)
-		} else {
-			out, next, err = v.listByID(after, o.Limit)
-		}
+		out, next, err = v.listByID(after, o.Limit)
 		return err
 	})
 	if err != nil {
@@ -229,73 +212,4 @@ func (v view) listByID(after []byte, limit int) ([]DocMeta, string, error) {
 		out = append(out, m)
 	}
 	return out, "", nil
-}
-
-// listByUpdated merges the stored "updated" index with the documents whose
-// newer metadata is still in the journal overlay.
-func (v view) listByUpdated(after []byte, limit int) ([]DocMeta, string, error) {
-	type item struct {
-		key []byte
-		m   DocMeta
-	}
-	// Overlay documents, in index order, after the cursor.
-	var ov []item
-	moved := map[string]bool{}
-	for id := range v.ov {
-		_, m, p, err := v.doc(id)
-		if errors.Is(err, ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if p == nil {
-			continue
-		}
-		moved[id] = true
-		if k := updatedKey(m.Updated, id); after == nil || bytes.Compare(k, after) > 0 {
-			ov = append(ov, item{k, m})
-		}
-	}
-	slices.SortFunc(ov, func(a, b item) int { return bytes.Compare(a.key, b.key) })
-
-	var out []item
-	c := v.tx.Bucket(bktUpdated).Cursor()
-	k, _ := c.First()
-	if after != nil {
-		k, _ = c.Seek(after)
-		if k != nil && bytes.Equal(k, after) {
-			k, _ = c.Next()
-		}
-	}
-	for len(out) <= limit && (k != nil || len(ov) > 0) {
-		if k != nil && len(k) < 8 {
-			return nil, "", fmt.Errorf("%w: bad updated-index key", ErrCorrupt)
-		}
-		if k != nil && moved[string(k[8:])] {
-			k, _ = c.Next()
-			continue
-		}
-		if k == nil || (len(ov) > 0 && bytes.Compare(ov[0].key, k) < 0) {
-			out = append(out, ov[0])
-			ov = ov[1:]
-			continue
-		}
-		_, m, _, err := v.doc(string(k[8:]))
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, item{bytes.Clone(k), m})
-		k, _ = c.Next()
-	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = cursorOf('u', out[len(out)-1].key)
-	}
-	docs := make([]DocMeta, len(out))
-	for i, it := range out {
-		docs[i] = it.m
-	}
-	return docs, next, nil
 }

@@ -12,15 +12,20 @@ var be = binary.BigEndian
 
 // Bucket and key names; see doc.go for the layout.
 var (
-	bktSys     = []byte("sys")
-	bktDocs    = []byte("docs")
+	bktSys    = []byte("sys")
+	bktDocs   = []byte("docs")
+	keySchema = []byte("schema")
+	// bktUpdated is an index of documents by update time that earlier
+	// versions wrote and nothing read; Open deletes it.
 	bktUpdated = []byte("updated")
-	keySchema  = []byte("schema")
 
 	keyMeta  = []byte("meta")
 	bktOps   = []byte("ops")
 	bktSnaps = []byte("snaps")
 	bktSeq   = []byte("seq")
+	// keySeqFloor: in a document bucket, the newest version whose dedupe
+	// entry was deleted to bound them (see DB.boundSeqs).
+	keySeqFloor = []byte("seqfloor")
 )
 
 const (
@@ -59,7 +64,6 @@ type metaRec struct {
 	Updated int64  `json:"u"`
 	Version uint64 `json:"v"`
 	Size    int64  `json:"s"`
-	Length  int    `json:"l,omitempty"`
 }
 
 func encodeMeta(m DocMeta) []byte {
@@ -69,7 +73,6 @@ func encodeMeta(m DocMeta) []byte {
 		Updated: m.Updated.UnixNano(),
 		Version: m.Version,
 		Size:    m.Size,
-		Length:  m.Length,
 	})
 	return b
 }
@@ -86,7 +89,6 @@ func decodeMeta(id string, b []byte) (DocMeta, error) {
 		Updated: time.Unix(0, r.Updated).UTC(),
 		Version: r.Version,
 		Size:    r.Size,
-		Length:  r.Length,
 	}, nil
 }
 
@@ -172,11 +174,4 @@ func seqVal(seq, version uint64) []byte {
 	be.PutUint64(b, seq)
 	be.PutUint64(b[8:], version)
 	return b
-}
-
-// updatedKey orders the "updated" index newest first, then by id.
-func updatedKey(updated time.Time, id string) []byte {
-	b := make([]byte, 8, 8+len(id))
-	be.PutUint64(b, ^uint64(updated.UnixNano()))
-	return append(b, id...)
 }

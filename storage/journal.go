@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -31,7 +32,10 @@ const (
 	checkpointBytes = 32 << 20
 	stepDocs        = 128  // at most this many documents per checkpoint step
 	hotOps          = 1024 // the least overlay ops that make a document hot (see DB.hot)
-	journalFormat1  = 1
+	// journalFormat1 entries carry a (never read) content length after
+	// the size; journalFormat2 entries do not. Both are replayed.
+	journalFormat1 = 1
+	journalFormat2 = 2
 )
 
 var (
@@ -149,28 +153,27 @@ func (db *DB) install(bt *batch) {
 // A journal record holds one batch: a sequence of entries, each framed by
 // its uvarint length. An entry is one Append: format byte, uvarint len(doc),
 // doc, uvarint incarnation, uvarint version, varint updated ns, varint size,
-// varint length, uvarint record count, then per record uvarint
+// uvarint record count, then per record uvarint
 // len(encodeOp) and encodeOp (versions are implicit: they end at version).
 func appendEntry(dst []byte, doc string, inc uint64, m DocMeta, recs []OpRecord) []byte {
 	// The entry is encoded in place after its length prefix, so its size
 	// is computed first.
 	upd := m.Updated.UnixNano()
 	n := 1 + uvarintLen(uint64(len(doc))) + len(doc) + uvarintLen(inc) + uvarintLen(m.Version) +
-		varintLen(upd) + varintLen(m.Size) + varintLen(int64(m.Length)) + uvarintLen(uint64(len(recs)))
+		varintLen(upd) + varintLen(m.Size) + uvarintLen(uint64(len(recs)))
 	for i := range recs {
 		l := opLen(&recs[i])
 		n += uvarintLen(uint64(l)) + l
 	}
 	dst = slices.Grow(dst, binary.MaxVarintLen64+n)
 	dst = binary.AppendUvarint(dst, uint64(n))
-	dst = append(dst, journalFormat1)
+	dst = append(dst, journalFormat2)
 	dst = binary.AppendUvarint(dst, uint64(len(doc)))
 	dst = append(dst, doc...)
 	dst = binary.AppendUvarint(dst, inc)
 	dst = binary.AppendUvarint(dst, m.Version)
 	dst = binary.AppendVarint(dst, upd)
 	dst = binary.AppendVarint(dst, m.Size)
-	dst = binary.AppendVarint(dst, int64(m.Length))
 	dst = binary.AppendUvarint(dst, uint64(len(recs)))
 	for i := range recs {
 		dst = binary.AppendUvarint(dst, uint64(opLen(&recs[i])))
@@ -201,7 +204,7 @@ func walkRecord(v []byte, fn func(e entry) error) error {
 type entry struct {
 	doc  string
 	inc  uint64  // the document's incarnation (its bucket's Sequence)
-	meta DocMeta // Version, Updated, Size, Length
+	meta DocMeta // Version, Updated, Size
 	recs []OpRecord
 }
 
@@ -210,9 +213,10 @@ func decodeEntry(b []byte) (entry, error) {
 	bad := func(what string) (entry, error) {
 		return entry{}, fmt.Errorf("%w: journal record: %s", ErrCorrupt, what)
 	}
-	if len(b) == 0 || b[0] != journalFormat1 {
+	if len(b) == 0 || (b[0] != journalFormat1 && b[0] != journalFormat2) {
 		return bad("unknown format")
 	}
+	format := b[0]
 	b = b[1:]
 	uv := func() (uint64, bool) {
 		v, n := binary.Uvarint(b)
@@ -236,14 +240,17 @@ func decodeEntry(b []byte) (entry, error) {
 	}
 	e.doc = string(b[:l])
 	b = b[l:]
-	var upd, size, length int64
+	var upd, size int64
 	var count uint64
 	var ok0, ok1, ok2, ok3, ok4, ok5 bool
 	e.inc, ok0 = uv()
 	e.meta.Version, ok1 = uv()
 	upd, ok2 = sv()
 	size, ok3 = sv()
-	length, ok4 = sv()
+	ok4 = true
+	if format == journalFormat1 {
+		_, ok4 = sv() // the length, no longer kept
+	}
 	count, ok5 = uv()
 	if !ok0 || !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || count > e.meta.Version || count > uint64(len(b)) {
 		return bad("bad header")
@@ -251,7 +258,6 @@ func decodeEntry(b []byte) (entry, error) {
 	e.meta.ID = e.doc
 	e.meta.Updated = time.Unix(0, upd).UTC()
 	e.meta.Size = size
-	e.meta.Length = int(length)
 	e.recs = make([]OpRecord, 0, count)
 	first := e.meta.Version - count + 1
 	for i := range count {
@@ -294,11 +300,11 @@ func (db *DB) checkpointAll() error {
 }
 
 type cpDoc struct {
-	b        *bolt.Bucket
-	old, cur DocMeta
-	mark     uint64             // the bucket's keyLSN before this checkpoint
-	last     uint64             // newest LSN applied
-	seqs     map[string]seqPair // highest seq per client among the moved ops
+	b    *bolt.Bucket
+	cur  DocMeta
+	mark uint64             // the bucket's keyLSN before this checkpoint
+	last uint64             // newest LSN applied
+	seqs map[string]seqPair // highest seq per client among the moved ops
 }
 
 func (db *DB) checkpointAllTx(tx *bolt.Tx) error {
@@ -320,7 +326,7 @@ func (db *DB) checkpointAllTx(tx *bolt.Tx) error {
 				if err != nil {
 					return err
 				}
-				d = &cpDoc{b: b, old: m, cur: m, seqs: map[string]seqPair{}}
+				d = &cpDoc{b: b, cur: m, seqs: map[string]seqPair{}}
 				if v := b.Get(keyLSN); len(v) == 8 {
 					d.mark = be.Uint64(v)
 				}
@@ -344,7 +350,7 @@ func (db *DB) checkpointAllTx(tx *bolt.Tx) error {
 					d.seqs[r.Client] = seqPair{r.Seq, r.Version}
 				}
 			}
-			d.cur.Version, d.cur.Updated, d.cur.Size, d.cur.Length = e.meta.Version, e.meta.Updated, e.meta.Size, e.meta.Length
+			d.cur.Version, d.cur.Updated, d.cur.Size = e.meta.Version, e.meta.Updated, e.meta.Size
 			d.last = lsn
 			return nil
 		})
@@ -356,7 +362,7 @@ func (db *DB) checkpointAllTx(tx *bolt.Tx) error {
 		if d == nil || d.last == 0 {
 			continue
 		}
-		if err := db.finishMove(tx, d.b, d.old, d.cur, d.seqs, d.last); err != nil {
+		if err := db.finishMove(d.b, d.cur, d.seqs, d.last); err != nil {
 			return err
 		}
 	}
@@ -375,17 +381,25 @@ func (db *DB) checkpointAllTx(tx *bolt.Tx) error {
 
 // finishMove stores a document's dedupe entries, metadata and journal mark
 // after its ops were moved into its bucket, and applies retention.
-func (db *DB) finishMove(tx *bolt.Tx, b *bolt.Bucket, old, cur DocMeta, seqs map[string]seqPair, lsn uint64) error {
+func (db *DB) finishMove(b *bolt.Bucket, cur DocMeta, seqs map[string]seqPair, lsn uint64) error {
 	sb := b.Bucket(bktSeq)
+	added := false
 	for client, sp := range seqs {
-		if old := sb.Get([]byte(client)); len(old) == 16 && be.Uint64(old) >= sp.seq {
+		old := sb.Get([]byte(client))
+		if len(old) == 16 && be.Uint64(old) >= sp.seq {
 			continue
 		}
+		added = added || old == nil
 		if err := sb.Put([]byte(client), seqVal(sp.seq, sp.version)); err != nil {
 			return err
 		}
 	}
-	if err := putMeta(tx, b, old, cur); err != nil {
+	if added {
+		if err := db.boundSeqs(b); err != nil {
+			return err
+		}
+	}
+	if err := b.Put(keyMeta, encodeMeta(cur)); err != nil {
 		return err
 	}
 	if err := b.Put(keyLSN, u64(lsn)); err != nil {
@@ -509,5 +523,52 @@ func (db *DB) moveDoc(tx *bolt.Tx, id string, p *pending) error {
 	}
 	cur := p.meta
 	cur.Title, cur.Created = old.Title, old.Created
-	return db.finishMove(tx, b, old, cur, p.seqs(), p.lastLSN)
+	return db.finishMove(b, cur, p.seqs(), p.lastLSN)
+}
+
+// boundSeqs deletes the dedupe entries of the oldest versions while the
+// document holds more than maxSeqs of them or more than maxSeqB bytes,
+// down to 15/16 of both, and raises the document's dedupe floor to the
+// newest version deleted (see DB.DedupeFloor for what it promises).
+func (db *DB) boundSeqs(b *bolt.Bucket) error {
+	type ent struct {
+		client  []byte
+		version uint64
+	}
+	var ents []ent
+	total := 0
+	sb := b.Bucket(bktSeq)
+	c := sb.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if len(v) != 16 {
+			return fmt.Errorf("%w: bad dedupe entry %q", ErrCorrupt, k)
+		}
+		ents = append(ents, ent{k, be.Uint64(v[8:])})
+		total += len(k) + 16
+	}
+	if len(ents) <= db.maxSeqs && total <= db.maxSeqB {
+		return nil
+	}
+	slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.version, b.version) })
+	floor := uint64(0)
+	if v := b.Get(keySeqFloor); len(v) == 8 {
+		floor = be.Uint64(v)
+	}
+	n, keepN, keepB := len(ents), db.maxSeqs-db.maxSeqs/16, db.maxSeqB-db.maxSeqB/16
+	var del [][]byte
+	for _, e := range ents {
+		if n <= keepN && total <= keepB {
+			break
+		}
+		del = append(del, bytes.Clone(e.client))
+		floor = max(floor, e.version)
+		n--
+		total -= len(e.client) + 16
+	}
+	for _, k := range del {
+		if err := sb.Delete(k); err != nil {
+			return err
+		}
+	}
+	return b.Put(keySeqFloor, u64(floor))
 }

@@ -13,33 +13,6 @@ import (
 	"time"
 )
 
-// reopen closes db (which checkpoints) and opens the file again.
-func reopen(t *testing.T, db *DB, path string, opts *Options) *DB {
-	t.Helper()
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	db, err := Open(path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
-// journalLen counts the records in the journal bucket.
-func journalLen(t *testing.T, db *DB) int {
-	t.Helper()
-	n := 0
-	if err := db.read(noOverlay, "", func(v view) error {
-		n = v.tx.Bucket(bktJournal).Stats().KeyN
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 func TestJournalCheckpoint(t *testing.T) {
 	db, path := openTest(t, &Options{CheckpointOps: 10})
 	mustCreate(t, db, "d", "")
@@ -164,8 +137,8 @@ func TestListDocsAfterCheckpoint(t *testing.T) {
 	for i := range 5 {
 		mustCreate(t, db, fmt.Sprintf("d%d", i), "")
 	}
-	// Touch in the order 3, 0, 4: newest first is 4 0 3, then the others by
-	// creation time (same batch-free creates: each its own commit).
+	// d3, d0 and d4 get an op each: their new versions are in the journal
+	// overlay until the reopen checkpoints them.
 	for _, i := range []int{3, 0, 4} {
 		mustAppend(t, db, fmt.Sprintf("d%d", i), 1, 1, nil)
 	}
@@ -173,12 +146,12 @@ func TestListDocsAfterCheckpoint(t *testing.T) {
 		var ids []string
 		cursor := ""
 		for {
-			docs, next, err := db.ListDocs(bg, ListOptions{ByUpdated: true, Limit: 2, Cursor: cursor})
+			docs, next, err := db.ListDocs(bg, ListOptions{Limit: 2, Cursor: cursor})
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, d := range docs {
-				ids = append(ids, d.ID)
+				ids = append(ids, fmt.Sprintf("%s@%d", d.ID, d.Version))
 			}
 			if next == "" {
 				return strings.Join(ids, " ")
@@ -186,13 +159,33 @@ func TestListDocsAfterCheckpoint(t *testing.T) {
 			cursor = next
 		}
 	}
-	before := list(db)
-	if !strings.HasPrefix(before, "d4 d0 d3 ") || len(strings.Fields(before)) != 5 {
-		t.Fatalf("with journal: %s", before)
+	const want = "d0@1 d1@0 d2@0 d3@1 d4@1"
+	if got := list(db); got != want {
+		t.Fatalf("with journal: %s, want %s", got, want)
 	}
 	db = reopen(t, db, path, nil)
-	if after := list(db); after != before {
-		t.Fatalf("after checkpoint %q, before %q", after, before)
+	if got := list(db); got != want {
+		t.Fatalf("after checkpoint: %s, want %s", got, want)
+	}
+}
+
+// TestJournalFormat1: an entry of the earlier journal format (with a
+// content length after the size) left by a crash of an earlier version
+// still replays.
+func TestJournalFormat1(t *testing.T) {
+	rec := []OpRecord{{Version: 3, Op: []byte(`["a"]`), Client: "c", Seq: 9, Time: time.Unix(1, 0)}}
+	// format 1: frame, format, doc "d", inc 4, version 3, updated 5 (zigzag 10),
+	// size 6 (12), length 7 (14), count 1, then the op.
+	op := encodeOp(&rec[0])
+	body := append([]byte{journalFormat1, 1, 'd', 4, 3, 10, 12, 14, 1, byte(len(op))}, op...)
+	v := append([]byte{byte(len(body))}, body...)
+	var got []entry
+	if err := walkRecord(v, func(e entry) error { got = append(got, e); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].doc != "d" || got[0].inc != 4 || got[0].meta.Version != 3 ||
+		got[0].meta.Size != 6 || got[0].meta.Updated.UnixNano() != 5 || len(got[0].recs) != 1 || got[0].recs[0].Seq != 9 {
+		t.Fatalf("decoded %+v", got)
 	}
 }
 
@@ -323,7 +316,7 @@ func TestCheckpointManyDocs(t *testing.T) {
 	}
 	cp := openBackupCopy(t, db)
 	for _, x := range []*DB{db, cp} {
-		list, next, err := x.ListDocs(bg, ListOptions{Limit: docs + 1, ByUpdated: true})
+		list, next, err := x.ListDocs(bg, ListOptions{Limit: docs + 1})
 		if err != nil || next != "" || len(list) != docs {
 			t.Fatalf("ListDocs: %d docs, %q, %v", len(list), next, err)
 		}
@@ -358,7 +351,7 @@ func TestEncodedLengths(t *testing.T) {
 			t.Errorf("opLen(rec %d) = %d, want %d", i, got, want)
 		}
 	}
-	rec := appendEntry([]byte("prefix"), strings.Repeat("d", 200), 1<<20, DocMeta{Version: 300, Size: -3, Length: 1 << 30, Updated: time.Unix(0, -1)}, recs)
+	rec := appendEntry([]byte("prefix"), strings.Repeat("d", 200), 1<<20, DocMeta{Version: 300, Size: -3, Updated: time.Unix(0, -1)}, recs)
 	var got []entry
 	if err := walkRecord(rec[len("prefix"):], func(e entry) error { got = append(got, e); return nil }); err != nil {
 		t.Fatal(err)
@@ -432,4 +425,101 @@ func openBackupCopy(t *testing.T, db *DB) *DB {
 	}
 	t.Cleanup(func() { _ = cp.Close() })
 	return cp
+}
+
+// FuzzJournalRecord: walking a journal record never panics, fails only
+// with ErrCorrupt, and every entry round-trips.
+func FuzzJournalRecord(f *testing.F) {
+	recs := []OpRecord{
+		{Version: 4, Op: []byte(`["a"]`), Client: "x", Seq: 1, Time: time.Unix(1, 0)},
+		{Version: 5, Op: []byte(`[{"d":1}]`), Time: time.Unix(2, 0)},
+	}
+	two := appendEntry(nil, "doc", 7, DocMeta{Version: 5, Size: 10, Updated: time.Unix(3, 0)}, recs)
+	two = appendEntry(two, "other", 1, DocMeta{Version: 1}, recs[1:])
+	f.Add(two)
+	f.Add(appendEntry(nil, "", 0, DocMeta{}, nil))
+	f.Add([]byte{10, journalFormat1, 3, 'a', 'b', 'c', 1, 2, 0, 0, 0, 5})
+	f.Add([]byte{11, journalFormat2, 3, 'a', 'b', 'c', 1, 2, 0, 0, 0, 5, 0})
+	f.Add([]byte{16, journalFormat1, 0, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var entries []entry
+		err := walkRecord(b, func(e entry) error {
+			entries = append(entries, e)
+			return nil
+		})
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error %v is not ErrCorrupt", err)
+			}
+			return
+		}
+		var again []byte
+		for _, e := range entries {
+			for i, r := range e.recs {
+				if want := e.meta.Version - uint64(len(e.recs)) + 1 + uint64(i); r.Version != want {
+					t.Fatalf("record %d has version %d, want %d", i, r.Version, want)
+				}
+			}
+			again = appendEntry(again, e.doc, e.inc, e.meta, e.recs)
+		}
+		i := 0
+		err = walkRecord(again, func(e2 entry) error {
+			e := entries[i]
+			i++
+			if e2.doc != e.doc || e2.inc != e.inc || e2.meta != e.meta || len(e2.recs) != len(e.recs) {
+				t.Fatalf("round trip: %+v != %+v", e2, e)
+			}
+			for k := range e.recs {
+				a, b := e.recs[k], e2.recs[k]
+				if a.Version != b.Version || a.Seq != b.Seq || a.Client != b.Client || !a.Time.Equal(b.Time) || !bytes.Equal(a.Op, b.Op) {
+					t.Fatalf("record %d: %+v != %+v", k, b, a)
+				}
+			}
+			return nil
+		})
+		if err != nil || i != len(entries) {
+			t.Fatalf("re-walk: %d of %d entries, %v", i, len(entries), err)
+		}
+	})
+}
+
+// TestDedupeBound: a document's dedupe entries are bounded in count and in
+// bytes; the entries of the oldest versions go first and the dedupe floor
+// is the newest version whose entry went.
+func TestDedupeBound(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts Options
+		kept int
+	}{
+		{"count", Options{MaxDedupeClients: 16}, 15},
+		{"bytes", Options{MaxDedupeBytes: 16 * (3 + 16)}, 15},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db, path := openTest(t, &tc.opts)
+			mustCreate(t, db, "d", "")
+			for v := uint64(1); v <= 40; v++ {
+				c := fmt.Sprintf("c%02d", v) // 3 bytes
+				if err := db.Append(Append{Doc: "d", Records: []OpRecord{rec("d", v, c, 7)}, Meta: DocMeta{Version: v}}).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// In the overlay every entry is still there; the checkpoint of
+			// the reopen bounds them.
+			if _, _, ok, _ := db.LastSeq(bg, "d", "c01"); !ok {
+				t.Fatal("c01 missing before the checkpoint")
+			}
+			db = reopen(t, db, path, &tc.opts)
+			floor, err := db.DedupeFloor(bg, "d")
+			if want := uint64(40 - tc.kept); err != nil || floor != want {
+				t.Fatalf("floor %d, %v, want %d", floor, err, want)
+			}
+			for v := uint64(1); v <= 40; v++ {
+				seq, ver, ok, err := db.LastSeq(bg, "d", fmt.Sprintf("c%02d", v))
+				if err != nil || ok != (v > floor) || (ok && (seq != 7 || ver != v)) {
+					t.Fatalf("c%02d: %d %d %v %v (floor %d)", v, seq, ver, ok, err, floor)
+				}
+			}
+		})
+	}
 }

@@ -85,13 +85,6 @@ func readOps(ctx context.Context, b *bolt.Bucket, p *pending, m DocMeta, from, t
 	return out, nil
 }
 
-// LatestSnapshot returns the document's newest snapshot (every document has
-// one: its content at creation, at version 0, until a newer one exists).
-// Error: ErrNotFound.
-func (db *DB) LatestSnapshot(ctx context.Context, doc string) (Snapshot, error) {
-	return db.SnapshotAtOrBelow(ctx, doc, Head)
-}
-
 // SnapshotAtOrBelow returns the newest snapshot with version <= v (and <=
 // the document's version). Errors: ErrNotFound, ErrPruned (no snapshot that
 // old is kept).
@@ -155,7 +148,9 @@ func (db *DB) OldestKeptOp(ctx context.Context, doc string) (uint64, error) {
 
 // LastSeq returns the highest seq committed for (doc, client) and the
 // version it was committed as; ok is false when the client never committed
-// an op with a seq to this document. It survives pruning.
+// an op with a seq to this document, or when its entry was deleted to bound
+// the dedupe entries (then its last version is at most DedupeFloor). It
+// survives pruning.
 // Error: ErrNotFound.
 func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uint64, ok bool, err error) {
 	if err := ctx.Err(); err != nil {
@@ -177,6 +172,30 @@ func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uin
 		return nil
 	})
 	return seq, version, ok, err
+}
+
+// DedupeFloor returns the newest version whose dedupe entry was deleted to
+// keep the document within Options.MaxDedupeClients/MaxDedupeBytes (0 if
+// none was). Every client that LastSeq does not know either never
+// committed to the document or committed its last op at a version <= the
+// floor; so an op based on a version >= the floor is never a resend of an
+// op whose entry was deleted. Error: ErrNotFound.
+func (db *DB) DedupeFloor(ctx context.Context, doc string) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var floor uint64
+	err := db.read(oneOverlay, doc, func(vw view) error {
+		b, _, _, err := vw.doc(doc)
+		if err != nil {
+			return err
+		}
+		if v := b.Get(keySeqFloor); len(v) == 8 {
+			floor = be.Uint64(v)
+		}
+		return nil
+	})
+	return floor, err
 }
 
 // Load returns, in one consistent read, what a sequencer needs to open a
@@ -207,42 +226,4 @@ func (db *DB) Load(ctx context.Context, doc string) (DocMeta, Snapshot, []OpReco
 		return DocMeta{}, Snapshot{}, nil, err
 	}
 	return m, s, ops, nil
-}
-
-// ContentAt rebuilds the document's content at version v: the newest
-// snapshot at or below v, then apply for each op after it up to v, read in
-// one consistent transaction (apply runs after it ends). Errors:
-// ErrNotFound, ErrVersionAhead, ErrPruned, or apply's error.
-func (db *DB) ContentAt(ctx context.Context, doc string, v uint64, apply func(content string, op []byte) (string, error)) (string, error) {
-	if err := ctx.Err(); err != nil {
-		return "", err
-	}
-	var (
-		s   Snapshot
-		ops []OpRecord
-	)
-	err := db.read(oneOverlay, doc, func(vw view) error {
-		b, m, p, err := vw.doc(doc)
-		if err != nil {
-			return err
-		}
-		if v > m.Version {
-			return fmt.Errorf("%w: document %q: version %d, head %d", ErrVersionAhead, doc, v, m.Version)
-		}
-		if s, err = snapshotAtOrBelow(b, doc, v); err != nil {
-			return err
-		}
-		ops, err = readOps(ctx, b, p, m, s.Version, v, 0)
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	content := s.Content
-	for _, r := range ops {
-		if content, err = apply(content, r.Op); err != nil {
-			return "", fmt.Errorf("storage: content of %q at %d: applying op %d: %w", doc, v, r.Version, err)
-		}
-	}
-	return content, nil
 }

@@ -5,8 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,54 +15,6 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 )
-
-var bg = context.Background()
-
-func openTest(t testing.TB, opts *Options) (*DB, string) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "data", "cowrite.db")
-	if opts == nil {
-		opts = &Options{}
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
-	db, err := Open(path, opts)
-	if err != nil {
-		t.Fatalf("Open: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db, path
-}
-
-func mustCreate(t testing.TB, db *DB, id, content string) DocMeta {
-	t.Helper()
-	m, err := db.CreateDoc(bg, DocMeta{ID: id, Title: "title " + id}, content)
-	if err != nil {
-		t.Fatalf("CreateDoc(%q): %v", id, err)
-	}
-	return m
-}
-
-// rec makes a record with recognisable bytes.
-func rec(doc string, v uint64, client string, seq uint64) OpRecord {
-	return OpRecord{Version: v, Op: []byte(fmt.Sprintf(`[%d,"%s-%d"]`, v, doc, v)), Client: client, Seq: seq}
-}
-
-func appendOps(db *DB, doc string, from, to uint64, snap *Snapshot) *Commit {
-	var rs []OpRecord
-	for v := from; v <= to; v++ {
-		rs = append(rs, rec(doc, v, "c1", v))
-	}
-	return db.Append(Append{Doc: doc, Records: rs, Meta: DocMeta{Version: to, Size: int64(to)}, Snapshot: snap})
-}
-
-func mustAppend(t testing.TB, db *DB, doc string, from, to uint64, snap *Snapshot) {
-	t.Helper()
-	if err := appendOps(db, doc, from, to, snap).Err(); err != nil {
-		t.Fatalf("append %s %d..%d: %v", doc, from, to, err)
-	}
-}
 
 func TestOpenErrors(t *testing.T) {
 	t.Run("locked", func(t *testing.T) {
@@ -179,6 +129,48 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
+// TestOpenDropsUpdatedIndex: the "updated" index that earlier versions
+// wrote (and nothing read) is deleted when such a file is opened; the
+// documents are untouched.
+func TestOpenDropsUpdatedIndex(t *testing.T) {
+	db, path := openTest(t, nil)
+	mustCreate(t, db, "d", "x")
+	mustAppend(t, db, "d", 1, 2, nil)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bdb.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucket(bktUpdated)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("\x00\x01d"), nil)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	bdb.Close()
+	db, err = Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if m, err := db.GetDoc(bg, "d"); err != nil || m.Version != 2 {
+		t.Fatalf("GetDoc = %+v, %v", m, err)
+	}
+	if err := db.bolt.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bktUpdated) != nil {
+			return errors.New("the updated index is still there")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCreateGetDoc(t *testing.T) {
 	db, _ := openTest(t, nil)
 	created := time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC)
@@ -218,7 +210,7 @@ func TestCreateGetDoc(t *testing.T) {
 			if got != m || got.Created.IsZero() || got.Size != 1 {
 				t.Fatalf("GetDoc = %+v, CreateDoc returned %+v", got, m)
 			}
-			s, err := db.LatestSnapshot(bg, tc.meta.ID)
+			s, err := latestSnapshot(db, tc.meta.ID)
 			if err != nil || s != (Snapshot{0, "x"}) {
 				t.Fatalf("LatestSnapshot = %+v, %v", s, err)
 			}
@@ -312,7 +304,7 @@ func TestAppend(t *testing.T) {
 				}
 			}
 			if a.Snapshot != nil {
-				s, err := db.LatestSnapshot(bg, "d")
+				s, err := latestSnapshot(db, "d")
 				if err != nil || s != *a.Snapshot {
 					t.Fatalf("snapshot = %+v, %v", s, err)
 				}
@@ -326,37 +318,18 @@ func TestAppendKeepsMetaFields(t *testing.T) {
 	m0 := mustCreate(t, db, "d", "abc")
 	upd := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	err := db.Append(Append{Doc: "d", Records: []OpRecord{rec("d", 1, "", 0)},
-		Meta: DocMeta{ID: "other", Title: "ignored", Version: 1, Size: 42, Length: 40, Updated: upd}}).Err()
+		Meta: DocMeta{ID: "other", Title: "ignored", Version: 1, Size: 42, Updated: upd}}).Err()
 	if err != nil {
 		t.Fatal(err)
 	}
 	m, _ := db.GetDoc(bg, "d")
-	want := DocMeta{ID: "d", Title: m0.Title, Created: m0.Created, Updated: upd, Version: 1, Size: 42, Length: 40}
+	want := DocMeta{ID: "d", Title: m0.Title, Created: m0.Created, Updated: upd, Version: 1, Size: 42}
 	if m != want {
 		t.Fatalf("meta = %+v, want %+v", m, want)
 	}
 	ops, _ := db.ReadOps(bg, "d", 0, 1, 0)
 	if len(ops) != 1 || ops[0].Time.IsZero() {
 		t.Fatalf("ops = %+v", ops)
-	}
-}
-
-// holdCommitter queues a write that blocks the committer until the returned
-// func is called, so that everything queued meanwhile lands in one batch.
-func holdCommitter(t *testing.T, db *DB) (release func()) {
-	t.Helper()
-	entered, gate := make(chan struct{}), make(chan struct{})
-	c := db.enqueue(func(*bolt.Tx, *batch) error {
-		close(entered)
-		<-gate
-		return nil
-	})
-	<-entered
-	return func() {
-		close(gate)
-		if err := c.Err(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
@@ -499,25 +472,9 @@ func TestSnapshots(t *testing.T) {
 	if err != nil || m.Version != 9 || s.Version != 8 || len(ops) != 1 || ops[0].Version != 9 {
 		t.Fatalf("Load = %+v %+v %v %v", m, s, ops, err)
 	}
-	if _, err := db.LatestSnapshot(bg, "nope"); !errors.Is(err, ErrNotFound) {
+	if _, err := latestSnapshot(db, "nope"); !errors.Is(err, ErrNotFound) {
 		t.Fatal(err)
 	}
-}
-
-// applyTest is the "OT type" of these tests: an op appends its text.
-func applyTest(content string, op []byte) (string, error) {
-	if bytes.Contains(op, []byte("bad")) {
-		return "", errors.New("bad op")
-	}
-	return content + string(op) + ";", nil
-}
-
-func contentOf(v uint64) string {
-	var sb strings.Builder
-	for i := uint64(1); i <= v; i++ {
-		sb.WriteString(string(rec("d", i, "", 0).Op) + ";")
-	}
-	return sb.String()
 }
 
 func TestRetentionAndContentAt(t *testing.T) {
@@ -557,15 +514,15 @@ func TestRetentionAndContentAt(t *testing.T) {
 		t.Fatalf("snapshot 60 should be pruned: %v", err)
 	}
 	for _, v := range []uint64{80, 85, 100} {
-		got, err := db.ContentAt(bg, "d", v, applyTest)
+		got, err := contentAt(db, "d", v, applyTest)
 		if err != nil || got != contentOf(v) {
 			t.Fatalf("ContentAt(%d) = %q, %v", v, got, err)
 		}
 	}
-	if _, err := db.ContentAt(bg, "d", 50, applyTest); !errors.Is(err, ErrPruned) {
+	if _, err := contentAt(db, "d", 50, applyTest); !errors.Is(err, ErrPruned) {
 		t.Fatalf("ContentAt(50): %v", err)
 	}
-	if _, err := db.ContentAt(bg, "d", 101, applyTest); !errors.Is(err, ErrVersionAhead) {
+	if _, err := contentAt(db, "d", 101, applyTest); !errors.Is(err, ErrVersionAhead) {
 		t.Fatalf("ContentAt(101): %v", err)
 	}
 	// Dedupe survives pruning.
@@ -579,7 +536,7 @@ func TestContentAtNoRetention(t *testing.T) {
 	mustCreate(t, db, "d", "")
 	mustAppend(t, db, "d", 1, 30, &Snapshot{Version: 10, Content: contentOf(10)})
 	for _, v := range []uint64{0, 1, 9, 10, 11, 30} {
-		got, err := db.ContentAt(bg, "d", v, applyTest)
+		got, err := contentAt(db, "d", v, applyTest)
 		if err != nil || got != contentOf(v) {
 			t.Fatalf("ContentAt(%d) = %q, %v", v, got, err)
 		}
@@ -591,7 +548,7 @@ func TestContentAtNoRetention(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.ContentAt(bg, "d", 31, applyTest); err == nil || !strings.Contains(err.Error(), "bad op") {
+	if _, err := contentAt(db, "d", 31, applyTest); err == nil || !strings.Contains(err.Error(), "bad op") {
 		t.Fatalf("apply error not returned: %v", err)
 	}
 }
@@ -634,15 +591,11 @@ func TestListDocs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Touch d01 last: it becomes the most recently updated.
-	if err := db.Append(Append{Doc: "d01", Meta: DocMeta{Version: 0, Updated: base.Add(time.Hour)}}).Err(); err != nil {
-		t.Fatal(err)
-	}
-	collect := func(byUpdated bool, limit int) ([]string, int) {
+	collect := func(limit int) ([]string, int) {
 		var got []string
 		pages, cursor := 0, ""
 		for {
-			docs, next, err := db.ListDocs(bg, ListOptions{Limit: limit, Cursor: cursor, ByUpdated: byUpdated})
+			docs, next, err := db.ListDocs(bg, ListOptions{Limit: limit, Cursor: cursor})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -657,37 +610,34 @@ func TestListDocs(t *testing.T) {
 		}
 	}
 	cases := []struct {
-		name      string
-		byUpdated bool
-		limit     int
-		want      string
-		pages     int
+		name  string
+		limit int
+		want  string
+		pages int
 	}{
-		{"by id one page", false, 0, "d01 d02 d03 d04 d05", 1},
-		{"by id pages of 2", false, 2, "d01 d02 d03 d04 d05", 3},
-		{"by id exact pages", false, 5, "d01 d02 d03 d04 d05", 1},
-		{"by updated", true, 0, "d01 d04 d02 d05 d03", 1},
-		{"by updated pages of 2", true, 2, "d01 d04 d02 d05 d03", 3},
+		{"one page", 0, "d01 d02 d03 d04 d05", 1},
+		{"pages of 2", 2, "d01 d02 d03 d04 d05", 3},
+		{"exact pages", 5, "d01 d02 d03 d04 d05", 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, pages := collect(tc.byUpdated, tc.limit)
+			got, pages := collect(tc.limit)
 			if strings.Join(got, " ") != tc.want || pages != tc.pages {
 				t.Fatalf("got %v in %d pages, want %s in %d", got, pages, tc.want, tc.pages)
 			}
 		})
 	}
 	_, next, _ := db.ListDocs(bg, ListOptions{Limit: 1})
-	for _, bad := range []string{"!!!", "eA", next} {
-		if _, _, err := db.ListDocs(bg, ListOptions{Cursor: bad, ByUpdated: true}); !errors.Is(err, ErrInvalid) {
+	for _, bad := range []string{"!!!", "eA", "dWQwMQ", next[:1]} {
+		if _, _, err := db.ListDocs(bg, ListOptions{Cursor: bad}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("cursor %q: %v", bad, err)
 		}
 	}
-	// Deleted documents disappear from both orders.
+	// Deleted documents disappear.
 	if err := db.DeleteDoc(bg, "d04"); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ := collect(true, 0); strings.Join(got, " ") != "d01 d02 d05 d03" {
+	if got, _ := collect(0); strings.Join(got, " ") != "d01 d02 d03 d05" {
 		t.Fatalf("after delete: %v", got)
 	}
 }
@@ -727,7 +677,7 @@ func TestDeleteDoc(t *testing.T) {
 	}
 	// Recreating the id starts from scratch: no old ops, snapshots or seqs.
 	mustCreate(t, db, "d", "fresh")
-	if s, _ := db.LatestSnapshot(bg, "d"); s != (Snapshot{0, "fresh"}) {
+	if s, _ := latestSnapshot(db, "d"); s != (Snapshot{0, "fresh"}) {
 		t.Fatalf("snapshot after recreate: %+v", s)
 	}
 	if _, _, ok, _ := db.LastSeq(bg, "d", "c1"); ok {
@@ -745,15 +695,7 @@ func TestQueuedAppendsFailAfterDelete(t *testing.T) {
 	a1 := appendOps(db, "d", 1, 1, nil)
 	errc := make(chan error, 1)
 	go func() { errc <- db.DeleteDoc(bg, "d") }()
-	for { // wait until the delete is queued behind a1
-		db.mu.Lock()
-		n := len(db.queue)
-		db.mu.Unlock()
-		if n == 2 {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "the delete is queued behind a1", func() bool { return db.queued() == 2 })
 	a2 := appendOps(db, "d", 2, 2, nil)
 	release()
 	if err := a1.Err(); err != nil {
@@ -838,7 +780,7 @@ func TestBackup(t *testing.T) {
 	if err != nil || m.Version != 3 {
 		t.Fatalf("restored meta %+v, %v", m, err)
 	}
-	if got, err := rdb.ContentAt(bg, "d", 0, applyTest); err != nil || got != "hello" {
+	if got, err := contentAt(rdb, "d", 0, applyTest); err != nil || got != "hello" {
 		t.Fatalf("restored content %q %v", got, err)
 	}
 }
@@ -940,14 +882,11 @@ func TestConcurrentWriters(t *testing.T) {
 		var oldest uint64
 		var ops []OpRecord
 		var err error
-		for deadline := time.Now().Add(30 * time.Second); ; {
+		eventually(t, "a read between two prunes", func() bool {
 			oldest, _ = db.OldestKeptOp(bg, id)
 			ops, err = db.ReadOps(bg, id, oldest-1, Head, 0)
-			if !errors.Is(err, ErrPruned) || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(time.Millisecond)
-		}
+			return !errors.Is(err, ErrPruned)
+		})
 		if oldest == 1 {
 			t.Errorf("%s: nothing pruned", id)
 		}

@@ -6,10 +6,10 @@
 // ErrPruned → version_too_old, ErrVersionAhead → version_ahead,
 // ErrInvalid → bad_request; anything else stays an internal error.
 //
-// Append hands the batch to storage's group committer and waits for its
-// Commit on a short-lived goroutine, which calls done once the batch is on
-// disk (or failed). A Store has no goroutine of its own otherwise; closing the
-// storage.DB (after collab.Hub.Close) is the caller's job.
+// Append hands the batch to storage's committer and waits for its Commit on
+// a commit waiter, a goroutine per batch that calls done once the batch is
+// on disk (or failed). A Store has no goroutine of its own otherwise; closing
+// the storage.DB (after collab.Hub.Close) is the caller's job.
 package boltstore
 
 import (
@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"unicode/utf8"
 
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
@@ -72,7 +71,6 @@ func fromRecords(recs []storage.OpRecord) ([]collab.OpRecord, error) {
 func (s *Store) CreateDoc(ctx context.Context, in collab.DocInfo, content string) error {
 	_, err := s.db.CreateDoc(ctx, storage.DocMeta{
 		ID: in.ID, Title: in.Title, Created: in.Created, Updated: in.Updated,
-		Length: utf8.RuneCountInString(content),
 	}, content)
 	return convErr(err)
 }
@@ -131,7 +129,7 @@ func (s *Store) LoadDoc(ctx context.Context, id string) (*collab.LoadedDoc, erro
 }
 
 // Append implements collab.Store: the ops are encoded here, queued on the
-// group committer, and done runs on a goroutine that waits for the commit.
+// committer, and done runs on a commit waiter (a goroutine per batch).
 func (s *Store) Append(b *collab.Batch, done func(error)) {
 	if len(b.Ops) == 0 {
 		go done(&collab.Error{Code: collab.CodeInternal, Message: "boltstore: empty batch"})
@@ -151,9 +149,6 @@ func (s *Store) Append(b *collab.Batch, done func(error)) {
 	a.Meta.Updated = b.Updated
 	if b.Snapshot != nil {
 		a.Snapshot = &storage.Snapshot{Version: b.Snapshot.Version, Content: b.Snapshot.Content}
-		if b.Snapshot.Version == a.Meta.Version {
-			a.Meta.Length = utf8.RuneCountInString(b.Snapshot.Content)
-		}
 	}
 	c := s.db.Append(a)
 	go func() { done(convErr(c.Err())) }()
@@ -178,12 +173,17 @@ func (s *Store) SnapshotAtOrBelow(ctx context.Context, id string, version uint64
 }
 
 // LastSeq implements collab.Store.
-func (s *Store) LastSeq(ctx context.Context, id, client string) (seq, version uint64, err error) {
+func (s *Store) LastSeq(ctx context.Context, id, client string) (seq, version, floor uint64, err error) {
 	seq, version, ok, err := s.db.LastSeq(ctx, id, client)
-	if err != nil || !ok {
-		return 0, 0, convErr(err)
+	if err != nil {
+		return 0, 0, 0, convErr(err)
 	}
-	return seq, version, nil
+	if ok {
+		return seq, version, 0, nil
+	}
+	// Read after LastSeq: the floor only grows, so it covers the miss.
+	floor, err = s.db.DedupeFloor(ctx, id)
+	return 0, 0, floor, convErr(err)
 }
 
 // CatchUpFloor implements collab.Store: storage reports the oldest op

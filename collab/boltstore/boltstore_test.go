@@ -85,12 +85,12 @@ func TestRoundTrip(t *testing.T) {
 			t.Errorf("record %d = %+v, want %+v", i, r, ops[i])
 		}
 	}
-	seq, v, err := s.LastSeq(ctx, "d", "c")
-	if err != nil || seq != 9 || v != 3 {
-		t.Fatalf("LastSeq = %d %d %v", seq, v, err)
+	seq, v, floor, err := s.LastSeq(ctx, "d", "c")
+	if err != nil || seq != 9 || v != 3 || floor != 0 {
+		t.Fatalf("LastSeq = %d %d %d %v", seq, v, floor, err)
 	}
-	if seq, v, err := s.LastSeq(ctx, "d", "nobody"); err != nil || seq != 0 || v != 0 {
-		t.Fatalf("LastSeq(nobody) = %d %d %v", seq, v, err)
+	if seq, v, floor, err := s.LastSeq(ctx, "d", "nobody"); err != nil || seq != 0 || v != 0 || floor != 0 {
+		t.Fatalf("LastSeq(nobody) = %d %d %d %v", seq, v, floor, err)
 	}
 	snap, err := s.SnapshotAtOrBelow(ctx, "d", 2)
 	if err != nil || snap.Version != 0 || snap.Content != "a😀" {

@@ -1,6 +1,7 @@
 package ot
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"math"
@@ -310,4 +311,60 @@ func TestApplyManyEdits(t *testing.T) {
 	if _, err := NewDoc(string(base)).Apply(bad); err == nil {
 		t.Fatal("mismatching delete text accepted")
 	}
+}
+
+// FuzzParse: arbitrary bytes either fail with *Error or give a valid op whose
+// canonical encoding parses back to the same op and encodes identically.
+// When the input is valid JSON the decoded value agrees with encoding/json.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`[]`, `[1,"a",{"d":2},{"d":"é😀"}]`, `[{"d":0}]`, `"x"`, `[1.0,"\u2028<"]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		op, err := Parse(data)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Index < -1 || e.Index >= max(1, len(data)) {
+				t.Fatalf("Parse error %v (%T)", err, err)
+			}
+			return
+		}
+		if err := op.Validate(); err != nil {
+			t.Fatalf("Parse returned an invalid op %#v: %v", op, err)
+		}
+		if slow, err := parseSlow(data); err != nil || !equalOps(slow, op) {
+			t.Fatalf("general path gives %#v, %v; Parse gave %#v", slow, err, op)
+		}
+		enc, err := op.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		op2, err := Parse(enc)
+		if err != nil {
+			t.Fatalf("canonical %s does not parse: %v", enc, err)
+		}
+		if !equalOps(op, op2) {
+			t.Fatalf("round trip %s: %#v vs %#v", enc, op, op2)
+		}
+		if enc2, _ := op2.MarshalJSON(); !bytes.Equal(enc, enc2) {
+			t.Fatalf("encoding not stable: %s vs %s", enc, enc2)
+		}
+		// Same components as a generic decode.
+		var generic []any
+		if err := json.Unmarshal(data, &generic); err != nil || len(generic) != len(op) {
+			t.Fatalf("encoding/json disagrees: %v, %d components vs %d", err, len(generic), len(op))
+		}
+		for i, g := range generic {
+			switch v := g.(type) {
+			case string:
+				if op[i].Insert != v {
+					t.Fatalf("component %d: %q vs %#v", i, v, op[i])
+				}
+			case float64:
+				if float64(op[i].Skip) != v {
+					t.Fatalf("component %d: %v vs %#v", i, v, op[i])
+				}
+			}
+		}
+	})
 }

@@ -1,0 +1,249 @@
+package collab_test
+
+// Test doubles and helpers shared by this package's tests: a recording
+// Broadcaster, a store that can hold or fail commits, a Hub over a real
+// bbolt file, and eventually.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/collab/boltstore"
+	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/cowrite/cowrite/storage"
+)
+
+// eventually fails the test unless cond holds within 10 seconds; it polls.
+// Only for states that no event announces.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not true after 10s: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// state reads the sequencer's state of doc on its goroutine.
+func state(t testing.TB, e *env, doc string) collab.TestState {
+	t.Helper()
+	st, err := e.hub.TestState(ctxT(t), doc)
+	if err != nil {
+		t.Fatalf("TestState(%q): %v", doc, err)
+	}
+	return st
+}
+
+// recorder is a Broadcaster that records every event (a seam, not a mock).
+type recorder struct {
+	mu       sync.Mutex
+	ops      []sent[collab.OpEvent]
+	presence []sent[collab.PresenceEvent]
+	deleted  []string
+}
+
+type sent[T any] struct {
+	except collab.SocketID
+	ev     T
+}
+
+func (r *recorder) BroadcastOp(doc string, except collab.SocketID, ev collab.OpEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ops = append(r.ops, sent[collab.OpEvent]{except, ev})
+}
+
+func (r *recorder) BroadcastPresence(doc string, except collab.SocketID, ev collab.PresenceEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.presence = append(r.presence, sent[collab.PresenceEvent]{except, ev})
+}
+
+func (r *recorder) DocDeleted(doc string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.deleted = append(r.deleted, doc)
+}
+
+func (r *recorder) opEvents() []sent[collab.OpEvent] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sent[collab.OpEvent](nil), r.ops...)
+}
+
+func (r *recorder) presenceEvents() []sent[collab.PresenceEvent] {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]sent[collab.PresenceEvent](nil), r.presence...)
+}
+
+// faultStore wraps the real store and can hold or fail Appends; it records
+// the batches handed to it and the deletes it ran.
+type faultStore struct {
+	collab.Store
+	failNext atomic.Int32 // fail this many next Appends
+	mu       sync.Mutex
+	gate     chan struct{} // when non-nil, Append completions wait for it
+	batches  []string      // "doc:first-last" per Append, in call order
+	deletes  []string      // DeleteDoc calls
+	appends  atomic.Int32
+}
+
+func (f *faultStore) Append(b *collab.Batch, done func(error)) {
+	f.appends.Add(1)
+	f.mu.Lock()
+	gate := f.gate
+	f.batches = append(f.batches, fmt.Sprintf("%s:%d-%d", b.Doc, b.Ops[0].Version, b.Ops[len(b.Ops)-1].Version))
+	f.mu.Unlock()
+	if f.failNext.Load() > 0 {
+		f.failNext.Add(-1)
+		go func() {
+			if gate != nil {
+				<-gate
+			}
+			done(errors.New("injected commit failure"))
+		}()
+		return
+	}
+	if gate == nil {
+		f.Store.Append(b, done)
+		return
+	}
+	f.Store.Append(b, func(err error) {
+		<-gate
+		done(err)
+	})
+}
+
+func (f *faultStore) DeleteDoc(ctx context.Context, id string) error {
+	f.mu.Lock()
+	f.deletes = append(f.deletes, id)
+	f.mu.Unlock()
+	return f.Store.DeleteDoc(ctx, id)
+}
+
+// log returns the batches and deletes seen so far.
+func (f *faultStore) log() (batches, deletes []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.batches...), append([]string(nil), f.deletes...)
+}
+
+func (f *faultStore) hold() chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gate = make(chan struct{})
+	return f.gate
+}
+
+func (f *faultStore) release(g chan struct{}) {
+	f.mu.Lock()
+	f.gate = nil
+	f.mu.Unlock()
+	close(g)
+}
+
+// env is a Hub over a real bbolt file.
+type env struct {
+	t    testing.TB
+	path string
+	sopt *storage.Options
+	opts *collab.Options
+	db   *storage.DB
+	fs   *faultStore
+	rec  *recorder
+	bc   collab.Broadcaster // if set, used instead of rec
+	hub  *collab.Hub
+}
+
+func newEnv(t testing.TB, opts *collab.Options, sopt *storage.Options) *env {
+	t.Helper()
+	return newEnvBC(t, opts, sopt, nil)
+}
+
+func newEnvBC(t testing.TB, opts *collab.Options, sopt *storage.Options, bc collab.Broadcaster) *env {
+	t.Helper()
+	if sopt == nil {
+		sopt = &storage.Options{NoSync: true}
+	}
+	e := &env{t: t, path: t.TempDir() + "/data.db", sopt: sopt, opts: opts, bc: bc}
+	e.open()
+	t.Cleanup(e.close)
+	return e
+}
+
+func (e *env) open() {
+	e.t.Helper()
+	db, err := storage.Open(e.path, e.sopt)
+	if err != nil {
+		e.t.Fatalf("storage.Open: %v", err)
+	}
+	e.db = db
+	e.fs = &faultStore{Store: boltstore.New(db)}
+	e.rec = &recorder{}
+	var bc collab.Broadcaster = e.rec
+	if e.bc != nil {
+		bc = e.bc
+	}
+	e.hub = collab.NewHub(e.fs, bc, e.opts)
+}
+
+func (e *env) close() {
+	if e.hub == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := e.hub.Close(ctx); err != nil {
+		e.t.Errorf("hub.Close: %v", err)
+	}
+	if err := e.db.Close(); err != nil {
+		e.t.Errorf("db.Close: %v", err)
+	}
+	e.hub = nil
+}
+
+// restart closes the Hub and the file and opens both again.
+func (e *env) restart() {
+	e.close()
+	e.open()
+}
+
+func ctxT(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func mustCreate(t testing.TB, h *collab.Hub, id, content string) {
+	t.Helper()
+	if _, err := h.Create(ctxT(t), id, "", content); err != nil {
+		t.Fatalf("Create(%q): %v", id, err)
+	}
+}
+
+func content(t testing.TB, h *collab.Hub, id string) (string, uint64) {
+	t.Helper()
+	info, c, err := h.Get(ctxT(t), id)
+	if err != nil {
+		t.Fatalf("Get(%q): %v", id, err)
+	}
+	return c, info.Version
+}
+
+func wantCode(t testing.TB, err error, code collab.Code) {
+	t.Helper()
+	if got := collab.CodeOf(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+}
+
+func op(cs ...ot.Component) ot.Op { return ot.Op(cs) }
