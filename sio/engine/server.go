@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/cowrite/cowrite/sio/engine/internal/wsconn"
 )
 
 // Options configure a Server; a nil *Options means defaults.
@@ -136,13 +138,13 @@ type Server struct {
 	closing   map[string]*Session // closed polling sessions whose close packet is not yet taken
 	closed    bool
 	onSession func(*Session)
-	parker    *wsParker // holds idle WebSockets; made on first use
-	parkerSet bool      // newWSParker was called
+	parker    *wsconn.Parker // holds idle WebSockets; made on first use
+	parkerSet bool           // wsconn.NewParker was called
 }
 
-// getParker returns the server's wsParker (nil where unsupported or once
+// getParker returns the server's parker (nil where unsupported or once
 // the server is closed).
-func (s *Server) getParker() *wsParker {
+func (s *Server) getParker() *wsconn.Parker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -150,7 +152,7 @@ func (s *Server) getParker() *wsParker {
 	}
 	if !s.parkerSet {
 		s.parkerSet = true
-		s.parker = newWSParker()
+		s.parker = wsconn.NewParker()
 	}
 	return s.parker
 }
@@ -218,7 +220,7 @@ func (s *Server) Close() {
 	s.parker = nil
 	s.mu.Unlock()
 	if p != nil {
-		p.stop()
+		p.Stop()
 	}
 }
 
