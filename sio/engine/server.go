@@ -131,7 +131,7 @@ type Server struct {
 	ownConns  atomic.Bool   // Mount made fasthttp keep hijacked connections (see serveWS)
 	wsHandler fiber.Handler // the contrib websocket handler (newWSHandler)
 	closeOnce sync.Once
-	wg        sync.WaitGroup // session dispatchers and websocket connections
+	wg        sync.WaitGroup // sessions until OnClose has returned, and websocket connections
 
 	mu        sync.Mutex          // guards the fields below
 	sessions  map[string]*Session // open sessions
@@ -247,7 +247,7 @@ func (s *Server) open(t Transport, hs *Handshake) *Session {
 	sess := newSession(id, s.cfg, hs, t, s)
 	s.sessions[id] = sess
 	fn := s.onSession
-	s.wg.Add(1) // released below, after start has added the dispatcher
+	s.wg.Add(1) // released below, after start has counted the session
 	s.mu.Unlock()
 	defer s.wg.Done()
 
@@ -259,7 +259,7 @@ func (s *Server) open(t Transport, hs *Handshake) *Session {
 	return sess
 }
 
-// addConn registers a websocket handler goroutine; false once closed.
+// addConn counts a websocket connection until it ends; false once closed.
 func (s *Server) addConn() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -63,11 +63,12 @@ type inboxItem struct {
 
 // Session is one Engine.IO session (engine.io's Socket).
 //
-// Received messages and the close are delivered by one goroutine per
-// session, in order: OnMessage is never called concurrently with itself or
-// with OnClose, and OnClose is called exactly once, after the last
-// OnMessage. Callbacks run with no engine lock held, so they may call Send
-// and Close.
+// Received messages and the close are delivered in order by the session's
+// deliverer (see the package doc: a reader, or a goroutine started only
+// when no reader delivers): OnMessage is never called concurrently with
+// itself or with OnClose, and OnClose is called exactly once, after the
+// last OnMessage. Callbacks run with no engine lock held, so they may call
+// Send and Close.
 type Session struct {
 	id  string
 	cfg *config
@@ -94,17 +95,19 @@ type Session struct {
 	upgradeTimer *time.Timer // aborts the probe after UpgradeTimeout
 	linger       *time.Timer // closed polling session waiting for a GET to take its close packet
 
-	// Delivery. There is no goroutine per idle session: the first item
-	// queued while nobody delivers starts a deliverer goroutine, which
-	// delivers until the inbox is empty and then ends; after the close it
-	// delivers what is left, then OnClose, and ends for good (delivering
-	// stays true so that no other deliverer starts).
+	// Delivery. There is no goroutine per idle session: the reader that
+	// queues an item while nobody delivers becomes the deliverer (see
+	// enqueueLocked); after start and after the close, with nobody
+	// delivering, a deliverer goroutine is started. A deliverer delivers
+	// until the inbox is empty and then stops; after the close it delivers
+	// what is left, then OnClose, and ends for good (delivering stays true
+	// so that no other deliverer starts).
 	inbox      []inboxItem   // received and not yet delivered, from inboxHead on
 	inboxHead  int           // index of the next item to deliver
 	inboxRoom  chan struct{} // closed when the inbox has room again; nil unless a receiver waits
 	started    bool          // start has run: deliverers may start
 	closeSeen  bool          // closedCh is closed (the session has left the table): OnClose may run
-	delivering bool          // a deliverer goroutine runs
+	delivering bool          // a deliverer runs
 }
 
 // registry is the session table a session reports to.
