@@ -14,7 +14,9 @@
 // second WebSocket for a sid that is upgrading or upgraded is closed; the
 // first one keeps working.
 //
-// The session owns a bounded outbound queue (Options.MaxQueue packets).
+// The session owns a bounded outbound queue (Options.MaxQueue packets and
+// Options.MaxQueuedBytes bytes of message data, queued and not yet taken
+// by the transport).
 // The transport pulls from it: a polling GET takes every queued packet at
 // once as one payload; a WebSocket's writer — a goroutine started only
 // while there is something to write, so an idle connection has none —
@@ -24,7 +26,12 @@
 // delivery returns, in one non-blocking write, unless the delivery takes
 // over a millisecond.
 // A full queue closes the session ("slow consumer"): messages are never
-// dropped silently, except by SendVolatile.
+// dropped silently, except by SendVolatile. A message that alone exceeds
+// MaxQueuedBytes is taken into a queue holding no message data.
+//
+// The server holds at most Options.MaxSessions open sessions: a handshake
+// beyond it (polling, or WebSocket before the upgrade) gets HTTP 503 with
+// {"code":3,"message":"Server at capacity"}.
 //
 // Heartbeat (v4): the server queues a ping every PingInterval, counted
 // from the previous pong (the open packet for the first); if no pong
@@ -93,8 +100,13 @@
 //   - A WebSocket message over MaxPayload is answered with close 1009.
 //     Binary messages travel as binary frames (no "b" prefix); over polling
 //     as "b" + base64.
-//   - CORS: with Options.CORSOrigins empty no CORS header is sent and the
-//     Origin is not checked. Otherwise an allowed Origin is reflected with
+//   - Origins: a request without an Origin, or from the server's own
+//     origin (its Origin names the Host it was sent to, whatever the
+//     scheme), is always allowed. With Options.CORSOrigins empty no CORS
+//     header is sent, and another Origin is allowed unless
+//     Options.SameOriginOnly, which refuses it (WebSockets included: the
+//     browser applies no CORS to them). Otherwise a listed Origin
+//     (compared case-insensitively, "*" for any) is reflected with
 //     Access-Control-Allow-Credentials: true, preflights get 204, and a
 //     request (handshake or not, WebSocket included) whose Origin is not
 //     allowed is refused with 403 {"code":4,"message":"Forbidden"} — this

@@ -49,8 +49,11 @@ const (
 // once with the open packet (and whatever OnSession queued).
 func (s *Server) servePollingHandshake(c *fiber.Ctx, hs *Handshake) error {
 	p := newPolling()
-	sess := s.open(p, hs)
-	if sess == nil {
+	sess, err := s.open(p, hs)
+	switch err {
+	case errAtCapacity:
+		return writeError(c, errorAtCapacity())
+	case errServerClosed:
 		return c.SendStatus(fiber.StatusServiceUnavailable)
 	}
 	p.sess = sess

@@ -86,6 +86,7 @@ type Session struct {
 	upgrade      upgradeState
 	probe        Transport // websocket being probed, while upgradeProbing/upgradeProbed
 	out          []packet  // packets queued and not yet taken by the transport
+	outBytes     int64     // bytes of message data in out
 	onMessage    func(Message)
 	onClose      func(string)
 	pingTimer    *time.Timer
@@ -193,8 +194,9 @@ func (s *Session) Done() <-chan struct{} { return s.doneCh }
 
 // Send queues msgs to be written contiguously, in order, with nothing
 // between them. It returns ErrClosed on a closed session. If the queue
-// would exceed MaxQueue packets, the session is closed with reason
-// "slow consumer" and ErrSlowConsumer is returned.
+// would exceed MaxQueue packets or MaxQueuedBytes (unless it holds no
+// message data yet), the session is closed with reason "slow consumer"
+// and ErrSlowConsumer is returned: nothing is dropped silently.
 func (s *Session) Send(msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -204,9 +206,11 @@ func (s *Session) Send(msgs ...Message) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if queued := len(s.out); queued+len(msgs) > s.cfg.maxQueue {
+	if queued, bytes := len(s.out), s.outBytes; queued+len(msgs) > s.cfg.maxQueue ||
+		(bytes > 0 && bytes+messageBytes(msgs) > s.cfg.maxQueuedBytes) {
 		s.mu.Unlock()
-		s.logAt(slog.LevelWarn, "engine: outbound queue full, closing session", slog.Int("queued", queued))
+		s.logAt(slog.LevelWarn, "engine: outbound queue full, closing session",
+			slog.Int("queued", queued), slog.Int64("queuedBytes", bytes))
 		s.close(ReasonSlowConsumer)
 		return ErrSlowConsumer
 	}
@@ -218,16 +222,18 @@ func (s *Session) Send(msgs ...Message) error {
 }
 
 // SendVolatile is Send for messages that may be lost: it queues msgs and
-// returns true only if they can be written now (the queue is at most half
-// full, no upgrade is in progress, and the transport is writable — for
-// polling, a GET is pending); otherwise it drops them and returns false.
+// returns true only if they can be written now (the queue stays within
+// half of MaxQueue and of MaxQueuedBytes, no upgrade is in progress, and
+// the transport is writable — for polling, a GET is pending); otherwise it
+// drops them and returns false.
 func (s *Session) SendVolatile(msgs ...Message) bool {
 	if len(msgs) == 0 {
 		return true
 	}
 	s.mu.Lock()
 	if s.state != stateOpen || s.upgrade == upgradeProbing || s.upgrade == upgradeProbed ||
-		len(s.out)+len(msgs) > s.cfg.maxQueue/2 || !s.transport.Writable() {
+		len(s.out)+len(msgs) > s.cfg.maxQueue/2 || s.outBytes+messageBytes(msgs) > s.cfg.maxQueuedBytes/2 ||
+		!s.transport.Writable() {
 		s.mu.Unlock()
 		return false
 	}
@@ -241,7 +247,17 @@ func (s *Session) SendVolatile(msgs ...Message) bool {
 func (s *Session) appendLocked(msgs []Message) {
 	for _, m := range msgs {
 		s.out = append(s.out, packet{typ: PacketMessage, data: m.Data, binary: m.Binary})
+		s.outBytes += int64(len(m.Data))
 	}
+}
+
+// messageBytes is the data size of msgs (what MaxQueuedBytes counts).
+func messageBytes(msgs []Message) int64 {
+	var n int64
+	for _, m := range msgs {
+		n += int64(len(m.Data))
+	}
+	return n
 }
 
 // Close closes the session from the server side (reason "forced close").
@@ -330,7 +346,7 @@ func (s *Session) take(t Transport) ([]packet, takeState) {
 		return nil, takeDone
 	}
 	pkts := s.out
-	s.out = nil
+	s.out, s.outBytes = nil, 0
 	switch {
 	case s.state == stateClosed:
 		lingering := s.linger != nil

@@ -307,9 +307,13 @@ func (s *Server) serveWS(nc net.Conn, req *wsRequest, own bool) {
 	if w == nil {
 		w = s.newWSTransport()
 		w.conn.Attach(raw)
-		sess := s.open(w, req.hs)
-		if sess == nil {
-			wsconn.WriteClose(raw, wsconn.CloseGoingAway)
+		sess, err := s.open(w, req.hs)
+		if err != nil {
+			code := wsconn.CloseGoingAway
+			if err == errAtCapacity { // filled up since handle's check
+				code = wsconn.CloseTryAgainLater
+			}
+			wsconn.WriteClose(raw, code)
 			_ = raw.Close()
 			s.wg.Done()
 			return

@@ -24,6 +24,7 @@ const (
 	CloseInvalidData   = 1007
 	ClosePolicy        = 1008
 	CloseTooBig        = 1009
+	CloseTryAgainLater = 1013
 )
 
 // FrameError is a violation of RFC 6455 by the client; the connection
