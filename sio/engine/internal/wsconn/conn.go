@@ -233,9 +233,9 @@ func (c *Conn) Serve(own bool) {
 		c.readLoop()
 		return
 	}
-	if c.rest(c.readLoopArmed) == restStop {
+	if c.rest(true) == restStop {
 		c.reader.release()
-		go c.readLoopArmed() // it ends the connection
+		go c.resume(true) // it ends the connection
 	}
 }
 
@@ -425,7 +425,7 @@ func (c *Conn) readLoop() {
 					continue
 				}
 				c.cold = ColdBursts
-				switch c.rest(c.freshReadLoop) {
+				switch c.rest(false) {
 				case restLeft:
 					return
 				case restStop:
@@ -445,7 +445,7 @@ func (c *Conn) readLoop() {
 			// again: rest at once.
 			c.received = false
 			c.cold--
-			switch c.rest(c.readLoopArmed) {
+			switch c.rest(true) {
 			case restLeft:
 				return
 			case restStop:
@@ -554,25 +554,23 @@ func (c *Conn) isStopWanted() bool {
 	return c.stopWanted()
 }
 
-// readLoopArmed is readLoop with the idle deadline armed: the start of
-// every reader goroutine of a connection on its own goroutines.
-func (c *Conn) readLoopArmed() {
+// resume is the start of every reader goroutine but the first (Serve's):
+// after a park, or a rest without a parker. It arms the idle deadline
+// (armed), or else clears the expired one, and reads on; if the connection
+// must end, it ends it at once.
+func (c *Conn) resume(armed bool) {
 	c.reader.acquire()
-	c.armIdle()
-	c.readLoop()
-}
-
-// freshReadLoop continues readLoop on a new goroutine after the idle
-// deadline passed: it clears the deadline, unless the connection must end.
-func (c *Conn) freshReadLoop() {
-	c.reader.acquire()
-	c.mu.Lock()
-	if c.stopWanted() {
-		c.end = End{Kind: EndRead}
+	if armed {
+		c.armIdle()
 	} else {
-		_ = c.raw.SetReadDeadline(time.Time{})
+		c.mu.Lock()
+		if c.stopWanted() {
+			c.end = End{Kind: EndRead}
+		} else {
+			_ = c.raw.SetReadDeadline(time.Time{})
+		}
+		c.mu.Unlock()
 	}
-	c.mu.Unlock()
 	c.readLoop()
 }
 
@@ -598,15 +596,17 @@ const (
 )
 
 // rest ends this goroutine's turn as the reader by parking the connection
-// or, without a parker, starting next on a fresh goroutine.
-func (c *Conn) rest(next func()) int {
+// or, without a parker, resuming on a fresh goroutine (with the idle
+// deadline armed, or none: an idle connection's fresh goroutine then waits
+// with its small stack until data comes).
+func (c *Conn) rest(armed bool) int {
 	c.idle = idleOff
 	switch r := c.park(); r {
 	case restLeft, restStop:
 		return r
 	}
 	c.reader.release()
-	go next()
+	go c.resume(armed)
 	return restLeft
 }
 
@@ -654,7 +654,7 @@ func (c *Conn) unparkLocked() {
 	}
 	c.setRead(readRunning)
 	c.parker.remove(c.sock.fd)
-	go c.readLoopArmed()
+	go c.resume(true)
 }
 
 // finish ends the connection once the reader has stopped: the handler is
