@@ -12,6 +12,8 @@ import (
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/storage"
+	"github.com/cowrite/cowrite/sio"
+	"github.com/cowrite/cowrite/sio/engine"
 )
 
 // config is everything main reads from flags and the environment. Every
@@ -40,6 +42,12 @@ type config struct {
 	AuthMode        string
 	AuthSecret      string
 	Core            coreConfig // storage and document engine bounds
+
+	// Engine.IO/Socket.IO session limits (sio/engine).
+	MaxSessions      int
+	MaxQueuedPackets int
+	MaxQueuedBytes   int64
+	ConnectTimeout   time.Duration
 }
 
 // envName maps a flag name onto its environment variable.
@@ -75,6 +83,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.StringVar(&c.AuthMode, "auth-mode", "open", "authentication: open (no checks; local use only) or token (HS256 JWT required, see \"cowrite token --help\")")
 	fs.StringVar(&c.AuthSecret, "auth-secret", "", "HS256 secret of --auth-mode token, at least 32 bytes (prefer the environment: flags show up in ps)")
 	c.Core.register(fs)
+	// Engine.IO/Socket.IO session limits (sio/engine).
+	fs.IntVar(&c.MaxSessions, "max-sessions", engine.DefaultMaxSessions, "open Engine.IO sessions (sockets' connections); a handshake beyond gets 503 (negative = no cap)")
+	fs.IntVar(&c.MaxQueuedPackets, "max-queued-packets", engine.DefaultMaxQueue, "packets queued for one slow client before it is disconnected (slow consumer)")
+	fs.Int64Var(&c.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "bytes of messages queued for one slow client before it is disconnected (slow consumer; one larger message still goes through an empty queue)")
+	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", sio.DefaultConnectTimeout, "close a session that has not completed its Socket.IO connect within this time")
+
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
@@ -133,6 +147,11 @@ func (c *config) validate() error {
 	check(c.PingTimeout > 0, "--ping-timeout must be positive")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
 	c.Core.validate(check)
+	// Engine.IO/Socket.IO session limits (sio/engine).
+	check(c.MaxSessions != 0, "--max-sessions must not be 0 (use a negative value for no cap)")
+	check(c.MaxQueuedPackets > 0, "--max-queued-packets must be positive")
+	check(c.MaxQueuedBytes > 0, "--max-queued-bytes must be positive")
+	check(c.ConnectTimeout > 0, "--connect-timeout must be positive")
 	mode, err := auth.ParseMode(c.AuthMode)
 	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
 	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)

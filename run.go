@@ -73,9 +73,14 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 			SameOriginOnly: true,
 			Logger:         log,
 			Observer:       m, // sessions by transport, slow consumers
+			// Session limits (sio/engine).
+			MaxSessions:    cfg.MaxSessions,
+			MaxQueue:       cfg.MaxQueuedPackets,
+			MaxQueuedBytes: cfg.MaxQueuedBytes,
 		},
-		Logger:   log,
-		Observer: m, // sockets (every namespace), rooms, broadcast fan-out
+		ConnectTimeout: cfg.ConnectTimeout, // session limits (sio/engine)
+		Logger:         log,
+		Observer:       m, // sockets (every namespace), rooms, broadcast fan-out
 	})
 	copt := &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,

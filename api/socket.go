@@ -12,6 +12,7 @@ import (
 
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/internal/jsonstr"
 	"github.com/cowrite/cowrite/sio"
 )
 
@@ -578,18 +579,9 @@ func appendOpEvent(b []byte, ev collab.OpEvent) []byte {
 	return append(b, '}')
 }
 
-// appendJSONString appends s as a JSON string: directly when it is printable
-// ASCII without quotes or backslashes (ids), else with encoding/json.
+// appendJSONString appends s as a JSON string (internal/jsonstr).
 func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
+	return jsonstr.Append(b, s)
 }
 
 // BroadcastPresence emits doc:presence to the document's room except the sender.

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/cowrite/cowrite/internal/jsonstr"
 )
 
 // Args are the arguments of a received event or ack, kept exactly as the client sent them:
@@ -308,7 +310,7 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case string:
 		if utf8.ValidString(x) {
-			return appendString(b, x), nil
+			return jsonstr.Append(b, x), nil
 		}
 	case bool:
 		return strconv.AppendBool(b, x), nil
@@ -338,32 +340,3 @@ var jsonEncoders = sync.Pool{New: func() any {
 	je.enc.SetEscapeHTML(false)
 	return je
 }}
-
-// appendString appends s (valid UTF-8) as a JSON string, escaping only what JSON requires.
-func appendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

@@ -29,8 +29,8 @@ type session interface {
 }
 
 // client is one Engine.IO session; it multiplexes the namespaces the peer connects to.
-// onMessage and onClose run on the session's dispatch goroutine, one at a time; dec and
-// failed are only touched there.
+// onMessage and onClose run on the session's deliverer (see sio/engine), one at a time;
+// dec and failed are only touched there.
 type client struct {
 	server *Server
 	sess   session

@@ -22,9 +22,11 @@
 //
 // # Concurrency
 //
-// The engine delivers a session's messages, then its close, one at a time on one
-// goroutine; middlewares, connection handlers, event handlers, acks and the disconnect
-// handlers caused by the transport run there, in arrival order. Emit,
+// The engine delivers a session's messages, then its close, one at a time, by the
+// session's deliverer (the engine's name for whichever goroutine runs a session's
+// callbacks: usually the transport's reader, see sio/engine); middlewares, connection
+// handlers, event handlers, acks and the disconnect handlers caused by the transport run
+// there, in arrival order. Emit,
 // Join, Leave, broadcasts and Disconnect are safe from any goroutine. A broadcast encodes
 // its packet once and hands the same bytes to every target session. Locks: Server.mu
 // guards the namespace table, Namespace.mu its sockets and handlers, MemoryAdapter.mu the

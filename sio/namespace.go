@@ -39,7 +39,7 @@ func (n *Namespace) Adapter() Adapter { return n.adapter }
 // Use adds a middleware run, in order, for every CONNECT before the socket is connected.
 // The socket's Handshake is available; returning an error refuses the connection with a
 // CONNECT_ERROR (use *ConnectError to add data). Middlewares run on the session's
-// message goroutine: packets of that session wait while they run.
+// deliverer: packets of that session wait while they run.
 func (n *Namespace) Use(fn func(s *Socket) error) {
 	n.mu.Lock()
 	n.middlewares = append(n.middlewares, fn)

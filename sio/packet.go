@@ -290,7 +290,7 @@ func stringValue(raw []byte) (string, error) {
 }
 
 // decoder reassembles binary packets from consecutive Engine.IO messages. It is used by
-// one goroutine at a time (the engine delivers a session's messages sequentially).
+// the session's deliverer (the engine delivers a session's messages sequentially).
 type decoder struct {
 	maxAttachments int
 	pending        *Packet // a binary packet waiting for attachments

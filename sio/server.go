@@ -16,7 +16,7 @@ type Options struct {
 	// nil means engine defaults. Its Logger defaults to Logger below.
 	Engine *engine.Options
 	// ConnectTimeout closes a session that has not connected to any namespace in time.
-	// Default 45s, as in Node.
+	// Default DefaultConnectTimeout.
 	ConnectTimeout time.Duration
 	// AckTimeout is the default timeout of EmitWithAckFunc. Default 0: wait until the
 	// client acks or disconnects.
@@ -32,6 +32,11 @@ type Options struct {
 	// Default none. Engine.IO session events are configured in Engine.Observer.
 	Observer Observer
 }
+
+// DefaultConnectTimeout is Options.ConnectTimeout's default: shorter than Node's 45s,
+// because a session that never connects a namespace holds server memory for nothing
+// (a client sends its CONNECT right after the Engine.IO handshake).
+const DefaultConnectTimeout = 10 * time.Second
 
 // Server is a Socket.IO v5 server on top of an Engine.IO v4 server.
 type Server struct {
@@ -50,7 +55,7 @@ func NewServer(opts *Options) *Server {
 		o = *opts
 	}
 	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 45 * time.Second
+		o.ConnectTimeout = DefaultConnectTimeout
 	}
 	if o.MaxAttachments <= 0 {
 		o.MaxAttachments = 10

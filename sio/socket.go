@@ -55,8 +55,8 @@ type pendingAck struct {
 
 // Socket is one client connected to one namespace. Its methods are safe for concurrent
 // use. Event handlers of a socket run one at a time, in arrival order, on the Engine.IO
-// session's message goroutine: a handler that blocks delays the following packets of the
-// whole connection (every namespace), so long work belongs in another goroutine.
+// session's deliverer: a handler that blocks delays the following packets of the whole
+// connection (every namespace), so long work belongs in another goroutine.
 type Socket struct {
 	id        string
 	nsp       *Namespace
@@ -167,7 +167,7 @@ func (s *Socket) Emit(event string, args ...any) error {
 }
 
 // EmitWithAckFunc sends an event asking the client for an acknowledgement. fn is called
-// exactly once: with the client's ack arguments (on the session's message goroutine), or
+// exactly once: with the client's ack arguments (on the session's deliverer), or
 // with ErrAckTimeout after timeout, or with ErrClosed if the socket disconnects first.
 // timeout <= 0 means Options.AckTimeout, and no timeout if that is 0 too.
 func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, fn func(args Args, err error), args ...any) error {
@@ -180,7 +180,7 @@ func (s *Socket) EmitWithAckFunc(event string, timeout time.Duration, fn func(ar
 
 // EmitWithAck sends an event and waits for the client's acknowledgement or ctx's end.
 // It must not be called from an event handler of the same connection (the ack is
-// delivered on that goroutine); use EmitWithAckFunc there.
+// delivered by the same deliverer); use EmitWithAckFunc there.
 func (s *Socket) EmitWithAck(ctx context.Context, event string, args ...any) (Args, error) {
 	type result struct {
 		args Args
@@ -334,7 +334,7 @@ func (s *Socket) onClose(reason string) {
 	}
 }
 
-// onPacket dispatches a packet addressed to this socket (message goroutine).
+// onPacket dispatches a packet addressed to this socket (on the session's deliverer).
 func (s *Socket) onPacket(p *Packet) {
 	switch p.Type {
 	case PacketEvent, PacketBinaryEvent:

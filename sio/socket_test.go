@@ -397,7 +397,7 @@ func TestServerToClientAcks(t *testing.T) {
 	tc.f.take()
 	s := srv.Of("/").Socket(id)
 
-	// the echo server's server-ack: ack round trip handled inside the message goroutine
+	// the echo server's server-ack: ack round trip handled on the session's deliverer
 	tc.send(`2["server-ack",1,{"a":2}]`)
 	tc.expect(`20["server-ack",1,{"a":2}]`)
 	tc.send(`30["r",[3]]`)

@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/cowrite/cowrite/internal/jsonstr"
 )
 
 // MaxCount is the largest skip or delete count accepted, 2^53-1 (the largest
@@ -320,54 +322,8 @@ func (op Op) AppendJSON(b []byte) []byte {
 // String returns the JSON encoding of op.
 func (op Op) String() string { return string(op.AppendJSON(nil)) }
 
-const hexDigits = "0123456789abcdef"
-
-// appendJSString quotes s as JSON.stringify does: only '"', '\\' and control
-// characters below U+0020 are escaped; everything else is raw UTF-8.
-// Invalid UTF-8 bytes become U+FFFD.
+// appendJSString quotes s as JSON.stringify does (see internal/jsonstr):
+// invalid UTF-8 bytes become U+FFFD.
 func appendJSString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"':
-				b = append(b, '\\', '"')
-			case '\\':
-				b = append(b, '\\', '\\')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\uFFFD"...)
-			i++
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
+	return jsonstr.Append(b, s)
 }

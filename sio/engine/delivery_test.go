@@ -177,9 +177,8 @@ func TestWebSocketWriterOnDemand(t *testing.T) {
 	w := sess.transport.(*wsTransport)
 	sess.mu.Unlock()
 	idle := func() bool {
-		w.wmu.Lock()
-		defer w.wmu.Unlock()
-		return !w.wRunning && !w.wEnded
+		st := w.conn.Status()
+		return !st.Writing && !st.Ended
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for !idle() {

@@ -14,46 +14,70 @@
 // second WebSocket for a sid that is upgrading or upgraded is closed; the
 // first one keeps working.
 //
-// The session owns a bounded outbound queue (Options.MaxQueue packets).
+// The session owns a bounded outbound queue (Options.MaxQueue packets and
+// Options.MaxQueuedBytes bytes of message data, queued and not yet taken
+// by the transport).
 // The transport pulls from it: a polling GET takes every queued packet at
-// once as one payload; a WebSocket's writer goroutine — started only while
-// there is something to write, so an idle connection has none — takes
-// every queued packet and writes them as consecutive frames, sharing one
-// write call (a new one past 64KiB). What a delivery on the WebSocket's
-// reader queues is written by the reader itself once the delivery
-// returns, in one non-blocking write, unless the delivery takes over a
-// millisecond.
+// once as one payload; a WebSocket's writer — a goroutine started only
+// while there is something to write, so an idle connection has none —
+// takes every queued packet and writes them as consecutive frames,
+// sharing one write call (a new one past 64KiB). What a delivery on the
+// WebSocket's reader queues is written by the reader itself once the
+// delivery returns, in one non-blocking write, unless the delivery takes
+// over a millisecond.
 // A full queue closes the session ("slow consumer"): messages are never
-// dropped silently, except by SendVolatile.
+// dropped silently, except by SendVolatile. A message that alone exceeds
+// MaxQueuedBytes is taken into a queue holding no message data.
+//
+// The server holds at most Options.MaxSessions open sessions: a handshake
+// beyond it (polling, or WebSocket before the upgrade) gets HTTP 503 with
+// {"code":3,"message":"Server at capacity"}.
 //
 // Heartbeat (v4): the server queues a ping every PingInterval, counted
 // from the previous pong (the open packet for the first); if no pong
 // arrives within PingTimeout of queueing the ping, the session closes
 // with "ping timeout". A ping from the client is a protocol error.
 //
+// # Concurrency roles
+//
+// These names are used for the engine's goroutines throughout the code:
+//
+//   - reader: the goroutine that reads a transport's input — a WebSocket's
+//     reader (one at a time per connection, see internal/wsconn), or the
+//     handler of a polling POST.
+//   - writer: the goroutine that writes a transport's output — a
+//     WebSocket's write-token holder (a writer goroutine, or the reader
+//     right after a delivery), or the handler of a polling GET.
+//   - parker: the one goroutine per Server (Linux) holding idle WebSockets
+//     in epoll; it starts a reader when one is readable.
+//   - deliverer: whoever runs a session's callbacks, one at a time: a
+//     reader that receives a message while no delivery is in progress
+//     delivers it itself and goes on delivering whatever arrived meanwhile
+//     until nothing is left; otherwise a goroutine is started for it (for
+//     messages received before OnSession returned, and for OnClose). There
+//     is no goroutine per session.
+//   - timers: the heartbeat (ping, pong timeout), the upgrade timeout and a
+//     closed session's linger run on time.AfterFunc goroutines, under the
+//     session's mutex.
+//
 // # Concurrency contract
 //
 // Send, SendVolatile and Close may be called from any goroutine. Received
-// messages and then the close are delivered one at a time per session:
-// OnMessage is called sequentially in arrival order, OnClose exactly once
-// and after the last OnMessage, both with no engine lock held (they may
-// call Send and Close). There is no delivery goroutine per session: the
-// transport's reader that receives a message while no delivery is in
-// progress delivers it itself (a WebSocket's reading goroutine, a polling
-// POST's handler), and goes on delivering whatever arrived meanwhile until
-// nothing is left; a close with no delivery in progress runs OnClose on a
-// new goroutine. Close does not wait for OnClose; Session.Done is
-// closed after OnClose has returned. Server.Close closes every session and
-// waits for their OnClose and for every WebSocket connection to end; it must not be
-// called from a callback. A panic in a callback is logged and closes the
-// session. A callback that blocks holds up its session: its WebSocket
-// stops reading (pongs included: a callback blocked past PingTimeout may end
-// the session by ping timeout), other readers' messages wait (up to 64 are
-// buffered, then they wait too), a polling POST is not answered until
-// OnMessage has returned for its messages, and OnMessage must never wait
-// for a later message of its own session (it would wait forever). When
-// OnClose runs, the session has left the server's table (SessionCount no
-// longer counts it).
+// messages and then the close are delivered one at a time per session by
+// its deliverer: OnMessage is called sequentially in arrival order,
+// OnClose exactly once and after the last OnMessage, both with no engine
+// lock held (they may call Send and Close). Close does not wait for
+// OnClose; Session.Done is closed after OnClose has returned. Server.Close
+// closes every session and waits for their OnClose and for every WebSocket
+// connection to end; it must not be called from a callback. A panic in a
+// callback is logged and closes the session. A callback that blocks holds
+// up its session: its WebSocket's reader stops reading (pongs included: a
+// callback blocked past PingTimeout may end the session by ping timeout),
+// other readers' messages wait (up to 64 are buffered, then they wait
+// too), a polling POST is not answered until OnMessage has returned for
+// its messages, and OnMessage must never wait for a later message of its
+// own session (it would wait forever). When OnClose runs, the session has
+// left the server's table (SessionCount no longer counts it).
 //
 // Options.Observer, if set, hears of every session opened (with its
 // transport), upgraded (polling → websocket, when the "5" arrives) and
@@ -76,8 +100,13 @@
 //   - A WebSocket message over MaxPayload is answered with close 1009.
 //     Binary messages travel as binary frames (no "b" prefix); over polling
 //     as "b" + base64.
-//   - CORS: with Options.CORSOrigins empty no CORS header is sent and the
-//     Origin is not checked. Otherwise an allowed Origin is reflected with
+//   - Origins: a request without an Origin, or from the server's own
+//     origin (its Origin names the Host it was sent to, whatever the
+//     scheme), is always allowed. With Options.CORSOrigins empty no CORS
+//     header is sent, and another Origin is allowed unless
+//     Options.SameOriginOnly, which refuses it (WebSockets included: the
+//     browser applies no CORS to them). Otherwise a listed Origin
+//     (compared case-insensitively, "*" for any) is reflected with
 //     Access-Control-Allow-Credentials: true, preflights get 204, and a
 //     request (handshake or not, WebSocket included) whose Origin is not
 //     allowed is refused with 403 {"code":4,"message":"Forbidden"} — this
@@ -101,11 +130,12 @@
 // packet.go and payload.go are the codec; session.go the state machine
 // (queue, heartbeat, upgrade, close, delivery) behind the Transport
 // interface of transport.go; server.go the options and session table;
-// observer.go the metrics hook;
-// http.go routes requests (errors, CORS, handshake); polling.go and
-// websocket.go are the two transports, wsframe.go the WebSocket frame
-// codec and wsio_*.go its socket I/O. Only the HTTP and transport files
-// (and the fiber types in Options and Mount) touch fiber, so sessions are
+// observer.go the metrics hook; http.go routes requests (errors, CORS,
+// handshake); polling.go and websocket.go are the two transports. The
+// WebSocket connection itself — RFC 6455 frames, socket I/O, the reader
+// and writer, parking — is internal/wsconn, which also watches long-poll
+// connections for an aborted GET. Only the HTTP and transport files (and
+// the fiber types in Options and Mount) touch fiber, so sessions are
 // tested with a fake transport.
 //
 // # Caveats
@@ -115,8 +145,9 @@
 // long-poll peeks at the socket (MSG_PEEK) on Unix; elsewhere such a
 // session ends by ping timeout.
 //
-// WebSockets are implemented here (RFC 6455, no extension: per-message
-// compression is not negotiated) rather than by a library. Mounted on the
+// WebSockets are implemented here (internal/wsconn: RFC 6455, no
+// extension, per-message compression is not negotiated) rather than by a
+// library (its package doc says why not github.com/gobwas/ws). Mounted on the
 // *fiber.App, the engine sets fasthttp's KeepHijackedConns (see Mount), so
 // the hijack handler returns after the handshake and the connection is
 // driven on the raw TCP connection; this assumes, as RFC 6455 requires,
@@ -128,8 +159,8 @@
 // Memory: an idle WebSocket session holds the session, its transport and
 // handshake snapshot, and no buffer (reads and writes take theirs from
 // pools while they run) and, on Linux, no goroutine: an idle connection
-// is parked in an epoll set that one goroutine per Server waits on
-// (elsewhere a goroutine with a fresh 2 KiB stack waits). Mounted on a
+// is parked in an epoll set that the Server's parker waits on
+// (elsewhere a reader goroutine with a fresh 2 KiB stack waits). Mounted on a
 // group, fasthttp's hijack goroutine and request context stay with each
 // connection instead.
 package engine

@@ -1,10 +1,12 @@
 package engine
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+
+	"github.com/cowrite/cowrite/internal/jsonstr"
 )
 
 // ErrorCode is an Engine.IO HTTP error code, sent as {"code":N,"message":"…"}.
@@ -44,16 +46,28 @@ func (c ErrorCode) Message() string {
 type Error struct {
 	Code    ErrorCode
 	Message string
+	status  int // the HTTP status, when not the code's
 }
 
 func newError(code ErrorCode) *Error { return &Error{Code: code, Message: code.Message()} }
+
+// errorAtCapacity refuses a handshake beyond Options.MaxSessions: 503, with
+// code 3 (engine.io has no code of its own for it; clients retry a failed
+// handshake with their reconnection back-off).
+func errorAtCapacity() *Error {
+	return &Error{Code: CodeBadRequest, Message: "Server at capacity", status: http.StatusServiceUnavailable}
+}
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("engine: %s (code %d)", e.Message, int(e.Code))
 }
 
-// Status is the HTTP status that carries the error: 403 for Forbidden, 400 otherwise.
+// Status is the HTTP status that carries the error: 403 for Forbidden, 503
+// for a server at capacity, 400 otherwise.
 func (e *Error) Status() int {
+	if e.status != 0 {
+		return e.status
+	}
 	if e.Code == CodeForbidden {
 		return http.StatusForbidden
 	}
@@ -62,14 +76,9 @@ func (e *Error) Status() int {
 
 // body is the JSON body {"code":N,"message":"…"}.
 func (e *Error) body() []byte {
-	b, err := json.Marshal(struct {
-		Code    int    `json:"code"`
-		Message string `json:"message"`
-	}{int(e.Code), e.Message})
-	if err != nil { // cannot happen for an int and a string
-		return []byte(`{"code":3,"message":"Bad request"}`)
-	}
-	return b
+	b := strconv.AppendInt([]byte(`{"code":`), int64(e.Code), 10)
+	b = append(b, `,"message":`...)
+	return append(jsonstr.Append(b, e.Message), '}')
 }
 
 var (

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +100,9 @@ func (s *Server) handle(c *fiber.Ctx) error {
 	if c.Query("EIO") != "4" {
 		return writeError(c, newError(CodeUnsupportedProtocolVersion))
 	}
+	if s.atCapacity() { // before the upgrade: a WebSocket gets the 503 too
+		return writeError(c, errorAtCapacity())
+	}
 	hs := snapshot(c)
 	if upgrade {
 		return s.serveWebSocketHandshake(c, hs)
@@ -127,7 +129,14 @@ func (s *Server) allowedOrigin(origin, host string) bool {
 	if len(s.cfg.corsOrigins) == 0 {
 		return !s.cfg.sameOriginOnly
 	}
-	return slices.Contains(s.cfg.corsOrigins, "*") || slices.Contains(s.cfg.corsOrigins, origin)
+	for _, o := range s.cfg.corsOrigins {
+		// An origin is scheme://host[:port], case-insensitive throughout,
+		// as the REST API's CORS middleware compares it.
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	return false
 }
 
 // sameOrigin reports whether origin (scheme://host[:port]) names host, the

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/cowrite/cowrite/sio/engine/internal/wsconn"
 )
 
 // polling is the HTTP long-polling transport of one session: at most one
@@ -47,8 +49,11 @@ const (
 // once with the open packet (and whatever OnSession queued).
 func (s *Server) servePollingHandshake(c *fiber.Ctx, hs *Handshake) error {
 	p := newPolling()
-	sess := s.open(p, hs)
-	if sess == nil {
+	sess, err := s.open(p, hs)
+	switch err {
+	case errAtCapacity:
+		return writeError(c, errorAtCapacity())
+	case errServerClosed:
 		return c.SendStatus(fiber.StatusServiceUnavailable)
 	}
 	p.sess = sess
@@ -81,8 +86,8 @@ func (p *polling) serveGet(c *fiber.Ctx) error {
 		p.mu.Unlock()
 	}()
 
-	w := watchConn(c.Context().Conn())
-	defer w.stop()
+	w := wsconn.WatchPeer(c.Context().Conn())
+	defer w.Stop()
 	var grace <-chan time.Time
 	for {
 		pkts, st := p.sess.take(p)
@@ -108,7 +113,7 @@ func (p *polling) serveGet(c *fiber.Ctx) error {
 		case <-grace:
 			return writePayload(c, []packet{{typ: PacketNoop}})
 		case <-p.wake:
-		case <-w.closed:
+		case <-w.Gone():
 			p.sess.logAt(slog.LevelDebug, "engine: poll connection closed prematurely")
 			p.sess.transportError(p, ReasonTransportError)
 			c.Context().SetConnectionClose()

@@ -3,6 +3,7 @@ package engine
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/cowrite/cowrite/sio/engine/internal/wsconn"
 )
 
 // Options configure a Server; a nil *Options means defaults.
@@ -28,9 +31,10 @@ type Options struct {
 	UpgradeTimeout time.Duration
 	// CORSOrigins are the allowed origins. Nil or empty: no CORS headers and
 	// no Origin check. "*" allows any origin (reflected, with credentials).
-	// Otherwise a request whose Origin is not listed is refused with 403
-	// {"code":4,"message":"Forbidden"}. A request from the server's own
-	// origin (its Origin names the Host it was sent to) is always allowed.
+	// Otherwise a request whose Origin is not listed (compared
+	// case-insensitively) is refused with 403 {"code":4,"message":
+	// "Forbidden"}. A request from the server's own origin (its Origin names
+	// the Host it was sent to) is always allowed.
 	CORSOrigins []string
 	// SameOriginOnly, when CORSOrigins is empty, refuses with 403 code 4 every
 	// request whose Origin names another host than the one it was sent to
@@ -42,9 +46,22 @@ type Options struct {
 	// AllowRequest, if set, is called for every handshake; an error refuses
 	// it with 403 code 4 and the error's text as the message.
 	AllowRequest func(c *fiber.Ctx) error
-	// MaxQueue bounds the outbound queue of a session, in packets. Default
-	// 1024. Overflow closes the session with reason "slow consumer".
+	// MaxQueue bounds the outbound queue of a session (what is queued and
+	// not yet taken by its transport), in packets. Default DefaultMaxQueue.
+	// Overflow closes the session with reason "slow consumer".
 	MaxQueue int
+	// MaxQueuedBytes bounds the same queue in bytes of message data. A
+	// Send that would take it past the bound closes the session with reason
+	// "slow consumer" (ErrSlowConsumer), as MaxQueue does; a Send into a
+	// queue holding no message data is always taken, so that one message
+	// larger than the bound is written rather than refused. Default
+	// DefaultMaxQueuedBytes.
+	MaxQueuedBytes int64
+	// MaxSessions caps the open sessions of the server. A handshake beyond
+	// it is refused with HTTP 503 and {"code":3,"message":"Server at
+	// capacity"} (a WebSocket handshake too, before the upgrade). Default
+	// DefaultMaxSessions; negative means no cap.
+	MaxSessions int
 	// Transports are the allowed transports. Default {"polling","websocket"}.
 	Transports []string
 	// Logger receives the engine's logs. Default slog.Default().
@@ -53,6 +70,13 @@ type Options struct {
 	// consumer) for metrics. Default none.
 	Observer Observer
 }
+
+// Defaults of the Options limits.
+const (
+	DefaultMaxQueue       = 1024
+	DefaultMaxQueuedBytes = 32 << 20 // more than three of the largest document (cowrite's --max-doc-bytes default)
+	DefaultMaxSessions    = 10_000
+)
 
 // config is Options with the defaults applied.
 type config struct {
@@ -64,6 +88,8 @@ type config struct {
 	sameOriginOnly bool
 	allowRequest   func(c *fiber.Ctx) error
 	maxQueue       int
+	maxQueuedBytes int64
+	maxSessions    int // 0: no cap
 	transports     []string
 	logger         *slog.Logger
 	observer       Observer
@@ -82,6 +108,8 @@ func newConfig(o *Options) *config {
 		sameOriginOnly: o.SameOriginOnly,
 		allowRequest:   o.AllowRequest,
 		maxQueue:       o.MaxQueue,
+		maxQueuedBytes: o.MaxQueuedBytes,
+		maxSessions:    o.MaxSessions,
 		transports:     slices.Clone(o.Transports),
 		logger:         o.Logger,
 		observer:       o.Observer,
@@ -99,7 +127,16 @@ func newConfig(o *Options) *config {
 		c.upgradeTimeout = 10 * time.Second
 	}
 	if c.maxQueue <= 0 {
-		c.maxQueue = 1024
+		c.maxQueue = DefaultMaxQueue
+	}
+	if c.maxQueuedBytes <= 0 {
+		c.maxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	switch {
+	case c.maxSessions == 0:
+		c.maxSessions = DefaultMaxSessions
+	case c.maxSessions < 0:
+		c.maxSessions = 0
 	}
 	if len(c.transports) == 0 {
 		c.transports = []string{transportPolling, transportWebSocket}
@@ -129,20 +166,20 @@ type Server struct {
 	ownConns  atomic.Bool   // Mount made fasthttp keep hijacked connections (see serveWS)
 	wsHandler fiber.Handler // the contrib websocket handler (newWSHandler)
 	closeOnce sync.Once
-	wg        sync.WaitGroup // session dispatchers and websocket connections
+	wg        sync.WaitGroup // sessions until OnClose has returned, and websocket connections
 
 	mu        sync.Mutex          // guards the fields below
 	sessions  map[string]*Session // open sessions
 	closing   map[string]*Session // closed polling sessions whose close packet is not yet taken
 	closed    bool
 	onSession func(*Session)
-	parker    *wsParker // holds idle WebSockets; made on first use
-	parkerSet bool      // newWSParker was called
+	parker    *wsconn.Parker // holds idle WebSockets; made on first use
+	parkerSet bool           // wsconn.NewParker was called
 }
 
-// getParker returns the server's wsParker (nil where unsupported or once
+// getParker returns the server's parker (nil where unsupported or once
 // the server is closed).
-func (s *Server) getParker() *wsParker {
+func (s *Server) getParker() *wsconn.Parker {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -150,7 +187,7 @@ func (s *Server) getParker() *wsParker {
 	}
 	if !s.parkerSet {
 		s.parkerSet = true
-		s.parker = newWSParker()
+		s.parker = wsconn.NewParker()
 	}
 	return s.parker
 }
@@ -218,7 +255,7 @@ func (s *Server) Close() {
 	s.parker = nil
 	s.mu.Unlock()
 	if p != nil {
-		p.stop()
+		p.Stop()
 	}
 }
 
@@ -233,19 +270,41 @@ func (s *Server) lookup(sid string) *Session {
 	return s.closing[sid]
 }
 
-// open creates, registers and starts a session on transport t. It returns
-// nil once the server is closed.
-func (s *Server) open(t Transport, hs *Handshake) *Session {
+// Why open refused a session.
+var (
+	errServerClosed = errors.New("engine: server closed")
+	errAtCapacity   = errors.New("engine: too many sessions")
+)
+
+// atCapacity reports whether the server holds MaxSessions open sessions.
+func (s *Server) atCapacity() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.atCapacityLocked()
+}
+
+func (s *Server) atCapacityLocked() bool {
+	return s.cfg.maxSessions > 0 && len(s.sessions) >= s.cfg.maxSessions
+}
+
+// open creates, registers and starts a session on transport t. It fails
+// once the server is closed (errServerClosed) or at MaxSessions
+// (errAtCapacity).
+func (s *Server) open(t Transport, hs *Handshake) (*Session, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil
+		return nil, errServerClosed
+	}
+	if s.atCapacityLocked() {
+		s.mu.Unlock()
+		return nil, errAtCapacity
 	}
 	id := newID()
 	sess := newSession(id, s.cfg, hs, t, s)
 	s.sessions[id] = sess
 	fn := s.onSession
-	s.wg.Add(1) // released below, after start has added the dispatcher
+	s.wg.Add(1) // released below, after start has counted the session
 	s.mu.Unlock()
 	defer s.wg.Done()
 
@@ -254,10 +313,10 @@ func (s *Server) open(t Transport, hs *Handshake) *Session {
 		sess.guard("OnSession", func() { fn(sess) })
 	}
 	sess.start(&s.wg)
-	return sess
+	return sess, nil
 }
 
-// addConn registers a websocket handler goroutine; false once closed.
+// addConn counts a websocket connection until it ends; false once closed.
 func (s *Server) addConn() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -14,6 +14,8 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/cowrite/cowrite/sio/engine/internal/wsconn"
 )
 
 // testServer is an echo Engine.IO server on a real fiber app.
@@ -891,7 +893,7 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 	// The slow-consumer close already cut the blocked write short
-	// (wsCloseTimeout); Server.Close must then return rather than wait on
+	// (wsconn.CloseTimeout); Server.Close must then return rather than wait on
 	// the writer. The bound only catches a hang: it is twice the write
 	// timeout that would otherwise be the writer's only way out.
 	closed := make(chan struct{})
@@ -901,7 +903,7 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	}()
 	select {
 	case <-closed:
-	case <-time.After(2 * wsWriteTimeout):
+	case <-time.After(2 * wsconn.WriteTimeout):
 		t.Fatal("Server.Close hangs with a blocked writer")
 	}
 }

@@ -63,11 +63,12 @@ type inboxItem struct {
 
 // Session is one Engine.IO session (engine.io's Socket).
 //
-// Received messages and the close are delivered by one goroutine per
-// session, in order: OnMessage is never called concurrently with itself or
-// with OnClose, and OnClose is called exactly once, after the last
-// OnMessage. Callbacks run with no engine lock held, so they may call Send
-// and Close.
+// Received messages and the close are delivered in order by the session's
+// deliverer (see the package doc: a reader, or a goroutine started only
+// when no reader delivers): OnMessage is never called concurrently with
+// itself or with OnClose, and OnClose is called exactly once, after the
+// last OnMessage. Callbacks run with no engine lock held, so they may call
+// Send and Close.
 type Session struct {
 	id  string
 	cfg *config
@@ -85,6 +86,7 @@ type Session struct {
 	upgrade      upgradeState
 	probe        Transport // websocket being probed, while upgradeProbing/upgradeProbed
 	out          []packet  // packets queued and not yet taken by the transport
+	outBytes     int64     // bytes of message data in out
 	onMessage    func(Message)
 	onClose      func(string)
 	pingTimer    *time.Timer
@@ -94,17 +96,19 @@ type Session struct {
 	upgradeTimer *time.Timer // aborts the probe after UpgradeTimeout
 	linger       *time.Timer // closed polling session waiting for a GET to take its close packet
 
-	// Delivery. There is no goroutine per idle session: the first item
-	// queued while nobody delivers starts a deliverer goroutine, which
-	// delivers until the inbox is empty and then ends; after the close it
-	// delivers what is left, then OnClose, and ends for good (delivering
-	// stays true so that no other deliverer starts).
+	// Delivery. There is no goroutine per idle session: the reader that
+	// queues an item while nobody delivers becomes the deliverer (see
+	// enqueueLocked); after start and after the close, with nobody
+	// delivering, a deliverer goroutine is started. A deliverer delivers
+	// until the inbox is empty and then stops; after the close it delivers
+	// what is left, then OnClose, and ends for good (delivering stays true
+	// so that no other deliverer starts).
 	inbox      []inboxItem   // received and not yet delivered, from inboxHead on
 	inboxHead  int           // index of the next item to deliver
 	inboxRoom  chan struct{} // closed when the inbox has room again; nil unless a receiver waits
 	started    bool          // start has run: deliverers may start
 	closeSeen  bool          // closedCh is closed (the session has left the table): OnClose may run
-	delivering bool          // a deliverer goroutine runs
+	delivering bool          // a deliverer runs
 }
 
 // registry is the session table a session reports to.
@@ -190,8 +194,9 @@ func (s *Session) Done() <-chan struct{} { return s.doneCh }
 
 // Send queues msgs to be written contiguously, in order, with nothing
 // between them. It returns ErrClosed on a closed session. If the queue
-// would exceed MaxQueue packets, the session is closed with reason
-// "slow consumer" and ErrSlowConsumer is returned.
+// would exceed MaxQueue packets or MaxQueuedBytes (unless it holds no
+// message data yet), the session is closed with reason "slow consumer"
+// and ErrSlowConsumer is returned: nothing is dropped silently.
 func (s *Session) Send(msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -201,9 +206,11 @@ func (s *Session) Send(msgs ...Message) error {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if queued := len(s.out); queued+len(msgs) > s.cfg.maxQueue {
+	if queued, bytes := len(s.out), s.outBytes; queued+len(msgs) > s.cfg.maxQueue ||
+		(bytes > 0 && bytes+messageBytes(msgs) > s.cfg.maxQueuedBytes) {
 		s.mu.Unlock()
-		s.logAt(slog.LevelWarn, "engine: outbound queue full, closing session", slog.Int("queued", queued))
+		s.logAt(slog.LevelWarn, "engine: outbound queue full, closing session",
+			slog.Int("queued", queued), slog.Int64("queuedBytes", bytes))
 		s.close(ReasonSlowConsumer)
 		return ErrSlowConsumer
 	}
@@ -215,16 +222,18 @@ func (s *Session) Send(msgs ...Message) error {
 }
 
 // SendVolatile is Send for messages that may be lost: it queues msgs and
-// returns true only if they can be written now (the queue is at most half
-// full, no upgrade is in progress, and the transport is writable — for
-// polling, a GET is pending); otherwise it drops them and returns false.
+// returns true only if they can be written now (the queue stays within
+// half of MaxQueue and of MaxQueuedBytes, no upgrade is in progress, and
+// the transport is writable — for polling, a GET is pending); otherwise it
+// drops them and returns false.
 func (s *Session) SendVolatile(msgs ...Message) bool {
 	if len(msgs) == 0 {
 		return true
 	}
 	s.mu.Lock()
 	if s.state != stateOpen || s.upgrade == upgradeProbing || s.upgrade == upgradeProbed ||
-		len(s.out)+len(msgs) > s.cfg.maxQueue/2 || !s.transport.Writable() {
+		len(s.out)+len(msgs) > s.cfg.maxQueue/2 || s.outBytes+messageBytes(msgs) > s.cfg.maxQueuedBytes/2 ||
+		!s.transport.Writable() {
 		s.mu.Unlock()
 		return false
 	}
@@ -238,7 +247,17 @@ func (s *Session) SendVolatile(msgs ...Message) bool {
 func (s *Session) appendLocked(msgs []Message) {
 	for _, m := range msgs {
 		s.out = append(s.out, packet{typ: PacketMessage, data: m.Data, binary: m.Binary})
+		s.outBytes += int64(len(m.Data))
 	}
+}
+
+// messageBytes is the data size of msgs (what MaxQueuedBytes counts).
+func messageBytes(msgs []Message) int64 {
+	var n int64
+	for _, m := range msgs {
+		n += int64(len(m.Data))
+	}
+	return n
 }
 
 // Close closes the session from the server side (reason "forced close").
@@ -327,7 +346,7 @@ func (s *Session) take(t Transport) ([]packet, takeState) {
 		return nil, takeDone
 	}
 	pkts := s.out
-	s.out = nil
+	s.out, s.outBytes = nil, 0
 	switch {
 	case s.state == stateClosed:
 		lingering := s.linger != nil

@@ -14,6 +14,9 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/cowrite/cowrite/sio/engine/internal/wsconn"
+	"github.com/cowrite/cowrite/sio/engine/internal/wsconn/wstest"
 )
 
 // writeRaw writes raw client frames on c's connection.
@@ -35,10 +38,10 @@ func TestWebSocketFramesFromClient(t *testing.T) {
 	// A fragmented message with a ping between its fragments, each frame
 	// written separately, then cut at odd places.
 	writeRaw(t, c,
-		clientFrame(wsOpText, []byte("4fr")),
-		clientFrame(0x80|wsOpPing, []byte("hi")),
-		clientFrame(wsOpContinuation, []byte("agm")))
-	last := clientFrame(0x80|wsOpContinuation, []byte("ented"))
+		wstest.ClientFrame(wsconn.OpText, []byte("4fr")),
+		wstest.ClientFrame(0x80|wsconn.OpPing, []byte("hi")),
+		wstest.ClientFrame(wsconn.OpContinuation, []byte("agm")))
+	last := wstest.ClientFrame(0x80|wsconn.OpContinuation, []byte("ented"))
 	writeRaw(t, c, last[:3])
 	time.Sleep(5 * time.Millisecond) // lets the server read the cut frame's start alone
 	writeRaw(t, c, last[3:])
@@ -54,7 +57,7 @@ func TestWebSocketFramesFromClient(t *testing.T) {
 		t.Fatal("no pong before the echo")
 	}
 	// A close with a code is answered with the same code.
-	writeRaw(t, c, clientFrame(0x80|wsOpClose, []byte{0x0f, 0xa0})) // 4000
+	writeRaw(t, c, wstest.ClientFrame(0x80|wsconn.OpClose, []byte{0x0f, 0xa0})) // 4000
 	expectClose(t, c, 4000)
 	if r := ts.reason(t); r != ReasonTransportClose {
 		t.Fatalf("reason %q", r)
@@ -68,10 +71,10 @@ func TestWebSocketProtocolErrors(t *testing.T) {
 		frame []byte
 		code  int
 	}{
-		{"invalid UTF-8", clientFrame(0x80|wsOpText, []byte("4\xff")), websocket.CloseInvalidFramePayloadData},
-		{"unknown opcode", clientFrame(0x80|0x3, []byte("x")), websocket.CloseProtocolError},
+		{"invalid UTF-8", wstest.ClientFrame(0x80|wsconn.OpText, []byte("4\xff")), websocket.CloseInvalidFramePayloadData},
+		{"unknown opcode", wstest.ClientFrame(0x80|0x3, []byte("x")), websocket.CloseProtocolError},
 		{"unmasked", []byte{0x81, 2, '4', 'x'}, websocket.CloseProtocolError},
-		{"reserved bit", clientFrame(0x80|0x20|wsOpText, []byte("4x")), websocket.CloseProtocolError},
+		{"reserved bit", wstest.ClientFrame(0x80|0x20|wsconn.OpText, []byte("4x")), websocket.CloseProtocolError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ts.dial(t, "EIO=4&transport=websocket", nil)
@@ -120,15 +123,12 @@ func TestWebSocketBlockedDelivery(t *testing.T) {
 // goroutine), as it is soon after wsIdleHandoff without traffic.
 func waitParked(t *testing.T, w *wsTransport) {
 	t.Helper()
-	if !wsParking {
+	if !wsconn.Parking {
 		return
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		w.mu.Lock()
-		p := w.parked
-		w.mu.Unlock()
-		if p {
+		if w.conn.Status().Parked {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -165,7 +165,7 @@ func TestWebSocketIdleHandoff(t *testing.T) {
 	_, open := readWS(t, c)
 	sess := ts.srv.lookup(parseOpen(t, open).SID)
 	w := wsOf(t, sess)
-	for i := range 2*wsColdBursts + 3 {
+	for i := range 2*wsconn.ColdBursts + 3 {
 		if i%3 == 0 {
 			waitParked(t, w)
 		}
@@ -364,7 +364,7 @@ func TestWebSocketOverTLS(t *testing.T) {
 	}
 	defer c.Close()
 	readWS(t, c)
-	for i := range 2*wsColdBursts + 2 {
+	for i := range 2*wsconn.ColdBursts + 2 {
 		msg := "4" + strings.Repeat("t", i*1000+1)
 		_ = c.WriteMessage(websocket.TextMessage, []byte(msg))
 		if _, s := readWSSkipPings(t, c); s != msg {

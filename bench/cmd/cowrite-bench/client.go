@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cowrite/cowrite/bench/internal/ws"
+	"github.com/cowrite/cowrite/internal/jsonstr"
 )
 
 // sioConn is a minimal Socket.IO v5 client over an Engine.IO v4 WebSocket
@@ -157,22 +158,9 @@ func (c *sioConn) close() {
 	c.ws.Close()
 }
 
-// appendJSONString appends s as a JSON string (ASCII-safe escaping).
+// appendJSONString appends s as a JSON string (internal/jsonstr).
 func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case ch == '"' || ch == '\\':
-			b = append(b, '\\', ch)
-		case ch < 0x20:
-			b = append(b, `\u00`...)
-			b = append(b, "0123456789abcdef"[ch>>4], "0123456789abcdef"[ch&15])
-		default:
-			b = append(b, ch)
-		}
-	}
-	return append(b, '"')
+	return jsonstr.Append(b, s)
 }
 
 // parseInt reads a leading (possibly negative) decimal integer from b.

@@ -1,37 +1,40 @@
-package engine
+package wsconn
 
 import (
 	"sync"
 	"syscall"
 )
 
-// wsParker holds idle WebSocket connections without a goroutine each: a
-// connection idle for wsIdleHandoff is registered in one epoll instance
-// (level-triggered) and its reading goroutine exits; when the socket
-// becomes readable (data, end of stream, error), or Close or end wants
-// the reader (unpark), a fresh reading goroutine is started. Connections
-// in use keep their goroutine waiting in the runtime's poller, so the
-// common path has no extra hand-off. One goroutine per Server, blocked in
-// epoll_wait, runs from the first park until Server.Close.
-// wsParking: idle connections are parked (see wsParker).
-const wsParking = true
+// Parking reports whether idle connections are parked (see Parker).
+const Parking = true
 
-type wsParker struct {
+// Parker holds idle connections without a goroutine each: a connection
+// idle for Config.IdleHandoff is registered in one epoll instance
+// (level-triggered) and its reader's goroutine exits; when the socket
+// becomes readable (data, end of stream, error), or the connection must
+// end (see Conn.Close), a fresh reader goroutine is started. Connections
+// in use keep their goroutine waiting in the runtime's poller, so the
+// common path has no extra hand-off. The parker is one goroutine, blocked
+// in epoll_wait from NewParker until Stop; one serves any number of
+// connections (the engine makes one per Server).
+
+type Parker struct {
 	epfd int
 	wake [2]int // pipe: a byte on it stops run
 
 	mu    sync.Mutex
-	conns map[int32]*wsTransport // parked connections by fd
+	conns map[int32]*Conn // parked connections by fd
 
 	done chan struct{}
 }
 
-func newWSParker() *wsParker {
+// NewParker starts a parker; nil if epoll is unavailable.
+func NewParker() *Parker {
 	epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil
 	}
-	p := &wsParker{epfd: epfd, conns: make(map[int32]*wsTransport), done: make(chan struct{})}
+	p := &Parker{epfd: epfd, conns: make(map[int32]*Conn), done: make(chan struct{})}
 	if err := syscall.Pipe2(p.wake[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
 		_ = syscall.Close(epfd)
 		return nil
@@ -47,7 +50,7 @@ func newWSParker() *wsParker {
 	return p
 }
 
-func (p *wsParker) run() {
+func (p *Parker) run() {
 	defer close(p.done)
 	events := make([]syscall.EpollEvent, 64)
 	for {
@@ -66,14 +69,14 @@ func (p *wsParker) run() {
 			w := p.conns[ev.Fd]
 			p.mu.Unlock()
 			if w != nil {
-				w.unpark()
+				w.unpark() // takes w.mu: the lock order is Conn, then Parker
 			}
 		}
 	}
 }
 
-// add registers fd (the caller holds w.mu and has set w.parked).
-func (p *wsParker) add(fd int, w *wsTransport) bool {
+// add registers fd (the caller holds w.mu and is parking w).
+func (p *Parker) add(fd int, w *Conn) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP, Fd: int32(fd)}
@@ -84,16 +87,16 @@ func (p *wsParker) add(fd int, w *wsTransport) bool {
 	return true
 }
 
-// remove unregisters fd (the caller holds w.mu and has cleared w.parked).
-func (p *wsParker) remove(fd int) {
+// remove unregisters fd (the caller holds w's mutex and is unparking it).
+func (p *Parker) remove(fd int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	_ = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	delete(p.conns, int32(fd))
 }
 
-// stop ends run; no connection may be parked any more.
-func (p *wsParker) stop() {
+// Stop ends the parker's goroutine; no connection may be parked any more.
+func (p *Parker) Stop() {
 	_, _ = syscall.Write(p.wake[1], []byte{1})
 	<-p.done
 	_ = syscall.Close(p.epfd)

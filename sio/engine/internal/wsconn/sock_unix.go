@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd
 
-package engine
+package wsconn
 
 import (
 	"io"
@@ -8,12 +8,12 @@ import (
 	"syscall"
 )
 
-// wsSock does a WebSocket's socket I/O through the connection's
+// sock does a connection's socket I/O through the connection's
 // syscall.RawConn: a read waits for readability in the runtime's poller
 // holding no buffer, then reads into a pooled one; tryWrite writes without
 // ever blocking. Connections without a RawConn (TLS) fall back to blocking
-// reads into a pooled buffer and leave every write to the writer goroutine.
-type wsSock struct {
+// reads into a pooled buffer and leave every write to a writer goroutine.
+type sock struct {
 	fd      int // the socket's descriptor, -1 without a RawConn
 	rc      syscall.RawConn
 	readFn  func(fd uintptr) bool // rc.Read callback, allocated once
@@ -28,7 +28,7 @@ type wsSock struct {
 	werr    error
 }
 
-func (s *wsSock) init(c net.Conn) {
+func (s *sock) init(c net.Conn) {
 	s.fd = -1
 	sc, ok := c.(syscall.Conn)
 	if !ok {
@@ -58,7 +58,7 @@ func (s *wsSock) init(c net.Conn) {
 // socket held, and every later arrival is recorded (the poller is
 // edge-triggered), so waiting at once loses nothing. A new rc.Read always
 // reads before it waits.
-func (s *wsSock) readBursts(c net.Conn, onBurst func([]byte) bool) error {
+func (s *sock) readBursts(c net.Conn, onBurst func([]byte) bool) error {
 	if s.rc == nil {
 		return readBurstsBlocking(c, onBurst)
 	}
@@ -66,7 +66,7 @@ func (s *wsSock) readBursts(c net.Conn, onBurst func([]byte) bool) error {
 	err := s.rc.Read(s.readFn)
 	s.onBurst = nil
 	if s.rbuf != nil {
-		wsReadPool.Put(s.rbuf)
+		readPool.Put(s.rbuf)
 		s.rbuf = nil
 	}
 	if err == nil && !s.stopped {
@@ -77,17 +77,17 @@ func (s *wsSock) readBursts(c net.Conn, onBurst func([]byte) bool) error {
 
 // readOnce is the rc.Read callback: it returns false to wait in the
 // poller (with no buffer held), true to end the rc.Read call.
-func (s *wsSock) readOnce(fd uintptr) bool {
+func (s *sock) readOnce(fd uintptr) bool {
 	for {
 		if s.rbuf == nil {
-			s.rbuf = wsReadPool.Get().(*[]byte)
+			s.rbuf = readPool.Get().(*[]byte)
 		}
 		n, err := syscall.Read(int(fd), *s.rbuf)
 		switch {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			wsReadPool.Put(s.rbuf)
+			readPool.Put(s.rbuf)
 			s.rbuf = nil
 			return false
 		case err != nil:
@@ -104,7 +104,7 @@ func (s *wsSock) readOnce(fd uintptr) bool {
 		}
 		if !full {
 			// Everything the socket held is read (see readBursts).
-			wsReadPool.Put(s.rbuf)
+			readPool.Put(s.rbuf)
 			s.rbuf = nil
 			return false
 		}
@@ -112,7 +112,7 @@ func (s *wsSock) readOnce(fd uintptr) bool {
 }
 
 // tryWrite writes what the socket takes now and returns how much that was.
-func (s *wsSock) tryWrite(b []byte) (int, error) {
+func (s *sock) tryWrite(b []byte) (int, error) {
 	if s.rc == nil {
 		return 0, nil
 	}
@@ -126,7 +126,7 @@ func (s *wsSock) tryWrite(b []byte) (int, error) {
 	return n, err
 }
 
-func (s *wsSock) writeOnce(fd uintptr) {
+func (s *sock) writeOnce(fd uintptr) {
 	for s.wn < len(s.wbuf) {
 		n, err := syscall.Write(int(fd), s.wbuf[s.wn:])
 		switch {

@@ -1,41 +1,42 @@
-package engine
+package wsconn
 
 import (
 	"encoding/binary"
 	"unicode/utf8"
 )
 
-// WebSocket opcodes (RFC 6455 section 5.2).
+// Opcodes (RFC 6455 section 5.2).
 const (
-	wsOpContinuation = 0x0
-	wsOpText         = 0x1
-	wsOpBinary       = 0x2
-	wsOpClose        = 0x8
-	wsOpPing         = 0x9
-	wsOpPong         = 0xA
+	OpContinuation = 0x0
+	OpText         = 0x1
+	OpBinary       = 0x2
+	OpClose        = 0x8
+	OpPing         = 0x9
+	OpPong         = 0xA
 )
 
-// WebSocket close codes (RFC 6455 section 7.4.1).
+// Close codes (RFC 6455 section 7.4.1).
 const (
-	wsCloseNormal        = 1000
-	wsCloseGoingAway     = 1001
-	wsCloseProtocolError = 1002
-	wsCloseNoStatus      = 1005 // sent as a close frame without a body
-	wsCloseInvalidData   = 1007
-	wsClosePolicy        = 1008
-	wsCloseTooBig        = 1009
+	CloseNormal        = 1000
+	CloseGoingAway     = 1001
+	CloseProtocolError = 1002
+	CloseNoStatus      = 1005 // sent as a close frame without a body
+	CloseInvalidData   = 1007
+	ClosePolicy        = 1008
+	CloseTooBig        = 1009
+	CloseTryAgainLater = 1013
 )
 
-// wsFrameError is a violation of RFC 6455 by the client; the connection
+// FrameError is a violation of RFC 6455 by the client; the connection
 // is failed with a close frame carrying code.
-type wsFrameError struct {
-	code int
-	msg  string
+type FrameError struct {
+	Code int    // the close code the connection is failed with
+	Msg  string // what was wrong
 }
 
-func (e *wsFrameError) Error() string { return "websocket: " + e.msg }
+func (e *FrameError) Error() string { return "websocket: " + e.Msg }
 
-// wsReader parses the frames a client sends (RFC 6455 section 5) from
+// frameReader parses the frames a client sends (RFC 6455 section 5) from
 // successive reads of the socket, which may cut frames anywhere, and
 // reassembles fragmented messages. No extension is negotiated, so every
 // RSV bit must be 0; client frames must be masked; control frames must be
@@ -44,10 +45,10 @@ func (e *wsFrameError) Error() string { return "websocket: " + e.msg }
 //
 // Between reads it keeps only a partial frame header (in a fixed array),
 // the message assembled so far (allocated at the size announced by the
-// frame header, up to wsMsgPrealloc, so a message is usually copied once,
+// frame header, up to msgPrealloc, so a message is usually copied once,
 // straight into the slice the receiver then owns) and, rarely, a control
 // frame's payload cut by a read.
-type wsReader struct {
+type frameReader struct {
 	maxPayload int64
 
 	hdr  [14]byte // header of the frame being read, while incomplete
@@ -64,25 +65,25 @@ type wsReader struct {
 	ctl   []byte // payload of a control frame cut by a read
 }
 
-// wsMsgPrealloc bounds the allocation made for a message on its header.
-const wsMsgPrealloc = 64 << 10
+// msgPrealloc bounds the allocation made for a message on its header.
+const msgPrealloc = 64 << 10
 
-// wsFrameFunc receives a complete message (op text or binary; payload
+// frameFunc receives a complete message (op text or binary; payload
 // owned by the callee) or a control frame (op close, ping or pong; payload
 // valid only during the call). It returns false to stop parsing.
-type wsFrameFunc func(op byte, payload []byte) bool
+type frameFunc func(op byte, payload []byte) bool
 
 // feed parses p, calling fn for every complete message and control frame.
 // p is unmasked in place. It returns (false, nil) when fn stopped it, and an
 // error for a protocol violation (the reader must not be fed again).
-func (r *wsReader) feed(p []byte, fn wsFrameFunc) (bool, *wsFrameError) {
+func (r *frameReader) feed(p []byte, fn frameFunc) (bool, *FrameError) {
 	for {
 		if !r.in {
 			if len(p) == 0 {
 				return true, nil
 			}
 			var ok bool
-			var err *wsFrameError
+			var err *FrameError
 			if p, ok, err = r.readHeader(p); err != nil {
 				return false, err
 			} else if !ok {
@@ -95,10 +96,10 @@ func (r *wsReader) feed(p []byte, fn wsFrameFunc) (bool, *wsFrameError) {
 		}
 		chunk := p[:n]
 		p = p[n:]
-		wsUnmask(chunk, r.mask, r.mpos)
+		unmask(chunk, r.mask, r.mpos)
 		r.mpos = (r.mpos + int(n)) & 3
 		r.left -= n
-		if r.op >= wsOpClose {
+		if r.op >= OpClose {
 			if r.left > 0 || r.ctl != nil {
 				r.ctl = append(r.ctl, chunk...)
 				chunk = r.ctl
@@ -123,8 +124,8 @@ func (r *wsReader) feed(p []byte, fn wsFrameFunc) (bool, *wsFrameError) {
 		}
 		op, msg := r.msgOp, r.msg
 		r.msgOp, r.msg = 0, nil
-		if op == wsOpText && !utf8.Valid(msg) {
-			return false, &wsFrameError{wsCloseInvalidData, "invalid UTF-8 in a text message"}
+		if op == OpText && !utf8.Valid(msg) {
+			return false, &FrameError{CloseInvalidData, "invalid UTF-8 in a text message"}
 		}
 		if msg == nil {
 			msg = []byte{}
@@ -137,10 +138,10 @@ func (r *wsReader) feed(p []byte, fn wsFrameFunc) (bool, *wsFrameError) {
 
 // readHeader consumes header bytes from p. ok reports a complete header
 // (then r.in is set and rest is what follows it).
-func (r *wsReader) readHeader(p []byte) (rest []byte, ok bool, err *wsFrameError) {
+func (r *frameReader) readHeader(p []byte) (rest []byte, ok bool, err *FrameError) {
 	var h []byte
-	if r.nhdr == 0 && len(p) >= 2 && len(p) >= wsHeaderLen(p[1]) {
-		n := wsHeaderLen(p[1])
+	if r.nhdr == 0 && len(p) >= 2 && len(p) >= headerLen(p[1]) {
+		n := headerLen(p[1])
 		h, rest = p[:n], p[n:]
 	} else {
 		for r.nhdr < 2 && len(p) > 0 {
@@ -151,7 +152,7 @@ func (r *wsReader) readHeader(p []byte) (rest []byte, ok bool, err *wsFrameError
 		if r.nhdr < 2 {
 			return p, false, nil
 		}
-		n := wsHeaderLen(r.hdr[1])
+		n := headerLen(r.hdr[1])
 		c := copy(r.hdr[r.nhdr:n], p)
 		r.nhdr += c
 		p = p[c:]
@@ -163,10 +164,10 @@ func (r *wsReader) readHeader(p []byte) (rest []byte, ok bool, err *wsFrameError
 	}
 	fin, op := h[0]&0x80 != 0, h[0]&0x0f
 	if h[0]&0x70 != 0 {
-		return nil, false, &wsFrameError{wsCloseProtocolError, "reserved bits set"}
+		return nil, false, &FrameError{CloseProtocolError, "reserved bits set"}
 	}
 	if h[1]&0x80 == 0 {
-		return nil, false, &wsFrameError{wsCloseProtocolError, "unmasked client frame"}
+		return nil, false, &FrameError{CloseProtocolError, "unmasked client frame"}
 	}
 	var length int64
 	switch l := h[1] & 0x7f; l {
@@ -175,7 +176,7 @@ func (r *wsReader) readHeader(p []byte) (rest []byte, ok bool, err *wsFrameError
 	case 127:
 		u := binary.BigEndian.Uint64(h[2:])
 		if u>>63 != 0 {
-			return nil, false, &wsFrameError{wsCloseProtocolError, "invalid frame length"}
+			return nil, false, &FrameError{CloseProtocolError, "invalid frame length"}
 		}
 		length = int64(u)
 	default:
@@ -183,30 +184,30 @@ func (r *wsReader) readHeader(p []byte) (rest []byte, ok bool, err *wsFrameError
 	}
 	copy(r.mask[:], h[len(h)-4:])
 	switch op {
-	case wsOpClose, wsOpPing, wsOpPong:
+	case OpClose, OpPing, OpPong:
 		if !fin || length > 125 {
-			return nil, false, &wsFrameError{wsCloseProtocolError, "fragmented or long control frame"}
+			return nil, false, &FrameError{CloseProtocolError, "fragmented or long control frame"}
 		}
-	case wsOpText, wsOpBinary, wsOpContinuation:
-		if (op == wsOpContinuation) != (r.msgOp != 0) {
-			return nil, false, &wsFrameError{wsCloseProtocolError, "unexpected continuation or data frame"}
+	case OpText, OpBinary, OpContinuation:
+		if (op == OpContinuation) != (r.msgOp != 0) {
+			return nil, false, &FrameError{CloseProtocolError, "unexpected continuation or data frame"}
 		}
 		if length > r.maxPayload-int64(len(r.msg)) {
-			return nil, false, &wsFrameError{wsCloseTooBig, "message over maxPayload"}
+			return nil, false, &FrameError{CloseTooBig, "message over maxPayload"}
 		}
-		if op != wsOpContinuation {
+		if op != OpContinuation {
 			r.msgOp = op
 		}
 		if r.msg == nil {
 			// The message's final size when unfragmented (a fragmented
 			// one grows as its frames arrive), but no more than
-			// wsMsgPrealloc before the bytes have arrived: a client
+			// msgPrealloc before the bytes have arrived: a client
 			// announcing large frames and sending nothing would
 			// otherwise hold MaxPayload per connection.
-			r.msg = make([]byte, 0, min(length, wsMsgPrealloc))
+			r.msg = make([]byte, 0, min(length, msgPrealloc))
 		}
 	default:
-		return nil, false, &wsFrameError{wsCloseProtocolError, "unknown opcode"}
+		return nil, false, &FrameError{CloseProtocolError, "unknown opcode"}
 	}
 	r.in, r.fin, r.op, r.mpos, r.left = true, fin, op, 0, length
 	return rest, true, nil
@@ -214,24 +215,24 @@ func (r *wsReader) readHeader(p []byte) (rest []byte, ok bool, err *wsFrameError
 
 // control handles a complete control frame: a close frame's body is
 // checked (RFC 6455 section 7.1.5 and 7.4) before fn sees it.
-func (r *wsReader) control(payload []byte, fn wsFrameFunc) (bool, *wsFrameError) {
-	if r.op == wsOpClose && len(payload) > 0 {
+func (r *frameReader) control(payload []byte, fn frameFunc) (bool, *FrameError) {
+	if r.op == OpClose && len(payload) > 0 {
 		if len(payload) == 1 {
-			return false, &wsFrameError{wsCloseProtocolError, "one-byte close body"}
+			return false, &FrameError{CloseProtocolError, "one-byte close body"}
 		}
-		if !wsValidCloseCode(int(binary.BigEndian.Uint16(payload))) {
-			return false, &wsFrameError{wsCloseProtocolError, "invalid close code"}
+		if !validCloseCode(int(binary.BigEndian.Uint16(payload))) {
+			return false, &FrameError{CloseProtocolError, "invalid close code"}
 		}
 		if !utf8.Valid(payload[2:]) {
-			return false, &wsFrameError{wsCloseInvalidData, "invalid UTF-8 in a close reason"}
+			return false, &FrameError{CloseInvalidData, "invalid UTF-8 in a close reason"}
 		}
 	}
 	return fn(r.op, payload), nil
 }
 
-// wsHeaderLen is the length of a client frame header given its second
+// headerLen is the length of a client frame header given its second
 // byte: 2, plus 2 or 8 bytes of extended length, plus the 4-byte mask key.
-func wsHeaderLen(b1 byte) int {
+func headerLen(b1 byte) int {
 	n := 2
 	switch b1 & 0x7f {
 	case 126:
@@ -245,9 +246,9 @@ func wsHeaderLen(b1 byte) int {
 	return n
 }
 
-// wsValidCloseCode reports whether a peer may send code (RFC 6455 section
+// validCloseCode reports whether a peer may send code (RFC 6455 section
 // 7.4): 1000–1003, 1007–1011 and the registered/private 3000–4999.
-func wsValidCloseCode(code int) bool {
+func validCloseCode(code int) bool {
 	switch {
 	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1011:
 		return true
@@ -255,8 +256,8 @@ func wsValidCloseCode(code int) bool {
 	return code >= 3000 && code <= 4999
 }
 
-// wsUnmask XORs b with the mask key, starting at key position pos.
-func wsUnmask(b []byte, key [4]byte, pos int) {
+// unmask XORs b with the mask key, starting at key position pos.
+func unmask(b []byte, key [4]byte, pos int) {
 	i := 0
 	if len(b) >= 8 {
 		var k [8]byte
@@ -273,25 +274,11 @@ func wsUnmask(b []byte, key [4]byte, pos int) {
 	}
 }
 
-// appendWSFrame appends one unmasked, unfragmented server frame holding
-// p: a binary frame with the raw data for a binary message, otherwise a
-// text frame with the packet's text form (RFC 6455 section 5.2).
-func appendWSFrame(dst []byte, p packet) []byte {
-	n := len(p.data)
-	op := byte(0x80 | wsOpBinary)
-	if !p.binary {
-		op = 0x80 | wsOpText
-		n++ // the type digit
-	}
-	dst = appendWSHeader(dst, op, n)
-	if !p.binary {
-		dst = append(dst, byte('0'+p.typ))
-	}
-	return append(dst, p.data...)
-}
-
-func appendWSHeader(dst []byte, b0 byte, n int) []byte {
-	dst = append(dst, b0)
+// AppendHeader appends the header of a final, unmasked server frame with
+// opcode op and an n-byte payload (RFC 6455 section 5.2); the payload
+// follows it.
+func AppendHeader(dst []byte, op byte, n int) []byte {
+	dst = append(dst, 0x80|op)
 	switch {
 	case n <= 125:
 		dst = append(dst, byte(n))
@@ -305,17 +292,17 @@ func appendWSHeader(dst []byte, b0 byte, n int) []byte {
 	return dst
 }
 
-// appendWSControl appends a server control frame (payload ≤ 125 bytes).
-func appendWSControl(dst []byte, op byte, payload []byte) []byte {
-	return append(appendWSHeader(dst, 0x80|op, len(payload)), payload...)
+// appendControl appends a server control frame (payload ≤ 125 bytes).
+func appendControl(dst []byte, op byte, payload []byte) []byte {
+	return append(AppendHeader(dst, op, len(payload)), payload...)
 }
 
-// appendWSClose appends a close frame with code (none for wsCloseNoStatus).
-func appendWSClose(dst []byte, code int) []byte {
-	if code == wsCloseNoStatus {
-		return appendWSControl(dst, wsOpClose, nil)
+// appendClose appends a close frame with code (none for CloseNoStatus).
+func appendClose(dst []byte, code int) []byte {
+	if code == CloseNoStatus {
+		return appendControl(dst, OpClose, nil)
 	}
 	var b [2]byte
 	binary.BigEndian.PutUint16(b[:], uint16(code))
-	return appendWSControl(dst, wsOpClose, b[:])
+	return appendControl(dst, OpClose, b[:])
 }

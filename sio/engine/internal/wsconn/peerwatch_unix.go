@@ -1,6 +1,6 @@
 //go:build linux || darwin || freebsd || netbsd || openbsd
 
-package engine
+package wsconn
 
 import (
 	"errors"
@@ -10,17 +10,18 @@ import (
 	"time"
 )
 
-// watchConn reports on w.closed when the peer of an HTTP connection closes
-// it while its request is being handled (a client aborting a long-poll).
+// WatchPeer reports on Gone when the peer of an HTTP connection closes it
+// while its request is being handled (a client aborting a long-poll).
 //
 // fasthttp does not read the connection while a handler runs, so the
 // watcher waits for the socket to become readable (through the runtime
 // poller) and peeks at it with MSG_PEEK, consuming nothing: end of stream
 // or an error means the client went away; data (a pipelined request)
-// ends the watch without a verdict. stop ends the watch and clears the
-// read deadline it used to wake the poller.
-func watchConn(c net.Conn) *connWatch {
-	w := &connWatch{closed: make(chan struct{}), exited: make(chan struct{})}
+// ends the watch without a verdict. Stop ends the watch: the watcher
+// waits in rc.Read, which only a deadline or a close can interrupt, so
+// Stop sets a past read deadline and clears it once the watcher is gone.
+func WatchPeer(c net.Conn) *PeerWatch {
+	w := &PeerWatch{closed: make(chan struct{}), exited: make(chan struct{})}
 	for {
 		u, ok := c.(interface{ NetConn() net.Conn }) // *tls.Conn
 		if !ok {
@@ -59,13 +60,18 @@ func watchConn(c net.Conn) *connWatch {
 	return w
 }
 
-type connWatch struct {
+// PeerWatch is a watch started by WatchPeer.
+type PeerWatch struct {
 	conn   net.Conn
 	closed chan struct{} // closed when the client has gone
 	exited chan struct{} // closed when the watcher goroutine has returned
 }
 
-func (w *connWatch) stop() {
+// Gone is closed when the peer has closed the connection.
+func (w *PeerWatch) Gone() <-chan struct{} { return w.closed }
+
+// Stop ends the watch and waits for its goroutine.
+func (w *PeerWatch) Stop() {
 	if w.conn == nil {
 		return
 	}
