@@ -11,9 +11,9 @@ import (
 
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
-	"github.com/cowrite/cowrite/storage"
 	"github.com/cowrite/cowrite/sio"
 	"github.com/cowrite/cowrite/sio/engine"
+	"github.com/cowrite/cowrite/storage"
 )
 
 // config is everything main reads from flags and the environment. Every
