@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -35,14 +36,64 @@ func decodeObject(data []byte, what string) (object, error) {
 	if data[0] != '{' {
 		return nil, badRequest(what + " must be a JSON object")
 	}
-	if obj, ok := scanObject(data); ok {
-		return obj, nil
+	obj, ok := scanObject(data)
+	if !ok {
+		if err := json.Unmarshal(data, &obj); err != nil {
+			return nil, badRequest(what + " is not valid JSON: " + err.Error())
+		}
 	}
-	var obj object
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return nil, badRequest(what + " is not valid JSON: " + err.Error())
+	if err := checkText(data); err != nil {
+		return nil, badRequest(what + " " + err.Error())
 	}
 	return obj, nil
+}
+
+// checkText refuses what encoding/json would silently turn into U+FFFD:
+// bytes that are not UTF-8, and \u escapes of lone surrogates (a high
+// surrogate not followed by an escaped low one, or a low one alone). A
+// JavaScript client that sent such a string would otherwise hold text
+// that differs from the server's. data is valid JSON, so every backslash
+// is inside a string and starts an escape.
+func checkText(data []byte) error {
+	if !utf8.Valid(data) {
+		return errors.New("is not valid UTF-8")
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if i >= len(data) || data[i] != 'u' {
+			continue
+		}
+		r := hex4(data, i+1)
+		i += 4
+		switch {
+		case r >= 0xD800 && r < 0xDC00:
+			if i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
+				if lo := hex4(data, i+3); lo >= 0xDC00 && lo < 0xE000 {
+					i += 6
+					continue
+				}
+			}
+			return errors.New("holds a lone UTF-16 surrogate (\\u escape)")
+		case r >= 0xDC00 && r < 0xE000:
+			return errors.New("holds a lone UTF-16 surrogate (\\u escape)")
+		}
+	}
+	return nil
+}
+
+// hex4 returns the value of the 4 hex digits at data[i:], -1 if they are not.
+func hex4(data []byte, i int) int {
+	if i+4 > len(data) {
+		return -1
+	}
+	v, err := strconv.ParseUint(string(data[i:i+4]), 16, 32)
+	if err != nil {
+		return -1
+	}
+	return int(v)
 }
 
 // scanObject is the fast path of decodeObject: data (trimmed, starting with
@@ -184,17 +235,15 @@ func (o object) str(name string, maxLen int) (s string, ok bool, err error) {
 	if maxLen > 0 && len(s) > maxLen {
 		return "", false, badRequest(fmt.Sprintf("%q is too long (%d bytes, at most %d)", name, len(s), maxLen))
 	}
-	if !utf8.ValidString(s) {
-		return "", false, badRequest(fmt.Sprintf("%q is not valid UTF-8", name))
-	}
 	return s, true, nil
 }
 
 // plainString returns the value of a JSON string literal without escapes
 // and with valid UTF-8 (the common case: ids, client ids) without a second
 // pass of encoding/json; ok=false for anything else, which the caller then
-// decodes with json.Unmarshal (escapes, invalid UTF-8 replaced by U+FFFD,
-// wrong types), so the result is the same either way.
+// decodes with json.Unmarshal (escapes, wrong types), so the result is the
+// same either way. decodeObject already refused invalid UTF-8 and lone
+// surrogates.
 func plainString(raw json.RawMessage) (s string, ok bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false
@@ -254,22 +303,10 @@ func (o object) docID(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := validateDocID(id); err != nil {
-		return "", err
+	if err := collab.ValidateDocID(id); err != nil {
+		return "", err // a *collab.Error, bad_request
 	}
 	return id, nil
-}
-
-// validateDocID checks an id with collab's rules and always returns a
-// *collab.Error (bad_request) on failure.
-func validateDocID(id string) error {
-	if err := collab.ValidateDocID(id); err != nil {
-		if collab.CodeOf(err) == collab.CodeInternal {
-			return badRequest(err.Error())
-		}
-		return err
-	}
-	return nil
 }
 
 // op returns the required "op" field parsed with ot.Parse; a malformed op

@@ -14,9 +14,9 @@ type SocketID string
 
 // User is how a collaborator is shown to the others in presence events.
 type User struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Color string `json:"color"`
+	ID    string
+	Name  string
+	Color string
 }
 
 // Broadcaster is how a document reaches its room; the edge implements it over
@@ -39,42 +39,43 @@ type Broadcaster interface {
 	DocDeleted(doc string)
 }
 
-// OpEvent is the payload of the server→client doc:op event.
+// OpEvent is a committed op as the edge broadcasts it (doc:op). collab's
+// types carry no json tags: the edge (api) owns the wire shapes.
 type OpEvent struct {
-	Doc     string `json:"doc"`
-	Version uint64 `json:"version"`
-	Op      ot.Op  `json:"op"`
-	Client  string `json:"client"`
+	Doc     string
+	Version uint64
+	Op      ot.Op
+	Client  string
 }
 
-// PresenceEvent is the payload of the server→client doc:presence event.
-// A nil Selection encodes as null (the collaborator left).
+// PresenceEvent is a collaborator's selection as the edge broadcasts it
+// (doc:presence). A nil Selection means the collaborator left.
 type PresenceEvent struct {
-	Doc       string         `json:"doc"`
-	Client    string         `json:"client"`
-	User      User           `json:"user"`
-	Version   uint64         `json:"version"`
-	Selection []ot.Selection `json:"selection"`
+	Doc       string
+	Client    string
+	User      User
+	Version   uint64
+	Selection []ot.Selection
 }
 
-// JoinResult is the doc:join ack (without "ok").
+// JoinResult is the state a joining socket gets (the doc:join ack).
 type JoinResult struct {
-	Doc     string  `json:"doc"`
-	Version uint64  `json:"version"`
-	Content *string `json:"content,omitempty"`
+	Doc     string
+	Version uint64
+	Content *string
 	// Ops are the ops version+1 .. Version when a version was given and they
-	// are kept; a non-nil empty slice (JSON []) when the version given is the
-	// head; nil (omitted) when Content is set.
-	Ops      []OpEvent       `json:"ops,omitzero"`
-	Presence []PresenceEvent `json:"presence"`
+	// are kept; a non-nil empty slice when the version given is the head;
+	// nil when Content is set.
+	Ops      []OpEvent
+	Presence []PresenceEvent
 }
 
 // Submission is a doc:op (or REST POST .../ops) request.
 type Submission struct {
-	Version uint64 `json:"version"`
-	Op      ot.Op  `json:"op"`
-	Client  string `json:"client"`
-	Seq     uint64 `json:"seq"`
+	Version uint64
+	Op      ot.Op
+	Client  string
+	Seq     uint64
 }
 
 // Committed is the result of a submission: the op as committed (transformed)
@@ -82,9 +83,9 @@ type Submission struct {
 // committed; Version is then the original one and Op the op as committed then
 // (nil when it is no longer available).
 type Committed struct {
-	Version   uint64 `json:"version"`
-	Op        ot.Op  `json:"op"`
-	Duplicate bool   `json:"-"`
+	Version   uint64
+	Op        ot.Op
+	Duplicate bool
 }
 
 // Hub is the registry of loaded documents. Each loaded document is owned by
