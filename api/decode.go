@@ -12,14 +12,12 @@ import (
 	"github.com/cowrite/cowrite/collab/ot"
 )
 
-// Limits on small payload fields. Documents and ops have their own limits
-// in collab.Options.
+// Limits on decoded fields that collab does not own. Client ids, titles,
+// selections, ops and documents are limited by collab.Options (one owner
+// per limit; GET /api/limits reports them).
 const (
-	maxClientLen  = 128  // bytes of a client id
-	maxTitleLen   = 1024 // bytes of a title
-	maxSelections = 100  // ranges in one presence selection
-	maxPosition   = 1 << 31
-	maxCursorLen  = 1024 // bytes of a list cursor
+	maxPosition  = 1 << 31 // a selection position, in code points
+	maxCursorLen = 1024    // bytes of a list cursor
 )
 
 // object is a decoded JSON object whose values are kept raw, so that each
@@ -332,9 +330,6 @@ func (o object) selection() ([]ot.Selection, error) {
 	if err := json.Unmarshal(o["selection"], &ranges); err != nil {
 		return nil, badRequest(`"selection" must be null or an array of {anchor, head}`)
 	}
-	if len(ranges) > maxSelections {
-		return nil, badRequest(fmt.Sprintf(`"selection" has too many ranges (%d, at most %d)`, len(ranges), maxSelections))
-	}
 	sel := make([]ot.Selection, 0, len(ranges))
 	for i, raw := range ranges {
 		r, err := decodeObject(raw, fmt.Sprintf("selection[%d]", i))
@@ -366,7 +361,7 @@ func (o object) submission() (collab.Submission, error) {
 	if err != nil {
 		return sub, err
 	}
-	client, _, err := o.str("client", maxClientLen)
+	client, _, err := o.str("client", 0)
 	if err != nil {
 		return sub, err
 	}

@@ -25,6 +25,7 @@ const (
 func (a *API) registerREST(r fiber.Router) {
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
+	r.Get("/api/limits", a.limits)
 
 	var g fiber.Router
 	if a.opts.Auth != nil {
@@ -181,7 +182,7 @@ func (a *API) createDoc(c *fiber.Ctx) error {
 				return a.fail(c, err)
 			}
 		}
-		if title, _, err = obj.str("title", maxTitleLen); err != nil {
+		if title, _, err = obj.str("title", 0); err != nil {
 			return a.fail(c, err)
 		}
 		if content, _, err = obj.str("content", 0); err != nil {
@@ -240,7 +241,7 @@ func (a *API) patchDoc(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	title, ok, err := obj.str("title", maxTitleLen)
+	title, ok, err := obj.str("title", 0)
 	if err != nil {
 		return a.fail(c, err)
 	}

@@ -132,7 +132,7 @@ func (a *API) onJoin(ctx context.Context, s *sio.Socket, p object) (any, error) 
 	} else if ok {
 		since = &v
 	}
-	client, _, err := p.str("client", maxClientLen)
+	client, _, err := p.str("client", 0)
 	if err != nil {
 		return nil, err
 	}

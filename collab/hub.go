@@ -141,6 +141,18 @@ func (h *Hub) Close(ctx context.Context) error {
 	}
 }
 
+// Options returns the options in force (defaults filled in), for the edge
+// to report its limits.
+func (h *Hub) Options() Options { return h.opts }
+
+// checkClientID enforces Options.MaxClientIDBytes.
+func (h *Hub) checkClientID(client string) error {
+	if len(client) > h.opts.MaxClientIDBytes {
+		return errorf(CodeBadRequest, "client id of %d bytes is longer than %d", len(client), h.opts.MaxClientIDBytes)
+	}
+	return nil
+}
+
 // LoadedDocs returns the number of documents loaded in memory (for metrics).
 func (h *Hub) LoadedDocs() int {
 	h.mu.Lock()
@@ -262,6 +274,9 @@ func (h *Hub) trackSocket(s SocketID, doc string, joined bool) {
 func (h *Hub) Join(ctx context.Context, doc string, s SocketID, client string, user User, since *uint64) (*JoinResult, error) {
 	if s == "" {
 		return nil, errorf(CodeBadRequest, "join needs a session")
+	}
+	if err := h.checkClientID(client); err != nil {
+		return nil, err
 	}
 	type joined struct {
 		res     *JoinResult
@@ -417,8 +432,8 @@ func (h *Hub) SetPresence(ctx context.Context, doc string, s SocketID, version u
 	if err := ValidateDocID(doc); err != nil {
 		return err
 	}
-	if len(sel) > maxSelections {
-		return errorf(CodeBadRequest, "at most %d selection ranges", maxSelections)
+	if len(sel) > h.opts.MaxSelectionRanges {
+		return errorf(CodeBadRequest, "selection has %d ranges, at most %d", len(sel), h.opts.MaxSelectionRanges)
 	}
 	for i, r := range sel {
 		if r.Anchor < 0 || r.Head < 0 {
@@ -436,5 +451,3 @@ func (h *Hub) SetPresence(ctx context.Context, doc string, s SocketID, version u
 		return ctx.Err()
 	}
 }
-
-const maxSelections = 64

@@ -45,7 +45,7 @@ func (d *sequencer) join(ctx context.Context, s SocketID, client string, user Us
 		d.h.trackSocket(s, d.id, true)
 	}
 	m.client, m.user = client, user
-	if client != "" && len(client) <= maxClientLen {
+	if client != "" {
 		// Joining with a client id claims it and makes this socket the
 		// newest (see bindClient).
 		d.joins++

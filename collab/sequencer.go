@@ -331,8 +331,8 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 		}
 	}
 	if sub.Client != "" {
-		if len(sub.Client) > maxClientLen {
-			return nil, errorf(CodeBadRequest, "client id longer than %d bytes", maxClientLen)
+		if err := d.h.checkClientID(sub.Client); err != nil {
+			return nil, err
 		}
 		if err := d.bindClient(sub.Client, s); err != nil {
 			return nil, err
@@ -748,8 +748,6 @@ func rateKey(s SocketID, client string) string {
 	}
 	return ""
 }
-
-const maxClientLen = 256
 
 // opBytes estimates the JSON size of op without encoding it.
 func opBytes(op ot.Op) int {
