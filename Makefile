@@ -42,6 +42,10 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 
+## fmt: gofmt -w every Go file
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
 ## test-go: Go unit, property and integration tests with the race detector
 test-go:
 	$(GO) test -race -timeout 20m ./...
@@ -57,6 +61,18 @@ test-e2e:
 ## bench: Go benchmarks (codecs, OT, storage, sequencer)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## fuzz: run every fuzz target of the repo for FUZZTIME each (default 10s), found with go test -list
+FUZZTIME ?= 10s
+fuzz:
+	@set -eo pipefail; \
+	targets=$$($(GO) test -list '^Fuzz' ./... | awk '/^Fuzz/ { n[++c] = $$1 } /^(ok|\?)/ { for (i = 1; i <= c; i++) print $$2 "," n[i]; c = 0 }'); \
+	[ -n "$$targets" ] || { echo "no fuzz targets found"; exit 1; }; \
+	for t in $$targets; do \
+		pkg=$${t%,*}; name=$${t#*,}; \
+		echo "== $$pkg $$name ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 ## clean: remove build outputs
 clean:

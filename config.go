@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cowrite/cowrite/api"
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/sio"
@@ -48,6 +49,11 @@ type config struct {
 	MaxQueuedPackets int
 	MaxQueuedBytes   int64
 	ConnectTimeout   time.Duration
+
+	// Limits of the document engine and the edge (apicore; GET /api/limits).
+	MaxTitleBytes      int
+	MaxClientIDBytes   int
+	MaxSelectionRanges int
 }
 
 // envName maps a flag name onto its environment variable.
@@ -66,14 +72,14 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.StringVar(&c.CORSOrigins, "cors-origins", "", "comma-separated origins allowed to call the API and Socket.IO from a browser (\"*\" = any; empty = same origin only)")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
-	fs.IntVar(&c.MaxBody, "max-body", 16<<20, "largest REST request body in bytes (larger gets 413)")
-	fs.IntVar(&c.MaxPayload, "max-payload", 1_000_000, "largest Engine.IO payload in bytes (Socket.IO messages)")
-	fs.IntVar(&c.MaxOpBytes, "max-op-bytes", 256<<10, "largest op in bytes of JSON (larger gets too_large)")
-	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 10<<20, "largest document content in bytes of UTF-8 (larger gets too_large)")
-	fs.Float64Var(&c.OpsPerSecond, "ops-per-second", 100, "ops per second per client and document, burst twice that (negative = unlimited)")
-	fs.IntVar(&c.MaxCollabs, "max-collaborators", 100, "joined sessions per document")
+	fs.IntVar(&c.MaxBody, "max-body", api.DefaultMaxBodyBytes, "largest REST request body in bytes (larger gets 413)")
+	fs.IntVar(&c.MaxPayload, "max-payload", api.DefaultMaxPayloadBytes, "largest Engine.IO payload in bytes (Socket.IO messages)")
+	fs.IntVar(&c.MaxOpBytes, "max-op-bytes", collab.DefaultMaxOpBytes, "largest op in bytes of JSON (larger gets too_large)")
+	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", collab.DefaultMaxDocBytes, "largest document content in bytes of UTF-8 (larger gets too_large)")
+	fs.Float64Var(&c.OpsPerSecond, "ops-per-second", collab.DefaultOpsPerSecond, "ops per second per client and document, burst twice that (negative = unlimited)")
+	fs.IntVar(&c.MaxCollabs, "max-collaborators", collab.DefaultMaxCollaborators, "joined sessions per document")
 	fs.IntVar(&c.SnapshotEvery, "snapshot-every", 100, "store a snapshot of a document every this many ops")
-	fs.IntVar(&c.HistoryOps, "history-ops", 1000, "committed ops kept in memory per open document (transform and catch-up)")
+	fs.IntVar(&c.HistoryOps, "history-ops", collab.DefaultHistoryOps, "committed ops kept in memory per open document (transform and catch-up)")
 	fs.IntVar(&c.Retention, "retention", 0, "ops kept on disk before a document's newest snapshot (0 = keep every op)")
 	fs.DurationVar(&c.IdleUnload, "idle-unload", time.Minute, "unload a document from memory after it has no collaborators for this long")
 	fs.BoolVar(&c.NoAutoCreate, "no-auto-create", false, "doc:join of a missing document fails with not_found instead of creating it")
@@ -89,6 +95,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.Int64Var(&c.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "bytes of messages queued for one slow client before it is disconnected (slow consumer; one larger message still goes through an empty queue)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", sio.DefaultConnectTimeout, "close a session that has not completed its Socket.IO connect within this time")
 
+	// Limits of the document engine and the edge (apicore; GET /api/limits).
+	fs.IntVar(&c.MaxTitleBytes, "max-title-bytes", collab.DefaultMaxTitleBytes, "longest document title in bytes of UTF-8 (longer gets bad_request)")
+	fs.IntVar(&c.MaxClientIDBytes, "max-client-id-bytes", collab.DefaultMaxClientIDBytes, "longest client id of doc:join, doc:op and POST ops in bytes (longer gets bad_request)")
+	fs.IntVar(&c.MaxSelectionRanges, "max-selection-ranges", collab.DefaultMaxSelectionRanges, "most ranges in one doc:presence selection (more gets bad_request)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
@@ -152,6 +162,10 @@ func (c *config) validate() error {
 	check(c.MaxQueuedPackets > 0, "--max-queued-packets must be positive")
 	check(c.MaxQueuedBytes > 0, "--max-queued-bytes must be positive")
 	check(c.ConnectTimeout > 0, "--connect-timeout must be positive")
+	// Limits of the document engine and the edge (apicore).
+	check(c.MaxTitleBytes > 0, "--max-title-bytes must be positive")
+	check(c.MaxClientIDBytes > 0, "--max-client-id-bytes must be positive")
+	check(c.MaxSelectionRanges > 0, "--max-selection-ranges must be positive")
 	mode, err := auth.ParseMode(c.AuthMode)
 	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
 	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)

@@ -93,10 +93,14 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		NoAutoCreate:     cfg.NoAutoCreate,
 		Logger:           log,
 		Observer:         m,
+		// Limits (apicore).
+		MaxTitleBytes:      cfg.MaxTitleBytes,
+		MaxClientIDBytes:   cfg.MaxClientIDBytes,
+		MaxSelectionRanges: cfg.MaxSelectionRanges,
 	}
 	cfg.Core.applyCollab(copt)
 	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), copt)
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)
@@ -199,23 +203,23 @@ func corsMiddleware(origins []string) (h fiber.Handler, err error) {
 
 // httpCode names the SPEC.md error code of an HTTP status produced by fiber
 // itself (unknown route, method not allowed, body too large).
-func httpCode(status int) string {
+func httpCode(status int) collab.Code {
 	switch status {
 	case fiber.StatusNotFound:
-		return "not_found"
+		return collab.CodeNotFound
 	case fiber.StatusRequestEntityTooLarge:
-		return "too_large"
+		return collab.CodeTooLarge
 	case fiber.StatusTooManyRequests:
-		return "rate_limited"
+		return collab.CodeRateLimited
 	case fiber.StatusUnauthorized:
-		return "unauthorized"
+		return collab.CodeUnauthorized
 	case fiber.StatusForbidden:
-		return "forbidden"
+		return collab.CodeForbidden
 	}
 	if status >= 500 {
-		return "internal"
+		return collab.CodeInternal
 	}
-	return "bad_request"
+	return collab.CodeBadRequest
 }
 
 // displayAddr turns a wildcard listen address into one a browser can open.

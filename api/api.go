@@ -18,8 +18,13 @@ import (
 // documents its default.
 type Options struct {
 	// MaxBodyBytes caps REST request bodies; larger ones get 413 too_large.
-	// Default 16 MiB. The fiber app's own BodyLimit must be at least this.
+	// Default DefaultMaxBodyBytes (16 MiB). The fiber app's own BodyLimit
+	// must be at least this.
 	MaxBodyBytes int
+	// MaxPayloadBytes is the Engine.IO payload limit of the sio server
+	// (enforced there), reported by GET /api/limits. Default
+	// DefaultMaxPayloadBytes.
+	MaxPayloadBytes int
 	// RequestTimeout bounds each hub call made by a REST request or a
 	// Socket.IO event, except a doc:op's: its ack is sent by the document
 	// once the op is durable, however long that takes. Default 30s.
@@ -102,7 +107,10 @@ func (o *Options) withDefaults() Options {
 		out = *o
 	}
 	if out.MaxBodyBytes <= 0 {
-		out.MaxBodyBytes = 16 << 20
+		out.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if out.MaxPayloadBytes <= 0 {
+		out.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
 	if out.RequestTimeout <= 0 {
 		out.RequestTimeout = 30 * time.Second

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"unicode/utf8"
@@ -11,14 +12,12 @@ import (
 	"github.com/cowrite/cowrite/collab/ot"
 )
 
-// Limits on small payload fields. Documents and ops have their own limits
-// in collab.Options.
+// Limits on decoded fields that collab does not own. Client ids, titles,
+// selections, ops and documents are limited by collab.Options (one owner
+// per limit; GET /api/limits reports them).
 const (
-	maxClientLen  = 128  // bytes of a client id
-	maxTitleLen   = 1024 // bytes of a title
-	maxSelections = 100  // ranges in one presence selection
-	maxPosition   = 1 << 31
-	maxCursorLen  = 1024 // bytes of a list cursor
+	maxPosition  = 1 << 31 // a selection position, in code points
+	maxCursorLen = 1024    // bytes of a list cursor
 )
 
 // object is a decoded JSON object whose values are kept raw, so that each
@@ -35,14 +34,64 @@ func decodeObject(data []byte, what string) (object, error) {
 	if data[0] != '{' {
 		return nil, badRequest(what + " must be a JSON object")
 	}
-	if obj, ok := scanObject(data); ok {
-		return obj, nil
+	obj, ok := scanObject(data)
+	if !ok {
+		if err := json.Unmarshal(data, &obj); err != nil {
+			return nil, badRequest(what + " is not valid JSON: " + err.Error())
+		}
 	}
-	var obj object
-	if err := json.Unmarshal(data, &obj); err != nil {
-		return nil, badRequest(what + " is not valid JSON: " + err.Error())
+	if err := checkText(data); err != nil {
+		return nil, badRequest(what + " " + err.Error())
 	}
 	return obj, nil
+}
+
+// checkText refuses what encoding/json would silently turn into U+FFFD:
+// bytes that are not UTF-8, and \u escapes of lone surrogates (a high
+// surrogate not followed by an escaped low one, or a low one alone). A
+// JavaScript client that sent such a string would otherwise hold text
+// that differs from the server's. data is valid JSON, so every backslash
+// is inside a string and starts an escape.
+func checkText(data []byte) error {
+	if !utf8.Valid(data) {
+		return errors.New("is not valid UTF-8")
+	}
+	for i := 0; i < len(data); i++ {
+		if data[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character
+		if i >= len(data) || data[i] != 'u' {
+			continue
+		}
+		r := hex4(data, i+1)
+		i += 4
+		switch {
+		case r >= 0xD800 && r < 0xDC00:
+			if i+6 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
+				if lo := hex4(data, i+3); lo >= 0xDC00 && lo < 0xE000 {
+					i += 6
+					continue
+				}
+			}
+			return errors.New("holds a lone UTF-16 surrogate (\\u escape)")
+		case r >= 0xDC00 && r < 0xE000:
+			return errors.New("holds a lone UTF-16 surrogate (\\u escape)")
+		}
+	}
+	return nil
+}
+
+// hex4 returns the value of the 4 hex digits at data[i:], -1 if they are not.
+func hex4(data []byte, i int) int {
+	if i+4 > len(data) {
+		return -1
+	}
+	v, err := strconv.ParseUint(string(data[i:i+4]), 16, 32)
+	if err != nil {
+		return -1
+	}
+	return int(v)
 }
 
 // scanObject is the fast path of decodeObject: data (trimmed, starting with
@@ -184,17 +233,15 @@ func (o object) str(name string, maxLen int) (s string, ok bool, err error) {
 	if maxLen > 0 && len(s) > maxLen {
 		return "", false, badRequest(fmt.Sprintf("%q is too long (%d bytes, at most %d)", name, len(s), maxLen))
 	}
-	if !utf8.ValidString(s) {
-		return "", false, badRequest(fmt.Sprintf("%q is not valid UTF-8", name))
-	}
 	return s, true, nil
 }
 
 // plainString returns the value of a JSON string literal without escapes
 // and with valid UTF-8 (the common case: ids, client ids) without a second
 // pass of encoding/json; ok=false for anything else, which the caller then
-// decodes with json.Unmarshal (escapes, invalid UTF-8 replaced by U+FFFD,
-// wrong types), so the result is the same either way.
+// decodes with json.Unmarshal (escapes, wrong types), so the result is the
+// same either way. decodeObject already refused invalid UTF-8 and lone
+// surrogates.
 func plainString(raw json.RawMessage) (s string, ok bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return "", false
@@ -254,29 +301,20 @@ func (o object) docID(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := validateDocID(id); err != nil {
-		return "", err
+	if err := collab.ValidateDocID(id); err != nil {
+		return "", err // a *collab.Error, bad_request
 	}
 	return id, nil
 }
 
-// validateDocID checks an id with collab's rules and always returns a
-// *collab.Error (bad_request) on failure.
-func validateDocID(id string) error {
-	if err := collab.ValidateDocID(id); err != nil {
-		if collab.CodeOf(err) == collab.CodeInternal {
-			return badRequest(err.Error())
-		}
-		return err
-	}
-	return nil
-}
-
-// op returns the required "op" field parsed with ot.Parse; a malformed op
-// is invalid_op.
+// op returns the required "op" field parsed with ot.Parse; a missing key is
+// bad_request, anything that is not a valid op (null included) invalid_op.
 func (o object) op() (ot.Op, error) {
-	if !o.present("op") {
+	if _, ok := o["op"]; !ok {
 		return nil, badRequest(`"op" is required`)
+	}
+	if isNull(o["op"]) {
+		return nil, invalidOp("op must be an array of components, not null")
 	}
 	op, err := ot.Parse(o["op"])
 	if err != nil {
@@ -294,9 +332,6 @@ func (o object) selection() ([]ot.Selection, error) {
 	var ranges []json.RawMessage
 	if err := json.Unmarshal(o["selection"], &ranges); err != nil {
 		return nil, badRequest(`"selection" must be null or an array of {anchor, head}`)
-	}
-	if len(ranges) > maxSelections {
-		return nil, badRequest(fmt.Sprintf(`"selection" has too many ranges (%d, at most %d)`, len(ranges), maxSelections))
 	}
 	sel := make([]ot.Selection, 0, len(ranges))
 	for i, raw := range ranges {
@@ -329,7 +364,7 @@ func (o object) submission() (collab.Submission, error) {
 	if err != nil {
 		return sub, err
 	}
-	client, _, err := o.str("client", maxClientLen)
+	client, _, err := o.str("client", 0)
 	if err != nil {
 		return sub, err
 	}

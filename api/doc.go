@@ -44,26 +44,37 @@
 //
 // # Concurrency
 //
-// Event handlers run on the connection's message goroutine in sio, which a
-// hub call (waiting for a durable commit) must not block. Each socket has a
-// mailbox: its events run in arrival order on one worker goroutine that
-// exists only while there is work (at most 64 queued events and ops
-// awaiting their commit, then rate_limited). The disconnect is the last
-// item of a mailbox, so it happens after the socket's pending events. A
-// doc:op does not hold the mailbox until its commit: it is handed to the
-// document (directly from the message goroutine when the mailbox is idle
-// and the document's goroutine is free, else by the worker), and the
+// sio delivers each connection's packets one at a time on one goroutine,
+// called here the dispatch goroutine; the event handlers run there, and a
+// hub call (waiting for a durable commit) must not block it. Each socket
+// has a mailbox: its events run in arrival order on the mailbox's worker
+// goroutine, started by the socket's first event and kept (idle between
+// bursts) until the disconnect has run or API.Close (at most 64 queued
+// events and ops awaiting their commit, then rate_limited). The disconnect
+// is the last item of a mailbox, so it happens after the socket's pending
+// events. A doc:op does not hold the mailbox until its commit: it is handed
+// to the document (directly from the dispatch goroutine when the mailbox is
+// idle and the document's goroutine is free, else by the worker), and the
 // document's goroutine sends the ack once the op is durable, right after
 // its broadcast. So a socket's events reach each document in order, and
-// acks of ops on different documents may arrive in another order. API.Close cancels running hub
-// calls and waits for the workers. A backup download is copied by a
-// goroutine into a pipe that fasthttp reads after the handler returned; it
-// ends when the copy is done, when the client goes away, or at Close (which
-// waits for it, so call Close before closing the database). A socket enters the document's room
-// before the hub registers its join, so that no op committed after the
-// join's version is missed; ops committed meanwhile may reach the client
-// before the join's ack, and clients must buffer doc:op events that arrive
-// before the ack and drop those whose version the ack already covers.
+// acks of ops on different documents may arrive in another order. API.Close
+// cancels running hub calls and waits for the workers. A backup download
+// is copied by a goroutine into a pipe that fasthttp reads after the
+// handler returned; it ends when the copy is done, when the client goes
+// away, or at Close (which waits for it, so call Close before closing the
+// database). A socket enters the document's room before the hub registers
+// its join, so that no op committed after the join's version is missed;
+// ops committed meanwhile may reach the client before the join's ack, and
+// clients must buffer doc:op events that arrive before the ack and drop
+// those whose version the ack already covers.
+//
+// # Files
+//
+// wire.go: the JSON shapes of every payload and body (collab's types have
+// no json tags); socket.go: the Socket.IO event handlers; mailbox.go: the
+// per-socket worker; users.go: the presence user and identity of a socket
+// (CONNECT payload, token); broadcast.go: collab.Broadcaster over sio rooms;
+// decode.go: checked decoding of JSON payloads; rest.go: the REST routes.
 //
 // # Caveats
 //

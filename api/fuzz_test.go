@@ -34,7 +34,7 @@ func FuzzDecodeSubmission(f *testing.F) {
 			return
 		}
 		if _, err := obj.docID("doc"); err == nil {
-			if err := validateDocID(mustString(t, obj["doc"])); err != nil {
+			if err := collab.ValidateDocID(mustString(t, obj["doc"])); err != nil {
 				t.Fatalf("docID accepted an invalid id: %v", err)
 			}
 		}
@@ -167,7 +167,7 @@ func TestPlainStringFallsBack(t *testing.T) {
 }
 
 // FuzzAppendOpEvent checks that the hand-written doc:op payload is valid JSON
-// with the same value encoding/json gives for collab.OpEvent.
+// with the same value encoding/json gives for opEventJSON.
 func FuzzAppendOpEvent(f *testing.F) {
 	f.Add("doc-1", "client", uint64(7), `[3,"ab",{"d":2}]`)
 	f.Add("a", "", uint64(0), `["x"]`)
@@ -177,7 +177,7 @@ func FuzzAppendOpEvent(f *testing.F) {
 		if err != nil {
 			o = ot.Op{ot.Ins("x")}
 		}
-		ev := collab.OpEvent{Doc: doc, Version: version, Op: o, Client: client}
+		ev := opEventJSON{Doc: doc, Version: version, Op: o, Client: client}
 		got := appendOpEvent(nil, ev)
 		want, err := json.Marshal(ev)
 		if err != nil {

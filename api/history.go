@@ -441,7 +441,7 @@ func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo) error {
 func (a *API) importDoc(c *fiber.Ctx) error {
 	id := strings.Clone(c.Query("id"))
 	if id != "" {
-		if err := validateDocID(id); err != nil {
+		if err := collab.ValidateDocID(id); err != nil {
 			return a.fail(c, err)
 		}
 	}
@@ -479,9 +479,6 @@ func (a *API) importDoc(c *fiber.Ctx) error {
 		return a.fail(c, &collab.Error{Code: collab.CodeBadRequest,
 			Message: fmt.Sprintf("Content-Type must be text/plain, text/markdown or %s (a history export), got %q", typeNDJSON, c.Get(fiber.HeaderContentType))})
 	}
-	if len(title) > maxTitleLen {
-		return a.fail(c, badRequest(fmt.Sprintf("query parameter \"title\" is longer than %d bytes", maxTitleLen)))
-	}
 	if err := a.authorize(auth.IdentityOf(c), auth.Create, info.ID); err != nil {
 		return a.fail(c, err)
 	}
@@ -492,7 +489,7 @@ func (a *API) importDoc(c *fiber.Ctx) error {
 		return a.fail(c, err)
 	}
 	c.Location("/api/docs/" + got.ID)
-	return c.Status(http.StatusCreated).JSON(docJSON{DocInfo: got})
+	return c.Status(http.StatusCreated).JSON(docWire(got, nil))
 }
 
 // parseHistory decodes a JSON Lines history export. Errors name the line.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
-	"github.com/cowrite/cowrite/collab/ot"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -22,35 +21,11 @@ const (
 	maxOpsLimit      = 10000
 )
 
-// docJSON is a document as REST returns it: its metadata and, where asked
-// for, its content.
-type docJSON struct {
-	collab.DocInfo
-	Content *string `json:"content,omitempty"`
-}
-
-// listJSON is the body of GET /api/docs.
-type listJSON struct {
-	Docs []collab.DocInfo `json:"docs"`
-	// Next is the cursor of the next page; "" (omitted) on the last page.
-	Next string `json:"next_cursor,omitempty"`
-}
-
-// committedJSON is the body of POST /ops and PUT /content.
-type committedJSON struct {
-	Version uint64 `json:"version"`
-	Op      ot.Op  `json:"op"`
-}
-
-// opsJSON is the body of GET /ops.
-type opsJSON struct {
-	Ops []collab.OpRecord `json:"ops"`
-}
-
 // registerREST adds the /api routes and the health probes to r.
 func (a *API) registerREST(r fiber.Router) {
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
+	r.Get("/api/limits", a.limits)
 
 	var g fiber.Router
 	if a.opts.Auth != nil {
@@ -116,7 +91,7 @@ func (a *API) reqCtx(c *fiber.Ctx) (context.Context, context.CancelFunc) {
 // reused buffers.
 func idParam(c *fiber.Ctx) (string, error) {
 	id := strings.Clone(c.Params("id"))
-	if err := validateDocID(id); err != nil {
+	if err := collab.ValidateDocID(id); err != nil {
 		return "", err
 	}
 	return id, nil
@@ -186,10 +161,11 @@ func (a *API) listDocs(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	if docs == nil {
-		docs = []collab.DocInfo{}
+	out := listJSON{Docs: make([]docJSON, len(docs)), Next: next}
+	for i, d := range docs {
+		out.Docs[i] = docWire(d, nil)
 	}
-	return c.JSON(listJSON{Docs: docs, Next: next})
+	return c.JSON(out)
 }
 
 func (a *API) createDoc(c *fiber.Ctx) error {
@@ -203,11 +179,11 @@ func (a *API) createDoc(c *fiber.Ctx) error {
 			return a.fail(c, err)
 		}
 		if obj.present("id") {
-			if err := validateDocID(id); err != nil {
+			if err := collab.ValidateDocID(id); err != nil {
 				return a.fail(c, err)
 			}
 		}
-		if title, _, err = obj.str("title", maxTitleLen); err != nil {
+		if title, _, err = obj.str("title", 0); err != nil {
 			return a.fail(c, err)
 		}
 		if content, _, err = obj.str("content", 0); err != nil {
@@ -224,7 +200,7 @@ func (a *API) createDoc(c *fiber.Ctx) error {
 		return a.fail(c, err)
 	}
 	c.Location("/api/docs/" + info.ID)
-	return c.Status(http.StatusCreated).JSON(docJSON{DocInfo: info, Content: &content})
+	return c.Status(http.StatusCreated).JSON(docWire(info, &content))
 }
 
 func (a *API) getDoc(c *fiber.Ctx) error {
@@ -254,7 +230,7 @@ func (a *API) getDoc(c *fiber.Ctx) error {
 		info.Version = version
 		info.Size = int64(len(content))
 	}
-	return c.JSON(docJSON{DocInfo: info, Content: &content})
+	return c.JSON(docWire(info, &content))
 }
 
 func (a *API) patchDoc(c *fiber.Ctx) error {
@@ -266,7 +242,7 @@ func (a *API) patchDoc(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	title, ok, err := obj.str("title", maxTitleLen)
+	title, ok, err := obj.str("title", 0)
 	if err != nil {
 		return a.fail(c, err)
 	}
@@ -279,7 +255,7 @@ func (a *API) patchDoc(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	return c.JSON(docJSON{DocInfo: info})
+	return c.JSON(docWire(info, nil))
 }
 
 func (a *API) deleteDoc(c *fiber.Ctx) error {
@@ -374,6 +350,7 @@ func (a *API) postOps(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
+	sub.Identity = identityKey(auth.IdentityOf(c), "ip:"+c.IP())
 	ctx, cancel := a.reqCtx(c)
 	defer cancel()
 	com, err := a.hub.Submit(ctx, id, "", sub)
@@ -410,14 +387,15 @@ func (a *API) getOps(c *fiber.Ctx) error {
 		if _, _, err := a.hub.Get(ctx, id); err != nil {
 			return a.fail(c, err)
 		}
-		return c.JSON(opsJSON{Ops: []collab.OpRecord{}})
+		return c.JSON(opsJSON{Ops: []opRecordJSON{}})
 	}
 	ops, err := a.hub.Ops(ctx, id, from, to, limit)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	if ops == nil {
-		ops = []collab.OpRecord{}
+	out := opsJSON{Ops: make([]opRecordJSON, len(ops))}
+	for i, o := range ops {
+		out.Ops[i] = opRecordWire(o)
 	}
-	return c.JSON(opsJSON{Ops: ops})
+	return c.JSON(out)
 }

@@ -14,8 +14,8 @@ import (
 // ValidateDocID checks a document id: 1..128 bytes of [A-Za-z0-9._~-]
 // (URL-safe without escaping), and not "." or "..". bad_request otherwise.
 func ValidateDocID(id string) error {
-	if id == "" || len(id) > 128 {
-		return errorf(CodeBadRequest, "document id must be 1 to 128 characters")
+	if id == "" || len(id) > MaxDocIDBytes {
+		return errorf(CodeBadRequest, "document id must be 1 to %d characters", MaxDocIDBytes)
 	}
 	if id == "." || id == ".." {
 		return errorf(CodeBadRequest, "document id %q is not allowed", id)
@@ -29,11 +29,9 @@ func ValidateDocID(id string) error {
 	return nil
 }
 
-const maxTitleBytes = 1024
-
-func validateTitle(title string) error {
-	if len(title) > maxTitleBytes || !utf8.ValidString(title) {
-		return errorf(CodeBadRequest, "title must be valid UTF-8 of at most %d bytes", maxTitleBytes)
+func (h *Hub) validateTitle(title string) error {
+	if len(title) > h.opts.MaxTitleBytes || !utf8.ValidString(title) {
+		return errorf(CodeBadRequest, "title must be valid UTF-8 of at most %d bytes", h.opts.MaxTitleBytes)
 	}
 	return nil
 }
@@ -136,7 +134,7 @@ func (h *Hub) List(ctx context.Context, limit int, cursor string) ([]DocInfo, st
 
 // Rename sets a document's title.
 func (h *Hub) Rename(ctx context.Context, id, title string) (DocInfo, error) {
-	if err := validateTitle(title); err != nil {
+	if err := h.validateTitle(title); err != nil {
 		return DocInfo{}, err
 	}
 	return call(ctx, h, id, func(d *sequencer) (DocInfo, error) {

@@ -27,6 +27,13 @@ const (
 	CodePreconditionFailed Code = "precondition_failed" // 412: If-Match does not match the version
 )
 
+// Codes returns every error code, for metrics labels.
+func Codes() []Code {
+	return []Code{CodeBadRequest, CodeInvalidOp, CodeNotFound, CodeNotJoined, CodeVersionAhead,
+		CodeVersionTooOld, CodeTooLarge, CodeForbidden, CodeUnauthorized, CodeRateLimited,
+		CodeInternal, CodeConflict, CodePreconditionFailed}
+}
+
 // Error is an error with a SPEC.md code and a human-readable message.
 type Error struct {
 	Code    Code

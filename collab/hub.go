@@ -14,9 +14,9 @@ type SocketID string
 
 // User is how a collaborator is shown to the others in presence events.
 type User struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Color string `json:"color"`
+	ID    string
+	Name  string
+	Color string
 }
 
 // Broadcaster is how a document reaches its room; the edge implements it over
@@ -39,42 +39,66 @@ type Broadcaster interface {
 	DocDeleted(doc string)
 }
 
-// OpEvent is the payload of the server→client doc:op event.
+// OpEvent is a committed op as the edge broadcasts it (doc:op). collab's
+// types carry no json tags: the edge (api) owns the wire shapes.
 type OpEvent struct {
-	Doc     string `json:"doc"`
-	Version uint64 `json:"version"`
-	Op      ot.Op  `json:"op"`
-	Client  string `json:"client"`
+	Doc     string
+	Version uint64
+	Op      ot.Op
+	Client  string
 }
 
-// PresenceEvent is the payload of the server→client doc:presence event.
-// A nil Selection encodes as null (the collaborator left).
+// PresenceEvent is a collaborator's selection as the edge broadcasts it
+// (doc:presence). A nil Selection means the collaborator left.
 type PresenceEvent struct {
-	Doc       string         `json:"doc"`
-	Client    string         `json:"client"`
-	User      User           `json:"user"`
-	Version   uint64         `json:"version"`
-	Selection []ot.Selection `json:"selection"`
+	Doc       string
+	Client    string
+	User      User
+	Version   uint64
+	Selection []ot.Selection
 }
 
-// JoinResult is the doc:join ack (without "ok").
+// JoinResult is the state a joining socket gets (the doc:join ack).
 type JoinResult struct {
-	Doc     string  `json:"doc"`
-	Version uint64  `json:"version"`
-	Content *string `json:"content,omitempty"`
+	Doc     string
+	Version uint64
+	Content *string
 	// Ops are the ops version+1 .. Version when a version was given and they
-	// are kept; a non-nil empty slice (JSON []) when the version given is the
-	// head; nil (omitted) when Content is set.
-	Ops      []OpEvent       `json:"ops,omitzero"`
-	Presence []PresenceEvent `json:"presence"`
+	// are kept; a non-nil empty slice when the version given is the head;
+	// nil when Content is set.
+	Ops      []OpEvent
+	Presence []PresenceEvent
 }
 
 // Submission is a doc:op (or REST POST .../ops) request.
 type Submission struct {
-	Version uint64 `json:"version"`
-	Op      ot.Op  `json:"op"`
-	Client  string `json:"client"`
-	Seq     uint64 `json:"seq"`
+	Version uint64
+	Op      ot.Op
+	Client  string
+	Seq     uint64
+	// Identity is who submits without a socket (REST): the key of its rate
+	// limit (Options.OpsPerSecond), e.g. the token subject or the remote
+	// address. A socket's submission uses its Member.Identity instead. Empty
+	// without a socket: limited per client id, or not at all without one.
+	Identity string
+}
+
+// Member is who joins a document (JoinAs).
+type Member struct {
+	// Client is the client id the socket claims (see Submit); "" for none.
+	Client string
+	// User is how the socket is shown in presence events.
+	User User
+	// Identity is who the socket acts for: the token subject, or the socket
+	// itself in open mode (the edge decides). Client ids are bound to it,
+	// and OpsPerSecond, presence updates and MaxJoinsPerIdentity count per
+	// identity. "" is anonymous (Hub.Join): any anonymous socket may take a
+	// client id over, the rate limits count per client id (else socket),
+	// and MaxJoinsPerIdentity does not apply.
+	Identity string
+	// Viewer: the socket may only read. It claims no client id, and joins
+	// only while Options.EditorReserve places are left for editors.
+	Viewer bool
 }
 
 // Committed is the result of a submission: the op as committed (transformed)
@@ -82,9 +106,9 @@ type Submission struct {
 // committed; Version is then the original one and Op the op as committed then
 // (nil when it is no longer available).
 type Committed struct {
-	Version   uint64 `json:"version"`
-	Op        ot.Op  `json:"op"`
-	Duplicate bool   `json:"-"`
+	Version   uint64
+	Op        ot.Op
+	Duplicate bool
 }
 
 // Hub is the registry of loaded documents. Each loaded document is owned by
@@ -138,6 +162,18 @@ func (h *Hub) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Options returns the options in force (defaults filled in), for the edge
+// to report its limits.
+func (h *Hub) Options() Options { return h.opts }
+
+// checkClientID enforces Options.MaxClientIDBytes.
+func (h *Hub) checkClientID(client string) error {
+	if len(client) > h.opts.MaxClientIDBytes {
+		return errorf(CodeBadRequest, "client id of %d bytes is longer than %d", len(client), h.opts.MaxClientIDBytes)
+	}
+	return nil
 }
 
 // LoadedDocs returns the number of documents loaded in memory (for metrics).
@@ -259,15 +295,28 @@ func (h *Hub) trackSocket(s SocketID, doc string, joined bool) {
 // JoinResult.Version and may reach the client before the join ack; ops with a
 // version <= the client's version are to be ignored by the client.
 func (h *Hub) Join(ctx context.Context, doc string, s SocketID, client string, user User, since *uint64) (*JoinResult, error) {
+	return h.JoinAs(ctx, doc, s, Member{Client: client, User: user}, since)
+}
+
+// JoinAs is Join with the joining socket's identity and role (see Member):
+// rate_limited when the document has Options.MaxCollaborators members, when
+// a viewer would take one of the Options.EditorReserve places kept for
+// editors, or when the identity already has Options.MaxJoinsPerIdentity
+// sockets joined. A client id held by another identity is not claimed.
+func (h *Hub) JoinAs(ctx context.Context, doc string, s SocketID, m Member, since *uint64) (*JoinResult, error) {
+	client := m.Client
 	if s == "" {
 		return nil, errorf(CodeBadRequest, "join needs a session")
+	}
+	if err := h.checkClientID(client); err != nil {
+		return nil, err
 	}
 	type joined struct {
 		res     *JoinResult
 		content *ot.Doc
 	}
 	fn := func(d *sequencer) (joined, error) {
-		r, c, err := d.join(ctx, s, client, user, since)
+		r, c, err := d.join(ctx, s, m, since)
 		return joined{r, c}, err
 	}
 	j, err := call(ctx, h, doc, fn)
@@ -431,8 +480,8 @@ func (h *Hub) SetPresence(ctx context.Context, doc string, s SocketID, version u
 	if err := ValidateDocID(doc); err != nil {
 		return err
 	}
-	if len(sel) > maxSelections {
-		return errorf(CodeBadRequest, "at most %d selection ranges", maxSelections)
+	if len(sel) > h.opts.MaxSelectionRanges {
+		return errorf(CodeBadRequest, "selection has %d ranges, at most %d", len(sel), h.opts.MaxSelectionRanges)
 	}
 	for i, r := range sel {
 		if r.Anchor < 0 || r.Head < 0 {
@@ -450,5 +499,3 @@ func (h *Hub) SetPresence(ctx context.Context, doc string, s SocketID, version u
 		return ctx.Err()
 	}
 }
-
-const maxSelections = 64

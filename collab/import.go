@@ -117,7 +117,7 @@ func (h *Hub) validateNew(id, title, content string) error {
 	if err := ValidateDocID(id); err != nil {
 		return err
 	}
-	if err := validateTitle(title); err != nil {
+	if err := h.validateTitle(title); err != nil {
 		return err
 	}
 	if !utf8.ValidString(content) {

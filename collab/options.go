@@ -5,6 +5,26 @@ import (
 	"time"
 )
 
+// Defaults of Options. Each limit is defined here once and enforced by the
+// Hub; cmd cowrite uses these as its flags' defaults, and the edge reports
+// the values in force (GET /api/limits).
+const (
+	DefaultMaxOpBytes          = 256 << 10 // Options.MaxOpBytes
+	DefaultMaxDocBytes         = 10 << 20  // Options.MaxDocBytes
+	DefaultMaxTitleBytes       = 1024      // Options.MaxTitleBytes
+	DefaultMaxClientIDBytes    = 128       // Options.MaxClientIDBytes
+	DefaultMaxSelectionRanges  = 100       // Options.MaxSelectionRanges
+	DefaultOpsPerSecond        = 100       // Options.OpsPerSecond
+	DefaultMaxCollaborators    = 100       // Options.MaxCollaborators
+	DefaultHistoryOps          = 1000      // Options.HistoryOps
+	DefaultMaxJoinsPerIdentity = 10        // Options.MaxJoinsPerIdentity
+	DefaultEditorReserve       = 10        // Options.EditorReserve
+)
+
+// MaxDocIDBytes is the length limit of a document id (ValidateDocID); it is
+// part of the id format, not configurable.
+const MaxDocIDBytes = 128
+
 // Options configure a Hub. A nil *Options, or a zero field, means the default.
 type Options struct {
 	// SnapshotEveryOps: store a snapshot after this many ops since the last
@@ -14,21 +34,39 @@ type Options struct {
 	// and deleted text plus a small per-component cost). Default 1 MiB.
 	SnapshotEveryBytes int
 	// MaxOpBytes: the (approximate JSON) size limit of one op → too_large.
-	// Default 256 KiB.
+	// Default DefaultMaxOpBytes (256 KiB).
 	MaxOpBytes int
 	// MaxDocBytes: the UTF-8 size limit of a document's content → too_large.
 	// An op that shrinks a document that is already over it is accepted.
-	// Default 10 MiB.
+	// Default DefaultMaxDocBytes (10 MiB).
 	MaxDocBytes int
-	// OpsPerSecond: ops per client id (or per socket when no client id is
-	// given) per document, a token bucket with a burst of twice the rate →
-	// rate_limited. Default 100; negative disables the limit.
+	// MaxTitleBytes: the UTF-8 size limit of a title → bad_request.
+	// Default DefaultMaxTitleBytes.
+	MaxTitleBytes int
+	// MaxClientIDBytes: the size limit of a client id (doc:join, doc:op,
+	// POST ops) → bad_request. Default DefaultMaxClientIDBytes.
+	MaxClientIDBytes int
+	// MaxSelectionRanges: ranges in one presence selection → bad_request.
+	// Default DefaultMaxSelectionRanges.
+	MaxSelectionRanges int
+	// OpsPerSecond: ops per identity (Member.Identity, else the socket;
+	// Submission.Identity over REST) per document, a token bucket with a
+	// burst of twice the rate → rate_limited. Presence updates have a bucket
+	// of their own at the same rate. Default DefaultOpsPerSecond; negative disables the limit.
 	OpsPerSecond float64
 	// MaxCollaborators: joined sockets per document; one more join gets
-	// rate_limited. Default 100.
+	// rate_limited. Default DefaultMaxCollaborators.
 	MaxCollaborators int
+	// MaxJoinsPerIdentity: sockets of one identity (Member.Identity)
+	// joined to one document; one more join gets rate_limited. Default
+	// DefaultMaxJoinsPerIdentity.
+	MaxJoinsPerIdentity int
+	// EditorReserve: places of MaxCollaborators that viewers cannot take
+	// (at most half of them); a viewer's join beyond gets rate_limited.
+	// Default DefaultEditorReserve.
+	EditorReserve int
 	// HistoryOps: durable committed ops kept in memory per loaded document
-	// (for transform, catch-up and presence). Default 1000.
+	// (for transform, catch-up and presence). Default DefaultHistoryOps.
 	HistoryOps int
 	// IdleUnload: a loaded document with no collaborators and nothing in
 	// flight is unloaded after this long. Default 1 minute.
@@ -85,26 +123,23 @@ func (o *Options) withDefaults() Options {
 	if o != nil {
 		r = *o
 	}
-	if r.SnapshotEveryOps <= 0 {
-		r.SnapshotEveryOps = 100
-	}
-	if r.SnapshotEveryBytes <= 0 {
-		r.SnapshotEveryBytes = 1 << 20
-	}
-	if r.MaxOpBytes <= 0 {
-		r.MaxOpBytes = 256 << 10
-	}
-	if r.MaxDocBytes <= 0 {
-		r.MaxDocBytes = 10 << 20
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&r.SnapshotEveryOps, 100}, {&r.SnapshotEveryBytes, 1 << 20},
+		{&r.MaxOpBytes, DefaultMaxOpBytes}, {&r.MaxDocBytes, DefaultMaxDocBytes},
+		{&r.MaxTitleBytes, DefaultMaxTitleBytes}, {&r.MaxClientIDBytes, DefaultMaxClientIDBytes},
+		{&r.MaxSelectionRanges, DefaultMaxSelectionRanges}, {&r.MaxCollaborators, DefaultMaxCollaborators},
+		{&r.HistoryOps, DefaultHistoryOps}, {&r.MaxJoinsPerIdentity, DefaultMaxJoinsPerIdentity},
+		{&r.EditorReserve, DefaultEditorReserve},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
 	}
 	if r.OpsPerSecond == 0 {
-		r.OpsPerSecond = 100
-	}
-	if r.MaxCollaborators <= 0 {
-		r.MaxCollaborators = 100
-	}
-	if r.HistoryOps <= 0 {
-		r.HistoryOps = 1000
+		r.OpsPerSecond = DefaultOpsPerSecond
 	}
 	if r.IdleUnload <= 0 {
 		r.IdleUnload = time.Minute

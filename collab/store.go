@@ -83,19 +83,19 @@ type Batch struct {
 
 // OpRecord is a committed op as stored and as listed by the REST API.
 type OpRecord struct {
-	Version uint64    `json:"version"`
-	Op      ot.Op     `json:"op"`
-	Client  string    `json:"client"`
-	Seq     uint64    `json:"seq"`
-	Time    time.Time `json:"time"`
+	Version uint64
+	Op      ot.Op
+	Client  string
+	Seq     uint64
+	Time    time.Time
 }
 
 // DocInfo is a document's metadata.
 type DocInfo struct {
-	ID      string    `json:"id"`
-	Title   string    `json:"title"`
-	Version uint64    `json:"version"`
-	Size    int64     `json:"size"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	ID      string
+	Title   string
+	Version uint64
+	Size    int64
+	Created time.Time
+	Updated time.Time
 }

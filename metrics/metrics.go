@@ -44,6 +44,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cowrite/cowrite/collab"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -56,13 +57,6 @@ const (
 	TransportPolling   = "polling"
 	TransportWebSocket = "websocket"
 )
-
-// errorCodes are the SPEC.md error codes; other codes count as "other".
-var errorCodes = []string{
-	"bad_request", "invalid_op", "not_found", "not_joined", "version_ahead",
-	"version_too_old", "too_large", "forbidden", "unauthorized", "rate_limited",
-	"internal", "conflict", "precondition_failed",
-}
 
 // Metrics is the set of Cowrite metrics. Create it with New; a nil
 // *Metrics is a valid no-op.
@@ -137,8 +131,9 @@ func New() *Metrics {
 		Help: "Errors returned to clients, by error code.",
 	}, []string{"code"})
 	m.errorsByCode = map[string]prometheus.Counter{}
-	for _, c := range append(errorCodes, "other") {
-		m.errorsByCode[c] = m.errors.WithLabelValues(c)
+	// The SPEC.md error codes (collab owns the list); others count as "other".
+	for _, c := range append(collab.Codes(), "other") {
+		m.errorsByCode[string(c)] = m.errors.WithLabelValues(string(c))
 	}
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "http_requests_total",
