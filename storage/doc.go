@@ -95,6 +95,11 @@
 //	                           uvarint n, n × (uvarint len, op record as in
 //	                           ops/); the n versions end at version
 //
+//	outbox*                    the webhook outbox, when enabled (see
+//	                           EnableOutbox and outbox.go): queued events,
+//	                           pending debounced updates; written in the
+//	                           transaction of the commit that caused them
+//
 // Integers in keys are big-endian so cursors iterate in version order.
 // The metadata and dedupe entries in docs/ are as of the last checkpoint.
 // bbolt runs with NoFreelistSync and the hashmap freelist (faster commits;

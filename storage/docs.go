@@ -82,6 +82,9 @@ func (db *DB) CreateDoc(ctx context.Context, meta DocMeta, content string) (DocM
 		if err := b.Bucket(bktSnaps).Put(u64(0), []byte(content)); err != nil {
 			return abort(err)
 		}
+		if err := db.outbox.Load().created(tx, bt.now, meta); err != nil { // outbox.go
+			return abort(err)
+		}
 		return abort(putMeta(tx, b, DocMeta{}, meta))
 	})
 	if err != nil {
@@ -146,6 +149,9 @@ func (db *DB) DeleteDoc(ctx context.Context, id string) error {
 		// them: they name an incarnation that no longer exists.
 		bt.docs[id] = nil
 		if err := tx.Bucket(bktUpdated).Delete(updatedKey(m.Updated, id)); err != nil {
+			return abort(err)
+		}
+		if err := db.outbox.Load().deleted(tx, bt.now, id); err != nil { // outbox.go
 			return abort(err)
 		}
 		return abort(tx.Bucket(bktDocs).DeleteBucket([]byte(id)))
