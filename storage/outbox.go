@@ -225,9 +225,13 @@ func (db *DB) OutboxAck(ctx context.Context, seq uint64) error {
 // costs at most one queued doc.updated per document. It returns the
 // earliest time another pending update becomes due (zero if none is
 // waiting for time only).
-func (db *DB) OutboxFlush(ctx context.Context, now time.Time, debounce time.Duration) (next time.Time, err error) {
-	err = db.write(ctx, func(tx *bolt.Tx, bt *batch) error {
-		next = time.Time{}
+func (db *DB) OutboxFlush(ctx context.Context, now time.Time, debounce time.Duration) (time.Time, error) {
+	// The write may still run after ctx ended and write returned: its
+	// result travels through a channel, never through a shared variable.
+	res := make(chan time.Time, 1)
+	err := db.write(ctx, func(tx *bolt.Tx, bt *batch) error {
+		var next time.Time
+		defer func() { res <- next }()
 		o := db.outbox.Load()
 		if o == nil {
 			return fmt.Errorf("%w: the outbox is not enabled", ErrInvalid)
@@ -263,7 +267,10 @@ func (db *DB) OutboxFlush(ctx context.Context, now time.Time, debounce time.Dura
 		}
 		return nil
 	})
-	return next, err
+	if err != nil {
+		return time.Time{}, err
+	}
+	return <-res, nil
 }
 
 // begin starts accounting for tx (once per transaction).
