@@ -51,6 +51,9 @@ type opsJSON struct {
 func (a *API) registerREST(r fiber.Router) {
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
+	// The API description and its reference page are public (openapi.go).
+	r.Get("/api/openapi.json", a.openAPI)
+	r.Get("/api/reference", a.reference)
 
 	var g fiber.Router
 	if a.opts.Auth != nil {
@@ -68,6 +71,9 @@ func (a *API) registerREST(r fiber.Router) {
 	g.Post("/docs/:id/ops", a.postOps)
 	g.Get("/docs/:id/ops", a.getOps)
 	g.Get("/admin/backup", a.backup)
+	// Integration (change feed, merging edits): events.go, merge.go.
+	g.Get("/docs/:id/events", a.getEvents)
+	g.Patch("/docs/:id/content", a.patchContent)
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, &collab.Error{Code: collab.CodeNotFound, Message: "no such API route: " + c.Method() + " " + c.Path()})
 	})
