@@ -59,6 +59,11 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		return fmt.Errorf("authentication: %w", err)
 	}
 	m := metrics.New()
+	stopWebhooks, err := startWebhooks(cfg, db, m, log) // integ.go
+	if err != nil {
+		return err
+	}
+	defer stopWebhooks()
 
 	io := sio.NewServer(&sio.Options{
 		Engine: &engine.Options{
@@ -75,7 +80,8 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:   log,
 		Observer: m, // sockets (every namespace), rooms, broadcast fan-out
 	})
-	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), &collab.Options{
+	feed := newFeed(cfg, api.NewBroadcaster(io)) // the change feed (integ.go)
+	hub := collab.NewHub(boltstore.New(db), feed, &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,
 		MaxOpBytes:       cfg.MaxOpBytes,
 		MaxDocBytes:      cfg.MaxDocBytes,
@@ -87,7 +93,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:           log,
 		Observer:         m,
 	})
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup, Feed: feed})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)
@@ -127,6 +133,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	a.SetDraining()
+	feed.Close() // ends change-feed streams, which HTTP shutdown waits for
 	io.Close()
 	if err := app.ShutdownWithContext(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
@@ -136,6 +143,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		log.Error("closing documents", "err", err)
 		runErr = errors.Join(runErr, fmt.Errorf("closing documents: %w", err))
 	}
+	stopWebhooks()
 	dbClosed = true
 	if err := db.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("closing data file: %w", err))
