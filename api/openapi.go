@@ -35,5 +35,8 @@ func (a *API) reference(c *fiber.Ctx) error {
 		return c.Send(redocJS)
 	}
 	c.Set(fiber.HeaderContentType, "text/html; charset=utf-8")
+	// Nothing but this server: Redoc's footer would fetch a logo from its
+	// CDN otherwise (the image then fails and is hidden).
+	c.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'")
 	return c.Send(referencePage)
 }
