@@ -78,10 +78,10 @@ type Conn struct {
 	done       chan struct{} // closed when the connection failed or was closed
 	readerDone chan struct{} // closed when the reader goroutine returned
 	mu         sync.Mutex    // guards the fields below
-	acks map[uint64]func(json.RawMessage)
-	next uint64
-	docs map[string]*Doc
-	err  error // why the connection ended
+	acks       map[uint64]func(json.RawMessage)
+	next       uint64
+	docs       map[string]*Doc
+	err        error // why the connection ended
 }
 
 // Dial connects to the server at base (http://host:port or ws://host:port;
