@@ -10,6 +10,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/cowrite/cowrite/api"
+	"github.com/cowrite/cowrite/auth"
 )
 
 // sseEvent is one Server-Sent Event.
@@ -266,4 +270,36 @@ func TestPatchContentMerges(t *testing.T) {
 			t.Fatalf("PATCH %v: %s, want %s", tc.body, r.body, tc.code)
 		}
 	}
+}
+
+// TestEventsAuth: the feed is a read (viewer); PATCH content is a write;
+// the description and its page are public.
+func TestEventsAuth(t *testing.T) {
+	secret := []byte(strings.Repeat("k", 32))
+	authn, err := auth.New(&auth.Options{Mode: auth.Token, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(t, &api.Options{Auth: authn}, nil)
+	mint := func(c auth.Claims) string {
+		tok, err := auth.Mint(secret, c, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "Bearer " + tok
+	}
+	editor := mint(auth.Claims{Subject: "ed", Docs: map[string]auth.Role{"a": auth.RoleEditor}})
+	viewer := mint(auth.Claims{Subject: "vi", Docs: map[string]auth.Role{"a": auth.RoleViewer}})
+	expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "a"}, "Authorization", editor), 201)
+
+	expectStatus(t, s.do(t, "GET", "/api/docs/a/events", nil), 401)
+	expectStatus(t, s.do(t, "GET", "/api/docs/a/events?from=5", nil, "Authorization", mint(auth.Claims{Subject: "x", Docs: map[string]auth.Role{"b": auth.RoleViewer}})), 403)
+	st := openEvents(t, s.url+"/api/docs/a/events?from=0", "Authorization", viewer)
+	expectStatus(t, s.do(t, "PATCH", "/api/docs/a/content", map[string]any{"version": 0, "content": "v"}, "Authorization", viewer), 403)
+	expectStatus(t, s.do(t, "PATCH", "/api/docs/a/content", map[string]any{"version": 0, "content": "e"}, "Authorization", editor), 200)
+	if v, data := st.nextOp(t); v != 1 || fmt.Sprint(data["op"]) != "[e]" {
+		t.Fatalf("viewer's stream: %d %v", v, data)
+	}
+	expectStatus(t, s.do(t, "GET", "/api/openapi.json", nil), 200)
+	expectStatus(t, s.do(t, "GET", "/api/reference", nil), 200)
 }

@@ -398,6 +398,12 @@ func (d *Dispatcher) deliver(ev storage.OutboxEvent) error {
 	}
 	if err := d.store.OutboxAck(d.ctx, ev.Seq); err != nil {
 		d.log.Error("webhook outbox ack failed; the event will be sent again", "id", ev.ID, "err", err)
+		t := time.NewTimer(d.opts.RetryBase) // not in a tight loop while the store fails
+		select {
+		case <-t.C:
+		case <-d.ctx.Done():
+			t.Stop()
+		}
 		return err
 	}
 	return nil
