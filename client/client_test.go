@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
@@ -142,5 +143,64 @@ func TestErrors(t *testing.T) {
 	c.Close()
 	if _, err := c.Open(ctx, "e"); !errors.Is(err, client.ErrClosed) {
 		t.Fatalf("Open after Close = %v, want ErrClosed", err)
+	}
+}
+
+// TestReconnect: edits made while the server is down are sent after it is
+// back (same address and data), and live ops flow again.
+func TestReconnect(t *testing.T) {
+	dir := t.TempDir()
+	url, stop := startServerAt(dir, "127.0.0.1:0")
+	ctx := context.Background()
+	a, err := client.Dial(ctx, url, &client.Options{Reconnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	da, err := a.Open(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := da.Insert(0, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := da.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := da.Insert(1, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := da.Insert(2, "c"); err != nil {
+		t.Fatal(err)
+	}
+	url2, stop2 := startServerAt(dir, strings.TrimPrefix(url, "http://"))
+	defer stop2()
+	if url2 != url {
+		t.Fatalf("restarted on %s, not %s", url2, url)
+	}
+	if err := da.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if da.Text() != "abc" || da.Version() < 2 {
+		t.Fatalf("after reconnect: %q at %d", da.Text(), da.Version())
+	}
+	b, err := client.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	db, err := b.Open(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.Text() != "abc" || db.Version() != da.Version() {
+		t.Fatalf("server has %q at %d, client %q at %d", db.Text(), db.Version(), da.Text(), da.Version())
+	}
+	if err := db.Insert(0, ">"); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := da.Next(ctx); err != nil || da.Text() != ">abc" {
+		t.Fatalf("live after reconnect: %+v %v, text %q", ch, err, da.Text())
 	}
 }

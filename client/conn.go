@@ -27,10 +27,17 @@
 //
 // # Caveats
 //
-// There is no automatic reconnect: when the connection fails, every Doc's
-// Err reports it and its pending edits (Doc.Pending) are not retried by
-// this package. Only WebSocket is spoken (no long-polling), and only the
-// main namespace.
+// With Options.Reconnect, a lost connection is dialed again (backoff from
+// 100 ms doubling to 5 s, with jitter) and every open Doc rejoins with its
+// version and client id: the catch-up ops are transformed in as remote ops
+// (its own op in flight, if the server committed it before the loss, counts
+// as its ack), then the op in flight is resent with the same seq (the
+// server dedupes it) and the buffer follows. Edits made while disconnected
+// are buffered. Only if the server answers the rejoin with the content
+// instead of ops (the gap is no longer kept) while edits are pending does
+// the Doc fail (Err) rather than guess. Without Reconnect, a lost
+// connection fails every Doc. Only WebSocket is spoken (no long-polling),
+// and only the main namespace.
 package client
 
 import (
@@ -38,6 +45,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,7 +64,18 @@ type Options struct {
 	Name, Color string
 	// Header is added to the WebSocket handshake (e.g. Origin).
 	Header http.Header
+	// Reconnect dials again when the connection is lost (see the package
+	// doc). Default false: a lost connection fails every Doc.
+	Reconnect bool
 }
+
+// ErrDisconnected fails calls (Open, SetSelection, Close) whose ack was
+// lost with the connection; with Options.Reconnect the Conn is dialing
+// again.
+var ErrDisconnected = errors.New("cowrite: disconnected")
+
+// ackFunc receives an ack's first argument, or the error that lost it.
+type ackFunc func(raw json.RawMessage, err error)
 
 // Error is a failure answered by the server: {code, message}.
 type Error struct {
@@ -72,13 +91,18 @@ var ErrClosed = errors.New("cowrite: connection closed")
 
 // Conn is one connection to a Cowrite server.
 type Conn struct {
-	ws  *websocket.Conn
-	wmu sync.Mutex // serializes writes to ws
+	url    string // ws(s)://host/socket.io/?EIO=4&transport=websocket
+	opts   Options
+	ctx    context.Context // canceled by Close: stops redialing
+	cancel context.CancelFunc
 
-	done       chan struct{} // closed when the connection failed or was closed
+	wmu sync.Mutex      // serializes writes; guards ws
+	ws  *websocket.Conn // the current connection (the reader swaps it)
+
+	done       chan struct{} // closed when the connection failed for good or was closed
 	readerDone chan struct{} // closed when the reader goroutine returned
 	mu         sync.Mutex    // guards the fields below
-	acks       map[uint64]func(json.RawMessage)
+	acks       map[uint64]ackFunc
 	next       uint64
 	docs       map[string]*Doc
 	err        error // why the connection ended
@@ -107,29 +131,42 @@ func Dial(ctx context.Context, base string, opts *Options) (*Conn, error) {
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/") + "/socket.io/"
 	u.RawQuery = "EIO=4&transport=websocket"
-	ws, _, err := websocket.DefaultDialer.DialContext(ctx, u.String(), o.Header)
+	c := &Conn{url: u.String(), opts: o, done: make(chan struct{}), readerDone: make(chan struct{}),
+		acks: map[uint64]ackFunc{}, docs: map[string]*Doc{}}
+	ws, err := c.dial(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("cowrite: dial %s: %w", u, err)
+		return nil, err
 	}
-	c := &Conn{ws: ws, done: make(chan struct{}), readerDone: make(chan struct{}), acks: map[uint64]func(json.RawMessage){}, docs: map[string]*Doc{}}
-	if err := c.handshake(ctx, o); err != nil {
+	c.ws = ws
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	go c.read(ws)
+	return c, nil
+}
+
+// dial opens a WebSocket and completes the Socket.IO CONNECT on it.
+func (c *Conn) dial(ctx context.Context) (*websocket.Conn, error) {
+	ws, _, err := websocket.DefaultDialer.DialContext(ctx, c.url, c.opts.Header)
+	if err != nil {
+		return nil, fmt.Errorf("cowrite: dial %s: %w", c.url, err)
+	}
+	if err := handshake(ctx, ws, c.opts); err != nil {
 		ws.Close()
 		return nil, err
 	}
-	go c.read()
-	return c, nil
+	return ws, nil
 }
 
 var timeZero time.Time
 
 // handshake reads the Engine.IO open packet, sends the Socket.IO CONNECT
 // with the auth payload and waits for its answer.
-func (c *Conn) handshake(ctx context.Context, o Options) error {
+func handshake(ctx context.Context, ws *websocket.Conn, o Options) error {
 	if dl, ok := ctx.Deadline(); ok {
-		_ = c.ws.SetReadDeadline(dl)
-		defer c.ws.SetReadDeadline(timeZero)
+		_ = ws.SetReadDeadline(dl)
+		defer ws.SetReadDeadline(timeZero)
 	}
-	_, msg, err := c.ws.ReadMessage()
+	write := func(msg []byte) error { return ws.WriteMessage(websocket.TextMessage, msg) }
+	_, msg, err := ws.ReadMessage()
 	if err != nil || len(msg) == 0 || msg[0] != '0' {
 		return fmt.Errorf("cowrite: no Engine.IO open packet (%q): %v", msg, err)
 	}
@@ -140,17 +177,17 @@ func (c *Conn) handshake(ctx context.Context, o Options) error {
 		}
 	}
 	payload, _ := json.Marshal(auth)
-	if err := c.write(append([]byte("40"), payload...)); err != nil {
+	if err := write(append([]byte("40"), payload...)); err != nil {
 		return err
 	}
 	for {
-		_, msg, err := c.ws.ReadMessage()
+		_, msg, err := ws.ReadMessage()
 		if err != nil {
 			return fmt.Errorf("cowrite: connect: %w", err)
 		}
 		switch {
 		case string(msg) == "2": // ping before the CONNECT answer
-			if err := c.write([]byte("3")); err != nil {
+			if err := write([]byte("3")); err != nil {
 				return err
 			}
 		case strings.HasPrefix(string(msg), "40"):
@@ -174,8 +211,8 @@ func (c *Conn) write(msg []byte) error {
 }
 
 // emit sends event with payload; onAck (nil: no ack asked) runs on the
-// reader with the ack's first argument.
-func (c *Conn) emit(event string, payload any, onAck func(json.RawMessage)) error {
+// reader with the ack's first argument, or with the error that lost it.
+func (c *Conn) emit(event string, payload any, onAck ackFunc) error {
 	data, err := json.Marshal([]any{event, payload})
 	if err != nil {
 		return err
@@ -198,13 +235,17 @@ func (c *Conn) emit(event string, payload any, onAck func(json.RawMessage)) erro
 
 // call emits and waits for the ack.
 func (c *Conn) call(ctx context.Context, event string, payload any) (json.RawMessage, error) {
-	ch := make(chan json.RawMessage, 1)
-	if err := c.emit(event, payload, func(r json.RawMessage) { ch <- r }); err != nil {
+	type res struct {
+		raw json.RawMessage
+		err error
+	}
+	ch := make(chan res, 1)
+	if err := c.emit(event, payload, func(r json.RawMessage, err error) { ch <- res{r, err} }); err != nil {
 		return nil, err
 	}
 	select {
 	case r := <-ch:
-		return r, nil
+		return r.raw, r.err
 	case <-c.done:
 		return nil, c.Err()
 	case <-ctx.Done():
@@ -233,20 +274,87 @@ func ackResult(raw json.RawMessage, v any) error {
 	return nil
 }
 
-// read is the reader goroutine.
-func (c *Conn) read() {
+// read is the reader goroutine: it reads ws until it fails, then, with
+// Options.Reconnect, dials again and rejoins the documents.
+func (c *Conn) read(ws *websocket.Conn) {
 	defer close(c.readerDone)
-	var err error
 	for {
-		var msg []byte
-		if _, msg, err = c.ws.ReadMessage(); err != nil {
-			break
+		var err error
+		for {
+			var msg []byte
+			if _, msg, err = ws.ReadMessage(); err != nil {
+				break
+			}
+			if err = c.handle(msg); err != nil {
+				break
+			}
 		}
-		if err = c.handle(msg); err != nil {
-			break
+		if !c.opts.Reconnect || c.ctx.Err() != nil {
+			c.fail(fmt.Errorf("%w: %v", ErrClosed, err))
+			return
+		}
+		c.disconnected()
+		if ws = c.redial(); ws == nil {
+			c.fail(ErrClosed)
+			return
+		}
+		c.mu.Lock()
+		docs := make([]*Doc, 0, len(c.docs))
+		for _, d := range c.docs {
+			docs = append(docs, d)
+		}
+		c.mu.Unlock()
+		for _, d := range docs {
+			d.rejoin()
 		}
 	}
-	c.fail(fmt.Errorf("%w: %v", ErrClosed, err))
+}
+
+// disconnected fails the acks the lost connection took with it and puts
+// the documents in the rejoining state (their edits are held).
+func (c *Conn) disconnected() {
+	c.mu.Lock()
+	acks := c.acks
+	c.acks = map[uint64]ackFunc{}
+	docs := make([]*Doc, 0, len(c.docs))
+	for _, d := range c.docs {
+		docs = append(docs, d)
+	}
+	c.mu.Unlock()
+	for _, d := range docs {
+		d.disconnected()
+	}
+	for _, f := range acks {
+		f(nil, ErrDisconnected)
+	}
+}
+
+// redial dials until it succeeds (the new connection is installed) or
+// Close; nil then.
+func (c *Conn) redial() *websocket.Conn {
+	wait := 100 * time.Millisecond
+	for {
+		t := time.NewTimer(time.Duration(float64(wait) * (0.8 + 0.4*rand.Float64())))
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil
+		}
+		ws, err := c.dial(c.ctx)
+		if err == nil {
+			c.wmu.Lock()
+			if c.ctx.Err() != nil { // Close raced the dial
+				c.wmu.Unlock()
+				ws.Close()
+				return nil
+			}
+			c.ws = ws
+			c.wmu.Unlock()
+			return ws
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // packet is a decoded server packet (the kinds this client handles).
@@ -311,7 +419,7 @@ func (c *Conn) handle(msg []byte) error {
 		delete(c.acks, p.ack)
 		c.mu.Unlock()
 		if f != nil {
-			f(p.args[0])
+			f(p.args[0], nil)
 		}
 	case 'e':
 		c.mu.Lock()
@@ -335,15 +443,22 @@ func (c *Conn) fail(err error) {
 	for _, d := range c.docs {
 		docs = append(docs, d)
 	}
-	c.acks = map[uint64]func(json.RawMessage){}
+	acks := c.acks
+	c.acks = map[uint64]ackFunc{}
 	c.mu.Unlock()
+	c.wmu.Lock()
 	_ = c.ws.Close()
+	c.wmu.Unlock()
 	for _, d := range docs {
 		d.failed(err)
 	}
+	for _, f := range acks {
+		f(nil, err)
+	}
 }
 
-// Err returns why the connection ended, or nil while it is up.
+// Err returns why the connection ended, or nil while it is up (or, with
+// Options.Reconnect, dialing again).
 func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -352,6 +467,7 @@ func (c *Conn) Err() error {
 
 // Close closes the connection and waits for its reader. Idempotent.
 func (c *Conn) Close() error {
+	c.cancel()
 	c.fail(ErrClosed)
 	<-c.readerDone
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
 )
 
@@ -68,6 +69,14 @@ func randomClientID() string {
 	return "go-" + hex.EncodeToString(b[:])
 }
 
+// joinAck is a doc:join ack: content, or the ops since the version given.
+type joinAck struct {
+	Version  uint64     `json:"version"`
+	Content  *string    `json:"content"`
+	Ops      *[]opEvent `json:"ops"`
+	Presence []Presence `json:"presence"`
+}
+
 // Open joins the document id (the server creates it unless it runs with
 // --no-auto-create) and returns it with its current text.
 func (c *Conn) Open(ctx context.Context, id string) (*Doc, error) {
@@ -83,14 +92,13 @@ func (c *Conn) Open(ctx context.Context, id string) (*Doc, error) {
 	}
 	c.docs[id] = d
 	c.mu.Unlock()
-	raw, err := c.call(ctx, "doc:join", map[string]string{"doc": id})
-	var ack struct {
-		Version  uint64     `json:"version"`
-		Content  string     `json:"content"`
-		Presence []Presence `json:"presence"`
-	}
+	raw, err := c.call(ctx, "doc:join", map[string]string{"doc": id, "client": d.client})
+	var ack joinAck
 	if err == nil {
 		err = ackResult(raw, &ack)
+	}
+	if err == nil && ack.Content == nil {
+		err = fmt.Errorf("cowrite: join of %q answered without content", id)
 	}
 	if err != nil {
 		c.mu.Lock()
@@ -100,16 +108,82 @@ func (c *Conn) Open(ctx context.Context, id string) (*Doc, error) {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.text, d.version, d.joined = ot.NewDoc(ack.Content), ack.Version, true
+	d.text = ot.NewDoc(*ack.Content)
+	d.joinedLocked(ack)
+	return d, nil
+}
+
+// joinedLocked applies a join's ack: the content (first join) or the ops
+// since d.version (rejoin), then the ops that arrived before the ack; then
+// it resends the op in flight and the buffer.
+func (d *Doc) joinedLocked(ack joinAck) {
+	switch {
+	case ack.Ops != nil:
+		for _, ev := range *ack.Ops {
+			d.remoteLocked(ev)
+		}
+	case d.text.String() == *ack.Content && d.version == ack.Version:
+	case d.sent || d.buffered:
+		d.err = fmt.Errorf("cowrite: the server no longer keeps the ops since version %d and local edits are pending: reopen the document", d.version)
+	default: // rebase on the content
+		op := collab.DiffOp(d.text.String(), *ack.Content)
+		d.text, d.version = ot.NewDoc(*ack.Content), ack.Version
+		if len(op) > 0 {
+			d.changes = append(d.changes, Change{Version: ack.Version, Op: op})
+		}
+	}
+	d.version = max(d.version, ack.Version)
+	clear(d.presence)
 	for _, p := range ack.Presence {
 		d.presence[p.Client] = p
 	}
-	// Ops broadcast before the ack: drop those the content holds.
+	// Ops broadcast before the ack: drop those the ack covers.
 	for _, ev := range d.early {
 		d.remoteLocked(ev)
 	}
 	d.early = nil
-	return d, nil
+	d.joined = true
+	if d.sent {
+		d.sendLocked()
+	}
+	d.flushLocked()
+	d.notifyLocked()
+}
+
+// disconnected holds the document's edits until it rejoined.
+func (d *Doc) disconnected() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.joined = false
+	d.notifyLocked()
+}
+
+// rejoin joins again on a new connection, from d.version.
+func (d *Doc) rejoin() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.err != nil {
+		return
+	}
+	payload := map[string]any{"doc": d.id, "version": d.version, "client": d.client}
+	_ = d.c.emit("doc:join", payload, func(raw json.RawMessage, err error) {
+		if err != nil {
+			return // lost again: the next connection rejoins
+		}
+		var ack joinAck
+		err = ackResult(raw, &ack)
+		if err == nil && ack.Content == nil && ack.Ops == nil {
+			err = fmt.Errorf("cowrite: rejoin of %q answered without content or ops", d.id)
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		if err != nil {
+			d.err = fmt.Errorf("cowrite: rejoin: %w", err)
+			d.notifyLocked()
+			return
+		}
+		d.joinedLocked(ack)
+	})
 }
 
 // ID returns the document id.
@@ -215,21 +289,31 @@ func (d *Doc) Apply(op ot.Op) error {
 
 // flushLocked sends the buffer when nothing is in flight.
 func (d *Doc) flushLocked() {
-	if d.sent || !d.buffered || d.err != nil {
+	if d.sent || !d.buffered || d.err != nil || !d.joined {
 		return
 	}
 	d.seq++
 	d.inflight, d.sent, d.sentSeq = d.buffer, true, d.seq
 	d.buffer, d.buffered = nil, false
-	seq := d.seq
+	d.sendLocked()
+}
+
+// sendLocked sends the op in flight (again, after a reconnect: same seq,
+// based on the version it is now transformed to).
+func (d *Doc) sendLocked() {
+	seq := d.sentSeq
 	payload := map[string]any{"doc": d.id, "version": d.version, "op": d.inflight, "client": d.client, "seq": seq}
-	if err := d.c.emit("doc:op", payload, func(raw json.RawMessage) { d.acked(raw, seq) }); err != nil {
+	err := d.c.emit("doc:op", payload, func(raw json.RawMessage, err error) { d.acked(raw, err, seq) })
+	if err != nil && !d.c.opts.Reconnect {
 		d.err = err
 	}
 }
 
 // acked handles the ack of the op in flight (on the reader).
-func (d *Doc) acked(raw json.RawMessage, seq uint64) {
+func (d *Doc) acked(raw json.RawMessage, lost error, seq uint64) {
+	if lost != nil {
+		return // the connection went: the rejoin resends it
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if !d.sent || seq != d.sentSeq {
@@ -244,8 +328,8 @@ func (d *Doc) acked(raw json.RawMessage, seq uint64) {
 		d.notifyLocked()
 		return
 	}
-	// Every op committed before ours was broadcast to us before this ack.
-	d.version = ack.Version
+	// Every op committed before ours was sent to us before this ack.
+	d.version = max(d.version, ack.Version)
 	d.inflight, d.sent = nil, false
 	d.flushLocked()
 	d.notifyLocked()
@@ -267,6 +351,7 @@ func (d *Doc) event(name string, raw json.RawMessage) {
 			return
 		}
 		d.remoteLocked(ev)
+		d.flushLocked() // it may have been the ack of our op in flight
 	case "doc:presence":
 		var p Presence
 		if json.Unmarshal(raw, &p) == nil {
@@ -294,6 +379,13 @@ func (d *Doc) remoteLocked(ev opEvent) {
 	}
 	if ev.Version != d.version+1 {
 		d.err = fmt.Errorf("cowrite: missed ops: got version %d at version %d", ev.Version, d.version)
+		return
+	}
+	if d.sent && ev.Client == d.client {
+		// Our op in flight, committed before the connection was lost (in
+		// a rejoin's catch-up, or broadcast to the new socket): its ack.
+		d.version = ev.Version
+		d.inflight, d.sent = nil, false
 		return
 	}
 	op := ev.Op

@@ -31,6 +31,12 @@ func startServer() (url string, stop func()) {
 	if err != nil {
 		panic(err)
 	}
+	url, stopAt := startServerAt(dir, "127.0.0.1:0")
+	return url, func() { stopAt(); _ = os.RemoveAll(dir) }
+}
+
+// startServerAt serves the data in dir on addr.
+func startServerAt(dir, addr string) (url string, stop func()) {
 	db, err := storage.Open(filepath.Join(dir, "cowrite.db"), &storage.Options{NoSync: true})
 	if err != nil {
 		panic(err)
@@ -41,7 +47,7 @@ func startServer() (url string, stop func()) {
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	io.Mount(app, "/socket.io/")
 	a.Register(app)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		panic(err)
 	}
@@ -56,6 +62,5 @@ func startServer() (url string, stop func()) {
 		defer cancel()
 		_ = hub.Close(ctx)
 		_ = db.Close()
-		_ = os.RemoveAll(dir)
 	}
 }
