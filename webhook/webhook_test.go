@@ -299,3 +299,40 @@ func TestDebounce(t *testing.T) {
 		t.Fatalf("second delivery %+v, want one doc.updated 0..20", g)
 	}
 }
+
+// TestAbandonAfterMaxAge: an event the receiver never takes is dropped
+// once it is older than MaxAge, and the next one is delivered.
+func TestAbandonAfterMaxAge(t *testing.T) {
+	got := make(chan delivery, 10)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var d delivery
+		_ = json.NewDecoder(r.Body).Decode(&d)
+		if d.Doc == "refused" {
+			http.Error(w, "never", http.StatusBadRequest)
+			return
+		}
+		got <- d
+	}))
+	defer srv.Close()
+	db := openDB(t, filepath.Join(t.TempDir(), "cowrite.db"))
+	defer db.Close()
+	for _, id := range []string{"refused", "ok"} {
+		if _, err := db.CreateDoc(bg, storage.DocMeta{ID: id}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := New(db, Options{URL: srv.URL, MaxAge: time.Millisecond, RetryBase: time.Millisecond, Concurrency: 1, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Start()
+	defer d.Close()
+	// Concurrency 1 and "refused" queued first: "ok" is only tried after
+	// "refused" was given up.
+	if g := <-got; g.Doc != "ok" {
+		t.Fatalf("delivered %+v", g)
+	}
+	if st := d.Stats(); st.Abandoned != 1 || st.Failed < 1 {
+		t.Fatalf("stats %+v, want 1 abandoned", st)
+	}
+}
