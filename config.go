@@ -15,6 +15,7 @@ import (
 	"github.com/cowrite/cowrite/sio"
 	"github.com/cowrite/cowrite/sio/engine"
 	"github.com/cowrite/cowrite/storage"
+	"github.com/cowrite/cowrite/webhook"
 )
 
 // config is everything main reads from flags and the environment. Every
@@ -54,6 +55,18 @@ type config struct {
 	MaxTitleBytes      int
 	MaxClientIDBytes   int
 	MaxSelectionRanges int
+
+	// Integration: change feed and webhooks (integ.go, api/events.go, webhook/).
+	EventsHeartbeat  time.Duration
+	MaxEventStreams  int
+	WebhookURL       string
+	WebhookSecret    string
+	WebhookDebounce  time.Duration
+	WebhookTimeout   time.Duration
+	WebhookMaxEvents int
+	WebhookMaxBytes  int64
+	WebhookMaxAge    time.Duration
+	WebhookParallel  int
 }
 
 // envName maps a flag name onto its environment variable.
@@ -99,6 +112,17 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.IntVar(&c.MaxTitleBytes, "max-title-bytes", collab.DefaultMaxTitleBytes, "longest document title in bytes of UTF-8 (longer gets bad_request)")
 	fs.IntVar(&c.MaxClientIDBytes, "max-client-id-bytes", collab.DefaultMaxClientIDBytes, "longest client id of doc:join, doc:op and POST ops in bytes (longer gets bad_request)")
 	fs.IntVar(&c.MaxSelectionRanges, "max-selection-ranges", collab.DefaultMaxSelectionRanges, "most ranges in one doc:presence selection (more gets bad_request)")
+	// Integration: change feed and webhooks.
+	fs.DurationVar(&c.EventsHeartbeat, "events-heartbeat", api.DefaultEventsHeartbeat, "interval of the heartbeat comment on idle change-feed streams (GET /api/docs/{id}/events)")
+	fs.IntVar(&c.MaxEventStreams, "max-event-streams", api.DefaultMaxEventStreams, "change-feed streams open at once (one more gets 429)")
+	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST webhook events (doc.created, doc.updated, doc.deleted) to this http(s) URL; empty = no webhooks")
+	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the Cowrite-Signature header (prefer the environment)")
+	fs.DurationVar(&c.WebhookDebounce, "webhook-debounce", webhook.DefaultDebounce, "at most one doc.updated per document per this interval")
+	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", webhook.DefaultTimeout, "time a receiver has to answer one delivery")
+	fs.IntVar(&c.WebhookMaxEvents, "webhook-max-events", storage.DefaultOutboxMaxEvents, "events kept in the outbox while undelivered; beyond, the oldest are dropped")
+	fs.Int64Var(&c.WebhookMaxBytes, "webhook-max-bytes", storage.DefaultOutboxMaxBytes, "bytes of events kept in the outbox while undelivered; beyond, the oldest are dropped")
+	fs.DurationVar(&c.WebhookMaxAge, "webhook-max-age", webhook.DefaultMaxAge, "give up an event not delivered within this time")
+	fs.IntVar(&c.WebhookParallel, "webhook-concurrency", webhook.DefaultConcurrency, "documents whose events are delivered at once")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
@@ -166,6 +190,18 @@ func (c *config) validate() error {
 	check(c.MaxTitleBytes > 0, "--max-title-bytes must be positive")
 	check(c.MaxClientIDBytes > 0, "--max-client-id-bytes must be positive")
 	check(c.MaxSelectionRanges > 0, "--max-selection-ranges must be positive")
+	check(c.EventsHeartbeat > 0, "--events-heartbeat must be positive")
+	check(c.MaxEventStreams > 0, "--max-event-streams must be positive")
+	if c.WebhookURL != "" {
+		err := webhook.ValidateURL(c.WebhookURL)
+		check(err == nil, "--webhook-url: %v", err)
+	}
+	check(c.WebhookDebounce > 0, "--webhook-debounce must be positive")
+	check(c.WebhookTimeout > 0, "--webhook-timeout must be positive")
+	check(c.WebhookMaxEvents > 0, "--webhook-max-events must be positive")
+	check(c.WebhookMaxBytes > 0, "--webhook-max-bytes must be positive")
+	check(c.WebhookMaxAge > 0, "--webhook-max-age must be positive")
+	check(c.WebhookParallel > 0, "--webhook-concurrency must be positive")
 	mode, err := auth.ParseMode(c.AuthMode)
 	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
 	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)

@@ -61,6 +61,11 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		return fmt.Errorf("authentication: %w", err)
 	}
 	m := metrics.New()
+	stopWebhooks, err := startWebhooks(cfg, db, m, log) // integ.go
+	if err != nil {
+		return err
+	}
+	defer stopWebhooks()
 
 	io := sio.NewServer(&sio.Options{
 		Engine: &engine.Options{
@@ -82,6 +87,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:         log,
 		Observer:       m, // sockets (every namespace), rooms, broadcast fan-out
 	})
+	feed := newFeed(cfg, api.NewBroadcaster(io)) // the change feed (integ.go)
 	copt := &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,
 		MaxOpBytes:       cfg.MaxOpBytes,
@@ -99,8 +105,8 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		MaxSelectionRanges: cfg.MaxSelectionRanges,
 	}
 	cfg.Core.applyCollab(copt)
-	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), copt)
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
+	hub := collab.NewHub(boltstore.New(db), feed, copt)
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup, Feed: feed})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)
@@ -131,10 +137,12 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	}
 
 	var runErr error
+	served := false // serveErr was received
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "deadline", cfg.ShutdownTimeout)
 	case err := <-serveErr:
+		served = true
 		runErr = fmt.Errorf("server stopped: %w", err)
 	}
 
@@ -143,15 +151,26 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	a.SetDraining()
+	feed.Close() // ends change-feed streams, which HTTP shutdown waits for
 	io.Close()
 	if err := app.ShutdownWithContext(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
+	}
+	// A shutdown that comes before the serving goroutine reached Serve does
+	// not stop it: closing the listener makes that late Serve return at once.
+	_ = ln.Close()
+	if !served {
+		select {
+		case <-serveErr:
+		case <-sctx.Done():
+		}
 	}
 	a.Close()
 	if err := hub.Close(sctx); err != nil {
 		log.Error("closing documents", "err", err)
 		runErr = errors.Join(runErr, fmt.Errorf("closing documents: %w", err))
 	}
+	stopWebhooks()
 	dbClosed = true
 	if err := db.Close(); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("closing data file: %w", err))

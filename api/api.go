@@ -46,6 +46,10 @@ type Options struct {
 	// returns the bytes written (storage.DB.Backup); it serves
 	// GET /api/admin/backup (auth.Admin). nil: that route answers 404.
 	Backup func(ctx context.Context, w io.Writer) (int64, error)
+	// Feed serves GET /api/docs/{id}/events (events.go); it must be the
+	// hub's Broadcaster (NewFeed wrapping NewBroadcaster). nil: that route
+	// answers 404.
+	Feed *Feed
 }
 
 // API is the edge between the wire (REST over fiber, Socket.IO over sio) and

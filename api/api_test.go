@@ -47,18 +47,30 @@ func newServer(t *testing.T, opts *api.Options, hubOpts *collab.Options) *server
 
 func newServerTB(t testing.TB, opts *api.Options, hubOpts *collab.Options) *server {
 	t.Helper()
-	db, err := storage.Open(filepath.Join(t.TempDir(), "cowrite.db"), &storage.Options{NoSync: true})
+	s, stop := startServer(t, filepath.Join(t.TempDir(), "cowrite.db"), opts, hubOpts)
+	t.Cleanup(stop)
+	return s
+}
+
+// startServer serves the data file at path until stop is called.
+func startServer(t testing.TB, path string, opts *api.Options, hubOpts *collab.Options) (*server, func()) {
+	t.Helper()
+	db, err := storage.Open(path, &storage.Options{NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	io := sio.NewServer(nil)
-	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), hubOpts)
+	feed := api.NewFeed(api.NewBroadcaster(io), nil)
+	hub := collab.NewHub(boltstore.New(db), feed, hubOpts)
 	var o api.Options
 	if opts != nil {
 		o = *opts
 	}
 	if o.Backup == nil {
 		o.Backup = db.Backup
+	}
+	if o.Feed == nil {
+		o.Feed = feed
 	}
 	a := api.New(hub, io, &o)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 64 << 20})
@@ -73,7 +85,8 @@ func newServerTB(t testing.TB, opts *api.Options, hubOpts *collab.Options) *serv
 		defer close(done)
 		_ = app.Listener(ln)
 	}()
-	t.Cleanup(func() {
+	stop := func() {
+		feed.Close()
 		io.Close()
 		// fasthttp marks a connection active as soon as it is accepted and
 		// waits for active connections to end before Shutdown returns, so a
@@ -112,8 +125,8 @@ func newServerTB(t testing.TB, opts *api.Options, hubOpts *collab.Options) *serv
 			t.Error(err)
 		}
 		http.DefaultClient.CloseIdleConnections()
-	})
-	return &server{url: "http://" + ln.Addr().String(), hub: hub}
+	}
+	return &server{url: "http://" + ln.Addr().String(), hub: hub}, stop
 }
 
 type response struct {

@@ -31,6 +31,14 @@
 //	                                 → {"version","op"} with ETag
 //	POST   /api/docs/{id}/ops        {"version","op","client"?,"seq"?} → {"version","op"}; seq needs client
 //	GET    /api/docs/{id}/ops        from (default 0), to (default head), limit (1..10000, default 1000)
+//	PATCH  /api/docs/{id}/content    {"version","content","client"?,"seq"?}: content is the whole text
+//	                                 edited from version; its diff is submitted based on version
+//	                                 (merged with later ops) → {"version","op"} (merge.go)
+//	GET    /api/docs/{id}/events     Server-Sent Events of committed ops (events.go): Last-Event-ID
+//	                                 or ?from= resume from the op log, else from the head;
+//	                                 version_ahead beyond head; ": ping" heartbeats; "deleted"
+//	GET    /api/openapi.json         the OpenAPI 3.1 description (openapi/openapi.json), public
+//	GET    /api/reference            that description rendered by the embedded Redoc, public
 //	GET    /api/admin/backup         auth.Admin; application/octet-stream, a consistent copy of the
 //	                                 bbolt file (Options.Backup), Content-Disposition
 //	                                 attachment; filename="cowrite-<UTC yyyymmddThhmmssZ>.db"
@@ -75,6 +83,12 @@
 // per-socket worker; users.go: the presence user and identity of a socket
 // (CONNECT payload, token); broadcast.go: collab.Broadcaster over sio rooms;
 // decode.go: checked decoding of JSON payloads; rest.go: the REST routes.
+//
+// Change-feed streams (events.go) are written by fasthttp's stream writer
+// after the handler returned; a Feed (the hub's Broadcaster, wrapping the
+// Socket.IO one) only wakes them, and each reads the ops it has not sent
+// from the store, so it never skips one. Feed.Close ends them; call it
+// before the HTTP shutdown, which waits for them.
 //
 // # Caveats
 //

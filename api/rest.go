@@ -26,6 +26,9 @@ func (a *API) registerREST(r fiber.Router) {
 	r.Get("/healthz", a.healthz)
 	r.Get("/readyz", a.readyz)
 	r.Get("/api/limits", a.limits)
+	// The API description and its reference page are public (openapi.go).
+	r.Get("/api/openapi.json", a.openAPI)
+	r.Get("/api/reference", a.reference)
 
 	var g fiber.Router
 	if a.opts.Auth != nil {
@@ -44,6 +47,9 @@ func (a *API) registerREST(r fiber.Router) {
 	g.Get("/docs/:id/ops", a.getOps)
 	g.Get("/admin/backup", a.backup)
 	a.registerHistory(g)
+	// Integration (change feed, merging edits): events.go, merge.go.
+	g.Get("/docs/:id/events", a.getEvents)
+	g.Patch("/docs/:id/content", a.patchContent)
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, &collab.Error{Code: collab.CodeNotFound, Message: "no such API route: " + c.Method() + " " + c.Path()})
 	})

@@ -256,6 +256,11 @@ func (db *DB) commitBatch(jobs []job) {
 				return err
 			}
 			errs[i] = err
+			if err == nil && j.apply == nil { // the webhook outbox, same transaction
+				if err := db.outbox.Load().appended(tx, bt.now, &j.a); err != nil {
+					return abort(err)
+				}
+			}
 		}
 		// The whole batch's appends are one journal record: one value on
 		// contiguous pages, written with few syscalls.

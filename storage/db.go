@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -109,6 +110,8 @@ type DB struct {
 	closeErr  error
 
 	stats statCounters
+
+	outbox atomic.Pointer[outbox] // the webhook outbox (outbox.go); nil until EnableOutbox
 }
 
 // Open opens (creating if needed) the data file at path, with its parent

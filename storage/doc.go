@@ -103,6 +103,12 @@
 // Files written by earlier versions may hold an "updated" index bucket and
 // an "l" (length) field in meta; Open deletes the first, the second is
 // ignored.
+//
+//	outbox*                    the webhook outbox, when enabled (see
+//	                           EnableOutbox and outbox.go): queued events,
+//	                           pending debounced updates; written in the
+//	                           transaction of the commit that caused them
+//
 // Integers in keys are big-endian so cursors iterate in version order.
 // The metadata and dedupe entries in docs/ are as of the last checkpoint.
 // bbolt runs with NoFreelistSync and the hashmap freelist (faster commits;

@@ -79,6 +79,9 @@ func (db *DB) CreateDoc(ctx context.Context, meta DocMeta, content string) (DocM
 		if err := b.Bucket(bktSnaps).Put(u64(0), []byte(content)); err != nil {
 			return abort(err)
 		}
+		if err := db.outbox.Load().created(tx, bt.now, meta); err != nil { // outbox.go
+			return abort(err)
+		}
 		return abort(b.Put(keyMeta, encodeMeta(meta)))
 	})
 	if err != nil {
@@ -141,6 +144,9 @@ func (db *DB) DeleteDoc(ctx context.Context, id string) error {
 		// Its journal entries stay until the next checkpoint, which skips
 		// them: they name an incarnation that no longer exists.
 		bt.docs[id] = nil
+		if err := db.outbox.Load().deleted(tx, bt.now, id); err != nil { // outbox.go
+			return abort(err)
+		}
 		return abort(tx.Bucket(bktDocs).DeleteBucket([]byte(id)))
 	})
 }
