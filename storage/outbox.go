@@ -39,6 +39,8 @@ const (
 	EventDocCreated = "doc.created"
 	EventDocUpdated = "doc.updated"
 	EventDocDeleted = "doc.deleted"
+	// EventVersionCreated: a version was named (NameVersion).
+	EventVersionCreated = "version.created"
 )
 
 // OutboxOptions configure EnableOutbox. nil means defaults.
@@ -423,4 +425,18 @@ func (o *outbox) deleted(tx *bolt.Tx, now time.Time, id string) error {
 		return err
 	}
 	return tx.Bucket(bktOutboxUpdated).Delete([]byte(id))
+}
+
+// versionNamed queues version.created. Called inside NameVersion's
+// transaction.
+func (o *outbox) versionNamed(tx *bolt.Tx, now time.Time, id string, nv NamedVersion) error {
+	if o == nil {
+		return nil
+	}
+	o.begin(tx)
+	_, err := o.queue(tx, now, EventVersionCreated, id, map[string]any{
+		"version": nv.Version, "label": nv.Label,
+		"author": map[string]string{"id": nv.AuthorID, "name": nv.AuthorName},
+	})
+	return err
 }

@@ -151,3 +151,26 @@ func TestOutboxDisabled(t *testing.T) {
 		t.Fatal("notify channel without an outbox")
 	}
 }
+
+func TestOutboxVersionCreated(t *testing.T) {
+	db, _ := openTest(t, nil)
+	if err := db.EnableOutbox(bg, nil); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, db, "a", "x")
+	if _, err := db.NameVersion(bg, "a", NamedVersion{Version: 0, Label: "start", AuthorID: "u1", AuthorName: "Ada"}, "x"); err != nil {
+		t.Fatal(err)
+	}
+	got, evs := outboxTypes(t, db)
+	if len(got) != 2 || got[1] != "version.created:a" {
+		t.Fatalf("events = %v, want doc.created then version.created", got)
+	}
+	var body struct {
+		Version uint64
+		Label   string
+		Author  struct{ ID, Name string }
+	}
+	if err := json.Unmarshal(evs[1].Body, &body); err != nil || body.Label != "start" || body.Version != 0 || body.Author.Name != "Ada" || body.Author.ID != "u1" {
+		t.Fatalf("version.created body %s (%v)", evs[1].Body, err)
+	}
+}

@@ -69,7 +69,10 @@ func (db *DB) NameVersion(ctx context.Context, id string, nv NamedVersion, conte
 		if err := names.Put(u64(nv.Version), rec); err != nil {
 			return abort(err)
 		}
-		return abort(pins.Put(u64(nv.Version), []byte(content)))
+		if err := pins.Put(u64(nv.Version), []byte(content)); err != nil {
+			return abort(err)
+		}
+		return abort(db.outbox.Load().versionNamed(tx, bt.now, id, nv)) // outbox.go
 	})
 	if err != nil {
 		return NamedVersion{}, err
