@@ -45,16 +45,6 @@ const exportPage = 1000
 // import refuses other values.
 const historyFormat = 1
 
-// registerHistory adds the history routes to the /api group g.
-func (a *API) registerHistory(g fiber.Router) {
-	g.Get("/docs/:id/diff", a.diff)
-	g.Get("/docs/:id/export", a.export)
-	g.Post("/docs/import", a.importDoc)
-	g.Post("/docs/:id/versions", a.nameVersion)
-	g.Get("/docs/:id/versions", a.listVersions)
-	g.Delete("/docs/:id/versions/:version", a.deleteVersion)
-}
-
 // versionJSON is a named version as the versions routes return it.
 type versionJSON struct {
 	Version uint64     `json:"version"`

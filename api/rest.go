@@ -46,7 +46,13 @@ func (a *API) registerREST(r fiber.Router) {
 	g.Post("/docs/:id/ops", a.postOps)
 	g.Get("/docs/:id/ops", a.getOps)
 	g.Get("/admin/backup", a.backup)
-	a.registerHistory(g)
+	// History (history.go).
+	g.Get("/docs/:id/diff", a.diff)
+	g.Get("/docs/:id/export", a.export)
+	g.Post("/docs/import", a.importDoc)
+	g.Post("/docs/:id/versions", a.nameVersion)
+	g.Get("/docs/:id/versions", a.listVersions)
+	g.Delete("/docs/:id/versions/:version", a.deleteVersion)
 	// Integration (change feed, merging edits): events.go, merge.go.
 	g.Get("/docs/:id/events", a.getEvents)
 	g.Patch("/docs/:id/content", a.patchContent)

@@ -111,6 +111,23 @@ test('openapi.json is valid, complete, and matches the responses', async () => {
     const content = await server.req('GET', '/api/docs/spec/content');
     assert.equal(content.body, 'hello, brave world!', 'the PATCH merged over the PUT');
     await call('GET', '/api/docs/{id}/events', '/api/docs/spec/events', { headers: { 'last-event-id': '99' } }); // 400
+    await call('GET', '/api/limits', '/api/limits');
+    await call('GET', '/api/docs/{id}/diff', '/api/docs/spec/diff?from=0');
+    await call('GET', '/api/docs/{id}/diff', '/api/docs/spec/diff?from=0', { headers: { accept: 'text/x-diff' } });
+    await call('GET', '/api/docs/{id}/diff', '/api/docs/spec/diff?from=0&to=99'); // 404
+    await call('GET', '/api/docs/{id}/diff', '/api/docs/spec/diff?from=2&to=1'); // 400
+    for (const f of ['txt', 'md', 'html', 'jsonl']) await call('GET', '/api/docs/{id}/export', `/api/docs/spec/export?format=${f}`);
+    await call('GET', '/api/docs/{id}/export', '/api/docs/spec/export?format=pdf'); // 400
+    const history = await server.req('GET', '/api/docs/spec/export?format=jsonl');
+    await call('POST', '/api/docs/import', '/api/docs/import?id=spec-copy', { body: history.body, headers: { 'content-type': 'application/x-ndjson' } });
+    await call('POST', '/api/docs/import', '/api/docs/import?id=spec-copy', { body: history.body, headers: { 'content-type': 'application/x-ndjson' } }); // 409
+    await call('POST', '/api/docs/import', '/api/docs/import', { body: '# md', headers: { 'content-type': 'text/markdown' } });
+    await call('POST', '/api/docs/import', '/api/docs/import', { body: '{"type":"nope"}', headers: { 'content-type': 'application/x-ndjson' } }); // 400
+    await call('POST', '/api/docs/{id}/versions', '/api/docs/spec/versions', { json: { label: 'v1', version: 1 } });
+    await call('POST', '/api/docs/{id}/versions', '/api/docs/spec/versions', { json: { version: 1 } }); // 400
+    await call('GET', '/api/docs/{id}/versions', '/api/docs/spec/versions');
+    await call('DELETE', '/api/docs/{id}/versions/{version}', '/api/docs/spec/versions/1');
+    await call('DELETE', '/api/docs/{id}/versions/{version}', '/api/docs/spec/versions/1'); // 404
 
     const stream = await openEvents(`${server.url}/api/docs/spec/events?from=0`);
     check('GET', '/api/docs/{id}/events', stream.status, stream.headers.get('content-type'));
