@@ -14,6 +14,7 @@ import (
 type wireError struct {
 	Code    collab.Code `json:"code"`
 	Message string      `json:"message"`
+	Reason  string      `json:"reason,omitempty"` // collab.Error.Reason, e.g. "deleted"
 }
 
 // errorBody is the JSON body of a failed REST request.
@@ -63,7 +64,7 @@ func toWire(err error) wireError {
 	}
 	var ce *collab.Error
 	if errors.As(err, &ce) && ce.Message != "" {
-		return wireError{Code: code, Message: ce.Message}
+		return wireError{Code: code, Message: ce.Message, Reason: ce.Reason}
 	}
 	return wireError{Code: code, Message: strings.TrimPrefix(err.Error(), "collab: ")}
 }

@@ -70,6 +70,11 @@ func (h *Hub) Get(ctx context.Context, id string) (DocInfo, string, error) {
 	g, err := call(ctx, h, id, func(d *sequencer) (got, error) {
 		return got{d.info, d.docAt(d.durable)}, nil
 	})
+	if CodeOf(err) == CodeNotFound {
+		if derr := h.deletedErr(ctx, id); derr != nil {
+			err = derr
+		}
+	}
 	if err != nil {
 		return DocInfo{}, "", err
 	}

@@ -38,7 +38,13 @@ func Codes() []Code {
 type Error struct {
 	Code    Code
 	Message string
+	// Reason refines a code for clients that act on it (e.g. "deleted" on
+	// not_found for a document that was deleted); usually empty.
+	Reason string
 }
+
+// ReasonDeleted is the Reason of not_found for a deleted document.
+const ReasonDeleted = "deleted"
 
 func (e *Error) Error() string {
 	if e.Message == "" {

@@ -324,6 +324,11 @@ func (h *Hub) JoinAs(ctx context.Context, doc string, s SocketID, m Member, sinc
 	// load that read the store before another socket's create committed
 	// still reports not_found, so retry (a load started after the create
 	// returned sees it).
+	if CodeOf(err) == CodeNotFound {
+		if derr := h.deletedErr(ctx, doc); derr != nil {
+			return nil, derr // an old link: never auto-create a deleted document
+		}
+	}
 	for attempt := 0; attempt < 3 && CodeOf(err) == CodeNotFound && !h.opts.NoAutoCreate; attempt++ {
 		if _, cerr := h.Create(ctx, doc, "", ""); cerr != nil && CodeOf(cerr) != CodeConflict {
 			return nil, cerr

@@ -82,6 +82,9 @@ func (db *DB) CreateDoc(ctx context.Context, meta DocMeta, content string) (DocM
 		if err := db.outbox.Load().created(tx, bt.now, meta); err != nil { // outbox.go
 			return abort(err)
 		}
+		if err := clearTombstone(tx, meta.ID); err != nil { // tombstones.go
+			return abort(err)
+		}
 		return abort(b.Put(keyMeta, encodeMeta(meta)))
 	})
 	if err != nil {
@@ -145,6 +148,9 @@ func (db *DB) DeleteDoc(ctx context.Context, id string) error {
 		// them: they name an incarnation that no longer exists.
 		bt.docs[id] = nil
 		if err := db.outbox.Load().deleted(tx, bt.now, id); err != nil { // outbox.go
+			return abort(err)
+		}
+		if err := putTombstone(tx, id, bt.now); err != nil { // tombstones.go
 			return abort(err)
 		}
 		return abort(tx.Bucket(bktDocs).DeleteBucket([]byte(id)))

@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
@@ -237,4 +238,12 @@ func (s *Store) DeleteVersionName(ctx context.Context, id string, version uint64
 func (s *Store) PinnedContent(ctx context.Context, id string, version uint64) (string, bool, error) {
 	c, ok, err := s.db.PinnedContent(ctx, id, version)
 	return c, ok, convErr(err)
+}
+
+var _ collab.TombstoneStore = (*Store)(nil)
+
+// DeletedAt implements collab.TombstoneStore.
+func (s *Store) DeletedAt(ctx context.Context, id string) (time.Time, bool, error) {
+	at, ok, err := s.db.DeletedAt(ctx, id)
+	return at, ok, convErr(err)
 }
