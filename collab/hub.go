@@ -94,7 +94,11 @@ type Member struct {
 	// and OpsPerSecond, presence updates and MaxJoinsPerIdentity count per
 	// identity. "" is anonymous (Hub.Join): any anonymous socket may take a
 	// client id over, the rate limits count per client id (else socket),
-	// and MaxJoinsPerIdentity does not apply.
+	// and MaxJoinsPerIdentity does not apply. An identity that starts with
+	// "s:" names a socket standing for itself (open mode, where there are
+	// no users): it counts for the limits like any identity, but binds
+	// client ids like an anonymous one, so that a client reconnecting on a
+	// new socket can take its own client id back.
 	Identity string
 	// Viewer: the socket may only read. It claims no client id, and joins
 	// only while Options.EditorReserve places are left for editors.

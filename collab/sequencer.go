@@ -2,6 +2,7 @@ package collab
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/cowrite/cowrite/collab/ot"
@@ -487,13 +488,19 @@ func (d *sequencer) bindClient(client string, s SocketID, identity string) error
 		return nil
 	case d.members[s].viewer:
 		return errorf(CodeForbidden, "a viewer cannot use a client id")
-	case bound && b.identity != identity:
+	case bound && b.identity != identity && !(socketIdentity(b.identity) && socketIdentity(identity)):
 		return errorf(CodeForbidden, "client id %q is in use by another user", client)
 	case bound && !d.newer(s, b.socket):
 		return errorf(CodeForbidden, "client id %q was taken over by a newer session", client)
 	}
 	d.clients[client] = binding{s, identity}
 	return nil
+}
+
+// socketIdentity reports whether identity stands for no user (see
+// Member.Identity): anonymous, or a socket standing for itself.
+func socketIdentity(identity string) bool {
+	return identity == "" || strings.HasPrefix(identity, "s:")
 }
 
 // newer reports whether joined socket s joined after socket o (or o is
