@@ -90,35 +90,22 @@ func (o *Options) withDefaults() Options {
 	if o != nil {
 		r = *o
 	}
-	if r.SnapshotEveryOps <= 0 {
-		r.SnapshotEveryOps = 100
-	}
-	if r.SnapshotEveryBytes <= 0 {
-		r.SnapshotEveryBytes = 1 << 20
-	}
-	if r.MaxOpBytes <= 0 {
-		r.MaxOpBytes = DefaultMaxOpBytes
-	}
-	if r.MaxDocBytes <= 0 {
-		r.MaxDocBytes = DefaultMaxDocBytes
-	}
-	if r.MaxTitleBytes <= 0 {
-		r.MaxTitleBytes = DefaultMaxTitleBytes
-	}
-	if r.MaxClientIDBytes <= 0 {
-		r.MaxClientIDBytes = DefaultMaxClientIDBytes
-	}
-	if r.MaxSelectionRanges <= 0 {
-		r.MaxSelectionRanges = DefaultMaxSelectionRanges
+	for _, f := range []struct {
+		v   *int
+		def int
+	}{
+		{&r.SnapshotEveryOps, 100}, {&r.SnapshotEveryBytes, 1 << 20},
+		{&r.MaxOpBytes, DefaultMaxOpBytes}, {&r.MaxDocBytes, DefaultMaxDocBytes},
+		{&r.MaxTitleBytes, DefaultMaxTitleBytes}, {&r.MaxClientIDBytes, DefaultMaxClientIDBytes},
+		{&r.MaxSelectionRanges, DefaultMaxSelectionRanges}, {&r.MaxCollaborators, DefaultMaxCollaborators},
+		{&r.HistoryOps, DefaultHistoryOps},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.def
+		}
 	}
 	if r.OpsPerSecond == 0 {
 		r.OpsPerSecond = DefaultOpsPerSecond
-	}
-	if r.MaxCollaborators <= 0 {
-		r.MaxCollaborators = DefaultMaxCollaborators
-	}
-	if r.HistoryOps <= 0 {
-		r.HistoryOps = DefaultHistoryOps
 	}
 	if r.IdleUnload <= 0 {
 		r.IdleUnload = time.Minute
