@@ -380,7 +380,7 @@ func TestList(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	s := newServer(t, &api.Options{MaxBodyBytes: 1 << 10}, &collab.Options{MaxDocBytes: 100, OpsPerSecond: 1})
+	s := newServer(t, &api.Options{MaxBodyBytes: 1 << 10}, &collab.Options{MaxDocBytes: 100})
 	expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "d", "content": "abc"}), 201)
 
 	cases := []struct {
@@ -415,6 +415,11 @@ func TestErrors(t *testing.T) {
 		{"op fractional version", "POST", "/api/docs/d/ops", map[string]any{"version": 0.5, "op": []any{"x"}}, nil, 400, "bad_request"},
 		{"op missing op", "POST", "/api/docs/d/ops", map[string]any{"version": 0}, nil, 400, "bad_request"},
 		{"op not an array", "POST", "/api/docs/d/ops", map[string]any{"version": 0, "op": "x"}, nil, 400, "invalid_op"},
+		{"op null", "POST", "/api/docs/d/ops", []byte(`{"version":0,"op":null}`), nil, 400, "invalid_op"},
+		{"op with a lone surrogate", "POST", "/api/docs/d/ops", []byte(`{"version":0,"op":["a\ud800b"]}`), nil, 400, "bad_request"},
+		{"op with a lone low surrogate", "POST", "/api/docs/d/ops", []byte(`{"version":0,"op":["\udc00"]}`), nil, 400, "bad_request"},
+		{"op with invalid UTF-8", "POST", "/api/docs/d/ops", []byte("{\"version\":0,\"op\":[\"\xff\"]}"), nil, 400, "bad_request"},
+		{"title with a lone surrogate", "PATCH", "/api/docs/d", []byte(`{"title":"\ud83d"}`), nil, 400, "bad_request"},
 		{"op trailing skip", "POST", "/api/docs/d/ops", map[string]any{"version": 0, "op": []any{1}}, nil, 400, "invalid_op"},
 		{"op past the end", "POST", "/api/docs/d/ops", map[string]any{"version": 0, "op": []any{9, "x"}}, nil, 400, "invalid_op"},
 		{"op bad delete text", "POST", "/api/docs/d/ops", map[string]any{"version": 0, "op": []any{map[string]any{"d": "zz"}}}, nil, 400, "invalid_op"},
@@ -438,19 +443,43 @@ func TestErrors(t *testing.T) {
 		})
 	}
 
-	t.Run("rate limited", func(t *testing.T) {
-		var last response
-		for i := 1; i <= 10; i++ {
-			last = s.do(t, "POST", "/api/docs/d/ops", map[string]any{"version": 0, "op": []any{"r"}, "client": "fast", "seq": i})
-			if last.status != 200 {
-				break
+	// A surrogate pair is fine.
+	expectStatus(t, s.do(t, "POST", "/api/docs/d/ops", []byte(`{"version":0,"op":["\ud83d\ude00"]}`)), 200)
+}
+
+// TestRESTRateLimit: REST ops are limited per caller (the remote address in
+// open mode), whatever client ids they carry, with or without one.
+func TestRESTRateLimit(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		client func(i int) map[string]any
+	}{
+		{"one client id", func(i int) map[string]any { return map[string]any{"client": "fast", "seq": i} }},
+		{"a fresh client id per op", func(i int) map[string]any { return map[string]any{"client": fmt.Sprint("c", i), "seq": 1} }},
+		{"no client id", func(int) map[string]any { return map[string]any{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newServer(t, nil, &collab.Options{OpsPerSecond: 1})
+			expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "d"}), 201)
+			var last response
+			accepted := 0
+			for i := 1; i <= 10; i++ {
+				body := tc.client(i)
+				body["version"], body["op"] = accepted, []any{"r"}
+				if last = s.do(t, "POST", "/api/docs/d/ops", body); last.status != 200 {
+					break
+				}
+				accepted++
 			}
-		}
-		expectStatus(t, last, 429)
-		if c := last.errCode(t); c != "rate_limited" {
-			t.Errorf("code %q", c)
-		}
-	})
+			expectStatus(t, last, 429)
+			if c := last.errCode(t); c != "rate_limited" {
+				t.Errorf("code %q", c)
+			}
+			if accepted > 2 { // the burst is twice the rate
+				t.Errorf("%d ops accepted at 1/s", accepted)
+			}
+		})
+	}
 }
 
 func TestAuthREST(t *testing.T) {

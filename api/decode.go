@@ -307,11 +307,14 @@ func (o object) docID(name string) (string, error) {
 	return id, nil
 }
 
-// op returns the required "op" field parsed with ot.Parse; a malformed op
-// is invalid_op.
+// op returns the required "op" field parsed with ot.Parse; a missing key is
+// bad_request, anything that is not a valid op (null included) invalid_op.
 func (o object) op() (ot.Op, error) {
-	if !o.present("op") {
+	if _, ok := o["op"]; !ok {
 		return nil, badRequest(`"op" is required`)
+	}
+	if isNull(o["op"]) {
+		return nil, invalidOp("op must be an array of components, not null")
 	}
 	op, err := ot.Parse(o["op"])
 	if err != nil {

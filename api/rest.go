@@ -349,6 +349,7 @@ func (a *API) postOps(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
+	sub.Identity = identityKey(auth.IdentityOf(c), "ip:"+c.IP())
 	ctx, cancel := a.reqCtx(c)
 	defer cancel()
 	com, err := a.hub.Submit(ctx, id, "", sub)

@@ -148,7 +148,12 @@ func (a *API) onJoin(ctx context.Context, s *sio.Socket, p object) (any, error) 
 	// client which ones the ack's state already contains.
 	wasIn := slices.Contains(s.Rooms(), doc)
 	s.Join(doc)
-	res, err := a.hub.Join(ctx, doc, collab.SocketID(s.ID()), client, socketUser(s), since)
+	// Only editors claim a client id (a viewer's ops are refused anyway);
+	// viewers get no place kept for editors (collab.Options.EditorReserve).
+	viewer := a.authorize(socketIdentity(s), auth.Write, doc) != nil
+	m := collab.Member{Client: client, User: socketUser(s), Viewer: viewer,
+		Identity: identityKey(socketIdentity(s), "s:"+s.ID())}
+	res, err := a.hub.JoinAs(ctx, doc, collab.SocketID(s.ID()), m, since)
 	if err != nil {
 		if !wasIn {
 			s.Leave(doc)

@@ -97,6 +97,16 @@ func socketUser(s *sio.Socket) collab.User {
 	return collab.User{ID: s.ID(), Name: "anonymous", Color: palette[0]}
 }
 
+// identityKey is who a request acts for, as collab's Member.Identity and
+// Submission.Identity: the token subject when there is one, else fallback
+// (the socket in open mode, the remote address over REST).
+func identityKey(id *auth.Identity, fallback string) string {
+	if id != nil && id.UserID != "" {
+		return "u:" + id.UserID
+	}
+	return fallback
+}
+
 // socketIdentity returns the socket's identity (nil without Options.Auth).
 func socketIdentity(s *sio.Socket) *auth.Identity {
 	if v, ok := s.Get(keyIdentity); ok {

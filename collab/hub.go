@@ -76,6 +76,29 @@ type Submission struct {
 	Op      ot.Op
 	Client  string
 	Seq     uint64
+	// Identity is who submits without a socket (REST): the key of its rate
+	// limit (Options.OpsPerSecond), e.g. the token subject or the remote
+	// address. A socket's submission uses its Member.Identity instead. Empty
+	// without a socket: limited per client id, or not at all without one.
+	Identity string
+}
+
+// Member is who joins a document (JoinAs).
+type Member struct {
+	// Client is the client id the socket claims (see Submit); "" for none.
+	Client string
+	// User is how the socket is shown in presence events.
+	User User
+	// Identity is who the socket acts for: the token subject, or the socket
+	// itself in open mode (the edge decides). Client ids are bound to it,
+	// and OpsPerSecond, presence updates and MaxJoinsPerIdentity count per
+	// identity. "" is anonymous (Hub.Join): any anonymous socket may take a
+	// client id over, the rate limits count per client id (else socket),
+	// and MaxJoinsPerIdentity does not apply.
+	Identity string
+	// Viewer: the socket may only read. It claims no client id, and joins
+	// only while Options.EditorReserve places are left for editors.
+	Viewer bool
 }
 
 // Committed is the result of a submission: the op as committed (transformed)
@@ -272,6 +295,16 @@ func (h *Hub) trackSocket(s SocketID, doc string, joined bool) {
 // JoinResult.Version and may reach the client before the join ack; ops with a
 // version <= the client's version are to be ignored by the client.
 func (h *Hub) Join(ctx context.Context, doc string, s SocketID, client string, user User, since *uint64) (*JoinResult, error) {
+	return h.JoinAs(ctx, doc, s, Member{Client: client, User: user}, since)
+}
+
+// JoinAs is Join with the joining socket's identity and role (see Member):
+// rate_limited when the document has Options.MaxCollaborators members, when
+// a viewer would take one of the Options.EditorReserve places kept for
+// editors, or when the identity already has Options.MaxJoinsPerIdentity
+// sockets joined. A client id held by another identity is not claimed.
+func (h *Hub) JoinAs(ctx context.Context, doc string, s SocketID, m Member, since *uint64) (*JoinResult, error) {
+	client := m.Client
 	if s == "" {
 		return nil, errorf(CodeBadRequest, "join needs a session")
 	}
@@ -283,7 +316,7 @@ func (h *Hub) Join(ctx context.Context, doc string, s SocketID, client string, u
 		content *ot.Doc
 	}
 	fn := func(d *sequencer) (joined, error) {
-		r, c, err := d.join(ctx, s, client, user, since)
+		r, c, err := d.join(ctx, s, m, since)
 		return joined{r, c}, err
 	}
 	j, err := call(ctx, h, doc, fn)

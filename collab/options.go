@@ -9,14 +9,16 @@ import (
 // Hub; cmd cowrite uses these as its flags' defaults, and the edge reports
 // the values in force (GET /api/limits).
 const (
-	DefaultMaxOpBytes         = 256 << 10 // Options.MaxOpBytes
-	DefaultMaxDocBytes        = 10 << 20  // Options.MaxDocBytes
-	DefaultMaxTitleBytes      = 1024      // Options.MaxTitleBytes
-	DefaultMaxClientIDBytes   = 128       // Options.MaxClientIDBytes
-	DefaultMaxSelectionRanges = 100       // Options.MaxSelectionRanges
-	DefaultOpsPerSecond       = 100       // Options.OpsPerSecond
-	DefaultMaxCollaborators   = 100       // Options.MaxCollaborators
-	DefaultHistoryOps         = 1000      // Options.HistoryOps
+	DefaultMaxOpBytes          = 256 << 10 // Options.MaxOpBytes
+	DefaultMaxDocBytes         = 10 << 20  // Options.MaxDocBytes
+	DefaultMaxTitleBytes       = 1024      // Options.MaxTitleBytes
+	DefaultMaxClientIDBytes    = 128       // Options.MaxClientIDBytes
+	DefaultMaxSelectionRanges  = 100       // Options.MaxSelectionRanges
+	DefaultOpsPerSecond        = 100       // Options.OpsPerSecond
+	DefaultMaxCollaborators    = 100       // Options.MaxCollaborators
+	DefaultHistoryOps          = 1000      // Options.HistoryOps
+	DefaultMaxJoinsPerIdentity = 10        // Options.MaxJoinsPerIdentity
+	DefaultEditorReserve       = 10        // Options.EditorReserve
 )
 
 // MaxDocIDBytes is the length limit of a document id (ValidateDocID); it is
@@ -47,13 +49,22 @@ type Options struct {
 	// MaxSelectionRanges: ranges in one presence selection → bad_request.
 	// Default DefaultMaxSelectionRanges.
 	MaxSelectionRanges int
-	// OpsPerSecond: ops per client id (or per socket when no client id is
-	// given) per document, a token bucket with a burst of twice the rate →
-	// rate_limited. Default DefaultOpsPerSecond; negative disables the limit.
+	// OpsPerSecond: ops per identity (Member.Identity, else the socket;
+	// Submission.Identity over REST) per document, a token bucket with a
+	// burst of twice the rate → rate_limited. Presence updates have a bucket
+	// of their own at the same rate. Default DefaultOpsPerSecond; negative disables the limit.
 	OpsPerSecond float64
 	// MaxCollaborators: joined sockets per document; one more join gets
 	// rate_limited. Default DefaultMaxCollaborators.
 	MaxCollaborators int
+	// MaxJoinsPerIdentity: sockets of one identity (Member.Identity)
+	// joined to one document; one more join gets rate_limited. Default
+	// DefaultMaxJoinsPerIdentity.
+	MaxJoinsPerIdentity int
+	// EditorReserve: places of MaxCollaborators that viewers cannot take
+	// (at most half of them); a viewer's join beyond gets rate_limited.
+	// Default DefaultEditorReserve.
+	EditorReserve int
 	// HistoryOps: durable committed ops kept in memory per loaded document
 	// (for transform, catch-up and presence). Default DefaultHistoryOps.
 	HistoryOps int
@@ -98,7 +109,8 @@ func (o *Options) withDefaults() Options {
 		{&r.MaxOpBytes, DefaultMaxOpBytes}, {&r.MaxDocBytes, DefaultMaxDocBytes},
 		{&r.MaxTitleBytes, DefaultMaxTitleBytes}, {&r.MaxClientIDBytes, DefaultMaxClientIDBytes},
 		{&r.MaxSelectionRanges, DefaultMaxSelectionRanges}, {&r.MaxCollaborators, DefaultMaxCollaborators},
-		{&r.HistoryOps, DefaultHistoryOps},
+		{&r.HistoryOps, DefaultHistoryOps}, {&r.MaxJoinsPerIdentity, DefaultMaxJoinsPerIdentity},
+		{&r.EditorReserve, DefaultEditorReserve},
 	} {
 		if *f.v <= 0 {
 			*f.v = f.def

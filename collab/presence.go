@@ -10,10 +10,12 @@ import (
 // of the ops.
 const maxCatchUpOps = 10000
 
-func (d *sequencer) join(ctx context.Context, s SocketID, client string, user User, since *uint64) (*JoinResult, *ot.Doc, error) {
+func (d *sequencer) join(ctx context.Context, s SocketID, jm Member, since *uint64) (*JoinResult, *ot.Doc, error) {
 	m := d.members[s]
-	if m == nil && len(d.members) >= d.h.opts.MaxCollaborators {
-		return nil, nil, errorf(CodeRateLimited, "document %q has the maximum of %d collaborators", d.id, d.h.opts.MaxCollaborators)
+	if m == nil {
+		if err := d.admit(jm); err != nil {
+			return nil, nil, err
+		}
 	}
 	res := &JoinResult{Doc: d.id, Version: d.durable, Presence: []PresenceEvent{}}
 	var content *ot.Doc
@@ -44,13 +46,18 @@ func (d *sequencer) join(ctx context.Context, s SocketID, client string, user Us
 		d.members[s] = m
 		d.h.trackSocket(s, d.id, true)
 	}
-	m.client, m.user = client, user
-	if client != "" {
+	m.user, m.identity, m.viewer = jm.User, jm.Identity, jm.Viewer
+	m.client = ""
+	if jm.Client != "" && !jm.Viewer {
 		// Joining with a client id claims it and makes this socket the
-		// newest (see bindClient).
-		d.joins++
-		m.joined = d.joins
-		d.clients[client] = s
+		// newest (see bindClient) unless another identity holds it: the
+		// join then succeeds without it (and ops under it are forbidden).
+		if b, bound := d.clients[jm.Client]; !bound || b.identity == jm.Identity {
+			d.joins++
+			m.joined = d.joins
+			m.client = jm.Client
+			d.clients[jm.Client] = binding{s, jm.Identity}
+		}
 	}
 	for os, o := range d.members {
 		if os == s || o.sel == nil {
@@ -71,12 +78,13 @@ func (d *sequencer) leave(s SocketID) error {
 	}
 	delete(d.members, s)
 	d.h.trackSocket(s, d.id, false)
-	for c, owner := range d.clients {
-		if owner == s {
+	for c, b := range d.clients {
+		if b.socket == s {
 			delete(d.clients, c)
 		}
 	}
-	delete(d.buckets, rateKey(s, ""))
+	delete(d.buckets, "o:s:"+string(s))
+	delete(d.buckets, "p:s:"+string(s))
 	m.sel = nil
 	if !d.presentedByOther(s, m) {
 		d.h.bc.BroadcastPresence(d.id, s, d.presenceEvent(s, m))
@@ -100,10 +108,38 @@ func (d *sequencer) presentedByOther(s SocketID, m *member) bool {
 	return false
 }
 
+// admit checks Options.MaxCollaborators, the room kept for editors
+// (Options.EditorReserve) and Options.MaxJoinsPerIdentity for a new member.
+func (d *sequencer) admit(jm Member) error {
+	o := &d.h.opts
+	if len(d.members) >= o.MaxCollaborators {
+		return errorf(CodeRateLimited, "document %q has the maximum of %d collaborators", d.id, o.MaxCollaborators)
+	}
+	if jm.Viewer && len(d.members) >= o.MaxCollaborators-min(o.EditorReserve, o.MaxCollaborators/2) {
+		return errorf(CodeRateLimited, "document %q has no room left for viewers (the last %d places are kept for editors)", d.id, min(o.EditorReserve, o.MaxCollaborators/2))
+	}
+	if jm.Identity == "" {
+		return nil
+	}
+	n := 0
+	for _, om := range d.members {
+		if om.identity == jm.Identity {
+			n++
+		}
+	}
+	if n >= o.MaxJoinsPerIdentity {
+		return errorf(CodeRateLimited, "at most %d connections of one user may join document %q", o.MaxJoinsPerIdentity, d.id)
+	}
+	return nil
+}
+
 func (d *sequencer) setPresence(s SocketID, version uint64, sel []ot.Selection) error {
 	m := d.members[s]
 	if m == nil {
 		return errorf(CodeNotJoined, "session has not joined document %q", d.id)
+	}
+	if err := d.rateLimit("p:", m.identity, "", s); err != nil {
+		return err
 	}
 	if version > d.durable {
 		return errorf(CodeVersionAhead, "version %d is ahead of the document (version %d)", version, d.durable)

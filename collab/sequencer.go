@@ -26,12 +26,28 @@ type member struct {
 	joined    uint64 // join order (sequencer.joins when it first joined)
 	client    string
 	user      User
+	identity  string         // Member.Identity, or "s:"+socket id
+	viewer    bool           // Member.Viewer
 	sel       []ot.Selection // nil: no presence
 	selVer    uint64         // the version sel is at
 	presented bool           // sel was set at least once
 }
 
 type seqMark struct{ seq, version uint64 }
+
+// binding is who holds a client id: the socket, and the identity it acts
+// for ("" = anonymous: Hub.Join without an identity, any other anonymous
+// socket may take it over).
+type binding struct {
+	socket   SocketID
+	identity string
+}
+
+// maxTracked bounds the per-document maps keyed by something a client
+// chooses (client ids in seqs, identities in buckets): past it the map is
+// emptied. seqs is a cache of Store.LastSeq; an emptied bucket map only
+// forgets partly used buckets.
+const maxTracked = 4096
 
 // maxInflight is how many batches of one document may be handed to the
 // store at once: the next batch goes while the previous one is being
@@ -74,9 +90,9 @@ type sequencer struct {
 	snapOps    int     // ops since the last snapshot
 	snapBytes  int     // op bytes since the last snapshot
 	members    map[SocketID]*member
-	clients    map[string]SocketID // client id → the socket it is bound to
-	joins      uint64              // joins so far (member.joined)
-	seqs       map[string]seqMark  // client id → last accepted seq (cache of Store.LastSeq)
+	clients    map[string]binding // client id → the socket and identity it is bound to
+	joins      uint64             // joins so far (member.joined)
+	seqs       map[string]seqMark // client id → last accepted seq (cache of Store.LastSeq)
 	buckets    map[string]*bucket
 	deletes    []chan error // pending Delete calls (run once nothing is in flight)
 	idle       *time.Timer
@@ -92,7 +108,7 @@ func newDocState(h *Hub, id string) *sequencer {
 		commits: make(chan commitResult, maxInflight),
 		dead:    make(chan struct{}),
 		members: make(map[SocketID]*member),
-		clients: make(map[string]SocketID),
+		clients: make(map[string]binding),
 		seqs:    make(map[string]seqMark),
 		buckets: make(map[string]*bucket),
 	}
@@ -330,24 +346,31 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 			return nil, errorf(CodeNotJoined, "session has not joined document %q", d.id)
 		}
 	}
+	identity := sub.Identity
+	if s != "" {
+		identity = d.members[s].identity
+	}
 	if sub.Client != "" {
 		if err := d.h.checkClientID(sub.Client); err != nil {
 			return nil, err
 		}
-		if err := d.bindClient(sub.Client, s); err != nil {
-			return nil, err
-		}
+		// A duplicate is answered before the binding is checked: it
+		// changes nothing, whoever holds the client id now (a client that
+		// fell back to REST while its old socket still holds it).
 		if sub.Seq > 0 {
 			m, err := d.seqMark(ctx, sub.Client)
 			if err != nil {
 				return nil, err
 			}
 			if sub.Seq <= m.seq {
-				return d.duplicate(ctx, s, sub, m, reply)
+				return d.duplicate(ctx, identity, sub, m, reply)
 			}
 		}
+		if err := d.bindClient(sub.Client, s, identity); err != nil {
+			return nil, err
+		}
 	}
-	if err := d.rateLimit(s, sub.Client); err != nil {
+	if err := d.rateLimit("o:", identity, sub.Client, s); err != nil {
 		return nil, err
 	}
 	nb := opBytes(sub.Op)
@@ -382,7 +405,7 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, except: s, own: reply})
 	d.doc = nd
 	if sub.Client != "" && sub.Seq > 0 {
-		d.seqs[sub.Client] = seqMark{sub.Seq, d.head}
+		d.trackSeq(sub.Client, seqMark{sub.Seq, d.head})
 	}
 	d.snapOps++
 	d.snapBytes += nb
@@ -390,30 +413,36 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	return nil, nil
 }
 
-// bindClient checks that socket s may submit under client and binds it.
-// An unbound client id is bound to the first joined socket that uses it. A
-// client id bound to another socket is taken over by s when s joined the
-// document after that socket: a client that reconnects gets a new socket
-// while the old one (often a dead connection not yet noticed) is still
-// joined, and the newest one is the one the user is using. The older socket
-// then gets forbidden under that client id; so does REST (s == "") while any
-// socket holds it. Ops the old socket already submitted keep their
-// versions and order; (client, seq) dedupe makes the new socket's
-// resubmissions of them idempotent.
-func (d *sequencer) bindClient(client string, s SocketID) error {
-	owner, bound := d.clients[client]
+// bindClient checks that socket s, acting for identity, may submit under
+// client, and binds it. An unbound client id is bound to the first joined
+// editor socket that uses it, with its identity (Member.Identity: the token
+// subject, or the socket itself in open mode). Only a socket of the same
+// identity may take it over, and only when it joined the document after the
+// holder: a client that reconnects gets a new socket while the old one (often
+// a dead connection not yet noticed) is still joined, and the newest one is
+// the one the user is using. The older socket then gets forbidden under that
+// client id; so does REST (s == "") while any socket holds it, and so does
+// every socket of another identity and every viewer. Ops the old socket
+// already submitted keep their versions and order; (client, seq) dedupe
+// makes the new socket's resubmissions of them idempotent.
+func (d *sequencer) bindClient(client string, s SocketID, identity string) error {
+	b, bound := d.clients[client]
 	switch {
-	case bound && owner == s:
+	case bound && b.socket == s:
 		return nil
 	case s == "":
 		if bound {
 			return errorf(CodeForbidden, "client id %q is in use by a connected session", client)
 		}
 		return nil
-	case bound && !d.newer(s, owner):
+	case d.members[s].viewer:
+		return errorf(CodeForbidden, "a viewer cannot use a client id")
+	case bound && b.identity != identity:
+		return errorf(CodeForbidden, "client id %q is in use by another user", client)
+	case bound && !d.newer(s, b.socket):
 		return errorf(CodeForbidden, "client id %q was taken over by a newer session", client)
 	}
-	d.clients[client] = s
+	d.clients[client] = binding{s, identity}
 	return nil
 }
 
@@ -424,25 +453,46 @@ func (d *sequencer) newer(s, o SocketID) bool {
 	return om == nil || d.members[s].joined > om.joined
 }
 
-// rateLimit takes a token from the bucket of the client id (else of the
-// socket); rate_limited when it is empty.
-func (d *sequencer) rateLimit(s SocketID, client string) error {
+// rateLimit takes a token from identity's bucket of the kind given ("o:"
+// ops, "p:" presence); without an identity (Hub.Join and Submission
+// without one) from the client id's, else from socket s's, and without any
+// of them there is no limit. rate_limited when the bucket is empty.
+// Buckets are per document.
+func (d *sequencer) rateLimit(kind, identity, client string, s SocketID) error {
 	if d.h.opts.OpsPerSecond <= 0 {
 		return nil
 	}
-	key := rateKey(s, client)
-	if key == "" {
+	var key string
+	switch {
+	case identity != "":
+		key = kind + "i:" + identity
+	case client != "":
+		key = kind + "c:" + client
+	case s != "":
+		key = kind + "s:" + string(s)
+	default:
 		return nil
 	}
 	b := d.buckets[key]
 	if b == nil {
+		if len(d.buckets) >= maxTracked {
+			clear(d.buckets)
+		}
 		b = newBucket(d.h.opts.OpsPerSecond)
 		d.buckets[key] = b
 	}
 	if !b.take(time.Now(), d.h.opts.OpsPerSecond) {
-		return errorf(CodeRateLimited, "more than %g ops per second", d.h.opts.OpsPerSecond)
+		return errorf(CodeRateLimited, "more than %g per second", d.h.opts.OpsPerSecond)
 	}
 	return nil
+}
+
+// trackSeq caches client's last committed seq.
+func (d *sequencer) trackSeq(client string, m seqMark) {
+	if _, ok := d.seqs[client]; !ok && len(d.seqs) >= maxTracked {
+		clear(d.seqs)
+	}
+	d.seqs[client] = m
 }
 
 func (d *sequencer) seqMark(ctx context.Context, client string) (seqMark, error) {
@@ -454,17 +504,17 @@ func (d *sequencer) seqMark(ctx context.Context, client string) (seqMark, error)
 		return seqMark{}, storeErr("last seq", d.id, err)
 	}
 	m := seqMark{seq, ver}
-	d.seqs[client] = m
+	d.trackSeq(client, m)
 	return m, nil
 }
 
 // duplicate answers a (client, seq) that was already accepted.
-func (d *sequencer) duplicate(ctx context.Context, s SocketID, sub Submission, m seqMark, reply ReplyFunc) (*Committed, error) {
+func (d *sequencer) duplicate(ctx context.Context, identity string, sub Submission, m seqMark, reply ReplyFunc) (*Committed, error) {
 	v := m.version
 	var found *OpRecord
 	if sub.Seq < m.seq {
 		var err error
-		if v, found, err = d.findSeq(ctx, s, sub.Client, sub.Seq, m.version); err != nil {
+		if v, found, err = d.findSeq(ctx, identity, sub.Client, sub.Seq, m.version); err != nil {
 			return nil, err
 		}
 	}
@@ -505,7 +555,7 @@ const (
 // the effect of any op the client sent before it. Reading the store costs a
 // rate-limit token (duplicates are otherwise not rate limited), so that
 // resubmitting old seqs cannot keep the document's goroutine busy.
-func (d *sequencer) findSeq(ctx context.Context, s SocketID, client string, seq, last uint64) (uint64, *OpRecord, error) {
+func (d *sequencer) findSeq(ctx context.Context, identity, client string, seq, last uint64) (uint64, *OpRecord, error) {
 	top := min(last, d.head)
 	for ; top >= d.histStart && top > 0; top-- {
 		r := &d.hist[top-d.histStart].rec
@@ -522,7 +572,7 @@ func (d *sequencer) findSeq(ctx context.Context, s SocketID, client string, seq,
 	if top == 0 {
 		return last, nil, nil
 	}
-	if err := d.rateLimit(s, client); err != nil {
+	if err := d.rateLimit("o:", identity, client, ""); err != nil {
 		return 0, nil, err
 	}
 	floor, err := d.h.store.CatchUpFloor(ctx, d.id)
@@ -737,16 +787,6 @@ func (d *sequencer) maybeDelete() {
 	}
 	d.loadErr = errorf(CodeNotFound, "document %q not found", d.id)
 	d.exit()
-}
-
-func rateKey(s SocketID, client string) string {
-	if client != "" {
-		return "c:" + client
-	}
-	if s != "" {
-		return "s:" + string(s)
-	}
-	return ""
 }
 
 // opBytes estimates the JSON size of op without encoding it.
