@@ -44,6 +44,9 @@ type config struct {
 	MaxTitleBytes      int
 	MaxClientIDBytes   int
 	MaxSelectionRanges int
+	MaxJoinsPerIdent   int
+	EditorReserve      int
+	OpsPageBytes       int
 }
 
 // envName maps a flag name onto its environment variable.
@@ -82,6 +85,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.IntVar(&c.MaxTitleBytes, "max-title-bytes", collab.DefaultMaxTitleBytes, "longest document title in bytes of UTF-8 (longer gets bad_request)")
 	fs.IntVar(&c.MaxClientIDBytes, "max-client-id-bytes", collab.DefaultMaxClientIDBytes, "longest client id of doc:join, doc:op and POST ops in bytes (longer gets bad_request)")
 	fs.IntVar(&c.MaxSelectionRanges, "max-selection-ranges", collab.DefaultMaxSelectionRanges, "most ranges in one doc:presence selection (more gets bad_request)")
+	fs.IntVar(&c.MaxJoinsPerIdent, "max-joins-per-identity", collab.DefaultMaxJoinsPerIdentity, "connections of one user (token subject) joined to one document (more get rate_limited)")
+	fs.IntVar(&c.EditorReserve, "editor-reserve", collab.DefaultEditorReserve, "places of --max-collaborators that viewers cannot take (at most half)")
+	fs.IntVar(&c.OpsPageBytes, "ops-page-bytes", api.DefaultOpsPageBytes, "byte budget of one GET /api/docs/{id}/ops page (at least one op is always sent)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
@@ -143,6 +149,9 @@ func (c *config) validate() error {
 	check(c.MaxTitleBytes > 0, "--max-title-bytes must be positive")
 	check(c.MaxClientIDBytes > 0, "--max-client-id-bytes must be positive")
 	check(c.MaxSelectionRanges > 0, "--max-selection-ranges must be positive")
+	check(c.MaxJoinsPerIdent > 0, "--max-joins-per-identity must be positive")
+	check(c.EditorReserve > 0, "--editor-reserve must be positive")
+	check(c.OpsPageBytes > 0, "--ops-page-bytes must be positive")
 	mode, err := auth.ParseMode(c.AuthMode)
 	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
 	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)

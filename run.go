@@ -87,11 +87,13 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:           log,
 		Observer:         m,
 		// Limits (apicore).
-		MaxTitleBytes:      cfg.MaxTitleBytes,
-		MaxClientIDBytes:   cfg.MaxClientIDBytes,
-		MaxSelectionRanges: cfg.MaxSelectionRanges,
+		MaxTitleBytes:       cfg.MaxTitleBytes,
+		MaxClientIDBytes:    cfg.MaxClientIDBytes,
+		MaxSelectionRanges:  cfg.MaxSelectionRanges,
+		MaxJoinsPerIdentity: cfg.MaxJoinsPerIdent,
+		EditorReserve:       cfg.EditorReserve,
 	})
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)
