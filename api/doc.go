@@ -30,7 +30,10 @@
 //	PUT    /api/docs/{id}/content    raw UTF-8 body; If-Match accepts 5, "5" and W/"5" ("*" = any)
 //	                                 → {"version","op"} with ETag
 //	POST   /api/docs/{id}/ops        {"version","op","client"?,"seq"?} → {"version","op"}; seq needs client
-//	GET    /api/docs/{id}/ops        from (default 0), to (default head), limit (1..10000, default 1000)
+//	GET    /api/docs/{id}/ops        from (default 0), to (default head), limit (1..10000, default 1000);
+//	                                 at most Options.OpsPageBytes of JSON (at least one op); a page
+//	                                 cut short by either bound carries "next_from" (the next "from")
+//	GET    /api/limits               the limits in force (limitsJSON), no authentication
 //	GET    /api/admin/backup         auth.Admin; application/octet-stream, a consistent copy of the
 //	                                 bbolt file (Options.Backup), Content-Disposition
 //	                                 attachment; filename="cowrite-<UTC yyyymmddThhmmssZ>.db"
@@ -39,6 +42,8 @@
 // bodies over Options.MaxBodyBytes get 413 too_large; unknown /api routes
 // get 404 not_found.
 // Every input is validated (types, ranges, UTF-8) before reaching the hub;
+// JSON with invalid UTF-8 or a lone \u surrogate escape, which encoding/json
+// would silently turn into U+FFFD, is bad_request on every route and event;
 // errors that are not collab errors are logged here and answered as
 // "internal" without details.
 //
@@ -76,11 +81,21 @@
 // (CONNECT payload, token); broadcast.go: collab.Broadcaster over sio rooms;
 // decode.go: checked decoding of JSON payloads; rest.go: the REST routes.
 //
-// # Caveats
+// # Identities
 //
-// Client ids (doc:op's client) are resolved by collab: a socket that joined
-// a document after the socket holding a client id takes it over (a client
-// reconnecting before its old connection was noticed dead), and the older
-// socket gets forbidden under it. The old socket is not disconnected: a dead
-// one is reaped by the heartbeat.
+// Each socket and request acts for an identity: the token subject (Options.Auth
+// set and the token has one), else the socket itself, or over REST the
+// remote address. collab binds client ids to it and counts rate limits and
+// joins per identity (collab.Member); a socket that may only read a document
+// joins it as a viewer, which claims no client id. A socket of the same
+// identity that joined a document after the socket holding a client id
+// takes it over (a client reconnecting before its old connection was
+// noticed dead), and the older socket gets forbidden under it. The old
+// socket is not disconnected: a dead one is reaped by the heartbeat. In
+// open mode every socket is its own identity, so a reconnecting client
+// waits until its old socket left (forbidden meanwhile; its resubmissions of
+// committed (client, seq) are answered, as on every transport). Client ids
+// are still shown in doc:op and doc:presence (the editor needs them to
+// recognize its own commits and to move a peer's cursor with the peer's
+// ops); knowing one gives another identity nothing. See docs/client-ids.md.
 package api
