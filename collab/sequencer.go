@@ -44,9 +44,9 @@ type binding struct {
 }
 
 // maxTracked bounds the per-document maps keyed by something a client
-// chooses (client ids in seqs, identities in buckets): past it the map is
-// emptied. seqs is a cache of Store.LastSeq; an emptied bucket map only
-// forgets partly used buckets.
+// chooses (client ids in seqs, identities in buckets): past it the bucket
+// map is emptied (it only forgets partly used buckets) and seqs, a cache of
+// Store.LastSeq, drops its durable entries (see trackSeq).
 const maxTracked = 4096
 
 // maxInflight is how many batches of one document may be handed to the
@@ -487,10 +487,16 @@ func (d *sequencer) rateLimit(kind, identity, client string, s SocketID) error {
 	return nil
 }
 
-// trackSeq caches client's last committed seq.
+// trackSeq caches client's last accepted seq. Past maxTracked clients the
+// durable marks are dropped (Store.LastSeq has them); the marks of ops
+// still in flight are kept, as the store does not know them yet.
 func (d *sequencer) trackSeq(client string, m seqMark) {
 	if _, ok := d.seqs[client]; !ok && len(d.seqs) >= maxTracked {
-		clear(d.seqs)
+		for c, om := range d.seqs {
+			if om.version <= d.durable {
+				delete(d.seqs, c)
+			}
+		}
 	}
 	d.seqs[client] = m
 }
