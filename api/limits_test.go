@@ -16,18 +16,19 @@ func TestLimitsRoute(t *testing.T) {
 	s := newServer(t, &api.Options{MaxBodyBytes: 5000}, &collab.Options{MaxOpBytes: 100, MaxTitleBytes: 7})
 	r := s.do(t, "GET", "/api/limits", nil)
 	expectStatus(t, r, 200)
-	var got map[string]int
+	var got map[string]float64
 	if err := json.Unmarshal(r.body, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{
+	want := map[string]float64{
 		"maxOpBytes": 100, "maxDocBytes": collab.DefaultMaxDocBytes, "maxTitleLength": 7,
 		"maxClientIdLength": collab.DefaultMaxClientIDBytes, "maxSelectionRanges": collab.DefaultMaxSelectionRanges,
 		"maxPayloadBytes": api.DefaultMaxPayloadBytes, "maxBodyBytes": 5000, "maxDocIdLength": collab.MaxDocIDBytes,
+		"opsPerSecond": collab.DefaultOpsPerSecond, "maxCollaborators": collab.DefaultMaxCollaborators,
 	}
 	for k, v := range want {
 		if got[k] != v {
-			t.Errorf("%s = %d, want %d (all: %s)", k, got[k], v, r.body)
+			t.Errorf("%s = %g, want %g (all: %s)", k, got[k], v, r.body)
 		}
 	}
 	if len(got) != len(want) {
