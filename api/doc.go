@@ -5,7 +5,7 @@
 // # Model
 //
 // Socket.IO (namespace "/", SPEC.md section 3): doc:join, doc:leave, doc:op
-// and doc:presence become Hub.Join, Leave, Submit and SetPresence with the
+// and doc:presence become Hub.JoinAs, Leave, SubmitAsync (or TrySubmit) and SetPresence with the
 // socket id as the collab.SocketID; every event is answered through its
 // ack with {ok: true, ...} or {ok: false, error: {code, message}}. The
 // presence user comes from the CONNECT payload (auth.name, auth.color), or
@@ -79,7 +79,8 @@
 // no json tags); socket.go: the Socket.IO event handlers; mailbox.go: the
 // per-socket worker; users.go: the presence user and identity of a socket
 // (CONNECT payload, token); broadcast.go: collab.Broadcaster over sio rooms;
-// decode.go: checked decoding of JSON payloads; rest.go: the REST routes.
+// decode.go: checked decoding of JSON payloads; rest.go: the REST routes;
+// ops.go: GET /ops, paged by count and bytes; limits.go: GET /api/limits.
 //
 // # Identities
 //
