@@ -68,6 +68,15 @@ func TestClientIDBoundToIdentity(t *testing.T) {
 	if ack := op(ed, 1, 2); ack["ok"] != true || ack["version"] != 2.0 {
 		t.Fatalf("editor locked out after a viewer and another editor joined with its id: %v", ack)
 	}
+	// eve did not get the client id, so her presence does not show as it
+	// (the editor would take her cursor for its own client's).
+	if ack := other.call("doc:presence", `{"doc":"d","version":2,"selection":[{"anchor":0,"head":1}]}`); ack["ok"] != true {
+		t.Fatalf("presence: %v", ack)
+	}
+	p := ed.waitEvent("doc:presence", func(m map[string]any) bool { u, _ := m["user"].(map[string]any); return u["id"] == "eve" })
+	if p["client"] != other.id {
+		t.Errorf("eve's presence shows client %v, want her socket id %s", p["client"], other.id)
+	}
 
 	// The editor's second connection (same sub) takes the id over.
 	ed2 := dialToken(t, s, token("ed", "owner"))
