@@ -15,14 +15,18 @@ func TestSeqCacheBounded(t *testing.T) {
 	e := newEnv(t, &collab.Options{OpsPerSecond: -1}, nil)
 	ctx := ctxT(t)
 	mustCreate(t, e.hub, "d", "")
-	// maxTracked (4096) + 4090: the first 4096 clients fill the cache, the
-	// next one evicts their durable marks, the cache then holds 4090, the
-	// resubmissions below read 3 evicted clients back (4093), so that the
-	// 4th new client after them (f1, f2, staged, evictor) evicts.
-	const n = 4096 + 4090
+	const n = 4200 // more than maxTracked (4096)
+	// Pipelined: the document accepts them in the order sent (so each is
+	// based on the head) and commits them in batches.
+	errs := make(chan error, n)
 	for i := range n {
 		sub := collab.Submission{Version: uint64(i), Op: op(ot.Ins("x")), Client: fmt.Sprint("c", i), Seq: 1}
-		if _, err := e.hub.Submit(ctx, "d", "", sub); err != nil {
+		if err := e.hub.SubmitAsync(ctx, "d", "", sub, func(_ *collab.Committed, err error) { errs <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range n {
+		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -33,13 +37,15 @@ func TestSeqCacheBounded(t *testing.T) {
 		}
 	}
 	// Two batches in flight (the most a document hands the store), an op
-	// staged behind them (not in the store yet), a new client that makes
-	// the cache evict, then a duplicate of the staged op.
+	// staged behind them (not in the store yet), then more new clients than
+	// the cache holds (all staged too), then a duplicate of the staged op.
 	g := e.fs.hold()
-	replies := make(chan *collab.Committed, 5)
+	const more = 4100
+	replies := make(chan *collab.Committed, more+4)
+	v := uint64(n)
 	submit := func(client string) {
 		t.Helper()
-		err := e.hub.SubmitAsync(ctx, "d", "", collab.Submission{Version: n, Op: op(ot.Ins("y")), Client: client, Seq: 1},
+		err := e.hub.SubmitAsync(ctx, "d", "", collab.Submission{Version: v, Op: op(ot.Ins("y")), Client: client, Seq: 1},
 			func(c *collab.Committed, err error) {
 				if err != nil {
 					t.Error(err)
@@ -49,24 +55,30 @@ func TestSeqCacheBounded(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		v++
 	}
 	submit("f1")
 	submit("f2")
 	submit("staged")
-	submit("evictor")
+	for i := range more {
+		submit(fmt.Sprint("e", i))
+	}
+	v = n + 2 // the duplicate's base: it was accepted as version n+3
 	submit("staged")
 	e.fs.release(g)
-	got := map[bool][]uint64{}
-	for range 5 {
-		c := <-replies
-		if c != nil {
-			got[c.Duplicate] = append(got[c.Duplicate], c.Version)
+	dups := 0
+	for range more + 4 {
+		if c := <-replies; c != nil && c.Duplicate {
+			dups++
+			if c.Version != n+3 {
+				t.Errorf("duplicate answered with version %d, want %d", c.Version, n+3)
+			}
 		}
 	}
-	if len(got[false]) != 4 || len(got[true]) != 1 || got[true][0] != n+3 {
-		t.Fatalf("replies %v: want 4 new ops and 1 duplicate of version %d", got, n+3)
+	if dups != 1 {
+		t.Fatalf("%d duplicates, want 1", dups)
 	}
-	if s, v := content(t, e.hub, "d"); v != n+4 || len(s) != n+4 {
-		t.Fatalf("version %d, %d characters", v, len(s))
+	if _, v := content(t, e.hub, "d"); v != n+3+more {
+		t.Fatalf("version %d, want %d", v, n+3+more)
 	}
 }
