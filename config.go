@@ -67,6 +67,9 @@ type config struct {
 	WebhookMaxBytes  int64
 	WebhookMaxAge    time.Duration
 	WebhookParallel  int
+	MaxJoinsPerIdent int
+	EditorReserve    int
+	OpsPageBytes     int
 }
 
 // envName maps a flag name onto its environment variable.
@@ -115,7 +118,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	// Integration: change feed and webhooks.
 	fs.DurationVar(&c.EventsHeartbeat, "events-heartbeat", api.DefaultEventsHeartbeat, "interval of the heartbeat comment on idle change-feed streams (GET /api/docs/{id}/events)")
 	fs.IntVar(&c.MaxEventStreams, "max-event-streams", api.DefaultMaxEventStreams, "change-feed streams open at once (one more gets 429)")
-	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST webhook events (doc.created, doc.updated, doc.deleted) to this http(s) URL; empty = no webhooks")
+	fs.StringVar(&c.WebhookURL, "webhook-url", "", "POST webhook events (doc.created, doc.updated, doc.deleted, version.created) to this http(s) URL; empty = no webhooks")
 	fs.StringVar(&c.WebhookSecret, "webhook-secret", "", "HMAC-SHA256 key of the Cowrite-Signature header (prefer the environment)")
 	fs.DurationVar(&c.WebhookDebounce, "webhook-debounce", webhook.DefaultDebounce, "at most one doc.updated per document per this interval")
 	fs.DurationVar(&c.WebhookTimeout, "webhook-timeout", webhook.DefaultTimeout, "time a receiver has to answer one delivery")
@@ -123,6 +126,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.Int64Var(&c.WebhookMaxBytes, "webhook-max-bytes", storage.DefaultOutboxMaxBytes, "bytes of events kept in the outbox while undelivered; beyond, the oldest are dropped")
 	fs.DurationVar(&c.WebhookMaxAge, "webhook-max-age", webhook.DefaultMaxAge, "give up an event not delivered within this time")
 	fs.IntVar(&c.WebhookParallel, "webhook-concurrency", webhook.DefaultConcurrency, "documents whose events are delivered at once")
+	fs.IntVar(&c.MaxJoinsPerIdent, "max-joins-per-identity", collab.DefaultMaxJoinsPerIdentity, "connections of one user (token subject) joined to one document (more get rate_limited)")
+	fs.IntVar(&c.EditorReserve, "editor-reserve", collab.DefaultEditorReserve, "places of --max-collaborators that viewers cannot take (at most half)")
+	fs.IntVar(&c.OpsPageBytes, "ops-page-bytes", api.DefaultOpsPageBytes, "byte budget of one GET /api/docs/{id}/ops page (at least one op is always sent)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
@@ -202,6 +208,9 @@ func (c *config) validate() error {
 	check(c.WebhookMaxBytes > 0, "--webhook-max-bytes must be positive")
 	check(c.WebhookMaxAge > 0, "--webhook-max-age must be positive")
 	check(c.WebhookParallel > 0, "--webhook-concurrency must be positive")
+	check(c.MaxJoinsPerIdent > 0, "--max-joins-per-identity must be positive")
+	check(c.EditorReserve > 0, "--editor-reserve must be positive")
+	check(c.OpsPageBytes > 0, "--ops-page-bytes must be positive")
 	mode, err := auth.ParseMode(c.AuthMode)
 	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
 	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)

@@ -100,13 +100,15 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:           log,
 		Observer:         m,
 		// Limits (apicore).
-		MaxTitleBytes:      cfg.MaxTitleBytes,
-		MaxClientIDBytes:   cfg.MaxClientIDBytes,
-		MaxSelectionRanges: cfg.MaxSelectionRanges,
+		MaxTitleBytes:       cfg.MaxTitleBytes,
+		MaxClientIDBytes:    cfg.MaxClientIDBytes,
+		MaxSelectionRanges:  cfg.MaxSelectionRanges,
+		MaxJoinsPerIdentity: cfg.MaxJoinsPerIdent,
+		EditorReserve:       cfg.EditorReserve,
 	}
 	cfg.Core.applyCollab(copt)
 	hub := collab.NewHub(boltstore.New(db), feed, copt)
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup, Feed: feed})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup, Feed: feed})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)

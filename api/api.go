@@ -25,6 +25,9 @@ type Options struct {
 	// (enforced there), reported by GET /api/limits. Default
 	// DefaultMaxPayloadBytes.
 	MaxPayloadBytes int
+	// OpsPageBytes is the byte budget of one GET /ops page (see getOps).
+	// Default DefaultOpsPageBytes.
+	OpsPageBytes int
 	// RequestTimeout bounds each hub call made by a REST request or a
 	// Socket.IO event, except a doc:op's: its ack is sent by the document
 	// once the op is durable, however long that takes. Default 30s.
@@ -112,6 +115,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.MaxBodyBytes <= 0 {
 		out.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if out.OpsPageBytes <= 0 {
+		out.OpsPageBytes = DefaultOpsPageBytes
 	}
 	if out.MaxPayloadBytes <= 0 {
 		out.MaxPayloadBytes = DefaultMaxPayloadBytes

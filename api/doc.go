@@ -5,7 +5,7 @@
 // # Model
 //
 // Socket.IO (namespace "/", SPEC.md section 3): doc:join, doc:leave, doc:op
-// and doc:presence become Hub.Join, Leave, Submit and SetPresence with the
+// and doc:presence become Hub.JoinAs, Leave, SubmitAsync (or TrySubmit) and SetPresence with the
 // socket id as the collab.SocketID; every event is answered through its
 // ack with {ok: true, ...} or {ok: false, error: {code, message}}. The
 // presence user comes from the CONNECT payload (auth.name, auth.color), or
@@ -39,6 +39,10 @@
 //	                                 version_ahead beyond head; ": ping" heartbeats; "deleted"
 //	GET    /api/openapi.json         the OpenAPI 3.1 description (openapi/openapi.json), public
 //	GET    /api/reference            that description rendered by the embedded Redoc, public
+//	GET    /api/docs/{id}/ops        from (default 0), to (default head), limit (1..10000, default 1000);
+//	                                 at most Options.OpsPageBytes of JSON (at least one op); a page
+//	                                 cut short by either bound carries "next_from" (the next "from")
+//	GET    /api/limits               the limits in force (limitsJSON), no authentication
 //	GET    /api/admin/backup         auth.Admin; application/octet-stream, a consistent copy of the
 //	                                 bbolt file (Options.Backup), Content-Disposition
 //	                                 attachment; filename="cowrite-<UTC yyyymmddThhmmssZ>.db"
@@ -47,6 +51,8 @@
 // bodies over Options.MaxBodyBytes get 413 too_large; unknown /api routes
 // get 404 not_found.
 // Every input is validated (types, ranges, UTF-8) before reaching the hub;
+// JSON with invalid UTF-8 or a lone \u surrogate escape, which encoding/json
+// would silently turn into U+FFFD, is bad_request on every route and event;
 // errors that are not collab errors are logged here and answered as
 // "internal" without details.
 //
@@ -82,7 +88,8 @@
 // no json tags); socket.go: the Socket.IO event handlers; mailbox.go: the
 // per-socket worker; users.go: the presence user and identity of a socket
 // (CONNECT payload, token); broadcast.go: collab.Broadcaster over sio rooms;
-// decode.go: checked decoding of JSON payloads; rest.go: the REST routes.
+// decode.go: checked decoding of JSON payloads; rest.go: the REST routes;
+// ops.go: GET /ops, paged by count and bytes; limits.go: GET /api/limits.
 //
 // Change-feed streams (events.go) are written by fasthttp's stream writer
 // after the handler returned; a Feed (the hub's Broadcaster, wrapping the
@@ -90,11 +97,21 @@
 // from the store, so it never skips one. Feed.Close ends them; call it
 // before the HTTP shutdown, which waits for them.
 //
-// # Caveats
+// # Identities
 //
-// Client ids (doc:op's client) are resolved by collab: a socket that joined
-// a document after the socket holding a client id takes it over (a client
-// reconnecting before its old connection was noticed dead), and the older
-// socket gets forbidden under it. The old socket is not disconnected: a dead
-// one is reaped by the heartbeat.
+// Each socket and request acts for an identity: the token subject (Options.Auth
+// set and the token has one), else the socket itself, or over REST the
+// remote address. collab binds client ids to it and counts rate limits and
+// joins per identity (collab.Member); a socket that may only read a document
+// joins it as a viewer, which claims no client id. A socket of the same
+// identity that joined a document after the socket holding a client id
+// takes it over (a client reconnecting before its old connection was
+// noticed dead), and the older socket gets forbidden under it. The old
+// socket is not disconnected: a dead one is reaped by the heartbeat. In
+// open mode every socket is its own identity for the limits, but there are
+// no users to protect, so any newer socket may take a client id over (a
+// reconnecting client gets its id back at once). Client ids
+// are still shown in doc:op and doc:presence (the editor needs them to
+// recognize its own commits and to move a peer's cursor with the peer's
+// ops); knowing one gives another identity nothing. See docs/client-ids.md.
 package api

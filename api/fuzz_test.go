@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
@@ -236,6 +237,36 @@ func FuzzScanObject(f *testing.F) {
 			if !bytes.Equal(got[k], v) {
 				t.Fatalf("scanObject(%q)[%q] = %q, encoding/json gives %q", data, k, got[k], v)
 			}
+		}
+	})
+}
+
+// FuzzCheckText: what checkText accepts decodes without encoding/json
+// replacing anything by U+FFFD, and what it refuses in valid UTF-8 JSON
+// has a \u escape.
+func FuzzCheckText(f *testing.F) {
+	for _, s := range []string{`"a"`, `"\ud800"`, `"\udc00x"`, `"\ud83d\ude00"`, `"\ud83d\u0041"`, `"\\ud800"`,
+		"\"\xff\"", `["\ufffd"]`, `{"a":"\uD800\uDFFF"}`, `"\ud800\\"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if !json.Valid(data) {
+			return
+		}
+		err := checkText(data)
+		if err != nil {
+			if utf8.Valid(data) && !bytes.Contains(bytes.ToLower(data), []byte(`\u`)) {
+				t.Fatalf("refused %q: %v", data, err)
+			}
+			return
+		}
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(v)
+		if bytes.Contains(b, []byte("\ufffd")) && !bytes.Contains(data, []byte("\ufffd")) && !bytes.Contains(bytes.ToLower(data), []byte(`\ufffd`)) {
+			t.Fatalf("accepted %q, which decodes to %s", data, b)
 		}
 	})
 }

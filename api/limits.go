@@ -24,6 +24,10 @@ type limitsJSON struct {
 	MaxPayloadBytes    int `json:"maxPayloadBytes"`
 	MaxBodyBytes       int `json:"maxBodyBytes"`
 	MaxDocIDLength     int `json:"maxDocIdLength"`
+	// OpsPerSecond is the rate of ops (and, separately, of presence
+	// updates) per identity and document; negative means unlimited.
+	OpsPerSecond     float64 `json:"opsPerSecond"`
+	MaxCollaborators int     `json:"maxCollaborators"`
 }
 
 func limitsWire(h collab.Options, o Options) limitsJSON {
@@ -36,6 +40,8 @@ func limitsWire(h collab.Options, o Options) limitsJSON {
 		MaxPayloadBytes:    o.MaxPayloadBytes,
 		MaxBodyBytes:       o.MaxBodyBytes,
 		MaxDocIDLength:     collab.MaxDocIDBytes,
+		OpsPerSecond:       h.OpsPerSecond,
+		MaxCollaborators:   h.MaxCollaborators,
 	}
 }
 

@@ -16,18 +16,19 @@ func TestLimitsRoute(t *testing.T) {
 	s := newServer(t, &api.Options{MaxBodyBytes: 5000}, &collab.Options{MaxOpBytes: 100, MaxTitleBytes: 7})
 	r := s.do(t, "GET", "/api/limits", nil)
 	expectStatus(t, r, 200)
-	var got map[string]int
+	var got map[string]float64
 	if err := json.Unmarshal(r.body, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]int{
+	want := map[string]float64{
 		"maxOpBytes": 100, "maxDocBytes": collab.DefaultMaxDocBytes, "maxTitleLength": 7,
 		"maxClientIdLength": collab.DefaultMaxClientIDBytes, "maxSelectionRanges": collab.DefaultMaxSelectionRanges,
 		"maxPayloadBytes": api.DefaultMaxPayloadBytes, "maxBodyBytes": 5000, "maxDocIdLength": collab.MaxDocIDBytes,
+		"opsPerSecond": collab.DefaultOpsPerSecond, "maxCollaborators": collab.DefaultMaxCollaborators,
 	}
 	for k, v := range want {
 		if got[k] != v {
-			t.Errorf("%s = %d, want %d (all: %s)", k, got[k], v, r.body)
+			t.Errorf("%s = %g, want %g (all: %s)", k, got[k], v, r.body)
 		}
 	}
 	if len(got) != len(want) {
@@ -120,4 +121,86 @@ func TestLimitBoundaries(t *testing.T) {
 	}
 	check("body at limit", s.do(t, "PATCH", "/api/docs/d", pad(bodyLimit)), "")
 	check("body over limit", s.do(t, "PATCH", "/api/docs/d", pad(bodyLimit+1)), "too_large")
+}
+
+type opsPage struct {
+	Ops []struct {
+		Version uint64 `json:"version"`
+		Op      []any  `json:"op"`
+	} `json:"ops"`
+	NextFrom *uint64 `json:"next_from"`
+}
+
+func getOpsPage(t *testing.T, s *server, query string) (opsPage, int) {
+	t.Helper()
+	r := s.do(t, "GET", "/api/docs/d/ops?"+query, nil)
+	expectStatus(t, r, 200)
+	var p opsPage
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatalf("%s: %v", r.body, err)
+	}
+	return p, len(r.body)
+}
+
+// TestOpsPagedByBytes (issue 17 #2): GET /ops stops at the byte budget
+// (keeping at least one op), says where to go on with next_from, and the
+// pages together are the whole history.
+func TestOpsPagedByBytes(t *testing.T) {
+	const budget = 10 << 10
+	s := newServer(t, &api.Options{OpsPageBytes: budget}, &collab.Options{OpsPerSecond: -1})
+	expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "d"}), 201)
+	const n = 300
+	for i := range n {
+		text := strings.Repeat(string(rune('a'+i%26)), 1000)
+		if i == 100 {
+			text = strings.Repeat("B", 3*budget) // one op over the whole budget
+		}
+		expectStatus(t, s.do(t, "POST", "/api/docs/d/ops", map[string]any{"version": i, "op": []any{text}}), 200)
+	}
+	var versions []uint64
+	from, pages := uint64(0), 0
+	for {
+		p, size := getOpsPage(t, s, fmt.Sprintf("from=%d&limit=10000", from))
+		pages++
+		if len(p.Ops) == 0 {
+			t.Fatalf("empty page from %d", from)
+		}
+		if len(p.Ops) > 1 && size > budget {
+			t.Errorf("page from %d: %d bytes with %d ops, over the budget %d", from, size, len(p.Ops), budget)
+		}
+		for _, o := range p.Ops {
+			versions = append(versions, o.Version)
+		}
+		if p.NextFrom == nil {
+			break
+		}
+		if *p.NextFrom != p.Ops[len(p.Ops)-1].Version {
+			t.Fatalf("next_from %d after version %d", *p.NextFrom, p.Ops[len(p.Ops)-1].Version)
+		}
+		from = *p.NextFrom
+		if pages > n {
+			t.Fatal("no end")
+		}
+	}
+	if len(versions) != n || pages < n/10 {
+		t.Fatalf("%d ops in %d pages", len(versions), pages)
+	}
+	for i, v := range versions {
+		if v != uint64(i+1) {
+			t.Fatalf("op %d has version %d", i, v)
+		}
+	}
+	// A count limit also says there is more; a complete page does not.
+	if p, _ := getOpsPage(t, s, "from=0&limit=2"); len(p.Ops) != 2 || p.NextFrom == nil || *p.NextFrom != 2 {
+		t.Errorf("limit=2: %d ops, next_from %v", len(p.Ops), p.NextFrom)
+	}
+	if p, _ := getOpsPage(t, s, "from=295&limit=5"); len(p.Ops) != 5 || p.NextFrom != nil {
+		t.Errorf("last page: %d ops, next_from %v", len(p.Ops), p.NextFrom)
+	}
+	if p, _ := getOpsPage(t, s, "from=3&to=5"); len(p.Ops) != 2 || p.NextFrom != nil {
+		t.Errorf("from=3&to=5: %d ops, next_from %v", len(p.Ops), p.NextFrom)
+	}
+	// Errors keep their status.
+	expectStatus(t, s.do(t, "GET", "/api/docs/d/ops?to=999", nil), 400)
+	expectStatus(t, s.do(t, "GET", "/api/docs/nope/ops", nil), 404)
 }

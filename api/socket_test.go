@@ -251,6 +251,10 @@ func TestSocketEvents(t *testing.T) {
 		{"doc:presence", `{"doc":"d","version":0}`, "bad_request"},
 		{"doc:leave", `{}`, "bad_request"},
 		{"doc:nope", `{}`, "bad_request"},
+		{"doc:join", `{"doc":"d","client":"\udc00"}`, "bad_request"},
+		{"doc:op", `{"doc":"d","version":0,"op":["a\ud800"],"client":"a","seq":1}`, "bad_request"},
+		{"doc:op", `{"doc":"d","version":0,"op":null}`, "invalid_op"},
+		{"doc:op", `{"doc":"d","version":0}`, "bad_request"},
 	} {
 		if got := errCodeOf(a.call(tc.event, tc.payload)); got != tc.code {
 			t.Errorf("%s %s: code %q, want %q", tc.event, tc.payload, got, tc.code)

@@ -7,7 +7,7 @@
 //
 // A document's version is the number of ops committed to it; the op that
 // takes it from v-1 to v carries version v. An incoming op (Hub.Submit) is
-// checked (socket joined, client id binding, duplicate (client, seq), rate,
+// checked (socket joined, duplicate (client, seq), client id binding, rate,
 // size, base version), normalized, transformed with side Left against every op
 // committed since its base version, applied strictly (skip/delete past the
 // end or a mismatching {"d":"text"} is invalid_op), checked against the size
@@ -48,13 +48,25 @@
 // rather than applied twice (see Hub.Submit).
 //
 // Client ids: a client id is bound to one joined socket at a time — the
-// one that joined with it or first submitted under it. A socket that
-// joined later takes the binding over when it joins with or submits under
-// that client id (a client reconnecting on a new connection before the old
-// one is detected dead); the older socket is then refused (forbidden) under
-// it. The binding is released when its socket leaves or disconnects; the
+// one that joined with it or first submitted under it — and to the identity
+// that socket acts for (Member.Identity: the token subject, or the socket
+// in open mode; Hub.Join's anonymous sockets share one). A socket of the
+// same identity that joined later takes the binding over when it joins
+// with or submits under that client id (a client reconnecting on a new
+// connection before the old one is detected dead); the older socket is then
+// refused (forbidden) under it, and so is every other identity and every
+// viewer (Member.Viewer). A duplicate (client, seq) is answered with its
+// original version before the binding is checked, from any socket and over
+// REST. The binding is released when its socket leaves or disconnects; the
 // older socket's leave does not broadcast a null selection for a presence
 // client id another member now shows as.
+//
+// Limits (Options, defaults in the Default* constants): op and document
+// size, title and client id length, selection ranges, ops and presence
+// updates per second per identity and document (token buckets), members
+// per document, sockets per identity and document, and the places kept for
+// editors. The maps keyed by client-chosen values (the cache of last seqs,
+// rate buckets) are bounded per document (maxTracked).
 //
 // Presence is kept in memory only, transformed to the durable head, and
 // broadcast to the room except the sender; leaving or disconnecting
@@ -83,8 +95,9 @@
 //     document's throughput is bound to one core (many documents scale).
 //   - A base version older than the in-memory history makes the sequencer
 //     read the ops from the store synchronously.
-//   - Two live sockets sharing one client id (a client bug) do not fight
-//     over it: the one that joined last keeps it, the other gets forbidden.
+//   - Two live sockets of one identity sharing one client id (a client bug)
+//     do not fight over it: the one that joined last keeps it, the other
+//     gets forbidden.
 //   - Looking up an old duplicate seq in the op log runs on the document's
 //     goroutine; it reads at most 65536 ops (then falls back) and costs a
 //     rate-limit token.

@@ -387,12 +387,15 @@ func (h *Hub) Disconnect(s SocketID) {
 //
 // With a socket (s != ""), s must have joined doc (not_joined). A client id
 // is bound to the socket that joined with it (Join's client) or first
-// submitted under it, until that socket leaves or disconnects. A socket
-// that joined the document later than the bound one takes the client id over
-// (a reconnecting client); the older socket then gets forbidden under it,
-// and so does REST while any socket holds it. Ops already accepted from the
-// older socket keep their versions and order. With s == "" (REST) no join
-// is needed and the op is broadcast to the whole room.
+// submitted under it, and to that socket's identity (Member.Identity), until
+// that socket leaves or disconnects. A socket of the same identity that
+// joined the document later than the bound one takes the client id over (a
+// reconnecting client); the older socket then gets forbidden under it, and
+// so do other identities, viewers, and REST while any socket holds it. A
+// duplicate (client, seq) is answered before that check, from anyone. Ops
+// already accepted from the older socket keep their versions and order.
+// With s == "" (REST) no join is needed and the op is broadcast to the
+// whole room.
 //
 // Exactly-once: when Client != "" and Seq > 0, a (client, seq) that was
 // already committed is acknowledged with its original version (Duplicate) and
