@@ -91,7 +91,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	}
 	cfg.Core.applyCollab(copt)
 	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), copt)
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup, Health: db.Err})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -59,6 +60,11 @@ type Options struct {
 	// deleted. Defaults DefaultMaxDedupeClients, DefaultMaxDedupeBytes.
 	MaxDedupeClients int
 	MaxDedupeBytes   int
+	// FaultHook, if set, is called at the end of every write transaction,
+	// just before it commits, with "commit"; an error it returns fails that
+	// transaction as an I/O error of its write or fsync would (rolled back,
+	// every write of the batch fails with it). For fault-injection tests.
+	FaultHook func(op string) error
 }
 
 const (
@@ -78,6 +84,8 @@ type DB struct {
 	maxSeqs   int // Options.MaxDedupeClients
 	maxSeqB   int // Options.MaxDedupeBytes
 	log       *slog.Logger
+	fault     func(op string) error    // Options.FaultHook
+	lastErr   atomic.Pointer[writeErr] // see Err
 
 	mu      sync.Mutex // guards the fields below
 	cond    *sync.Cond // signalled when queue grows or closing is set
@@ -182,6 +190,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		cpOps:     o.CheckpointOps,
 		maxSeqs:   o.MaxDedupeClients,
 		maxSeqB:   o.MaxDedupeBytes,
+		fault:     o.FaultHook,
 		log:       o.Logger.With("component", "storage"),
 		pending:   map[string]*pending{},
 	}
