@@ -4,7 +4,8 @@
 // With no arguments it serves everything on :3000 and keeps its data in
 // ./data; --help lists every option (each also settable as COWRITE_*).
 // Subcommands: "cowrite token" mints an access token for --auth-mode token,
-// "cowrite healthcheck" probes a running server (for containers).
+// "cowrite healthcheck" probes a running server (for containers), "cowrite
+// check" verifies a data file offline.
 package main
 
 import (
@@ -24,6 +25,8 @@ func main() {
 			os.Exit(runTokenCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "healthcheck":
 			os.Exit(runHealthcheckCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "check":
+			os.Exit(runCheckCommand(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
