@@ -49,6 +49,11 @@ test-e2e:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+## soak: mixed load against bin/cowrite for SOAK_DURATION (default 30m); report and SVG plot in e2e/artifacts/soak
+.PHONY: soak
+soak: build
+	@cd e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && SOAK_DURATION=$${SOAK_DURATION:-30m} node soak/soak.mjs
+
 ## clean: remove build outputs
 clean:
 	rm -rf $(BIN) frontend/dist/app e2e/artifacts
