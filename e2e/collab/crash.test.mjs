@@ -58,7 +58,11 @@ test(`every acked op survives kill -9 (${rounds} rounds) and is deduplicated aft
         }
       })();
 
-      await sleep(300 + Math.floor(Math.random() * 700));
+      // Kill at a random moment once the load is going (at least 10 ops
+      // acked: on a loaded machine the first acks may take a while).
+      const ackedNow = () => round.reduce((n, c) => n + c.acked.size, 0);
+      for (let waited = 0; ackedNow() < 10 && waited < 30000; waited += 10) await sleep(10);
+      await sleep(Math.floor(Math.random() * 700));
       await server.kill('SIGKILL');
       stop.done = true;
       await editing;
