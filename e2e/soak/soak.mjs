@@ -7,7 +7,9 @@
 // presence sent with every other edit), one editor leaving and a new one
 // joining every 2 s, a dropped transport (reconnect and resend) every 3 s,
 // a REST writer (ops, reads, and a PUT of the content now and then), and a
-// probe socket whose op acks give the latency.
+// probe socket whose op acks give the latency. The load is a steady state
+// (documents of bounded length, old ops pruned from disk), so that memory
+// has a reason to stay flat.
 //
 // Verdict: 0 errors (failed acks, REST errors, editors that do not converge
 // with the server at the end), and RSS, goroutines and open files flat
@@ -21,7 +23,7 @@
 import { readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Server, EditClient, connect, call, sleep } from '../collab/harness.mjs';
+import { Server, EditClient, connect, call, sleep, cpLen } from '../collab/harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -91,7 +93,11 @@ function svgPlot(samples, file) {
 }
 
 export async function runSoak({ durationMs, outDir, log = console.log }) {
-  const server = await new Server({ args: ['--log-level', 'warn'] }).start();
+  // A steady state: old ops are pruned from disk (--retention), documents
+  // stay below maxLen code points, the REST document is reset by a PUT and
+  // the probe's alternates an insert and a delete.
+  const server = await new Server({ args: ['--log-level', 'warn', '--retention', '500'] }).start();
+  const maxLen = 2000;
   const errors = [];
   const docs = ['soak-a', 'soak-b', 'soak-c', 'soak-d'];
   const editors = [];
@@ -115,7 +121,13 @@ export async function runSoak({ durationMs, outDir, log = console.log }) {
       while (!stop) {
         for (const c of editors) {
           if (!c.joined) continue;
-          c.randomEdit();
+          const len = cpLen(c.text);
+          if (len > maxLen) {
+            const at = Math.floor(Math.random() * (len - 50));
+            c.edit(at > 0 ? [at, { d: 50 }] : [{ d: 50 }]);
+          } else {
+            c.randomEdit();
+          }
           if (++n % 2 === 0) {
             const len = [...c.text].length;
             const at = Math.floor(Math.random() * (len + 1));
@@ -173,7 +185,8 @@ export async function runSoak({ durationMs, outDir, log = console.log }) {
         let version = j.version;
         for (let seq = 1; !stop; seq++) {
           const t = performance.now();
-          const a = await call(s, 'doc:op', { doc: 'soak-probe', version, op: ['p'], client: 'probe', seq });
+          const op = seq % 2 === 1 ? ['p'] : [{ d: 1 }];
+          const a = await call(s, 'doc:op', { doc: 'soak-probe', version, op, client: 'probe', seq });
           probeLat.push(performance.now() - t);
           if (!a.ok) { errors.push(`probe op ${JSON.stringify(a)}`); break; }
           version = a.version;
