@@ -73,6 +73,10 @@ fuzz:
 		echo "== $$pkg $$name ($(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+## soak: mixed load against bin/cowrite for SOAK_DURATION (default 30m); report and SVG plot in e2e/artifacts/soak
+.PHONY: soak
+soak: build
+	@cd e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && SOAK_DURATION=$${SOAK_DURATION:-30m} node soak/soak.mjs
 
 ## clean: remove build outputs
 clean:

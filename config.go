@@ -130,7 +130,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.IntVar(&c.EditorReserve, "editor-reserve", collab.DefaultEditorReserve, "places of --max-collaborators that viewers cannot take (at most half)")
 	fs.IntVar(&c.OpsPageBytes, "ops-page-bytes", api.DefaultOpsPageBytes, "byte budget of one GET /api/docs/{id}/ops page (at least one op is always sent)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite --version            print version, commit and build date\n\n")
+		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite check [flags]        verify a data file offline (--help)\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(out, "  --%s (env %s)\n    \t%s (default %q)\n", f.Name, envName(f.Name), f.Usage, f.DefValue)

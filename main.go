@@ -4,8 +4,9 @@
 // With no arguments it serves everything on :3000 and keeps its data in
 // ./data; --help lists every option (each also settable as COWRITE_*).
 // Subcommands: "cowrite token" mints an access token for --auth-mode token,
-// "cowrite healthcheck" probes a running server (for containers), and
-// "cowrite --version" prints the version, commit and build date.
+// "cowrite healthcheck" probes a running server (for containers), "cowrite
+// check" verifies a data file offline, and "cowrite --version" prints the
+// version, commit and build date.
 package main
 
 import (
@@ -25,6 +26,8 @@ func main() {
 			os.Exit(runTokenCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "healthcheck":
 			os.Exit(runHealthcheckCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "check":
+			os.Exit(runCheckCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "version", "--version", "-version":
 			printVersion(os.Stdout)
 			return

@@ -108,7 +108,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	}
 	cfg.Core.applyCollab(copt)
 	hub := collab.NewHub(boltstore.New(db), feed, copt)
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup, Feed: feed})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup, Feed: feed, Health: db.Err})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)

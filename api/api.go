@@ -45,6 +45,10 @@ type Options struct {
 	OnError func(code string)
 	// Logger receives boundary logs (internal errors). Default slog.Default().
 	Logger *slog.Logger
+	// Health, when set, is asked by /readyz: a non-nil error makes it
+	// answer 503 {"status":"unavailable","reason":...} (for example the
+	// storage's Err while the disk is full).
+	Health func() error
 	// Backup writes a consistent copy of the whole database to w and
 	// returns the bytes written (storage.DB.Backup); it serves
 	// GET /api/admin/backup (auth.Admin). nil: that route answers 404.

@@ -69,6 +69,11 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	if a.draining.Load() {
 		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "draining"})
 	}
+	if a.opts.Health != nil {
+		if err := a.opts.Health(); err != nil {
+			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": err.Error()})
+		}
+	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 

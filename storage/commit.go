@@ -298,16 +298,46 @@ func (db *DB) commitBatch(jobs []job) {
 const maxKeptJournalBuf = 4 << 20
 
 // update runs fn in a write transaction; a panic inside becomes an error
-// (bbolt rolls the transaction back).
+// (bbolt rolls the transaction back). Its outcome is what Err reports.
 func (db *DB) update(fn func(tx *bolt.Tx) error) (err error) {
-	return db.bolt.Update(func(tx *bolt.Tx) (err error) {
+	err = db.bolt.Update(func(tx *bolt.Tx) (err error) {
 		defer func() {
 			if r := recover(); r != nil {
 				err = fmt.Errorf("%w: panic in write transaction: %v", ErrCorrupt, r)
 			}
 		}()
-		return fn(tx)
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if db.fault != nil {
+			return db.fault("commit")
+		}
+		return nil
 	})
+	if err != nil {
+		db.lastErr.Store(&writeErr{err: err, at: time.Now()})
+	} else if db.lastErr.Load() != nil {
+		db.lastErr.Store(nil)
+	}
+	return err
+}
+
+type writeErr struct {
+	err error
+	at  time.Time
+}
+
+// Err reports whether the data file is writable: nil when the last write
+// transaction (a batch or a checkpoint step) committed, else why it failed
+// (for example "no space left on device"). It clears as soon as a write
+// commits again — the committer goes on with every new write, so once the
+// cause is gone (space freed) the next write succeeds without a restart.
+// For readiness probes.
+func (db *DB) Err() error {
+	if e := db.lastErr.Load(); e != nil {
+		return fmt.Errorf("storage: writes failing since %s: %w", e.at.UTC().Format(time.RFC3339), e.err)
+	}
+	return nil
 }
 
 // storedDoc returns the document's bucket and its stored metadata (without

@@ -2,13 +2,16 @@ package storage
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,6 +63,11 @@ type Options struct {
 	// deleted. Defaults DefaultMaxDedupeClients, DefaultMaxDedupeBytes.
 	MaxDedupeClients int
 	MaxDedupeBytes   int
+	// FaultHook, if set, is called at the end of every write transaction,
+	// just before it commits, with "commit"; an error it returns fails that
+	// transaction as an I/O error of its write or fsync would (rolled back,
+	// every write of the batch fails with it). For fault-injection tests.
+	FaultHook func(op string) error
 }
 
 const (
@@ -79,6 +87,8 @@ type DB struct {
 	maxSeqs   int // Options.MaxDedupeClients
 	maxSeqB   int // Options.MaxDedupeBytes
 	log       *slog.Logger
+	fault     func(op string) error    // Options.FaultHook
+	lastErr   atomic.Pointer[writeErr] // see Err
 
 	mu      sync.Mutex // guards the fields below
 	cond    *sync.Cond // signalled when queue grows or closing is set
@@ -153,6 +163,11 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
+	if !created {
+		if err := checkFile(path, o.Timeout); err != nil {
+			return nil, err
+		}
+	}
 	bdb, err := openBolt(path, &bolt.Options{
 		Timeout:         o.Timeout,
 		NoFreelistSync:  true,
@@ -185,6 +200,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		cpOps:     o.CheckpointOps,
 		maxSeqs:   o.MaxDedupeClients,
 		maxSeqB:   o.MaxDedupeBytes,
+		fault:     o.FaultHook,
 		log:       o.Logger.With("component", "storage"),
 		pending:   map[string]*pending{},
 	}
@@ -206,6 +222,98 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// bbolt's meta page: after the 16-byte page header, magic u32, version u32,
+// page size u32, flags u32, root bucket (16 bytes), freelist page u64,
+// high water mark u64 (pages in use), txid u64, then an FNV-64a checksum of
+// the bytes before it. Native byte order.
+const (
+	metaMagic    = 0xED0CDAED
+	metaOff      = 16
+	metaRootOff  = metaOff + 16
+	metaPgidOff  = metaOff + 40
+	metaTxidOff  = metaOff + 48
+	metaSumOff   = metaOff + 56
+	metaPageSize = metaOff + 8
+)
+
+// checkFile refuses a damaged data file before it is opened for writing:
+// a file shorter than the pages its newest valid meta page counts (cut
+// short; bbolt would fault reading past the end), one whose pages are
+// damaged (walkPages: bbolt would panic on them where no caller can
+// recover), and one that fails bbolt's consistency check. A file without a valid meta
+// page is left to bbolt's own open, which refuses it. Errors: ErrCorrupt,
+// ErrLocked, or an OS error.
+func checkFile(path string, timeout time.Duration) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("storage: open %s: %w", path, err)
+	}
+	if st.Size() == 0 {
+		f.Close()
+		return nil
+	}
+	var best struct{ txid, pgid, pageSize, root uint64 }
+	readMeta := func(off int64) (pageSize uint32, ok bool) {
+		b := make([]byte, metaSumOff+8)
+		if _, err := f.ReadAt(b, off); err != nil {
+			return 0, false
+		}
+		ne := binary.NativeEndian
+		if ne.Uint32(b[metaOff:]) != metaMagic {
+			return 0, false
+		}
+		h := fnv.New64a()
+		h.Write(b[metaOff:metaSumOff])
+		if h.Sum64() != ne.Uint64(b[metaSumOff:]) {
+			return 0, false
+		}
+		ps := ne.Uint32(b[metaPageSize:])
+		if txid := ne.Uint64(b[metaTxidOff:]); txid >= best.txid {
+			best.txid, best.pgid, best.pageSize, best.root = txid, ne.Uint64(b[metaPgidOff:]), uint64(ps), ne.Uint64(b[metaRootOff:])
+		}
+		return ps, true
+	}
+	ps, ok := readMeta(0)
+	if !ok {
+		ps = uint32(os.Getpagesize())
+	}
+	readMeta(int64(ps))
+	defer f.Close()
+	if best.pageSize == 0 {
+		return nil
+	}
+	if uint64(st.Size()) < best.pgid*best.pageSize {
+		return fmt.Errorf("%w: %s is %d bytes, shorter than the %d pages of %d bytes its meta page counts (cut short?)",
+			ErrCorrupt, path, st.Size(), best.pgid, best.pageSize)
+	}
+	if err := walkPages(f, best.pageSize, best.pgid, best.root); err != nil {
+		return fmt.Errorf("%w (file %s)", err, path)
+	}
+	bdb, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		return err
+	}
+	defer bdb.Close()
+	var problems []string
+	_ = bdb.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			if len(problems) < 5 {
+				problems = append(problems, err.Error())
+			}
+		}
+		return nil
+	})
+	if len(problems) > 0 {
+		return fmt.Errorf("%w: %s fails the consistency check: %s", ErrCorrupt, path, strings.Join(problems, "; "))
+	}
+	return nil
 }
 
 // openBolt opens the bbolt file, mapping its failures onto this package's

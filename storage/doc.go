@@ -126,6 +126,21 @@
 // Close fail with ErrClosed. Contexts are checked before a read starts and
 // while waiting for a write; a write whose caller gave up may still commit.
 //
+// # Faults
+//
+// A write transaction that fails (disk full, an I/O error of a write or an
+// fsync) fails every write of its batch and leaves nothing of it on disk;
+// Err reports the failure until a write commits again. The committer goes
+// on with the next writes, so the DB resumes by itself once the cause is
+// gone. Options.FaultHook injects such failures in tests.
+//
+// Open checks an existing file before bbolt uses it: a file shorter than
+// the pages its meta page counts, damaged pages (walked with plain reads:
+// ids, types, children within the file and referenced once, elements
+// within their page) and bbolt's consistency check give ErrCorrupt, never
+// a crash. This reads the whole file once at start. Verify checks a file
+// offline, adding Cowrite's own checks (ops replay to snapshots).
+//
 // # Caveats
 //
 // One process at a time: bbolt takes an exclusive file lock (ErrLocked

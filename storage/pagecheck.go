@@ -1,0 +1,115 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+)
+
+// bbolt page layout (go.etcd.io/bbolt/internal/common): a 16-byte header
+// (id u64, flags u16, count u16, overflow u32), then count 16-byte
+// elements. A branch element is (pos u32, ksize u32, child u64), a leaf
+// element (flags u32, pos u32, ksize u32, vsize u32); pos is counted from
+// the element itself. A leaf element with flag 1 is a bucket: its value
+// starts with (root u64, sequence u64), and root 0 means an inline leaf
+// page follows in the value. Native byte order.
+const (
+	pageHeader     = 16
+	pageElem       = 16
+	branchPageFlag = 0x01
+	leafPageFlag   = 0x02
+	bucketLeafFlag = 0x01
+	inBucketSize   = 16
+)
+
+// walkPages reads every page reachable from the root bucket with plain file
+// reads and checks what bbolt would otherwise assert on (with a panic in a
+// goroutine of its own, which no caller can recover) or read past its
+// mapping on: each page's id and type, child pages inside the file's high
+// water mark and referenced once, and elements inside their page.
+func walkPages(f *os.File, pageSize, hwm, root uint64) error {
+	ne := binary.NativeEndian
+	seen := map[uint64]bool{}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: damaged page: %s", ErrCorrupt, fmt.Sprintf(format, args...))
+	}
+	var walkPage func(id uint64) error
+	var walkBucket func(v []byte) error
+	// elems checks the elements of a page held in buf and visits children.
+	elems := func(where string, buf []byte, flags uint16, count int) error {
+		if pageHeader+count*pageElem > len(buf) {
+			return bad("%s: %d elements do not fit", where, count)
+		}
+		for i := range count {
+			e := pageHeader + i*pageElem
+			if flags&branchPageFlag != 0 {
+				pos, ks, child := int(ne.Uint32(buf[e:])), int(ne.Uint32(buf[e+4:])), ne.Uint64(buf[e+8:])
+				if e+pos+ks > len(buf) || e+pos+ks < e {
+					return bad("%s: element %d outside the page", where, i)
+				}
+				if err := walkPage(child); err != nil {
+					return err
+				}
+				continue
+			}
+			lf, pos, ks, vs := ne.Uint32(buf[e:]), int(ne.Uint32(buf[e+4:])), int(ne.Uint32(buf[e+8:])), int(ne.Uint32(buf[e+12:]))
+			end := e + pos + ks + vs
+			if end > len(buf) || end < e || pos < 0 || ks < 0 || vs < 0 {
+				return bad("%s: element %d outside the page", where, i)
+			}
+			if lf&bucketLeafFlag != 0 {
+				if err := walkBucket(buf[e+pos+ks : end]); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	walkPage = func(id uint64) error {
+		if id < 2 || id >= hwm {
+			return bad("page %d outside the file's %d pages", id, hwm)
+		}
+		if seen[id] {
+			return bad("page %d referenced twice", id)
+		}
+		hdr := make([]byte, pageHeader)
+		if _, err := f.ReadAt(hdr, int64(id*pageSize)); err != nil {
+			return bad("page %d: %v", id, err)
+		}
+		pid, flags, count, overflow := ne.Uint64(hdr), ne.Uint16(hdr[8:]), int(ne.Uint16(hdr[10:])), uint64(ne.Uint32(hdr[12:]))
+		if pid != id {
+			return bad("page %d says it is page %d", id, pid)
+		}
+		if flags != branchPageFlag && flags != leafPageFlag {
+			return bad("page %d has type %#x, want a branch or leaf page", id, flags)
+		}
+		if id+overflow >= hwm {
+			return bad("page %d overflows past the file's %d pages", id, hwm)
+		}
+		for p := id; p <= id+overflow; p++ {
+			seen[p] = true
+		}
+		buf := make([]byte, (overflow+1)*pageSize)
+		if _, err := f.ReadAt(buf, int64(id*pageSize)); err != nil {
+			return bad("page %d: %v", id, err)
+		}
+		return elems(fmt.Sprint("page ", id), buf, flags, count)
+	}
+	walkBucket = func(v []byte) error {
+		if len(v) < inBucketSize {
+			return bad("bucket value of %d bytes", len(v))
+		}
+		if r := ne.Uint64(v); r != 0 {
+			return walkPage(r)
+		}
+		inline := v[inBucketSize:]
+		if len(inline) < pageHeader {
+			return bad("inline bucket of %d bytes", len(inline))
+		}
+		if flags := ne.Uint16(inline[8:]); flags != leafPageFlag {
+			return bad("inline bucket page has type %#x", flags)
+		}
+		return elems("inline bucket", inline, leafPageFlag, int(ne.Uint16(inline[10:])))
+	}
+	return walkPage(root)
+}
