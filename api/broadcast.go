@@ -2,10 +2,11 @@ package api
 
 import (
 	"encoding/json"
-	"github.com/cowrite/cowrite/internal/jsonstr"
 	"strconv"
+	"time"
 
 	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/internal/jsonstr"
 	"github.com/cowrite/cowrite/sio"
 )
 
@@ -69,4 +70,20 @@ func (b *Broadcaster) DocDeleted(doc string) {
 		Doc string `json:"doc"`
 	}{doc})
 	room.SocketsLeave(doc)
+}
+
+var _ collab.MetaBroadcaster = (*Broadcaster)(nil)
+
+// metaEventWire is the payload of doc:meta.
+type metaEventWire struct {
+	Doc     string    `json:"doc"`
+	Title   string    `json:"title"`
+	Version uint64    `json:"version"`
+	Updated time.Time `json:"updated"`
+}
+
+// DocMeta emits doc:meta to the whole room (the renamer's other tabs
+// included).
+func (b *Broadcaster) DocMeta(doc string, info collab.DocInfo) {
+	_ = b.nsp.To(doc).Emit(evMeta, metaEventWire{Doc: doc, Title: info.Title, Version: info.Version, Updated: info.Updated})
 }

@@ -89,6 +89,13 @@ func (f *Feed) DocDeleted(doc string) {
 }
 
 // Close ends every stream; later ones are refused. Idempotent.
+// DocMeta passes a metadata change on to the wrapped Broadcaster.
+func (f *Feed) DocMeta(doc string, info collab.DocInfo) {
+	if mb, ok := f.Broadcaster.(collab.MetaBroadcaster); ok {
+		mb.DocMeta(doc, info)
+	}
+}
+
 func (f *Feed) Close() { f.once.Do(func() { close(f.stop) }) }
 
 func (f *Feed) notify(doc string, deleted bool) {

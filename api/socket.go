@@ -17,6 +17,7 @@ const (
 	evOp       = "doc:op"
 	evPresence = "doc:presence"
 	evDeleted  = "doc:deleted"
+	evMeta     = "doc:meta" // extension: metadata changed (title)
 )
 
 // registerSocket installs the auth middleware and the event handlers on the

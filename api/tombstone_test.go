@@ -45,3 +45,30 @@ func TestDeletedDocStaysDeleted(t *testing.T) {
 		t.Errorf("join after re-creating: %v", ack)
 	}
 }
+
+// TestRenameReachesRoom: a rename over REST reaches every socket in the
+// document's room as doc:meta, and no other room.
+func TestRenameReachesRoom(t *testing.T) {
+	s := newServer(t, nil, nil)
+	a, b, other := dial(t, s, ""), dial(t, s, ""), dial(t, s, "")
+	for _, c := range []*sioClient{a, b} {
+		if ack := c.call("doc:join", `{"doc":"r"}`); ack["ok"] != true {
+			t.Fatal(ack)
+		}
+	}
+	if ack := other.call("doc:join", `{"doc":"elsewhere"}`); ack["ok"] != true {
+		t.Fatal(ack)
+	}
+	expectStatus(t, s.do(t, "PATCH", "/api/docs/r", map[string]any{"title": "New name"}), 200)
+	for _, c := range []*sioClient{a, b} {
+		if m := c.waitEvent("doc:meta", nil); m["doc"] != "r" || m["title"] != "New name" || m["version"] != 0.0 || m["updated"] == "" {
+			t.Errorf("doc:meta = %v", m)
+		}
+	}
+	// other's room got nothing: a later event there arrives, doc:meta does not.
+	expectStatus(t, s.do(t, "POST", "/api/docs/elsewhere/ops", map[string]any{"version": 0, "op": []any{"x"}}), 200)
+	other.waitEvent("doc:op", nil)
+	if n := other.count("doc:meta"); n != 0 {
+		t.Errorf("another room got %d doc:meta", n)
+	}
+}

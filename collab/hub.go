@@ -19,6 +19,13 @@ type User struct {
 	Color string
 }
 
+// MetaBroadcaster is what a Broadcaster implements to tell a document's
+// room that its metadata changed (Rename); called like Broadcaster's
+// methods, from the document's goroutine, and must not block.
+type MetaBroadcaster interface {
+	DocMeta(doc string, info DocInfo)
+}
+
 // Broadcaster is how a document reaches its room; the edge implements it over
 // Socket.IO rooms (room name = document id). Its methods are called from the
 // document goroutine — ops in version order and only once durable — and
