@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,5 +251,143 @@ func TestStartWithDamagedFile(t *testing.T) {
 				t.Fatalf("check: exit %d:\n%s%s", code, out, errOut)
 			}
 		})
+	}
+}
+
+// TestServerDiskFull runs the real server on a 4 MiB tmpfs (half of it a
+// ballast file) and writes over REST until the disk is full: the failing
+// write is answered 500 internal, /readyz answers 503 with the reason while
+// /healthz stays up, and once the ballast is removed writes and /readyz
+// recover without a restart. After a clean stop the file checks sound and
+// holds exactly the acknowledged ops. Needs root (mount), as CI runs it.
+func TestServerDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("COWRITE_SKIP_ROOT_TESTS") == "1" {
+			t.Skip("SKIPPED: needs root to mount a tmpfs (COWRITE_SKIP_ROOT_TESTS=1)")
+		}
+		t.Fatal("this test needs root to mount a small tmpfs (CI runs it as root); run it as root, or set COWRITE_SKIP_ROOT_TESTS=1 to skip it explicitly")
+	}
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs (needs root / CAP_SYS_ADMIN): %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 2<<20), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	data := filepath.Join(mnt, "data")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "COWRITE_TEST_MAIN="+strings.Join([]string{"--data", data, "--addr", addr, "--log-level", "error"}, "\x1f"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}()
+	base := "http://" + addr
+	do := func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v (server stderr: %s)", method, path, err, stderr.String())
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(b)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if res, err := http.Get(base + "/readyz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server not ready: %s", stderr.String())
+		}
+	}
+	if code, body := do("POST", "/api/docs", `{"id":"d"}`); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	var acked strings.Builder
+	version, seq := 0, 0
+	write := func(chunk string) (int, string) {
+		seq++
+		op := fmt.Sprintf(`[%q]`, chunk)
+		if n := acked.Len(); n > 0 {
+			op = fmt.Sprintf(`[%d,%q]`, n, chunk)
+		}
+		code, body := do("POST", "/api/docs/d/ops", fmt.Sprintf(`{"version":%d,"op":%s,"client":"w","seq":%d}`, version, op, seq))
+		if code == 200 {
+			acked.WriteString(chunk)
+			version++
+		}
+		return code, body
+	}
+	chunk := strings.Repeat("0123456789abcdef", 512)
+	code, body := 200, ""
+	for i := 0; i < 2000 && code == 200; i++ {
+		code, body = write(chunk)
+	}
+	if code != 500 || !strings.Contains(body, `"internal"`) {
+		t.Fatalf("write on a full disk: %d %s", code, body)
+	}
+	if code, body := do("GET", "/readyz", ""); code != 503 || !strings.Contains(body, "no space left on device") {
+		t.Fatalf("/readyz on a full disk: %d %s", code, body)
+	}
+	if code, _ := do("GET", "/healthz", ""); code != 200 {
+		t.Fatalf("/healthz on a full disk: %d", code)
+	}
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if code, body := write(fmt.Sprint("after", i)); code != 200 {
+			t.Fatalf("write after freeing space: %d %s", code, body)
+		}
+	}
+	if code, body := do("GET", "/readyz", ""); code != 200 {
+		t.Fatalf("/readyz after freeing space: %d %s", code, body)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("server exit: %v; stderr: %s", err, stderr.String())
+	}
+	exited <- nil // for the deferred Kill
+	if code, out, errOut := cowrite(t, "check", "--data", data); code != 0 {
+		t.Fatalf("check after the disk filled up: exit %d\n%s%s", code, out, errOut)
+	}
+	db, err := storage.Open(filepath.Join(data, "cowrite.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	m, err := db.GetDoc(context.Background(), "d")
+	if err != nil || m.Version != uint64(version) || m.Size != int64(acked.Len()) {
+		t.Fatalf("stored %+v, %v; acknowledged %d ops, %d bytes", m, err, version, acked.Len())
 	}
 }

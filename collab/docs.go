@@ -257,12 +257,6 @@ func (h *Hub) ReplaceContent(ctx context.Context, id, text string, ifMatch *uint
 	return nil, err
 }
 
-// DiffOp returns an op (on code points) that turns old into new, with the
-// default bounds (DefaultMaxDiffBytes, DefaultDiffTimeout); see diffOp.
-func DiffOp(old, new string) ot.Op {
-	return diffOp(old, new, DefaultMaxDiffBytes, DefaultDiffTimeout)
-}
-
 // diffOp returns an op that turns old into new: it skips their common
 // prefix, keeps their common suffix, and diffs what is left in between
 // (minimal on code points) when that middle holds at most maxBytes bytes of

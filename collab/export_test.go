@@ -1,6 +1,10 @@
 package collab
 
-import "context"
+import (
+	"context"
+
+	"github.com/cowrite/cowrite/collab/ot"
+)
 
 // TestState is a sequencer's state as the tests observe it.
 type TestState struct {
@@ -26,5 +30,7 @@ func (h *Hub) TestState(ctx context.Context, id string) (TestState, error) {
 	})
 }
 
-// DiffOpBounded is diffOp with explicit bounds.
+// DiffOp is diffOp with the default bounds, DiffOpBounded with explicit ones.
+func DiffOp(old, new string) ot.Op { return diffOp(old, new, DefaultMaxDiffBytes, DefaultDiffTimeout) }
+
 var DiffOpBounded = diffOp

@@ -5,6 +5,8 @@
 // ErrNotFound → collab.ErrDocNotFound, ErrExists → collab.ErrDocExists,
 // ErrPruned → version_too_old, ErrVersionAhead → version_ahead,
 // ErrInvalid → bad_request; anything else stays an internal error.
+// LastSeq answers a client storage does not know with storage's dedupe
+// floor (storage.DB.DedupeFloor).
 //
 // Append hands the batch to storage's committer and waits for its Commit on
 // a commit waiter, a goroutine per batch that calls done once the batch is

@@ -113,6 +113,27 @@ func (ty *typist) check(t *testing.T) {
 	}
 }
 
+// verify checks the closed data file offline (storage.Verify).
+func (ty *typist) verify(t *testing.T) {
+	t.Helper()
+	ty.e.close()
+	r, err := storage.Verify(ty.e.path, time.Second, func(content string) storage.Replayer { return &otReplay{ot.NewDoc(content)} })
+	if err != nil || len(r.Problems) > 0 || r.Docs != 1 {
+		t.Fatalf("Verify: %+v, %v", r, err)
+	}
+}
+
+type otReplay struct{ d *ot.Doc }
+
+func (r *otReplay) Apply(op []byte) error {
+	o, err := ot.Parse(op)
+	if err == nil {
+		r.d, err = r.d.Apply(o)
+	}
+	return err
+}
+func (r *otReplay) Content() string { return r.d.String() }
+
 // needRoot fails the test unless it runs as root (mounting needs it; CI
 // runs as root). COWRITE_SKIP_ROOT_TESTS=1 skips it explicitly.
 func needRoot(t *testing.T) {
@@ -188,6 +209,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("Err() after a successful write: %v", err)
 	}
 	ty.check(t)
+	ty.verify(t)
 }
 
 // TestCommitIOError: an I/O error of the commit (injected where an fsync
@@ -233,4 +255,5 @@ func TestCommitIOError(t *testing.T) {
 		t.Fatalf("Err() = %v after a successful commit", err)
 	}
 	ty.check(t)
+	ty.verify(t)
 }
