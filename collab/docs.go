@@ -257,6 +257,11 @@ func (h *Hub) ReplaceContent(ctx context.Context, id, text string, ifMatch *uint
 	return nil, err
 }
 
+// DiffOp returns an op that turns old into new, with the default bounds
+// of diffOp (DefaultMaxDiffBytes, DefaultDiffTimeout): what PUT content
+// submits, and what the merging PATCH and the Go client use.
+func DiffOp(old, new string) ot.Op { return diffOp(old, new, DefaultMaxDiffBytes, DefaultDiffTimeout) }
+
 // diffOp returns an op that turns old into new: it skips their common
 // prefix, keeps their common suffix, and diffs what is left in between
 // (minimal on code points) when that middle holds at most maxBytes bytes of

@@ -2,8 +2,6 @@ package collab
 
 import (
 	"context"
-
-	"github.com/cowrite/cowrite/collab/ot"
 )
 
 // TestState is a sequencer's state as the tests observe it.
@@ -30,7 +28,5 @@ func (h *Hub) TestState(ctx context.Context, id string) (TestState, error) {
 	})
 }
 
-// DiffOp is diffOp with the default bounds, DiffOpBounded with explicit ones.
-func DiffOp(old, new string) ot.Op { return diffOp(old, new, DefaultMaxDiffBytes, DefaultDiffTimeout) }
-
+// DiffOpBounded is diffOp with explicit bounds.
 var DiffOpBounded = diffOp
