@@ -146,11 +146,11 @@ func (f *Feed) unsubscribe(doc string, s *feedSub) {
 
 // eventJSON is the data of an "op" event.
 type eventJSON struct {
-	Version uint64    `json:"version"`
-	Op      ot.Op     `json:"op"`
-	Client  string    `json:"client"`
-	Author  *struct{} `json:"author"` // always null: authors are not recorded yet
-	Time    time.Time `json:"time"`
+	Version uint64      `json:"version"`
+	Op      ot.Op       `json:"op"`
+	Client  string      `json:"client"`
+	Author  *authorJSON `json:"author"` // null when unknown
+	Time    time.Time   `json:"time"`
 }
 
 // eventsFrom returns the version the stream resumes after: Last-Event-ID,
@@ -243,7 +243,7 @@ func (a *API) stream(w *bufio.Writer, feed *Feed, sub *feedSub, id string, last 
 				_ = w.Flush()
 				return
 			}
-			data, _ := json.Marshal(eventJSON{Version: r.Version, Op: r.Op, Client: r.Client, Time: r.Time})
+			data, _ := json.Marshal(eventJSON{Version: r.Version, Op: r.Op, Client: r.Client, Author: authorWire(r.Author), Time: r.Time})
 			writeEvent(w, "op", r.Version, data)
 			last = r.Version
 		}

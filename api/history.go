@@ -53,11 +53,6 @@ type versionJSON struct {
 	Created time.Time  `json:"created"`
 }
 
-type authorJSON struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
-}
-
 func toVersionJSON(v collab.NamedVersion) versionJSON {
 	return versionJSON{Version: v.Version, Label: v.Label, Author: authorJSON{ID: v.Author.ID, Name: v.Author.Name}, Created: v.Created}
 }
@@ -303,6 +298,7 @@ type historyOp struct {
 	Op      json.RawMessage `json:"op"`
 	Client  string          `json:"client,omitempty"`
 	Seq     uint64          `json:"seq,omitempty"`
+	Author  *authorJSON     `json:"author,omitempty"`
 	Time    time.Time       `json:"time"`
 }
 
@@ -415,7 +411,7 @@ func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo) error {
 			}
 			for _, r := range recs {
 				opJSON, _ := json.Marshal(r.Op)
-				line, _ := json.Marshal(historyOp{Type: "op", Version: r.Version, Op: opJSON, Client: r.Client, Seq: r.Seq, Time: r.Time})
+				line, _ := json.Marshal(historyOp{Type: "op", Version: r.Version, Op: opJSON, Client: r.Client, Seq: r.Seq, Author: authorWire(r.Author), Time: r.Time})
 				w.Write(line)
 				w.WriteByte('\n')
 				from = r.Version
@@ -526,7 +522,11 @@ func parseHistory(data []byte) (historyHeader, []collab.OpRecord, error) {
 		if err != nil {
 			return h, nil, &collab.Error{Code: collab.CodeInvalidOp, Message: fmt.Sprintf("history line %d: %v", line, err)}
 		}
-		ops = append(ops, collab.OpRecord{Version: o.Version - h.Base, Op: op, Client: o.Client, Seq: o.Seq, Time: o.Time})
+		rec := collab.OpRecord{Version: o.Version - h.Base, Op: op, Client: o.Client, Seq: o.Seq, Time: o.Time}
+		if o.Author != nil {
+			rec.Author = collab.Author{ID: o.Author.ID, Name: o.Author.Name}
+		}
+		ops = append(ops, rec)
 	}
 	if !seenHeader {
 		return h, nil, badRequest("the history is empty")

@@ -256,3 +256,30 @@ func TestNamedVersionsREST(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorsRecorded: each op keeps who made it — a socket's CONNECT name,
+// a REST caller's X-Cowrite-Name — and GET …/ops returns it.
+func TestAuthorsRecorded(t *testing.T) {
+	s := newServer(t, nil, nil)
+	c := dial(t, s, `{"name":"Ada"}`)
+	if ack := c.call("doc:join", `{"doc":"au"}`); ack["ok"] != true {
+		t.Fatal(ack)
+	}
+	if ack := c.call("doc:op", `{"doc":"au","version":0,"op":["a"],"client":"c1","seq":1}`); ack["ok"] != true {
+		t.Fatal(ack)
+	}
+	expectStatus(t, s.do(t, "POST", "/api/docs/au/ops", map[string]any{"version": 1, "op": []any{1, "b"}}, "X-Cowrite-Name", "Bot"), 200)
+	var got struct {
+		Ops []struct {
+			Version uint64
+			Author  *struct{ ID, Name string }
+		}
+	}
+	if err := json.Unmarshal(s.do(t, "GET", "/api/docs/au/ops", nil).body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Ops) != 2 || got.Ops[0].Author == nil || got.Ops[0].Author.Name != "Ada" || got.Ops[0].Author.ID != "" ||
+		got.Ops[1].Author == nil || got.Ops[1].Author.Name != "Bot" {
+		t.Fatalf("ops = %+v", got.Ops)
+	}
+}

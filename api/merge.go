@@ -64,7 +64,7 @@ func (a *API) patchContent(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderETag, etag(info.Version))
 		return c.JSON(committedJSON{Version: info.Version, Op: ot.Op{}})
 	}
-	com, err := a.hub.Submit(ctx, id, "", collab.Submission{Version: version, Op: op, Client: client, Seq: seq})
+	com, err := a.hub.Submit(ctx, id, "", collab.Submission{Version: version, Op: op, Client: client, Seq: seq, Author: restAuthor(c)})
 	if err != nil {
 		return a.fail(c, err)
 	}

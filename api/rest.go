@@ -368,6 +368,7 @@ func (a *API) postOps(c *fiber.Ctx) error {
 		return a.fail(c, err)
 	}
 	sub.Identity = identityKey(auth.IdentityOf(c), "ip:"+c.IP())
+	sub.Author = restAuthor(c)
 	ctx, cancel := a.reqCtx(c)
 	defer cancel()
 	com, err := a.hub.Submit(ctx, id, "", sub)

@@ -277,6 +277,7 @@ func (a *API) opRequest(s *sio.Socket, p object) (string, collab.Submission, err
 	if err := a.authorize(socketIdentity(s), auth.Write, doc); err != nil {
 		return "", collab.Submission{}, err
 	}
+	sub.Author = socketAuthor(s)
 	return doc, sub, nil
 }
 

@@ -115,3 +115,14 @@ func socketIdentity(s *sio.Socket) *auth.Identity {
 	}
 	return nil
 }
+
+// socketAuthor is who makes a socket's ops: the token's subject and name,
+// or in open mode no id (a socket id means nothing once it reconnects) and
+// the name from the CONNECT payload.
+func socketAuthor(s *sio.Socket) collab.Author {
+	u := socketUser(s)
+	if id := socketIdentity(s); id != nil && id.UserID != "" {
+		return collab.Author{ID: id.UserID, Name: u.Name}
+	}
+	return collab.Author{Name: u.Name}
+}

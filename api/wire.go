@@ -106,11 +106,26 @@ type opsJSON struct {
 
 // opRecordJSON is one op of GET /ops: {version, op, client, seq, time}.
 type opRecordJSON struct {
-	Version uint64    `json:"version"`
-	Op      ot.Op     `json:"op"`
-	Client  string    `json:"client"`
-	Seq     uint64    `json:"seq"`
-	Time    time.Time `json:"time"`
+	Version uint64      `json:"version"`
+	Op      ot.Op       `json:"op"`
+	Client  string      `json:"client"`
+	Seq     uint64      `json:"seq"`
+	Time    time.Time   `json:"time"`
+	Author  *authorJSON `json:"author"` // null when unknown (ops stored before authors were)
+}
+
+// authorJSON is who made an op or named a version.
+type authorJSON struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// authorWire converts a; nil (JSON null) when it is unknown.
+func authorWire(a collab.Author) *authorJSON {
+	if a == (collab.Author{}) {
+		return nil
+	}
+	return &authorJSON{ID: a.ID, Name: a.Name}
 }
 
 func userWire(u collab.User) userJSON {
@@ -145,5 +160,5 @@ func docWire(info collab.DocInfo, content *string) docJSON {
 }
 
 func opRecordWire(r collab.OpRecord) opRecordJSON {
-	return opRecordJSON{Version: r.Version, Op: r.Op, Client: r.Client, Seq: r.Seq, Time: r.Time}
+	return opRecordJSON{Version: r.Version, Op: r.Op, Client: r.Client, Seq: r.Seq, Time: r.Time, Author: authorWire(r.Author)}
 }

@@ -88,6 +88,9 @@ type Submission struct {
 	// address. A socket's submission uses its Member.Identity instead. Empty
 	// without a socket: limited per client id, or not at all without one.
 	Identity string
+	// Author is who made the op, stored with it (OpRecord.Author, blame,
+	// exports); the edge sets it. Zero: unknown.
+	Author Author
 }
 
 // Member is who joins a document (JoinAs).

@@ -451,7 +451,7 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	// Accepted: from here on the op is part of the document.
 	d.h.opts.Observer.ObserveTransform(int(d.head - sub.Version))
 	d.head++
-	rec := OpRecord{Version: d.head, Op: op, Client: sub.Client, Seq: sub.Seq, Time: time.Now().UTC()}
+	rec := OpRecord{Version: d.head, Op: op, Client: sub.Client, Seq: sub.Seq, Time: time.Now().UTC(), Author: sub.Author}
 	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, bytes: nb, except: s, own: reply})
 	d.histBytes += nb
 	d.doc = nd

@@ -88,6 +88,7 @@ type OpRecord struct {
 	Client  string
 	Seq     uint64
 	Time    time.Time
+	Author  Author // Submission.Author; zero when unknown (ops stored before authors were)
 }
 
 // DocInfo is a document's metadata.

@@ -19,6 +19,9 @@ type OpRecord struct {
 	Client  string          // submitting client id ("" if none)
 	Seq     uint64          // the client's sequence number (0 if none)
 	Time    time.Time       // commit time; zero at Append means "set by the committer"
+	// AuthorID and AuthorName: who made the op (token subject and name; in
+	// open mode no id and the client's chosen name); both empty if unknown.
+	AuthorID, AuthorName string
 }
 
 // Snapshot is a document's full content at a version.

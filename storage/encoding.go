@@ -37,6 +37,10 @@ const (
 	maxValue = 1 << 30
 
 	opFormat1 = 1
+	// opFormat2 adds the author (id, name) after the client; written only
+	// for ops that have one, so files without authors stay readable by
+	// older binaries.
+	opFormat2 = 2
 )
 
 func u64(v uint64) []byte {
@@ -93,25 +97,42 @@ func decodeMeta(id string, b []byte) (DocMeta, error) {
 }
 
 // encodeOp: format byte, uvarint seq, varint unix-nano time, uvarint
-// len(client), client, then the op bytes up to the end of the value.
+// len(client), client, [format 2: uvarint len(author id), author id, uvarint
+// len(author name), author name], then the op bytes up to the end of the
+// value.
 func encodeOp(r *OpRecord) []byte {
 	return appendOp(make([]byte, 0, opLen(r)), r)
 }
 
 // appendOp appends encodeOp(r) to b.
 func appendOp(b []byte, r *OpRecord) []byte {
-	b = append(b, opFormat1)
+	authored := r.AuthorID != "" || r.AuthorName != ""
+	if authored {
+		b = append(b, opFormat2)
+	} else {
+		b = append(b, opFormat1)
+	}
 	b = binary.AppendUvarint(b, r.Seq)
 	b = binary.AppendVarint(b, r.Time.UnixNano())
 	b = binary.AppendUvarint(b, uint64(len(r.Client)))
 	b = append(b, r.Client...)
+	if authored {
+		b = binary.AppendUvarint(b, uint64(len(r.AuthorID)))
+		b = append(b, r.AuthorID...)
+		b = binary.AppendUvarint(b, uint64(len(r.AuthorName)))
+		b = append(b, r.AuthorName...)
+	}
 	return append(b, r.Op...)
 }
 
 // opLen is len(encodeOp(r)).
 func opLen(r *OpRecord) int {
-	return 1 + uvarintLen(r.Seq) + varintLen(r.Time.UnixNano()) +
+	n := 1 + uvarintLen(r.Seq) + varintLen(r.Time.UnixNano()) +
 		uvarintLen(uint64(len(r.Client))) + len(r.Client) + len(r.Op)
+	if r.AuthorID != "" || r.AuthorName != "" {
+		n += uvarintLen(uint64(len(r.AuthorID))) + len(r.AuthorID) + uvarintLen(uint64(len(r.AuthorName))) + len(r.AuthorName)
+	}
+	return n
 }
 
 // uvarintLen is len(binary.AppendUvarint(nil, v)).
@@ -139,9 +160,10 @@ func decodeOp(version uint64, b []byte) (OpRecord, error) {
 	bad := func(what string) (OpRecord, error) {
 		return OpRecord{}, fmt.Errorf("%w: op %d: %s", ErrCorrupt, version, what)
 	}
-	if len(b) == 0 || b[0] != opFormat1 {
+	if len(b) == 0 || (b[0] != opFormat1 && b[0] != opFormat2) {
 		return bad("unknown record format")
 	}
+	format := b[0]
 	b = b[1:]
 	seq, n := binary.Uvarint(b)
 	if n <= 0 {
@@ -163,8 +185,19 @@ func decodeOp(version uint64, b []byte) (OpRecord, error) {
 		Seq:     seq,
 		Time:    time.Unix(0, t).UTC(),
 		Client:  string(b[:cl]),
-		Op:      append([]byte(nil), b[cl:]...),
 	}
+	b = b[cl:]
+	if format == opFormat2 {
+		for _, f := range []*string{&r.AuthorID, &r.AuthorName} {
+			l, n := binary.Uvarint(b)
+			if n <= 0 || l > uint64(len(b)-n) {
+				return bad("bad author")
+			}
+			*f = string(b[n : n+int(l)])
+			b = b[n+int(l):]
+		}
+	}
+	r.Op = append([]byte(nil), b...)
 	return r, nil
 }
 

@@ -65,7 +65,8 @@ func fromRecords(recs []storage.OpRecord) ([]collab.OpRecord, error) {
 		if err != nil {
 			return nil, fmt.Errorf("boltstore: stored op %d is not valid: %w", r.Version, err)
 		}
-		out[i] = collab.OpRecord{Version: r.Version, Op: op, Client: r.Client, Seq: r.Seq, Time: r.Time}
+		out[i] = collab.OpRecord{Version: r.Version, Op: op, Client: r.Client, Seq: r.Seq, Time: r.Time,
+			Author: collab.Author{ID: r.AuthorID, Name: r.AuthorName}}
 	}
 	return out, nil
 }
@@ -145,7 +146,8 @@ func (s *Store) Append(b *collab.Batch, done func(error)) {
 			go done(fmt.Errorf("boltstore: encode op %d: %w", r.Version, err))
 			return
 		}
-		a.Records[i] = storage.OpRecord{Version: r.Version, Op: data, Client: r.Client, Seq: r.Seq, Time: r.Time}
+		a.Records[i] = storage.OpRecord{Version: r.Version, Op: data, Client: r.Client, Seq: r.Seq, Time: r.Time,
+			AuthorID: r.Author.ID, AuthorName: r.Author.Name}
 	}
 	a.Meta.Version = b.Ops[len(b.Ops)-1].Version
 	a.Meta.Size = b.Size
