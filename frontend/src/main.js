@@ -2,6 +2,9 @@
 import './style.css';
 import { listPage } from './list.js';
 import { editorPage } from './editor.js';
+import { adoptTokenFromUrl } from './token.js';
+
+adoptTokenFromUrl();
 
 const root = document.getElementById('app');
 const m = location.pathname.match(/^\/d\/([^/]+)\/?$/);
