@@ -193,9 +193,19 @@ export class Doc extends Emitter {
     this.applyOp(pos > 0 ? [pos, { d: n }] : [{ d: n }]);
   }
 
-  /** Applies a local op (ot-text-unicode format, code points of `text`). */
+  /**
+   * Applies a local op (ot-text-unicode format, code points of `text`).
+   * Throws while the document is not editable: before the first join (await
+   * synced()), when read-only, deleted or closed.
+   */
   applyOp(op) {
     if (this.closed) throw new Error('the document is closed');
+    if (!this.status.editable) throw new Error('the document is not editable now (before its first join, read-only or deleted)');
+    this.local(op);
+  }
+
+  /** applyOp without the editable check: the bound editor reports what it already shows. */
+  local(op) {
     type.checkOp(op);
     let reach = 0;
     for (const c of op) {

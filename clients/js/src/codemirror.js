@@ -63,7 +63,7 @@ class Binding {
         tr.changes.iterChanges((fromA, toA, _fromB, _toB, ins) => changes.push({ from: fromA, to: toA, insert: ins.toString() }));
         if (!tr.annotation(remoteChange)) {
           const op = changesToOp(tr.startState.doc, changes, this.bmp);
-          if (op.length) this.doc.applyOp(op);
+          if (op.length) this.doc.local(op);
         }
         if (this.bmp && changes.some((c) => hasSurrogates(c.insert))) this.bmp = false;
       }
