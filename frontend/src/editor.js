@@ -5,7 +5,7 @@
 // document's status, notices and collaborators, and wires identity, title,
 // link copying and history.
 
-import { connect, randomId, DEFAULT_LIMITS } from '@cowrite/client';
+import { connect, randomId } from '@cowrite/client';
 import { cowrite } from '@cowrite/client/codemirror';
 import { EditorState } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, placeholder } from '@codemirror/view';
@@ -17,16 +17,18 @@ import { loadLimits } from './limits.js';
 import { api, docPath } from './rest.js';
 import { h, tokenForm } from './dom.js';
 import { readToken } from './token.js';
+import { themeToggle } from './theme.js';
+import { markdownEditing, setupPreview } from './markdown.js';
 
-const CONN_TEXT = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error' };
+const CONN_TEXT = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error', deleted: 'Deleted' };
 
 export async function editorPage(root, docId) {
   document.title = `${docId} · Cowrite`;
   const me = loadIdentity();
-  const slot = await claimSlot(docId);
-  const client = connect('', { token: readToken(), name: me.name, color: me.color });
-  let limits = DEFAULT_LIMITS;
-  loadLimits().then((l) => (limits = l));
+  // The server's limits (title length, selection ranges, …) come with the
+  // slot; both are quick, and the client needs the limits from the start.
+  const [slot, limits] = await Promise.all([claimSlot(docId), loadLimits()]);
+  const client = connect('', { token: readToken(), name: me.name, color: me.color, limits });
   const doc = await client.openDoc(docId, { persistence: slot, clientId: randomId(16) });
 
   // ---- DOM ---------------------------------------------------------------
@@ -43,6 +45,7 @@ export async function editorPage(root, docId) {
   const banner = h('div', { class: 'banner', role: 'alert', hidden: true, 'data-testid': 'banner' });
   const editorHost = h('div', { class: 'editor-host', 'data-testid': 'editor' });
   const historyPanel = h('section', { id: 'history', class: 'history', hidden: true, 'aria-label': 'History', 'data-testid': 'history-panel' });
+  const preview = setupPreview(() => doc.text);
 
   root.replaceChildren(
     h(
@@ -55,12 +58,14 @@ export async function editorPage(root, docId) {
       statusEl,
       liveEl,
       copyBtn,
+      preview.button,
       historyBtn,
-      h('div', { class: 'me' }, h('label', { for: 'my-name', class: 'sr-only' }, 'Your name'), nameInput, h('label', { for: 'my-color', class: 'sr-only' }, 'Your colour'), colorInput),
+      themeToggle(),
+      h('div', { class: 'me' }, h('label', { for: 'my-name' }, 'Name'), nameInput, h('label', { for: 'my-color' }, 'Colour'), colorInput),
     ),
     banner,
     h('p', { id: 'editor-hint', class: 'sr-only' }, 'Tab indents. Press Escape, then Tab, to move focus out of the editor.'),
-    h('main', { id: 'main', class: 'editor-page' }, editorHost, h('aside', { class: 'sidebar' }, h('h2', {}, 'Here now'), presenceList, historyPanel)),
+    h('main', { id: 'main', class: 'editor-page' }, editorHost, preview.pane, h('aside', { class: 'sidebar' }, h('h2', {}, 'Here now'), presenceList, historyPanel)),
   );
 
   function showBanner(msg) {
@@ -82,6 +87,7 @@ export async function editorPage(root, docId) {
         EditorView.lineWrapping,
         placeholder('Start typing…'),
         keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
+        markdownEditing,
         cowrite(doc),
         EditorView.contentAttributes.of({ 'aria-label': `Document ${docId}`, 'aria-describedby': 'editor-hint' }),
       ],
@@ -93,10 +99,12 @@ export async function editorPage(root, docId) {
 
   // ---- status, notices, collaborators ---------------------------------------
   function renderStatus(s = doc.status) {
-    const connText = CONN_TEXT[s.conn] ?? s.conn;
-    const saveText = { loading: 'Loading…', saving: 'Saving…', unsaved: s.storedLocally ? 'Edits kept on this device' : 'Unsaved edits: keep this tab open', saved: 'Saved' }[s.save];
-    if (statusEl.dataset.conn !== s.conn) liveEl.textContent = connText;
-    statusEl.dataset.conn = s.conn;
+    const conn = s.deleted ? 'deleted' : s.conn;
+    const connText = CONN_TEXT[conn] ?? conn;
+    const saveText = s.deleted ? 'read-only'
+      : { loading: 'Loading…', saving: 'Saving…', unsaved: s.storedLocally ? 'Edits kept on this device' : 'Unsaved edits: keep this tab open', saved: 'Saved' }[s.save];
+    if (statusEl.dataset.conn !== conn) liveEl.textContent = connText;
+    statusEl.dataset.conn = conn;
     statusEl.dataset.save = s.save;
     statusEl.textContent = `${connText} · ${saveText}`;
   }
@@ -124,6 +132,7 @@ export async function editorPage(root, docId) {
   }
   const validColor = (c) => (typeof c === 'string' && /^#[0-9a-f]{3,8}$/i.test(c) ? c : '#475569');
   doc.on('presence', renderPeers);
+  doc.on('change', preview.changed);
   renderPeers();
 
   // ---- identity ---------------------------------------------------------------

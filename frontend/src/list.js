@@ -3,6 +3,7 @@ import { randomId, DEFAULT_LIMITS } from '@cowrite/client';
 import { api, docPath, listDocs, ApiError } from './rest.js';
 import { h, tokenForm, relativeTime, formatSize } from './dom.js';
 import { loadLimits } from './limits.js';
+import { themeToggle } from './theme.js';
 
 export function listPage(root) {
   document.title = 'Documents · Cowrite';
@@ -62,7 +63,7 @@ export function listPage(root) {
   });
 
   root.replaceChildren(
-    h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '/' }, 'Cowrite')),
+    h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '/' }, 'Cowrite'), h('div', { class: 'spacer' }), themeToggle()),
     h(
       'main',
       { id: 'main', class: 'list-page' },

@@ -25,13 +25,16 @@ export function storeToken(t) {
 
 /**
  * A link may carry a token as #token=… (or ?token=…): it is stored and
- * removed from the address bar, so copied links do not leak it.
+ * removed from the address bar, so copied links do not leak it. A different
+ * token already stored is replaced only when the user confirms.
  */
 export function adoptTokenFromUrl() {
   const url = new URL(location.href);
   const t = new URLSearchParams(url.hash.slice(1)).get('token') ?? url.searchParams.get('token');
   if (t === null) return;
-  storeToken(t);
+  const current = readToken();
+  // Replacing a stored token silently would let any link switch identities.
+  if (!current || current === t.trim() || window.confirm('This link carries a different access token. Use it instead of the one this browser has stored?')) storeToken(t);
   url.searchParams.delete('token');
   history.replaceState(null, '', url.pathname + url.search);
 }
