@@ -48,7 +48,8 @@ export type NoticeCode =
   | 'merge_failed'
   | 'read_only'
   | 'op_rejected'
-  | 'deleted';
+  | 'deleted'
+  | 'too_large';
 
 export interface Notice {
   code: NoticeCode;
@@ -125,6 +126,10 @@ export declare class Doc {
   delete(pos: number, n: number): void;
   applyOp(op: Op): void;
   setSelection(ranges: Range[]): void;
+  readonly limits: Limits;
+  /** why an edit would be refused for its size (see editTooLarge), or null */
+  refusal(inserts: string[], length16: number, bytes: () => number): string | null;
+  refused(message: string): void;
   persist(): void;
   synced(): Promise<void>;
   close(): void;
@@ -153,6 +158,8 @@ export declare function randomId(n?: number): string;
 export declare function localStoragePersistence(storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>, prefix?: string): Persistence;
 
 export declare const DEFAULT_LIMITS: Readonly<Limits>;
+export declare function utf8Length(text: string | Iterable<string>): number;
+export declare function editTooLarge(limits: Partial<Limits>, inserts: string[], docLength16: number, docBytes: () => number): string | null;
 export declare function fetchLimits(rest: (method: string, path: string) => Promise<any>): Promise<Limits>;
 
 export declare class RestError extends Error {

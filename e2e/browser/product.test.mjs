@@ -185,3 +185,26 @@ test("the editor takes the title length from the server's limits", async () => {
     await alice.ctx.close();
   }
 });
+
+test('a paste over the server limit is refused at once and keeps the edits around it', async () => {
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    const doc = `big-${Date.now()}`;
+    await openDoc(a, env.server.url, doc);
+    const res = await fetch(`${env.server.url}/api/limits`);
+    const maxOpBytes = res.status === 404 ? 256 << 10 : (await res.json()).maxOpBytes;
+    await a.click('.cm-content');
+    await a.keyboard.type('abc');
+    await a.keyboard.insertText('x'.repeat(maxOpBytes + 1));
+    await a.keyboard.type('def');
+    await a.waitForSelector('[data-testid=banner]:has-text("too large")', { timeout: 10000 });
+    await a.waitForSelector(SAVED, { timeout: 20000 });
+    assert.equal(await a.evaluate(() => window.cowrite.text()), 'abcdef');
+    assert.equal(await env.server.content(doc), 'abcdef');
+    assert.doesNotMatch(await a.textContent('[data-testid=banner]'), /rejected/);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await alice.ctx.close();
+  }
+});

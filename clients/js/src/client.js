@@ -10,6 +10,7 @@ import { DocController } from './controller.js';
 import { request } from './rest.js';
 import { Emitter } from './emitter.js';
 import { cpLength } from './offsets.js';
+import { DEFAULT_LIMITS, editTooLarge, utf8Length } from './limits.js';
 
 /** A random id (for OT clients and new documents), URL-safe. */
 export function randomId(n = 12) {
@@ -120,7 +121,7 @@ export class Client {
       saved,
       now: Date.now,
       random: Math.random,
-      limits: { ...this.limits, ...limits },
+      limits: { ...DEFAULT_LIMITS, ...this.limits, ...limits },
     });
     const doc = new Doc(this, id, ctrl, persistence);
     this.docs.set(id, doc);
@@ -201,11 +202,21 @@ export class Doc extends Emitter {
   applyOp(op) {
     if (this.closed) throw new Error('the document is closed');
     if (!this.status.editable) throw new Error('the document is not editable now (before its first join, read-only or deleted)');
-    this.local(op);
+    this.check(op);
+    const after = type.apply(this.ctrl.text, op);
+    const why = this.refusal(op.filter((c) => typeof c === 'string'), after.length, () => utf8Length(after));
+    if (why) throw new RangeError(why);
+    this.handle({ type: 'local', op });
   }
 
-  /** applyOp without the editable check: the bound editor reports what it already shows. */
+  /** applyOp without the editable and size checks: the bound editor reports what it already shows. */
   local(op) {
+    this.check(op);
+    this.handle({ type: 'local', op });
+  }
+
+  /** Throws unless op is a valid op on the current text. */
+  check(op) {
     type.checkOp(op);
     let reach = 0;
     for (const c of op) {
@@ -213,7 +224,24 @@ export class Doc extends Emitter {
       else if (typeof c === 'object') reach += typeof c.d === 'number' ? c.d : cpLength(c.d);
     }
     if (reach > cpLength(this.ctrl.text)) throw new RangeError('the op goes past the end of the document');
-    this.handle({ type: 'local', op });
+  }
+
+  /** The limits this document respects (the server's, see fetchLimits). */
+  get limits() {
+    return this.ctrl.limits;
+  }
+
+  /**
+   * Why an edit inserting `inserts`, leaving a text of `length16` UTF-16
+   * units (UTF-8 size from `bytes()`), would be refused by the server; or null.
+   */
+  refusal(inserts, length16, bytes) {
+    return editTooLarge(this.ctrl.limits, inserts, length16, bytes);
+  }
+
+  /** Tells listeners that an edit was refused before it was sent. */
+  refused(message) {
+    this.emit('notice', { code: 'too_large', message });
   }
 
   /** Sets our selection ([{anchor, head}] in code points), sent to collaborators (throttled). */

@@ -9,11 +9,12 @@
 // collaborators' cursors and selections are drawn in their colour with a
 // name label (cursors.js); our selection is sent as presence.
 
-import { Annotation, Transaction } from '@codemirror/state';
+import { Annotation, EditorState, Transaction } from '@codemirror/state';
 import { EditorView, ViewPlugin } from '@codemirror/view';
 import { changesToOp, opToChanges, utf16ToCp, cpToUtf16, hasSurrogates, diffOp } from './offsets.js';
 import { remoteCursors, setRemoteCursors } from './cursors.js';
 import { editableField, setEditable } from './editable.js';
+import { utf8Length } from './limits.js';
 
 export { readableOn, remoteCursors, setRemoteCursors } from './cursors.js';
 
@@ -111,7 +112,18 @@ class Binding {
  */
 export function cowrite(doc, { cursors = true } = {}) {
   const plugin = ViewPlugin.define((view) => new Binding(view, doc, cursors));
-  return [editableField.init(() => doc.status.editable), plugin, cursors ? remoteCursors : []];
+  // Edits the server would refuse for their size are stopped here, before
+  // they enter the editor (the server would reject the whole pending op).
+  const sizeGuard = EditorState.transactionFilter.of((tr) => {
+    if (!tr.docChanged || tr.annotation(remoteChange)) return tr;
+    const inserts = [];
+    tr.changes.iterChanges((_a, _b, _c, _d, ins) => ins.length && inserts.push(ins.toString()));
+    const why = doc.refusal(inserts, tr.newDoc.length, () => utf8Length(tr.newDoc));
+    if (!why) return tr;
+    queueMicrotask(() => doc.refused(why));
+    return [];
+  });
+  return [editableField.init(() => doc.status.editable), sizeGuard, plugin, cursors ? remoteCursors : []];
 }
 
 export { EditorView };

@@ -5,5 +5,5 @@ export { OTClient } from './ot-client.js';
 export { Peers } from './peers.js';
 export { localStoragePersistence } from './storage.js';
 export { request, RestError, docPath } from './rest.js';
-export { DEFAULT_LIMITS, fetchLimits } from './limits.js';
+export { DEFAULT_LIMITS, fetchLimits, editTooLarge, utf8Length } from './limits.js';
 export * as offsets from './offsets.js';

@@ -148,6 +148,8 @@ describe.skipIf(!existsSync(bin))('client against bin/cowrite', () => {
     const a = await open('Ann').openDoc('gone');
     await synced(a);
     expect(() => a.applyOp([5, 'x'])).toThrow(/past the end/);
+    expect(() => a.insert(0, 'x'.repeat(DEFAULT_LIMITS.maxOpBytes))).toThrow(/too large/);
+    expect(a.text).toBe('');
     a.insert(0, 'x');
     await synced(a);
     const notices = [];
@@ -183,5 +185,20 @@ describe('fetchLimits', () => {
     } finally {
       srv.close();
     }
+  });
+});
+
+describe('editTooLarge', () => {
+  it('refuses an op over maxOpBytes and a document over maxDocBytes, at the boundary', async () => {
+    const { editTooLarge } = await import('../src/limits.js');
+    // one insert of n ASCII bytes is estimated at 2 + (n + 2) + 12 bytes
+    const limits = { maxOpBytes: 116, maxDocBytes: 10 };
+    expect(editTooLarge(limits, ['x'.repeat(100)], 0, () => 0)).toBeNull();
+    expect(editTooLarge(limits, ['x'.repeat(101)], 0, () => 0)).toMatch(/too large.*116/);
+    expect(editTooLarge(limits, ['é'], 3, () => 10)).toBeNull();
+    expect(editTooLarge(limits, ['é'], 4, () => 11)).toMatch(/document would be too large: 11 bytes/);
+    let counted = 0;
+    expect(editTooLarge(limits, ['a'], 3, () => ++counted)).toBeNull();
+    expect(counted).toBe(0); // 3 UTF-16 units cannot reach 10 bytes: not counted
   });
 });
