@@ -155,6 +155,7 @@ export declare class Client {
 export declare function connect(url?: string, options?: ConnectOptions): Client;
 export declare function randomId(n?: number): string;
 
+export declare function indexedDBPersistence(o?: { name?: string; store?: string; indexedDB?: IDBFactory }): Persistence;
 export declare function localStoragePersistence(storage?: Pick<Storage, 'getItem' | 'setItem' | 'removeItem'>, prefix?: string): Persistence;
 
 export declare const DEFAULT_LIMITS: Readonly<Limits>;

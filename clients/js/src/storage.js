@@ -37,3 +37,35 @@ export function localStoragePersistence(storage = globalThis.localStorage, prefi
     },
   };
 }
+
+/**
+ * Keeps each document's state in an IndexedDB object store (browsers), for
+ * documents too large for localStorage's few megabytes. Every method returns
+ * a promise; save() resolves to false when the write failed. Writes are
+ * asynchronous: one started on `pagehide` may not finish if the page is
+ * killed at once (localStorage, being synchronous, does not have that gap).
+ * @param {{name?: string, store?: string, indexedDB?: IDBFactory}} [o]
+ */
+export function indexedDBPersistence({ name = 'cowrite', store = 'docs', indexedDB = globalThis.indexedDB } = {}) {
+  let db = null;
+  const open = () =>
+    (db ??= new Promise((resolve, reject) => {
+      const req = indexedDB.open(name, 1);
+      req.onupgradeneeded = () => req.result.createObjectStore(store);
+      req.onsuccess = () => resolve(req.result);
+      req.onerror = () => reject(req.error);
+    }));
+  const run = async (mode, fn) => {
+    const tx = (await open()).transaction(store, mode);
+    const req = fn(tx.objectStore(store));
+    return new Promise((resolve, reject) => {
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = tx.onabort = () => reject(tx.error ?? req.error);
+    });
+  };
+  return {
+    load: (id) => run('readonly', (s) => s.get(id)).then((v) => v ?? null, () => null),
+    save: (id, state) => run('readwrite', (s) => s.put(state, id)).then(() => true, () => false),
+    clear: (id) => run('readwrite', (s) => s.delete(id)).then(() => {}, () => {}),
+  };
+}

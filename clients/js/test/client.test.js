@@ -144,6 +144,28 @@ describe.skipIf(!existsSync(bin))('client against bin/cowrite', () => {
     expect(text.split('offline B. ').length).toBe(2);
   }, 60000);
 
+  it('works with an asynchronous persistence adapter (as IndexedDB is)', async () => {
+    const map = new Map();
+    const persistence = {
+      load: async (id) => structuredClone(map.get(id) ?? null),
+      save: async (id, state) => (map.set(id, structuredClone(state)), true),
+      clear: async (id) => void map.delete(id),
+    };
+    const a = await open('Ann').openDoc('async', { persistence });
+    await synced(a);
+    a.insert(0, 'kept');
+    await synced(a);
+    a.persist();
+    await until([a], () => map.get('async')?.text === 'kept', 'saved');
+    const id = a.clientId;
+    a.close();
+    const again = await open('Ann').openDoc('async', { persistence });
+    expect(again.clientId).toBe(id);
+    expect(again.text).toBe('kept');
+    await synced(again);
+    expect(await server.content('async')).toBe('kept');
+  }, 30000);
+
   it('a deleted document tells its editors and stops', async () => {
     const a = await open('Ann').openDoc('gone');
     await synced(a);
