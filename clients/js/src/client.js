@@ -203,8 +203,10 @@ export class Doc extends Emitter {
     if (this.closed) throw new Error('the document is closed');
     if (!this.status.editable) throw new Error('the document is not editable now (before its first join, read-only or deleted)');
     this.check(op);
-    const after = type.apply(this.ctrl.text, op);
-    const why = this.refusal(op.filter((c) => typeof c === 'string'), after.length, () => utf8Length(after));
+    const inserts = op.filter((c) => typeof c === 'string');
+    // An upper bound of the new length; the exact size is computed only if it could be over.
+    const bound = this.ctrl.text.length + inserts.reduce((n, s) => n + s.length, 0);
+    const why = this.refusal(inserts, bound, () => utf8Length(type.apply(this.ctrl.text, op)));
     if (why) throw new RangeError(why);
     this.handle({ type: 'local', op });
   }
@@ -223,7 +225,7 @@ export class Doc extends Emitter {
       if (typeof c === 'number') reach += c;
       else if (typeof c === 'object') reach += typeof c.d === 'number' ? c.d : cpLength(c.d);
     }
-    if (reach > cpLength(this.ctrl.text)) throw new RangeError('the op goes past the end of the document');
+    if (reach > this.ctrl.length) throw new RangeError('the op goes past the end of the document');
   }
 
   /** The limits this document respects (the server's, see fetchLimits). */

@@ -44,7 +44,7 @@
 import { type } from 'ot-text-unicode';
 import { OTClient } from './ot-client.js';
 import { Peers } from './peers.js';
-import { diffOp } from './offsets.js';
+import { diffOp, cpLength } from './offsets.js';
 
 /** How long an ack may take before the connection is considered stuck (ms). */
 export const OP_TIMEOUT = 15000;
@@ -100,6 +100,8 @@ export class DocController {
     });
     /** The local text: server(version) ∘ inflight ∘ buffer. */
     this.text = saved?.text ?? '';
+    /** The length of `text` in code points (kept up to date by change()). */
+    this.length = cpLength(this.text);
     /** Our selection in code points of `text`. */
     this.selection = [{ anchor: 0, head: 0 }];
 
@@ -200,6 +202,10 @@ export class DocController {
   change(op, origin) {
     if (!op || op.length === 0) return;
     this.text = type.apply(this.text, op);
+    for (const c of op) {
+      if (typeof c === 'string') this.length += cpLength(c);
+      else if (typeof c === 'object') this.length -= typeof c.d === 'number' ? c.d : cpLength(c.d);
+    }
     this.selection = this.selection.map((r) => ({ anchor: type.transformPosition(r.anchor, op), head: type.transformPosition(r.head, op) }));
     this.emit({ type: 'change', op, text: this.text, origin });
   }
@@ -516,7 +522,7 @@ export class DocController {
 
   onSelect(selection) {
     const max = this.limits.maxSelectionRanges;
-    const len = Array.from(this.text).length;
+    const len = this.length;
     const clamp = (x) => Math.max(0, Math.min(len, Number.isInteger(x) ? x : 0));
     let ranges = (Array.isArray(selection) ? selection : []).map((r) => ({ anchor: clamp(r?.anchor), head: clamp(r?.head) }));
     if (max > 0 && ranges.length > max) ranges = ranges.slice(0, max);

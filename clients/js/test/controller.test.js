@@ -97,6 +97,20 @@ describe('DocController: join', () => {
   });
 });
 
+describe('DocController: text length', () => {
+  it('keeps the length in code points through local and remote changes', () => {
+    const h = harness({ saved: { client: 'me', version: 0, seq: 0, inflight: null, buffer: null, text: 'a😀' } });
+    expect(h.c.length).toBe(2);
+    joined(h, { version: 0, ops: [] });
+    h.send({ type: 'local', op: [2, '👍🏽x'] });
+    h.send({ type: 'doc:op', msg: { doc: 'd', version: 1, op: [{ d: 1 }], client: 'x' } });
+    expect(h.c.text).toBe('😀👍🏽x');
+    expect(h.c.length).toBe(Array.from(h.c.text).length);
+    h.send({ type: 'local', op: [1, { d: '👍🏽' }] });
+    expect(h.c.length).toBe(Array.from(h.c.text).length);
+  });
+});
+
 describe('DocController: resync', () => {
   it('reconnects when the catch-up ends below the head', () => {
     const h = harness({ saved: { client: 'me', version: 1, seq: 0, inflight: null, buffer: null, text: 'a' } });
