@@ -146,7 +146,7 @@ test('the Markdown preview renders live for both people, escapes scripts, and it
     await a.keyboard.type('# Plan\n\n<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\n\n');
     await a.waitForSelector('[data-testid=preview] h1:text("Plan")');
     // Bob types; Alice's preview follows.
-    await converge([a, b]);
+    await converge([a, b], 30000);
     await b.click('.cm-content');
     await b.keyboard.press('Control+End');
     await b.keyboard.type('- from **Bob**');
