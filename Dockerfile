@@ -18,6 +18,8 @@ WORKDIR /src/frontend
 COPY frontend/package.json frontend/package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY frontend/ ./
+# The editor builds the client package from source (vite alias ../clients/js/src).
+COPY clients/js/ /src/clients/js/
 RUN npm run build && test -f dist/app/index.html
 
 # 2. The server, with the editor embedded by go:embed.

@@ -50,9 +50,11 @@ fmt:
 test-go:
 	$(GO) test -race -timeout 20m ./...
 
-## test-frontend: unit tests of the editor's client-side OT and offsets
+## test-frontend: unit tests of the client package (clients/js: sync controller, OT, offsets) and the editor
 test-frontend:
-	@if [ -f frontend/package.json ]; then cd frontend && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test; fi
+	@for dir in clients/js frontend; do \
+		if [ -f $$dir/package.json ]; then (cd $$dir && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test) || exit 1; fi; \
+	done
 
 ## test-e2e: end-to-end tests with the npm socket.io-client and headless Chromium against ./bin
 test-e2e:

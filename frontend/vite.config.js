@@ -18,6 +18,11 @@ const socketIOClientBundle = {
   },
 };
 
+// The client package (../clients/js) is used from source: one implementation
+// of the sync logic for the editor and for integrators. Its dependencies
+// resolve to this app's copies (dedupe), so CodeMirror is loaded once.
+const clientSrc = fileURLToPath(new URL('../clients/js/src/', import.meta.url));
+
 // A running `cowrite` (default :3000) serves the API and Socket.IO in dev.
 const backend = process.env.COWRITE_BACKEND || 'http://127.0.0.1:3000';
 
@@ -31,6 +36,13 @@ export default defineConfig({
     chunkSizeWarningLimit: 800,
   },
   plugins: [socketIOClientBundle],
+  resolve: {
+    alias: [
+      { find: /^@cowrite\/client$/, replacement: clientSrc + 'index.js' },
+      { find: /^@cowrite\/client\/codemirror$/, replacement: clientSrc + 'codemirror.js' },
+    ],
+    dedupe: ['@codemirror/state', '@codemirror/view', 'ot-text-unicode', 'socket.io-client'],
+  },
   server: {
     proxy: {
       '/api': backend,

@@ -1,32 +1,20 @@
 // Browser end-to-end tests of the embedded editor: real Chromium pages typing
 // into the same document through bin/cowrite.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Server, launchBrowser, person, openDoc, editorText, converge, SAVED, artifacts, repoRoot, sleep } from './helpers.mjs';
+import { serverAndBrowser, shot, alicePlusBob, person, openDoc, editorText, converge, SAVED, repoRoot, sleep } from './helpers.mjs';
 
-let server;
-let browser;
+const env = serverAndBrowser();
 
-before(async () => {
-  server = await new Server().start();
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
 
 test('two people type at once (emoji, deletes across each other) and converge with the server', async () => {
   const doc = `pair-${Date.now()}`;
-  const alice = await person(browser, 'Alice', '#1d4ed8');
-  const bob = await person(browser, 'Bob', '#b91c1c');
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  const bob = await person(env.browser, 'Bob', '#b91c1c');
   try {
-    await Promise.all([openDoc(alice.page, server.url, doc), openDoc(bob.page, server.url, doc)]);
+    await Promise.all([openDoc(alice.page, env.server.url, doc), openDoc(bob.page, env.server.url, doc)]);
     const a = alice.page;
     const b = bob.page;
     await a.click('.cm-content');
@@ -56,7 +44,7 @@ test('two people type at once (emoji, deletes across each other) and converge wi
     ]);
 
     const text = await converge([a, b]);
-    assert.equal(await server.content(doc), text, 'server text equals the editors');
+    assert.equal(await env.server.content(doc), text, 'server text equals the editors');
     assert.match(text, /BOB🙂/);
     assert.match(text, /ALICE🚀/);
     assert.match(text, /🎉/);
@@ -81,17 +69,13 @@ test('two people type at once (emoji, deletes across each other) and converge wi
 
 test('edits typed while the server is down reach the other side after it restarts', async () => {
   const doc = `restart-${Date.now()}`;
-  const alice = await person(browser, 'Alice', '#1d4ed8');
-  const bob = await person(browser, 'Bob', '#b91c1c');
+  const { a, b, close } = await alicePlusBob(env.browser, env.server.url, doc);
   try {
-    const a = alice.page;
-    const b = bob.page;
-    await Promise.all([openDoc(a, server.url, doc), openDoc(b, server.url, doc)]);
     await a.click('.cm-content');
     await a.keyboard.type('before the crash\n');
     await converge([a, b]);
 
-    await server.kill('SIGKILL');
+    await env.server.kill('SIGKILL');
     await a.waitForSelector('[data-testid=status][data-conn=reconnecting]', { timeout: 15000 });
     await a.keyboard.type('typed while down 😀\n');
     await b.click('.cm-content');
@@ -100,34 +84,33 @@ test('edits typed while the server is down reach the other side after it restart
     await a.waitForSelector('[data-testid=status][data-save=unsaved]');
     await shot(a, 'restart-offline');
 
-    await server.start(); // same port, same data
+    await env.server.start(); // same port, same data
     const text = await converge([a, b], 30000);
-    assert.equal(text, await server.content(doc));
+    assert.equal(text, await env.server.content(doc));
     assert.equal(text.split('typed while down 😀').length, 2, 'offline edit applied exactly once');
     assert.equal(text.split('Bob offline too. ').length, 2, 'offline edit applied exactly once');
     assert.match(text, /before the crash/);
 
     // A graceful stop (SIGTERM) and restart.
-    await server.kill('SIGTERM');
+    await env.server.kill('SIGTERM');
     await a.waitForSelector('[data-testid=status][data-conn=reconnecting]', { timeout: 15000 });
     await a.keyboard.type('after a graceful stop');
-    await server.start();
+    await env.server.start();
     const text2 = await converge([a, b], 30000);
-    assert.equal(text2, await server.content(doc));
+    assert.equal(text2, await env.server.content(doc));
     assert.equal(text2.split('after a graceful stop').length, 2);
     assert.deepEqual([...a.errors, ...b.errors], []);
   } finally {
-    await alice.ctx.close();
-    await bob.ctx.close();
+    await close();
   }
 });
 
 test('a reload keeps everything, including edits made while disconnected', async () => {
   const doc = `reload-${Date.now()}`;
-  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
   try {
     const a = alice.page;
-    await openDoc(a, server.url, doc);
+    await openDoc(a, env.server.url, doc);
     await a.click('.cm-content');
     await a.keyboard.type('saved line\n');
     await a.waitForSelector(SAVED);
@@ -147,7 +130,7 @@ test('a reload keeps everything, including edits made while disconnected', async
     await a.waitForFunction(() => Object.values(localStorage).some((v) => v.includes('offline 🛰️ line')));
     await a.reload();
     await a.waitForFunction(() => window.cowrite?.text().includes('offline 🛰️ line'));
-    assert.equal(await server.content(doc), 'saved line\n', 'the server has not seen the offline edit yet');
+    assert.equal(await env.server.content(doc), 'saved line\n', 'the server has not seen the offline edit yet');
 
     // Reconnect: the pending edit is submitted once.
     await alice.ctx.unrouteAll();
@@ -155,11 +138,11 @@ test('a reload keeps everything, including edits made while disconnected', async
     await a.waitForSelector(SAVED, { timeout: 20000 });
     const expected = 'saved line\noffline 🛰️ line';
     assert.equal(await editorText(a), expected);
-    assert.equal(await server.content(doc), expected);
+    assert.equal(await env.server.content(doc), expected);
     await a.reload();
     await a.waitForSelector(SAVED, { timeout: 20000 });
     assert.equal(await editorText(a), expected);
-    assert.equal(await server.content(doc), expected);
+    assert.equal(await env.server.content(doc), expected);
     assert.deepEqual(a.errors, []);
   } finally {
     await alice.ctx.close();
@@ -168,16 +151,12 @@ test('a reload keeps everything, including edits made while disconnected', async
 
 test('history: browse an old version and restore it live for everyone', async () => {
   const doc = `history-${Date.now()}`;
-  const alice = await person(browser, 'Alice', '#1d4ed8');
-  const bob = await person(browser, 'Bob', '#b91c1c');
+  const { a, b, close } = await alicePlusBob(env.browser, env.server.url, doc);
   try {
-    const a = alice.page;
-    const b = bob.page;
-    await Promise.all([openDoc(a, server.url, doc), openDoc(b, server.url, doc)]);
     await a.click('.cm-content');
     await a.keyboard.type('first draft 😀');
     await converge([a, b]);
-    const meta = await (await fetch(`${server.url}/api/docs/${doc}`)).json();
+    const meta = await (await fetch(`${env.server.url}/api/docs/${doc}`)).json();
     const good = meta.version;
     await a.keyboard.press('Control+a');
     await a.keyboard.type('rewritten badly');
@@ -194,19 +173,18 @@ test('history: browse an old version and restore it live for everyone', async ()
     await a.click('[data-testid=history-restore]');
     const text = await converge([a, b]);
     assert.equal(text, 'first draft 😀');
-    assert.equal(await server.content(doc), 'first draft 😀');
+    assert.equal(await env.server.content(doc), 'first draft 😀');
     assert.deepEqual([...a.errors, ...b.errors], []);
   } finally {
-    await alice.ctx.close();
-    await bob.ctx.close();
+    await close();
   }
 });
 
 test('the document list creates, renames, opens and deletes documents', async () => {
-  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
   try {
     const a = alice.page;
-    await a.goto(server.url + '/');
+    await a.goto(env.server.url + '/');
     await a.fill('[data-testid=new-title]', 'Meeting notes');
     await Promise.all([a.waitForURL(/\/d\/[^/]+$/), a.click('[data-testid=create-button]')]);
     await a.waitForSelector(SAVED);
@@ -220,26 +198,26 @@ test('the document list creates, renames, opens and deletes documents', async ()
     await a.fill('[data-testid=doc-title-input]', 'Meeting notes v2');
     await a.keyboard.press('Enter');
     await a.waitForFunction(() => document.querySelector('[data-testid=doc-title]')?.textContent === 'Meeting notes v2');
-    assert.equal((await (await fetch(`${server.url}/api/docs/${encodeURIComponent(id)}`)).json()).title, 'Meeting notes v2');
+    assert.equal((await (await fetch(`${env.server.url}/api/docs/${encodeURIComponent(id)}`)).json()).title, 'Meeting notes v2');
 
     // open (and so create) a document by name
-    await a.goto(server.url + '/');
+    await a.goto(env.server.url + '/');
     const stamp = Date.now();
     await a.fill('[data-testid=open-name]', `Plan ${stamp}: café`);
     await Promise.all([a.waitForURL(/\/d\//), a.click('[data-testid=open-button]')]);
     await a.waitForSelector(SAVED);
     assert.equal(new URL(a.url()).pathname, `/d/Plan-${stamp}-caf`);
-    const byName = await (await fetch(`${server.url}/api/docs/Plan-${stamp}-caf`)).json();
+    const byName = await (await fetch(`${env.server.url}/api/docs/Plan-${stamp}-caf`)).json();
     assert.equal(byName.title, `Plan ${stamp}: café`);
 
-    await a.goto(server.url + '/');
+    await a.goto(env.server.url + '/');
     const row = `[data-testid=doc-row][data-doc="${id}"]`;
     await a.waitForSelector(row);
     await a.click(`${row} [data-testid=rename-button]`);
     await a.fill(`${row} [data-testid=rename-input]`, 'Weekly notes');
     await a.keyboard.press('Enter');
     await a.waitForFunction((sel) => document.querySelector(sel)?.textContent.includes('Weekly notes'), `${row} [data-testid=doc-link]`);
-    const meta = await (await fetch(`${server.url}/api/docs/${encodeURIComponent(id)}`)).json();
+    const meta = await (await fetch(`${env.server.url}/api/docs/${encodeURIComponent(id)}`)).json();
     assert.equal(meta.title, 'Weekly notes');
     assert.equal(meta.content, 'agenda');
     await shot(a, 'list');
@@ -247,7 +225,7 @@ test('the document list creates, renames, opens and deletes documents', async ()
     a.once('dialog', (d) => d.accept());
     await a.click(`${row} [data-testid=delete-button]`);
     await a.waitForSelector(row, { state: 'detached' });
-    assert.equal((await fetch(`${server.url}/api/docs/${encodeURIComponent(id)}`)).status, 404);
+    assert.equal((await fetch(`${env.server.url}/api/docs/${encodeURIComponent(id)}`)).status, 404);
     assert.deepEqual(a.errors, []);
   } finally {
     await alice.ctx.close();
@@ -256,14 +234,14 @@ test('the document list creates, renames, opens and deletes documents', async ()
 
 test('README screenshot: two people editing a note', async () => {
   const doc = `trip-${Date.now()}`;
-  const created = await fetch(`${server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, title: 'Weekend in Lisbon' }) });
+  const created = await fetch(`${env.server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, title: 'Weekend in Lisbon' }) });
   assert.equal(created.status, 201);
-  const alice = await person(browser, 'Alice', '#1d4ed8');
-  const bob = await person(browser, 'Bob', '#047857');
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  const bob = await person(env.browser, 'Bob', '#047857');
   try {
     const a = alice.page;
     const b = bob.page;
-    await Promise.all([openDoc(a, server.url, doc), openDoc(b, server.url, doc)]);
+    await Promise.all([openDoc(a, env.server.url, doc), openDoc(b, env.server.url, doc)]);
     await a.click('.cm-content');
     await a.keyboard.type('Weekend in Lisbon 🇵🇹\n\nFriday\n• Alice: book the train 🚆\n\nSaturday\n');
     await converge([a, b]);
@@ -279,7 +257,7 @@ test('README screenshot: two people editing a note', async () => {
       })(),
     ]);
     const text = await converge([a, b]);
-    assert.equal(await server.content(doc), text);
+    assert.equal(await env.server.content(doc), text);
     assert.match(text, /book the train 🚆 at 9:15/);
     // Bob selects "Alfama" so Alice sees his selection and name.
     for (let i = 0; i < 2; i++) await b.keyboard.press('ArrowLeft');
@@ -308,14 +286,14 @@ test('README screenshot: two people editing a note', async () => {
 
 test('two tabs of one browser get different client ids; a reload keeps its id', async () => {
   const doc = `tabs-${Date.now()}`;
-  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
   try {
     const t1 = alice.page;
     const t2 = await alice.ctx.newPage();
     t2.errors = [];
     t2.on('pageerror', (e) => t2.errors.push(String(e)));
-    await openDoc(t1, server.url, doc);
-    await openDoc(t2, server.url, doc);
+    await openDoc(t1, env.server.url, doc);
+    await openDoc(t2, env.server.url, doc);
     const id1 = (await t1.evaluate(() => window.cowrite.state())).client;
     const id2 = (await t2.evaluate(() => window.cowrite.state())).client;
     assert.notEqual(id1, id2, 'tabs must not share a client id (the server dedupes by client+seq)');
@@ -325,7 +303,7 @@ test('two tabs of one browser get different client ids; a reload keeps its id', 
     await t2.keyboard.press('Control+End');
     await t2.keyboard.type('two');
     const text = await converge([t1, t2]);
-    assert.equal(await server.content(doc), text);
+    assert.equal(await env.server.content(doc), text);
     assert.match(text, /one /);
     assert.match(text, /two/);
     await t1.reload();
@@ -339,14 +317,14 @@ test('two tabs of one browser get different client ids; a reload keeps its id', 
 
 test('deleting a document makes open editors read-only', async () => {
   const doc = `gone-${Date.now()}`;
-  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
   try {
     const a = alice.page;
-    await openDoc(a, server.url, doc);
+    await openDoc(a, env.server.url, doc);
     await a.click('.cm-content');
     await a.keyboard.type('soon gone');
     await a.waitForSelector(SAVED);
-    const res = await fetch(`${server.url}/api/docs/${doc}`, { method: 'DELETE' });
+    const res = await fetch(`${env.server.url}/api/docs/${doc}`, { method: 'DELETE' });
     assert.ok(res.ok, `DELETE: ${res.status}`);
     await a.waitForSelector('[data-testid=banner]:has-text("deleted")', { timeout: 10000 });
     assert.equal(await a.getAttribute('.cm-content', 'contenteditable'), 'false');
@@ -358,7 +336,7 @@ test('deleting a document makes open editors read-only', async () => {
 
 test('edits left unsent by a closed tab are sent by the next tab', async () => {
   const doc = `orphan-${Date.now()}`;
-  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
   const cut = async (page) => {
     await page.route((url) => url.pathname.startsWith('/socket.io/'), (route) => route.abort());
     await page.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
@@ -366,12 +344,12 @@ test('edits left unsent by a closed tab are sent by the next tab', async () => {
   try {
     // Tab one (first slot) and tab two (second slot) on the same document.
     const t1 = alice.page;
-    await openDoc(t1, server.url, doc);
+    await openDoc(t1, env.server.url, doc);
     await t1.click('.cm-content');
     await t1.keyboard.type('tab one. ');
     await t1.waitForSelector(SAVED);
     const t2 = await alice.ctx.newPage();
-    await openDoc(t2, server.url, doc);
+    await openDoc(t2, env.server.url, doc);
     const id2 = (await t2.evaluate(() => window.cowrite.state())).client;
 
     // Tab two loses its connection, is edited, and is closed with the edit unsent.
@@ -387,14 +365,14 @@ test('edits left unsent by a closed tab are sent by the next tab', async () => {
     await t2.waitForFunction(() => Object.values(localStorage).some((v) => v.includes('written offline in tab two')));
     await t2.close({ runBeforeUnload: true });
     await t1.close({ runBeforeUnload: true });
-    assert.equal(await server.content(doc), 'tab one. ');
+    assert.equal(await env.server.content(doc), 'tab one. ');
 
     // A new tab passes over the free first slot and picks up tab two's edit.
     const t3 = await alice.ctx.newPage();
-    await openDoc(t3, server.url, doc);
+    await openDoc(t3, env.server.url, doc);
     assert.equal((await t3.evaluate(() => window.cowrite.state())).client, id2);
     assert.equal(await editorText(t3), 'tab one. written offline in tab two');
-    assert.equal(await server.content(doc), 'tab one. written offline in tab two');
+    assert.equal(await env.server.content(doc), 'tab one. written offline in tab two');
   } finally {
     await alice.ctx.close();
   }
@@ -402,8 +380,8 @@ test('edits left unsent by a closed tab are sent by the next tab', async () => {
 
 test('works over HTTP long-polling when WebSockets are blocked', async () => {
   const doc = `polling-${Date.now()}`;
-  const alice = await person(browser, 'Alice', '#1d4ed8');
-  const bob = await person(browser, 'Bob', '#b91c1c');
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  const bob = await person(env.browser, 'Bob', '#b91c1c');
   try {
     let blocked = 0;
     await alice.ctx.routeWebSocket(/\/socket\.io\//, (ws) => {
@@ -412,12 +390,12 @@ test('works over HTTP long-polling when WebSockets are blocked', async () => {
     });
     const a = alice.page;
     const b = bob.page;
-    await Promise.all([openDoc(a, server.url, doc), openDoc(b, server.url, doc)]);
+    await Promise.all([openDoc(a, env.server.url, doc), openDoc(b, env.server.url, doc)]);
     await a.click('.cm-content');
     await b.click('.cm-content');
     await Promise.all([a.keyboard.type('polling 🐢 ', { delay: 10 }), b.keyboard.type('websocket 🐇 ', { delay: 10 })]);
     const text = await converge([a, b]);
-    assert.equal(await server.content(doc), text);
+    assert.equal(await env.server.content(doc), text);
     assert.match(text, /polling 🐢 /);
     assert.match(text, /websocket 🐇 /);
     assert.ok(blocked > 0, 'the page tried a WebSocket upgrade, which was refused');
@@ -432,13 +410,13 @@ test('works over HTTP long-polling when WebSockets are blocked', async () => {
 test('random concurrent editing by three people converges', async () => {
   const doc = `random-${Date.now()}`;
   const people = await Promise.all([
-    person(browser, 'Ann', '#1d4ed8'),
-    person(browser, 'Ben', '#b91c1c'),
-    person(browser, 'Cat', '#047857'),
+    person(env.browser, 'Ann', '#1d4ed8'),
+    person(env.browser, 'Ben', '#b91c1c'),
+    person(env.browser, 'Cat', '#047857'),
   ]);
   try {
     const pages = people.map((p) => p.page);
-    await Promise.all(pages.map((p) => openDoc(p, server.url, doc)));
+    await Promise.all(pages.map((p) => openDoc(p, env.server.url, doc)));
     let seed = 42;
     const rnd = (n) => {
       seed = (seed * 1103515245 + 12345) % 2147483648;
@@ -458,7 +436,7 @@ test('random concurrent editing by three people converges', async () => {
       }),
     );
     const text = await converge(pages, 30000);
-    assert.equal(await server.content(doc), text);
+    assert.equal(await env.server.content(doc), text);
     assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(text), 'no lone surrogates');
     await shot(pages[0], 'random');
     assert.deepEqual(pages.flatMap((p) => p.errors), []);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -137,4 +138,33 @@ export async function converge(pages, timeout = 20000) {
     if (Date.now() > deadline) throw new Error(`pages did not converge: ${JSON.stringify(texts)}`);
     await sleep(100);
   }
+}
+
+/**
+ * Starts one server (with `opts`) and one browser for the test file and stops
+ * them after it; the returned object's `server` and `browser` are set once
+ * the file's `before` hook ran.
+ */
+export function serverAndBrowser(opts) {
+  const env = {};
+  before(async () => {
+    env.server = await new Server(opts).start();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close();
+    await env.server?.close();
+  });
+  return env;
+}
+
+/** Saves a screenshot of `page` as e2e/artifacts/<name>.png. */
+export const shot = (page, name) => page.screenshot({ path: path.join(artifacts, `${name}.png`) });
+
+/** Alice and Bob (two browser contexts) with `doc` open; close() ends both. */
+export async function alicePlusBob(browser, base, doc) {
+  const alice = await person(browser, 'Alice', '#1d4ed8');
+  const bob = await person(browser, 'Bob', '#b91c1c');
+  await Promise.all([openDoc(alice.page, base, doc), openDoc(bob.page, base, doc)]);
+  return { a: alice.page, b: bob.page, close: () => Promise.all([alice.ctx.close(), bob.ctx.close()]) };
 }

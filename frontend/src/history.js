@@ -2,8 +2,11 @@
 // times from GET /api/docs/{id}/ops) and restore one by submitting the
 // difference from the current text as an ordinary edit, so collaborators see
 // the restore live and it can itself be undone.
-import { api, docPath, h, relativeTime } from './api.js';
-import { diffOp, opToChanges } from './offsets.js';
+import { offsets } from '@cowrite/client';
+import { api, docPath } from './rest.js';
+import { h, relativeTime } from './dom.js';
+
+const { diffOp, opToChanges } = offsets;
 
 export function setupHistory({ docId, view, panel, button, headVersion, showBanner }) {
   const slider = h('input', { type: 'range', min: 0, max: 0, value: 0, id: 'history-slider', 'data-testid': 'history-slider' });

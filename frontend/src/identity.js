@@ -1,7 +1,10 @@
 // Who the user is (a name and a colour shown to collaborators) and the
 // per-document client state kept in localStorage.
+import { localStoragePersistence } from '@cowrite/client';
 
 const IDENTITY_KEY = 'cowrite:identity';
+/** The longest name shown to collaborators (characters). */
+export const NAME_MAX = 40;
 
 const ADJECTIVES = ['Brave', 'Calm', 'Clever', 'Eager', 'Gentle', 'Happy', 'Jolly', 'Kind', 'Lively', 'Lucky', 'Merry', 'Nimble', 'Proud', 'Quick', 'Quiet', 'Swift', 'Witty', 'Bold', 'Bright', 'Keen'];
 const ANIMALS = ['Otter', 'Fox', 'Heron', 'Lynx', 'Panda', 'Falcon', 'Koala', 'Badger', 'Robin', 'Marten', 'Puffin', 'Gecko', 'Bison', 'Ibis', 'Wombat', 'Orca', 'Hare', 'Owl', 'Crane', 'Yak'];
@@ -9,14 +12,6 @@ const ANIMALS = ['Otter', 'Fox', 'Heron', 'Lynx', 'Panda', 'Falcon', 'Koala', 'B
 export const COLORS = ['#c2410c', '#b91c1c', '#be185d', '#7e22ce', '#4338ca', '#1d4ed8', '#0e7490', '#047857', '#4d7c0f', '#a16207'];
 
 const pick = (a) => a[Math.floor(Math.random() * a.length)];
-
-/** A random id (for clients and new documents), URL-safe. */
-export function randomId(n = 12) {
-  const alphabet = 'abcdefghijkmnopqrstuvwxyz23456789';
-  const bytes = new Uint8Array(n);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => alphabet[b % alphabet.length]).join('');
-}
 
 function storage() {
   try {
@@ -42,7 +37,7 @@ export function loadIdentity() {
 
 export function saveIdentity(id) {
   try {
-    storage()?.setItem(IDENTITY_KEY, JSON.stringify({ name: id.name.slice(0, 40), color: id.color }));
+    storage()?.setItem(IDENTITY_KEY, JSON.stringify({ name: id.name.slice(0, NAME_MAX), color: id.color }));
   } catch {
     /* quota: ignore */
   }
@@ -107,32 +102,13 @@ export async function claimSlot(doc) {
     }
     if (chosen < 0) chosen = 0; // 16 tabs open: share slot 0 (best effort)
   }
+  // The client package's localStorage adapter, under this slot's key.
   const key = keyOf(chosen);
+  const store = localStoragePersistence(storage(), '');
   return {
     key,
-    load() {
-      try {
-        const v = JSON.parse(storage()?.getItem(key) ?? 'null');
-        if (v && typeof v.client === 'string' && Number.isInteger(v.version) && typeof v.text === 'string') return v;
-      } catch {
-        /* corrupt: start fresh */
-      }
-      return null;
-    },
-    save(state) {
-      try {
-        storage()?.setItem(key, JSON.stringify(state));
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    clear() {
-      try {
-        storage()?.removeItem(key);
-      } catch {
-        /* ignore */
-      }
-    },
+    load: () => store.load(key),
+    save: (_doc, state) => store.save(key, state),
+    clear: () => store.clear(key),
   };
 }

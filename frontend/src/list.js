@@ -1,12 +1,16 @@
 // The document list: title, last edited, size; create, rename, delete.
-import { api, docPath, listDocs, relativeTime, formatSize, h, ApiError, tokenForm } from './api.js';
-import { randomId } from './identity.js';
+import { randomId, DEFAULT_LIMITS } from '@cowrite/client';
+import { api, docPath, listDocs, ApiError } from './rest.js';
+import { h, tokenForm, relativeTime, formatSize } from './dom.js';
+import { loadLimits } from './limits.js';
+import { themeToggle } from './theme.js';
 
 export function listPage(root) {
   document.title = 'Documents · Cowrite';
   const status = h('p', { class: 'notice', role: 'status', 'aria-live': 'polite', 'data-testid': 'list-status' });
   const tbody = h('tbody', { 'data-testid': 'doc-list' });
-  const titleInput = h('input', { id: 'new-title', name: 'title', placeholder: 'Untitled', maxlength: 200, 'data-testid': 'new-title' });
+  let limits = DEFAULT_LIMITS;
+  const titleInput = h('input', { id: 'new-title', name: 'title', placeholder: 'Untitled', maxlength: DEFAULT_LIMITS.maxTitleLength, 'data-testid': 'new-title' });
 
   const form = h(
     'form',
@@ -29,7 +33,7 @@ export function listPage(root) {
     h('button', { type: 'submit', class: 'primary', 'data-testid': 'create-button' }, 'Create'),
   );
 
-  const openInput = h('input', { id: 'open-name', name: 'name', placeholder: 'meeting-notes', maxlength: 200, 'data-testid': 'open-name' });
+  const openInput = h('input', { id: 'open-name', name: 'name', placeholder: 'meeting-notes', maxlength: DEFAULT_LIMITS.maxTitleLength, 'data-testid': 'open-name' });
   const openForm = h(
     'form',
     {
@@ -53,8 +57,13 @@ export function listPage(root) {
     h('button', { type: 'submit', 'data-testid': 'open-button' }, 'Open'),
   );
 
+  loadLimits().then((l) => {
+    limits = l;
+    titleInput.maxLength = openInput.maxLength = l.maxTitleLength;
+  });
+
   root.replaceChildren(
-    h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '/' }, 'Cowrite')),
+    h('header', { class: 'topbar' }, h('a', { class: 'brand', href: '/' }, 'Cowrite'), h('div', { class: 'spacer' }), themeToggle()),
     h(
       'main',
       { id: 'main', class: 'list-page' },
@@ -85,7 +94,7 @@ export function listPage(root) {
       'aria-label': `Rename ${title}`,
       'data-testid': 'rename-button',
       onclick: () => {
-        const input = h('input', { value: doc.title ?? '', 'aria-label': 'New title', maxlength: 200, 'data-testid': 'rename-input' });
+        const input = h('input', { value: doc.title ?? '', 'aria-label': 'New title', maxlength: limits.maxTitleLength, 'data-testid': 'rename-input' });
         let finished = false;
         const done = async (save) => {
           if (finished) return;

@@ -2,6 +2,11 @@
 import './style.css';
 import { listPage } from './list.js';
 import { editorPage } from './editor.js';
+import { adoptTokenFromUrl } from './token.js';
+import { applyStoredTheme } from './theme.js';
+
+applyStoredTheme();
+adoptTokenFromUrl();
 
 const root = document.getElementById('app');
 const m = location.pathname.match(/^\/d\/([^/]+)\/?$/);

@@ -108,6 +108,11 @@ export class OTClient {
     this.queue.clear();
   }
 
+  /** The in-flight op was refused for now (e.g. rate limited): take() returns it again. */
+  unsend() {
+    if (this.inflight) this.inflight.sent = false;
+  }
+
   /** Versions queued because an earlier version is missing (0 = no gap). */
   gap() {
     return this.queue.size;

@@ -1,0 +1,254 @@
+// Browser tests of the editor as a product (issue 15): labels, status after a
+// delete, narrow screens, dark mode, Markdown colouring and preview, the
+// server's limits, and confirming a token from a link.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { serverAndBrowser, shot, alicePlusBob, person, openDoc, converge, SAVED, repoRoot } from './helpers.mjs';
+
+const env = serverAndBrowser();
+
+const visible = (page, sel) => page.$eval(sel, (el) => {
+  const r = el.getBoundingClientRect();
+  const cs = getComputedStyle(el);
+  return r.width > 1 && r.height > 1 && cs.visibility !== 'hidden' && cs.clip !== 'rect(0px, 0px, 0px, 0px)';
+});
+
+test('the name box and the colour square have visible labels', async () => {
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await openDoc(a, env.server.url, `labels-${Date.now()}`);
+    for (const id of ['my-name', 'my-color']) {
+      const label = `label[for=${id}]`;
+      assert.ok(await visible(a, label), `${label} is visible`);
+      assert.ok((await a.textContent(label)).trim().length > 0);
+    }
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
+test('after a delete the status says the document was deleted, not "Offline · Saved"', async () => {
+  const doc = `deleted-status-${Date.now()}`;
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await openDoc(a, env.server.url, doc);
+    await a.click('.cm-content');
+    await a.keyboard.type('soon gone');
+    await a.waitForSelector(SAVED);
+    assert.ok((await fetch(`${env.server.url}/api/docs/${doc}`, { method: 'DELETE' })).ok);
+    await a.waitForSelector('[data-testid=banner]:has-text("deleted")', { timeout: 10000 });
+    const status = await a.textContent('[data-testid=status]');
+    assert.doesNotMatch(status, /Saved|Offline/);
+    assert.match(status, /Deleted/);
+    assert.equal(await a.getAttribute('[data-testid=status]', 'data-conn'), 'deleted');
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
+test('the list page and the editor fit a 390 px wide phone', async () => {
+  const doc = `phone-${Date.now()}`;
+  const created = await fetch(`${env.server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, title: 'A rather long document title for a phone screen' }) });
+  assert.equal(created.status, 201);
+  const ctx = await env.browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
+  try {
+    const page = await ctx.newPage();
+    await page.goto(env.server.url + '/');
+    await page.waitForSelector(`[data-testid=doc-row][data-doc="${doc}"]`);
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.equal(await overflow(), 0, 'the list page does not scroll sideways');
+    await shot(page, 'phone-list');
+    await openDoc(page, env.server.url, doc);
+    assert.equal(await overflow(), 0, 'the editor does not scroll sideways');
+    await shot(page, 'phone-editor');
+  } finally {
+    await ctx.close();
+  }
+});
+
+const background = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+const isDark = (rgb) => {
+  const [r, g, b] = rgb.match(/\d+/g).map(Number);
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b < 100;
+};
+
+test('dark mode follows the system, and the toggle overrides it and is remembered', async () => {
+  const ctx = await env.browser.newContext({ colorScheme: 'dark', viewport: { width: 1000, height: 560 } });
+  try {
+    const page = await ctx.newPage();
+    const doc = `dark-${Date.now()}`;
+    await openDoc(page, env.server.url, doc);
+    assert.ok(isDark(await background(page)), 'dark by default on a dark system');
+    assert.ok(isDark(await page.evaluate(() => getComputedStyle(document.querySelector('.cm-editor')).backgroundColor)) || isDark(await page.evaluate(() => getComputedStyle(document.querySelector('.editor-host')).backgroundColor)), 'the editor is dark too');
+    await shot(page, 'dark');
+    if (process.env.UPDATE_SCREENSHOT) {
+      mkdirSync(path.join(repoRoot, 'docs'), { recursive: true });
+      await page.click('.cm-content');
+      await page.keyboard.type('# Dark mode\n\nFollows the system, with a **toggle**.');
+      await page.waitForSelector(SAVED);
+      await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-dark.png') });
+    }
+    await page.click('[data-testid=theme-toggle]');
+    assert.ok(!isDark(await background(page)), 'the toggle switches to light');
+    assert.equal(await page.getAttribute('[data-testid=theme-toggle]', 'aria-pressed'), 'false');
+    await page.reload();
+    await page.waitForSelector(SAVED);
+    assert.ok(!isDark(await background(page)), 'the choice is remembered');
+    await page.goto(env.server.url + '/');
+    assert.ok(!isDark(await background(page)), 'on the list page too');
+    await page.click('[data-testid=theme-toggle]');
+    assert.ok(isDark(await background(page)));
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('Markdown is coloured in the editor', async () => {
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await openDoc(a, env.server.url, `md-${Date.now()}`);
+    await a.click('.cm-content');
+    await a.keyboard.type('# Title\n\nplain and **strong**');
+    await a.waitForSelector(SAVED);
+    const style = (text) =>
+      a.evaluate((t) => {
+        const span = [...document.querySelectorAll('.cm-line span')].find((s) => s.textContent.trim() === t);
+        if (!span) return null;
+        const cs = getComputedStyle(span);
+        return { weight: cs.fontWeight, color: cs.color, decoration: cs.textDecorationLine };
+      }, text);
+    const plain = await a.evaluate(() => getComputedStyle(document.querySelector('.cm-line:last-child')).fontWeight);
+    const heading = await style('Title');
+    assert.ok(heading, 'the heading text is its own styled span');
+    assert.ok(Number(heading.weight) > Number(plain) || heading.decoration.includes('underline'), `heading stands out: ${JSON.stringify(heading)}`);
+    const strong = await style('strong');
+    assert.ok(strong && Number(strong.weight) >= 600, `strong is bold: ${JSON.stringify(strong)}`);
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
+test('the Markdown preview renders live for both people, escapes scripts, and its toggle is remembered', async () => {
+  const doc = `preview-${Date.now()}`;
+  const { a, b, close } = await alicePlusBob(env.browser, env.server.url, doc);
+  try {
+    assert.equal(await a.$('[data-testid=preview]:not([hidden])'), null, 'hidden until asked for');
+    await a.click('[data-testid=preview-toggle]');
+    await a.waitForSelector('[data-testid=preview]:not([hidden])');
+    assert.equal(await a.getAttribute('[data-testid=preview-toggle]', 'aria-pressed'), 'true');
+    await a.click('.cm-content');
+    await a.keyboard.type('# Plan\n\n<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">\n\n');
+    await a.waitForSelector('[data-testid=preview] h1:text("Plan")');
+    // Bob types; Alice's preview follows.
+    await converge([a, b], 30000);
+    await b.click('.cm-content');
+    await b.keyboard.press('Control+End');
+    await b.keyboard.type('- from **Bob**');
+    // Once Alice has Bob's text (which takes what the machine's load makes it), her preview shows it.
+    await converge([a, b], 30000);
+    await a.waitForSelector('[data-testid=preview] li strong:text("Bob")', { timeout: 10000 });
+    assert.equal(await a.$('[data-testid=preview] script'), null, 'no script element');
+    assert.equal(await a.evaluate(() => window.pwned), undefined, 'no script ran');
+    assert.equal(await a.$eval('[data-testid=preview]', (el) => el.innerHTML.includes('onerror')), false, 'no event handler attribute');
+    await shot(a, 'preview');
+    await a.reload();
+    await a.waitForSelector(SAVED);
+    await a.waitForSelector('[data-testid=preview] li strong:text("Bob")');
+    await a.click('[data-testid=preview-toggle]');
+    await a.waitForSelector('[data-testid=preview]', { state: 'hidden' });
+    await a.reload();
+    await a.waitForSelector(SAVED);
+    assert.equal(await a.$('[data-testid=preview]:not([hidden])'), null, 'closed stays closed');
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await close();
+  }
+});
+
+test("the editor takes the title length from the server's limits", async () => {
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    const asked = [];
+    a.on('request', (r) => new URL(r.url()).pathname === '/api/limits' && asked.push(r.url()));
+    await openDoc(a, env.server.url, `limits-${Date.now()}`);
+    const res = await fetch(`${env.server.url}/api/limits`);
+    const expected = res.status === 404 ? 200 : (await res.json()).maxTitleLength;
+    assert.ok(asked.length >= 1, 'the editor asked for /api/limits');
+    await a.click('[data-testid=doc-rename]');
+    assert.equal(Number(await a.getAttribute('[data-testid=doc-title-input]', 'maxlength')), expected);
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
+test('a paste over the server limit is refused at once and keeps the edits around it', async () => {
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    const doc = `big-${Date.now()}`;
+    await openDoc(a, env.server.url, doc);
+    const res = await fetch(`${env.server.url}/api/limits`);
+    const maxOpBytes = res.status === 404 ? 256 << 10 : (await res.json()).maxOpBytes;
+    await a.click('.cm-content');
+    await a.keyboard.type('abc');
+    await a.keyboard.insertText('x'.repeat(maxOpBytes + 1));
+    await a.keyboard.type('def');
+    await a.waitForSelector('[data-testid=banner]:has-text("too large")', { timeout: 10000 });
+    await a.waitForSelector(SAVED, { timeout: 20000 });
+    assert.equal(await a.evaluate(() => window.cowrite.text()), 'abcdef');
+    assert.equal(await env.server.content(doc), 'abcdef');
+    assert.doesNotMatch(await a.textContent('[data-testid=banner]'), /rejected/);
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
+test('typing latency with the preview open on a 100 KB Markdown document (reported, not asserted)', async (t) => {
+  const doc = `perf-${Date.now()}`;
+  const section = (i) => `## Section ${i}\n\nSome *emphasis*, some **strong** text, a [link](https://example.org/${i}) and \`code\`.\n\n- item one\n- item two\n\n> a quote\n\n`;
+  let content = '';
+  for (let i = 0; content.length < 100_000; i++) content += section(i);
+  const created = await fetch(`${env.server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, content }) });
+  assert.equal(created.status, 201);
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await openDoc(a, env.server.url, doc);
+    await a.evaluate(() => {
+      window.latencies = [];
+      // keydown → the frame after the change is painted
+      document.addEventListener('keydown', () => {
+        const t0 = performance.now();
+        requestAnimationFrame(() => setTimeout(() => window.latencies.push(performance.now() - t0)));
+      }, true);
+    });
+    const measure = async (words) => {
+      await a.evaluate(() => (window.latencies = []));
+      await a.click('.cm-content');
+      await a.keyboard.press('Control+End');
+      await a.keyboard.type(words, { delay: 30 });
+      await a.waitForSelector(SAVED, { timeout: 20000 });
+      const lat = (await a.evaluate(() => window.latencies)).sort((x, y) => x - y);
+      assert.ok(lat.length >= words.length - 2, 'latencies were measured');
+      const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(1);
+      return `median ${pct(0.5)} ms, p90 ${pct(0.9)} ms, max ${lat[lat.length - 1].toFixed(1)} ms over ${lat.length} keys`;
+    };
+    const without = await measure(' typing without the preview');
+    await a.click('[data-testid=preview-toggle]');
+    await a.waitForSelector('[data-testid=preview] h2');
+    const withPreview = await measure(' typing with the preview open');
+    await a.waitForSelector('[data-testid=preview] p:last-child:has-text("preview open")');
+    const render = await a.getAttribute('[data-testid=preview]', 'data-render-ms');
+    t.diagnostic(`keystroke to painted frame on ${content.length} bytes: preview closed ${without}; open ${withPreview}; last render ${render} ms (Markdown+sanitize + DOM)`);
+  } finally {
+    await alice.ctx.close();
+  }
+});
