@@ -51,6 +51,33 @@ test('after a delete the status says the document was deleted, not "Offline · S
   }
 });
 
+test('an old link to a deleted document says so instead of creating an empty one, and offers to create it', async () => {
+  const doc = `old-link-${Date.now()}`;
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await openDoc(a, env.server.url, doc);
+    await a.click('.cm-content');
+    await a.keyboard.type('first life');
+    await a.waitForSelector(SAVED);
+    assert.equal((await fetch(`${env.server.url}/api/docs/${doc}`, { method: 'DELETE' })).status, 204);
+    await a.goto(`${env.server.url}/d/${doc}`); // the old link, later
+    await a.waitForSelector('[data-testid=deleted-notice]', { timeout: 10000 });
+    assert.match(await a.textContent('[data-testid=banner]'), /was deleted/);
+    assert.equal((await fetch(`${env.server.url}/api/docs/${doc}`)).status, 404, 'opening the link did not bring the document back');
+    const list = await (await fetch(`${env.server.url}/api/docs`)).json();
+    assert.ok(!list.docs.some((d) => d.id === doc), 'the deleted document is not listed');
+    await a.click('[data-testid=recreate]');
+    await a.waitForSelector(SAVED, { timeout: 20000 });
+    await a.click('.cm-content');
+    await a.keyboard.type('second life');
+    await a.waitForSelector(SAVED);
+    assert.equal(await (await fetch(`${env.server.url}/api/docs/${doc}/content`)).text(), 'second life');
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
 test('the list page and the editor fit a 390 px wide phone', async () => {
   const doc = `phone-${Date.now()}`;
   const created = await fetch(`${env.server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, title: 'A rather long document title for a phone screen' }) });

@@ -119,6 +119,23 @@ export async function editorPage(root, docId) {
       banner.replaceChildren(tokenForm(n.message));
       return;
     }
+    if (n.code === 'deleted_link') {
+      // The server remembers the deletion; re-creating the id is explicit.
+      const create = h('button', { type: 'button', 'data-testid': 'recreate' }, 'Create a new document here');
+      create.addEventListener('click', async () => {
+        create.disabled = true;
+        try {
+          await api('POST', '/api/docs', { id: docId });
+          location.reload();
+        } catch (err) {
+          create.disabled = false;
+          showBanner(`Cannot create the document: ${err.message}`);
+        }
+      });
+      banner.hidden = false;
+      banner.replaceChildren(h('span', { 'data-testid': 'deleted-notice' }, `${n.message} `), create);
+      return;
+    }
     showBanner(n.text !== undefined ? `${n.message}\n${n.text.slice(0, 2000)}` : n.message);
   });
 

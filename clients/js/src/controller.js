@@ -346,6 +346,16 @@ export class DocController {
       this.join();
       return;
     }
+    if (e.code === 'not_found' && e.reason === 'deleted') {
+      // An old link to a deleted document: the server keeps a tombstone and
+      // does not bring it back empty. The page may offer to create it again.
+      this.deleted = true;
+      this.clearStorage();
+      this.setEditable(false);
+      this.emit({ type: 'notice', code: 'deleted_link', message: 'This document was deleted.', error: e });
+      this.conn = 'offline';
+      return;
+    }
     const message =
       e.code === 'forbidden' ? 'You do not have access to this document.'
         : e.code === 'not_found' ? 'This document does not exist (and this server does not create documents on first open).'

@@ -313,6 +313,25 @@ describe('DocController: offline and deletion', () => {
   });
 });
 
+describe('DocController: an old link to a deleted document', () => {
+  it('a join answered not_found with reason "deleted" is read-only and tells the page, without retrying', () => {
+    const h = harness();
+    const fx = h.send({ type: 'connect' });
+    const after = h.send({ type: 'ack', ...joinAck(fx), err: null,
+      ack: { ok: false, error: { code: 'not_found', reason: 'deleted', message: 'document "d" was deleted at …' } } });
+    expect(of(after, 'notice')).toContainEqual(expect.objectContaining({ code: 'deleted_link' }));
+    expect(emits(after, 'doc:join')).toEqual([]);
+    expect(h.c.status).toMatchObject({ editable: false, deleted: true, conn: 'offline' });
+  });
+  it('a plain not_found (auto-create off) is still an error, not a deletion', () => {
+    const h = harness();
+    const fx = h.send({ type: 'connect' });
+    const after = h.send({ type: 'ack', ...joinAck(fx), err: null, ack: { ok: false, error: { code: 'not_found', message: 'no such document' } } });
+    expect(of(after, 'notice')).toContainEqual(expect.objectContaining({ code: 'not_found' }));
+    expect(h.c.status).toMatchObject({ deleted: false, conn: 'error' });
+  });
+});
+
 describe('DocController: presence', () => {
   it('sends our selection only when nothing is pending, and at most the server limit of ranges', () => {
     const h = harness({ limits: { maxSelectionRanges: 2 } });
