@@ -11,6 +11,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
+// DefaultBackupStallTimeout is Options.BackupStallTimeout's default.
+const DefaultBackupStallTimeout = time.Minute
+
 // backup streams a consistent copy of the database (GET /api/admin/backup,
 // auth.Admin).
 //

@@ -103,7 +103,7 @@ func (a *API) fail(c *fiber.Ctx, err error) error {
 	if w.Code == collab.CodeInternal {
 		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
-	return c.Status(httpStatus(w.Code)).JSON(errorBody{Error: w})
+	return c.Status(statusOf(err, w.Code)).JSON(errorBody{Error: w})
 }
 
 // ctx returns the context for a hub call made by a request.
@@ -162,8 +162,12 @@ func queryLimit(c *fiber.Ctx, def, max int) (int, error) {
 	return int(v), nil
 }
 
-// body decodes the request body as a JSON object.
+// body decodes the request body as a JSON object; it must be declared as
+// JSON (requireJSON).
 func body(c *fiber.Ctx) (object, error) {
+	if err := requireJSON(c); err != nil {
+		return nil, err
+	}
 	return decodeObject(c.Body(), "request body")
 }
 
@@ -344,6 +348,9 @@ func (a *API) putContent(c *fiber.Ctx) error {
 	}
 	ifMatch, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
 	if err != nil {
+		return a.fail(c, err)
+	}
+	if err := requireTextCharset(c); err != nil {
 		return a.fail(c, err)
 	}
 	if !utf8.Valid(c.Body()) {

@@ -16,6 +16,10 @@ const MinSecretLen = 32
 // malformed before any decoding.
 const MaxTokenLen = 8 << 10
 
+// DefaultLeeway is the clock skew main tolerates on exp, nbf and iat
+// (--auth-leeway). Options.Leeway itself defaults to none.
+const DefaultLeeway = 5 * time.Second
+
 // Mode selects how clients are authenticated.
 type Mode uint8
 
