@@ -92,7 +92,8 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:           log,
 		Observer:         m,
 	})
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup,
+		BackupDir: cfg.Data, BackupStallTimeout: cfg.BackupStallTimeout})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)

@@ -56,10 +56,12 @@
 // document's goroutine sends the ack once the op is durable, right after
 // its broadcast. So a socket's events reach each document in order, and
 // acks of ops on different documents may arrive in another order. API.Close cancels running hub
-// calls and waits for the workers. A backup download is copied by a
-// goroutine into a pipe that fasthttp reads after the handler returned; it
-// ends when the copy is done, when the client goes away, or at Close (which
-// waits for it, so call Close before closing the database). A socket enters the document's room
+// calls and waits for the workers. A backup is first copied into a temporary file
+// (Options.BackupDir) by the request, so the database's read transaction
+// lasts only as long as a local copy; the file is then sent with a
+// Content-Length, each chunk the client takes pushing the write deadline
+// Options.BackupStallTimeout ahead. Close aborts copies (and waits for
+// them, so call it before closing the database) and downloads. A socket enters the document's room
 // before the hub registers its join, so that no op committed after the
 // join's version is missed; ops committed meanwhile may reach the client
 // before the join's ack, and clients must buffer doc:op events that arrive
