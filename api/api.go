@@ -76,6 +76,7 @@ func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
 	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel}
 	if io != nil {
 		a.registerSocket(io.Of("/"))
+		io.Of("/").OnConnection(a.disconnectAtDeadline)
 	}
 	return a
 }
