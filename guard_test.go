@@ -347,3 +347,22 @@ func TestGuardFlagsAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestOversizedHeadersAreTooLarge (issue 17 #13): headers over
+// --max-header-bytes get 431 with code too_large (was bad_request), and a
+// token-sized Authorization header fits the default.
+func TestOversizedHeadersAreTooLarge(t *testing.T) {
+	url, stop := start(t, testConfig(t, t.TempDir()))
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	status, code, body := request(t, "GET", url+"/api/docs", "", "X-Filler", strings.Repeat("a", 20<<10))
+	if status != 431 || code != "too_large" {
+		t.Errorf("20 KiB header: %d %q %s, want 431 too_large", status, code, body)
+	}
+	if status, _, body := request(t, "GET", url+"/api/docs", "", "X-Token-Sized", strings.Repeat("a", 8<<10)); status != 200 {
+		t.Errorf("8 KiB header: %d %s", status, body)
+	}
+}

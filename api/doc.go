@@ -26,7 +26,7 @@
 //	                                 (size is then its size)
 //	PATCH  /api/docs/{id}            {"title"} → the DocInfo
 //	DELETE /api/docs/{id}            204
-//	GET    /api/docs/{id}/content    text/plain; ETag "N" (quoted); If-None-Match "N" → 304
+//	GET    /api/docs/{id}/content    text/plain; ETag "N" (quoted); If-None-Match "N", W/"N", a list holding it or * → 304
 //	PUT    /api/docs/{id}/content    raw UTF-8 body; If-Match accepts 5, "5" and W/"5" ("*" = any)
 //	                                 → {"version","op"} with ETag
 //	POST   /api/docs/{id}/ops        {"version","op","client"?,"seq"?} → {"version","op"}; seq needs client

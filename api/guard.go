@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/gofiber/fiber/v2"
 )
@@ -298,4 +299,21 @@ func requireTextCharset(c *fiber.Ctx) error {
 		return unsupportedMedia(fmt.Sprintf("the text must be UTF-8 (got charset %q)", truncate(cs, 32)))
 	}
 	return nil
+}
+
+// visible keeps the documents id may read (a token may deny some that its
+// "*" role would allow: "secret": "none"); without Options.Auth, all. It
+// never returns nil. A filtered page may hold fewer than limit documents:
+// clients follow next_cursor.
+func (a *API) visible(id *auth.Identity, docs []collab.DocInfo) []collab.DocInfo {
+	out := docs[:0:0]
+	for _, d := range docs {
+		if a.opts.Auth == nil || id.Can(auth.Read, d.ID) {
+			out = append(out, d)
+		}
+	}
+	if out == nil {
+		out = []collab.DocInfo{}
+	}
+	return out
 }

@@ -189,9 +189,7 @@ func (a *API) listDocs(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	if docs == nil {
-		docs = []collab.DocInfo{}
-	}
+	docs = a.visible(auth.IdentityOf(c), docs)
 	return c.JSON(listJSON{Docs: docs, Next: next})
 }
 
@@ -332,10 +330,8 @@ func (a *API) getContent(c *fiber.Ctx) error {
 	}
 	tag := etag(info.Version)
 	c.Set(fiber.HeaderETag, tag)
-	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" {
-		if v, err := parseIfMatch(inm); err == nil && v != nil && *v == info.Version {
-			return c.SendStatus(http.StatusNotModified)
-		}
+	if noneMatch(c.Get(fiber.HeaderIfNoneMatch), info.Version) {
+		return c.SendStatus(http.StatusNotModified)
 	}
 	c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
 	return c.SendString(content)
