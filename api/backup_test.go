@@ -149,19 +149,7 @@ func (nopBroadcaster) BroadcastPresence(string, collab.SocketID, collab.Presence
 func (nopBroadcaster) DocDeleted(string)                                               {}
 
 func TestBackupAuth(t *testing.T) {
-	secret := []byte(strings.Repeat("k", 32))
-	authn, err := auth.New(&auth.Options{Mode: auth.Token, Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newServer(t, &api.Options{Auth: authn}, nil)
-	mint := func(c auth.Claims) string {
-		tok, err := auth.Mint(secret, c, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + tok
-	}
+	s, mint := tokenServer(t, time.Hour)
 	r := s.do(t, "GET", "/api/admin/backup", nil)
 	expectStatus(t, r, 401)
 	if c := r.errCode(t); c != "unauthorized" {

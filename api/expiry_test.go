@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cowrite/cowrite/api"
 	"github.com/cowrite/cowrite/auth"
 )
 
@@ -14,16 +13,8 @@ import (
 // expires is disconnected by the server at exp (plus the leeway, here 0),
 // instead of going on editing and receiving ops with a dead token.
 func TestSocketDisconnectedAtTokenExpiry(t *testing.T) {
-	secret := []byte(strings.Repeat("k", 32))
-	authn, err := auth.New(&auth.Options{Mode: auth.Token, Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newServer(t, &api.Options{Auth: authn}, nil)
-	tok, err := auth.Mint(secret, auth.Claims{Subject: "u-1", Docs: map[string]auth.Role{"*": auth.RoleEditor}}, 3*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, mint := tokenServer(t, 3*time.Second)
+	tok := strings.TrimPrefix(mint(auth.Claims{Subject: "u-1", Docs: map[string]auth.Role{"*": auth.RoleEditor}}), "Bearer ")
 	c := dial(t, s, fmt.Sprintf(`{"token":%q}`, tok))
 	if ack := c.call("doc:join", `{"doc":"d"}`); ack["ok"] != true {
 		t.Fatalf("join: %v", ack)

@@ -9,23 +9,30 @@ import (
 	"github.com/cowrite/cowrite/auth"
 )
 
-// TestListHidesDeniedDocuments (issue 17 #9): GET /api/docs lists only the
-// documents the token may read; "secret": "none" hides one that "*" would
-// show.
-func TestListHidesDeniedDocuments(t *testing.T) {
+// tokenServer starts a server in token mode and returns it with a function
+// that mints "Bearer <token>" headers living ttl.
+func tokenServer(t *testing.T, ttl time.Duration) (*server, func(auth.Claims) string) {
+	t.Helper()
 	secret := []byte(strings.Repeat("k", 32))
 	authn, err := auth.New(&auth.Options{Mode: auth.Token, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := newServer(t, &api.Options{Auth: authn}, nil)
-	mint := func(c auth.Claims) string {
-		tok, err := auth.Mint(secret, c, time.Hour)
+	return s, func(c auth.Claims) string {
+		tok, err := auth.Mint(secret, c, ttl)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return "Bearer " + tok
 	}
+}
+
+// TestListHidesDeniedDocuments (issue 17 #9): GET /api/docs lists only the
+// documents the token may read; "secret": "none" hides one that "*" would
+// show.
+func TestListHidesDeniedDocuments(t *testing.T) {
+	s, mint := tokenServer(t, time.Hour)
 	admin := mint(auth.Claims{Subject: "root", Admin: true})
 	for _, id := range []string{"public", "secret", "team-x"} {
 		expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": id}, "Authorization", admin), 201)
