@@ -37,7 +37,13 @@
 //
 // Errors are {"error": {"code", "message"}} with the status of httpStatus;
 // bodies over Options.MaxBodyBytes get 413 too_large; unknown /api routes
-// get 404 not_found.
+// get 404 not_found. JSON bodies must be sent as application/json (415,
+// code bad_request, otherwise), PUT …/content's text as UTF-8. In token
+// mode GET /api/docs lists only the documents the token may read (a page
+// may then hold fewer than limit). Guard (mounted by main) refuses hosts
+// and cross-site origins that are not allowed (403 forbidden): see
+// SECURITY.md. A socket is disconnected when its token expires
+// (auth.Identity.Deadline).
 // Every input is validated (types, ranges, UTF-8) before reaching the hub;
 // errors that are not collab errors are logged here and answered as
 // "internal" without details.
