@@ -274,6 +274,10 @@ func TestCrossSiteWritesRefused(t *testing.T) {
 			}
 		})
 	}
+	// Socket.IO matches the configured origin as browsers send it too.
+	if status, _, body := request(t, "GET", url+"/socket.io/?EIO=4&transport=polling", "", "Origin", "https://editor.example"); status != 200 || !strings.HasPrefix(body, `0{"sid":`) {
+		t.Errorf("handshake from --cors-origins https://Editor.Example: %d %s", status, body)
+	}
 	for _, id := range []string{"evil1", "evil2", "evil3", "evil4", "plain", "form", "notype", "latin"} {
 		if status, _, _ := request(t, "GET", url+"/api/docs/"+id, ""); status != 404 {
 			t.Errorf("document %s was created (%d)", id, status)
