@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fasthttp/websocket"
 )
 
 // floodIdle opens n TCP connections to addr that send nothing, then reads
@@ -368,5 +370,65 @@ func TestOversizedHeadersAreTooLarge(t *testing.T) {
 	}
 	if status, _, body := request(t, "GET", url+"/api/docs", "", "X-Token-Sized", strings.Repeat("a", 8<<10)); status != 200 {
 		t.Errorf("8 KiB header: %d %s", status, body)
+	}
+}
+
+// TestLongPollOutlivesReadTimeout: the read timeout bounds reading a
+// request, not a long-poll held by the server until the next ping.
+func TestLongPollOutlivesReadTimeout(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.ReadTimeout = 200 * time.Millisecond
+	cfg.PingInterval = time.Second
+	url, stop := start(t, cfg)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	status, _, body := request(t, "GET", url+"/socket.io/?EIO=4&transport=polling", "")
+	var open struct {
+		SID string `json:"sid"`
+	}
+	if status != 200 || !strings.HasPrefix(body, "0") || json.Unmarshal([]byte(body[1:]), &open) != nil {
+		t.Fatalf("handshake: %d %q", status, body)
+	}
+	// The poll waits for the ping, five read timeouts later.
+	status, _, body = request(t, "GET", url+"/socket.io/?EIO=4&transport=polling&sid="+open.SID, "")
+	if status != 200 || body != "2" {
+		t.Fatalf("long-poll: %d %q, want the ping packet", status, body)
+	}
+	request(t, "POST", url+"/socket.io/?EIO=4&transport=polling&sid="+open.SID, "1") // close the session
+}
+
+// TestWebSocketOutlivesReadTimeout: a WebSocket (hijacked, on the
+// connection cap's wrapped connection) is not cut by the read timeout and
+// keeps its heartbeat.
+func TestWebSocketOutlivesReadTimeout(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.ReadTimeout = 200 * time.Millisecond
+	cfg.PingInterval = 500 * time.Millisecond
+	url, stop := start(t, cfg)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(url, "http")+"/socket.io/?EIO=4&transport=websocket", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_ = ws.SetReadDeadline(time.Now().Add(time.Minute)) // a watchdog
+	if _, msg, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(msg), "0{") {
+		t.Fatalf("open packet: %q %v", msg, err)
+	}
+	for i := range 3 { // three pings, each several read timeouts apart
+		_, msg, err := ws.ReadMessage()
+		if err != nil || string(msg) != "2" {
+			t.Fatalf("ping %d: %q %v", i, msg, err)
+		}
+		if err := ws.WriteMessage(websocket.TextMessage, []byte("3")); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
