@@ -18,7 +18,9 @@
 // [RaiseFileLimit] raises the soft RLIMIT_NOFILE to the hard limit (the Go
 // runtime does this too on most platforms) and reports both, and
 // [ConnBudget] derives from them how many connections a process may hold
-// while keeping descriptors in reserve for its files.
+// while keeping descriptors in reserve for its files. DefaultReadTimeout,
+// DefaultIdleTimeout and DefaultMaxHeaderBytes are the HTTP server limits
+// main applies next to the Listener (fasthttp enforces them).
 //
 // The connections returned by Accept keep the underlying connection's
 // syscall.RawConn (they implement syscall.Conn), so code that reads the
