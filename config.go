@@ -12,6 +12,7 @@ import (
 	"github.com/cowrite/cowrite/api"
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
+	"github.com/cowrite/cowrite/netguard"
 	"github.com/cowrite/cowrite/sio"
 	"github.com/cowrite/cowrite/sio/engine"
 	"github.com/cowrite/cowrite/storage"
@@ -70,6 +71,16 @@ type config struct {
 	MaxJoinsPerIdent int
 	EditorReserve    int
 	OpsPageBytes     int
+
+	// Network and request guards (issue 17: netguard, api.Guard, auth, backup).
+	MaxConnections     int
+	ReadTimeout        time.Duration
+	IdleTimeout        time.Duration
+	MaxHeaderBytes     int
+	AllowedHosts       string
+	PublicURL          string
+	AuthLeeway         time.Duration
+	BackupStallTimeout time.Duration
 }
 
 // envName maps a flag name onto its environment variable.
@@ -129,6 +140,15 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.IntVar(&c.MaxJoinsPerIdent, "max-joins-per-identity", collab.DefaultMaxJoinsPerIdentity, "connections of one user (token subject) joined to one document (more get rate_limited)")
 	fs.IntVar(&c.EditorReserve, "editor-reserve", collab.DefaultEditorReserve, "places of --max-collaborators that viewers cannot take (at most half)")
 	fs.IntVar(&c.OpsPageBytes, "ops-page-bytes", api.DefaultOpsPageBytes, "byte budget of one GET /api/docs/{id}/ops page (at least one op is always sent)")
+	// Network and request guards (issue 17).
+	fs.IntVar(&c.MaxConnections, "max-connections", netguard.DefaultMaxConns, "open TCP connections at most (WebSockets included); more are answered 503 and closed; lowered to fit the open-file limit")
+	fs.DurationVar(&c.ReadTimeout, "read-timeout", netguard.DefaultReadTimeout, "time a client has to send a whole request (headers and body) once the server starts reading it, including the wait for a new connection's first byte")
+	fs.DurationVar(&c.IdleTimeout, "idle-timeout", netguard.DefaultIdleTimeout, "how long a keep-alive connection may wait for its next request")
+	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", netguard.DefaultMaxHeaderBytes, "largest request line and headers in bytes (larger gets 431 too_large)")
+	fs.StringVar(&c.AllowedHosts, "allowed-hosts", "", "comma-separated host names the server answers to in the Host header besides IP addresses and localhost (\".example.com\" = that domain and its subdomains, \"*\" = any: no DNS-rebinding protection)")
+	fs.StringVar(&c.PublicURL, "public-url", "", "the URL browsers use to reach the server, e.g. https://docs.example.com (its host is allowed, its origin may write)")
+	fs.DurationVar(&c.AuthLeeway, "auth-leeway", auth.DefaultLeeway, "clock skew tolerated on token exp/nbf/iat; a live socket is disconnected this long after its token's exp")
+	fs.DurationVar(&c.BackupStallTimeout, "backup-stall-timeout", api.DefaultBackupStallTimeout, "abort a backup download when the client has taken no data for this long")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite check [flags]        verify a data file offline (--help)\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
@@ -211,6 +231,14 @@ func (c *config) validate() error {
 	check(c.MaxJoinsPerIdent > 0, "--max-joins-per-identity must be positive")
 	check(c.EditorReserve > 0, "--editor-reserve must be positive")
 	check(c.OpsPageBytes > 0, "--ops-page-bytes must be positive")
+	check(c.MaxConnections != 0, "--max-connections must not be 0 (use a negative value for no cap)")
+	check(c.ReadTimeout > 0, "--read-timeout must be positive")
+	check(c.IdleTimeout > 0, "--idle-timeout must be positive")
+	check(c.MaxHeaderBytes >= 1024, "--max-header-bytes must be at least 1024")
+	check(c.AuthLeeway >= 0, "--auth-leeway must not be negative")
+	check(c.BackupStallTimeout > 0, "--backup-stall-timeout must be positive")
+	_, err = c.guard(nil)
+	check(err == nil, "%v", err)
 	mode, err := auth.ParseMode(c.AuthMode)
 	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
 	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)
@@ -229,18 +257,47 @@ func (c *config) authenticator() (*auth.Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return auth.New(&auth.Options{Mode: mode, Secret: []byte(c.AuthSecret), Leeway: 30 * time.Second})
+	return auth.New(&auth.Options{Mode: mode, Secret: []byte(c.AuthSecret), Leeway: c.AuthLeeway})
 }
 
-// corsOrigins splits --cors-origins.
+// corsOrigins splits --cors-origins, each origin lowercased as browsers
+// send it (api.NormalizeOrigin), so that both the REST API and the engine
+// match it exactly; malformed ones are kept as given (validate refuses them).
 func (c *config) corsOrigins() []string {
 	var out []string
-	for _, o := range strings.Split(c.CORSOrigins, ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			out = append(out, o)
+	for _, o := range splitList(c.CORSOrigins) {
+		if n, err := api.NormalizeOrigin(o); err == nil {
+			o = n
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
 		}
 	}
 	return out
+}
+
+// guard builds the request guard of --allowed-hosts, --cors-origins and
+// --public-url.
+func (c *config) guard(log *slog.Logger) (*api.Guard, error) {
+	g, err := api.NewGuard(&api.GuardOptions{
+		AllowedHosts: splitList(c.AllowedHosts),
+		CORSOrigins:  c.corsOrigins(),
+		PublicURL:    strings.TrimSpace(c.PublicURL),
+		Logger:       log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--allowed-hosts, --cors-origins or --public-url: %w", err)
+	}
+	return g, nil
 }
 
 // logger builds the process logger writing to w.

@@ -20,6 +20,11 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv("COWRITE_TEST_SERVE") == "1" {
+		// Re-executed by a test as the server process (see startProcess).
+		main()
+		os.Exit(0)
+	}
 	goleak.VerifyTestMain(m,
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/cowrite/cowrite/api"
 	"github.com/cowrite/cowrite/auth"
@@ -17,6 +16,7 @@ import (
 	"github.com/cowrite/cowrite/collab/boltstore"
 	"github.com/cowrite/cowrite/frontend"
 	"github.com/cowrite/cowrite/metrics"
+	"github.com/cowrite/cowrite/netguard"
 	"github.com/cowrite/cowrite/sio"
 	"github.com/cowrite/cowrite/sio/engine"
 	"github.com/cowrite/cowrite/storage"
@@ -51,10 +51,15 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		}
 	}()
 
-	ln, err := net.Listen("tcp", cfg.Addr)
+	guard, err := cfg.guard(log)
+	if err != nil {
+		return err
+	}
+	rawLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w", cfg.Addr, err)
 	}
+	ln := listenGuarded(rawLn, cfg, log)
 
 	authn, err := cfg.authenticator()
 	if err != nil {
@@ -108,18 +113,22 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	}
 	cfg.Core.applyCollab(copt)
 	hub := collab.NewHub(boltstore.New(db), feed, copt)
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup, Feed: feed, Health: db.Err})
+	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log,
+		Backup: db.Backup, BackupDir: cfg.Data, BackupStallTimeout: cfg.BackupStallTimeout, Feed: feed, Health: db.Err})
 	m.SampleLoadedDocs(hub.LoadedDocs)
 
 	app := newApp(cfg, log)
 	app.Use(m.FiberMiddleware())
+	app.Use(guard.Hosts()) // every route: DNS rebinding
 	if origins := cfg.corsOrigins(); len(origins) > 0 {
 		h, err := corsMiddleware(origins)
 		if err != nil {
+			_ = ln.Close()
 			return err
 		}
 		app.Use("/api", h)
 	}
+	app.Use("/api", guard.Writes()) // cross-site writes, after CORS preflights
 	app.Get("/metrics", m.FiberHandler())
 	frontend.Register(app) // before /socket.io/: it serves /socket.io/socket.io.js
 	if !frontend.Built() {
@@ -191,7 +200,15 @@ func newApp(cfg *config, log *slog.Logger) *fiber.App {
 	return fiber.New(fiber.Config{
 		DisableStartupMessage: true,
 		BodyLimit:             limit,
-		IdleTimeout:           2 * time.Minute,
+		ReadBufferSize:        cfg.MaxHeaderBytes,
+		// The read timeout covers a request's line, headers and body (and a
+		// new connection's wait for its first byte); it does not cut a
+		// long-poll (the engine's connection watch clears it while the
+		// handler waits) nor a WebSocket (fasthttp clears deadlines before
+		// the hijack). Responses have no global write timeout: a backup
+		// sets its own progress deadline.
+		ReadTimeout: cfg.ReadTimeout,
+		IdleTimeout: cfg.IdleTimeout,
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := fiber.StatusInternalServerError
 			var fe *fiber.Error
@@ -204,6 +221,20 @@ func newApp(cfg *config, log *slog.Logger) *fiber.App {
 			return c.Status(code).JSON(fiber.Map{"error": fiber.Map{"code": httpCode(code), "message": err.Error()}})
 		},
 	})
+}
+
+// listenGuarded raises the open-file limit, fits --max-connections into it
+// and wraps ln with the connection cap and the accept backoff.
+func listenGuarded(ln net.Listener, cfg *config, log *slog.Logger) *netguard.Listener {
+	soft, hard, err := netguard.RaiseFileLimit()
+	if err != nil {
+		log.Warn("cannot raise the open-file limit", "soft", soft, "hard", hard, "err", err)
+	}
+	maxConns, lowered := netguard.ConnBudget(cfg.MaxConnections, soft)
+	if lowered {
+		log.Warn("--max-connections lowered to fit the open-file limit (raise it with ulimit -n)", "max_connections", maxConns, "asked", cfg.MaxConnections, "open_file_limit", soft)
+	}
+	return netguard.Wrap(ln, &netguard.Options{MaxConns: maxConns, Logger: log})
 }
 
 // corsMiddleware allows the REST API to be called from the given browser
@@ -228,7 +259,7 @@ func httpCode(status int) collab.Code {
 	switch status {
 	case fiber.StatusNotFound:
 		return collab.CodeNotFound
-	case fiber.StatusRequestEntityTooLarge:
+	case fiber.StatusRequestEntityTooLarge, fiber.StatusRequestHeaderFieldsTooLarge:
 		return collab.CodeTooLarge
 	case fiber.StatusTooManyRequests:
 		return collab.CodeRateLimited

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,13 @@ type Options struct {
 	// hub's Broadcaster (NewFeed wrapping NewBroadcaster). nil: that route
 	// answers 404.
 	Feed *Feed
+	// BackupDir is where a backup is copied before it is sent (see
+	// API.backup), so that a slow client does not hold the database's read
+	// transaction. Default os.TempDir(); main uses the data directory.
+	BackupDir string
+	// BackupStallTimeout aborts a backup download when the client has
+	// taken no data for this long. Default DefaultBackupStallTimeout.
+	BackupStallTimeout time.Duration
 }
 
 // API is the edge between the wire (REST over fiber, Socket.IO over sio) and
@@ -84,12 +92,14 @@ func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
 	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel}
 	if io != nil {
 		a.registerSocket(io.Of("/"))
+		io.Of("/").OnConnection(a.disconnectAtDeadline)
 	}
 	return a
 }
 
-// Close aborts the hub calls of Socket.IO events still running and the
-// backups still streaming, and waits for their goroutines to finish. Call it after closing the sio server and
+// Close aborts the hub calls of Socket.IO events still running, the backup
+// copies and downloads in progress, and waits for the event workers and
+// the copies to finish. Call it after closing the sio server and
 // before closing the hub. It is idempotent.
 func (a *API) Close() {
 	a.draining.Store(true)
@@ -131,6 +141,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()
+	}
+	if out.BackupDir == "" {
+		out.BackupDir = os.TempDir()
+	}
+	if out.BackupStallTimeout <= 0 {
+		out.BackupStallTimeout = DefaultBackupStallTimeout
 	}
 	return out
 }

@@ -1,10 +1,12 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -147,19 +149,7 @@ func (nopBroadcaster) BroadcastPresence(string, collab.SocketID, collab.Presence
 func (nopBroadcaster) DocDeleted(string)                                               {}
 
 func TestBackupAuth(t *testing.T) {
-	secret := []byte(strings.Repeat("k", 32))
-	authn, err := auth.New(&auth.Options{Mode: auth.Token, Secret: secret})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newServer(t, &api.Options{Auth: authn}, nil)
-	mint := func(c auth.Claims) string {
-		tok, err := auth.Mint(secret, c, time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return "Bearer " + tok
-	}
+	s, mint := claimsTokenServer(t, time.Hour)
 	r := s.do(t, "GET", "/api/admin/backup", nil)
 	expectStatus(t, r, 401)
 	if c := r.errCode(t); c != "unauthorized" {
@@ -178,9 +168,10 @@ func TestBackupAuth(t *testing.T) {
 	}
 }
 
-// TestBackupFailureMidStream: a copy that fails after sending bytes (or
-// panics) must not look like a complete file, and the server goes on.
-func TestBackupFailureMidStream(t *testing.T) {
+// TestBackupFailureIsAnError: a copy that fails (or panics) midway is
+// answered 500 internal before any byte is sent (it is copied to a
+// temporary file first), and the server goes on.
+func TestBackupFailureIsAnError(t *testing.T) {
 	for name, fn := range map[string]func(context.Context, io.Writer) (int64, error){
 		"error": func(_ context.Context, w io.Writer) (int64, error) {
 			n, _ := w.Write(make([]byte, 100<<10))
@@ -192,47 +183,86 @@ func TestBackupFailureMidStream(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			s := newServer(t, &api.Options{Backup: fn}, nil)
-			res, _, err := download(t, s, "/api/admin/backup")
-			if res.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) {
-				t.Fatalf("status %d, read error %v; want a truncated transfer", res.StatusCode, err)
+			dir := t.TempDir()
+			s := newServer(t, &api.Options{Backup: fn, BackupDir: dir}, nil)
+			r := s.do(t, "GET", "/api/admin/backup", nil)
+			expectStatus(t, r, 500)
+			if c := r.errCode(t); c != "internal" {
+				t.Errorf("code %q", c)
+			}
+			if cd := r.header.Get("Content-Disposition"); cd != "" {
+				t.Errorf("an error carries Content-Disposition %q", cd)
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("temporary files left: %v", left)
 			}
 			expectStatus(t, s.do(t, "GET", "/healthz", nil), 200)
 		})
 	}
 }
 
-// TestBackupClientGoesAway: a client that stops reading and closes the
-// connection ends the copy (its read transaction is not held forever).
-func TestBackupClientGoesAway(t *testing.T) {
-	ended := make(chan error, 1)
-	endless := func(_ context.Context, w io.Writer) (int64, error) {
-		buf := make([]byte, 64<<10)
-		var n int64
-		for {
-			m, err := w.Write(buf)
-			n += int64(m)
-			if err != nil {
-				ended <- err
-				return n, err
-			}
+// TestBackupStalledClientDoesNotFreezeWrites (issue 17 #6): a client that
+// requests a backup and stops reading must not hold the database's read
+// transaction, which blocks bbolt's remap and with it every commit once the
+// file grows; the stalled download is cut off after BackupStallTimeout.
+func TestBackupStalledClientDoesNotFreezeWrites(t *testing.T) {
+	dir := t.TempDir()
+	s := newServer(t, &api.Options{BackupDir: dir, BackupStallTimeout: 300 * time.Millisecond}, &collab.Options{MaxDocBytes: 16 << 20, MaxOpBytes: 16 << 20})
+	big := strings.Repeat("x", 8<<20)
+	// put stores big as a new document (raw text: no JSON decoding).
+	put := func(client *http.Client, id string) error {
+		expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": id}), 201)
+		req, err := http.NewRequest("PUT", s.url+"/api/docs/"+id+"/content", strings.NewReader(big))
+		if err != nil {
+			return err
+		}
+		r, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			return fmt.Errorf("status %d", r.StatusCode)
+		}
+		return nil
+	}
+	for i := range 2 { // a data file of over 16 MiB, more than the sockets buffer
+		if err := put(http.DefaultClient, fmt.Sprint("big-", i)); err != nil {
+			t.Fatal(err)
 		}
 	}
-	s := newServer(t, &api.Options{Backup: endless}, nil)
-	res, err := http.Get(s.url + "/api/admin/backup")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.ReadFull(res.Body, make([]byte, 1<<20)); err != nil {
+	defer conn.Close()
+	_ = conn.(*net.TCPConn).SetReadBuffer(128 << 10) // above the loopback MSS, or reading resumes by zero-window probes
+	if _, err := conn.Write([]byte("GET /api/admin/backup HTTP/1.1\r\nHost: localhost\r\n\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	res.Body.Close() // closes the connection: the body was not read to the end
-	select {
-	case err := <-ended:
-		if err == nil {
-			t.Fatal("copy ended without an error")
+	br := bufio.NewReaderSize(conn, 512)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.StatusCode != 200 {
+		t.Fatalf("backup: %d", res.StatusCode)
+	}
+	// The client reads nothing more; editors keep committing, growing the
+	// file past bbolt's current mapping.
+	client := &http.Client{Timeout: 30 * time.Second} // a watchdog: a frozen commit fails the test
+	for i := range 8 {                                // past storage's initial 64 MiB mapping
+		if err := put(client, fmt.Sprint("grow-", i)); err != nil {
+			t.Fatalf("commit %d while a backup download is stalled: %v", i, err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the copy goes on after the client left")
+	}
+	// The stalled download is cut off: a short body, then the end.
+	_ = conn.SetReadDeadline(time.Now().Add(time.Minute))
+	n, err := io.Copy(io.Discard, res.Body)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || res.ContentLength <= 0 || n >= res.ContentLength {
+		t.Fatalf("stalled download: read %d of %d bytes, error %v; want it cut short", n, res.ContentLength, err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
 	}
 }

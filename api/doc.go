@@ -26,7 +26,7 @@
 //	                                 (size is then its size)
 //	PATCH  /api/docs/{id}            {"title"} → the DocInfo
 //	DELETE /api/docs/{id}            204
-//	GET    /api/docs/{id}/content    text/plain; ETag "N" (quoted); If-None-Match "N" → 304
+//	GET    /api/docs/{id}/content    text/plain; ETag "N" (quoted); If-None-Match "N", W/"N", a list holding it or * → 304
 //	PUT    /api/docs/{id}/content    raw UTF-8 body; If-Match accepts 5, "5" and W/"5" ("*" = any)
 //	                                 → {"version","op"} with ETag
 //	POST   /api/docs/{id}/ops        {"version","op","client"?,"seq"?} → {"version","op"}; seq needs client
@@ -49,7 +49,13 @@
 //
 // Errors are {"error": {"code", "message"}} with the status of httpStatus;
 // bodies over Options.MaxBodyBytes get 413 too_large; unknown /api routes
-// get 404 not_found.
+// get 404 not_found. JSON bodies must be sent as application/json (415,
+// code bad_request, otherwise), PUT …/content's text as UTF-8. In token
+// mode GET /api/docs lists only the documents the token may read (a page
+// may then hold fewer than limit). Guard (mounted by main) refuses hosts
+// and cross-site origins that are not allowed (403 forbidden): see
+// SECURITY.md. A socket is disconnected when its token expires
+// (auth.Identity.Deadline).
 // Every input is validated (types, ranges, UTF-8) before reaching the hub;
 // JSON with invalid UTF-8 or a lone \u surrogate escape, which encoding/json
 // would silently turn into U+FFFD, is bad_request on every route and event;
@@ -71,16 +77,17 @@
 // idle and the document's goroutine is free, else by the worker), and the
 // document's goroutine sends the ack once the op is durable, right after
 // its broadcast. So a socket's events reach each document in order, and
-// acks of ops on different documents may arrive in another order. API.Close
-// cancels running hub calls and waits for the workers. A backup download
-// is copied by a goroutine into a pipe that fasthttp reads after the
-// handler returned; it ends when the copy is done, when the client goes
-// away, or at Close (which waits for it, so call Close before closing the
-// database). A socket enters the document's room before the hub registers
-// its join, so that no op committed after the join's version is missed;
-// ops committed meanwhile may reach the client before the join's ack, and
-// clients must buffer doc:op events that arrive before the ack and drop
-// those whose version the ack already covers.
+// acks of ops on different documents may arrive in another order. API.Close cancels running hub
+// calls and waits for the workers. A backup is first copied into a temporary file
+// (Options.BackupDir) by the request, so the database's read transaction
+// lasts only as long as a local copy; the file is then sent with a
+// Content-Length, each chunk the client takes pushing the write deadline
+// Options.BackupStallTimeout ahead. Close aborts copies (and waits for
+// them, so call it before closing the database) and downloads. A socket enters the document's room
+// before the hub registers its join, so that no op committed after the
+// join's version is missed; ops committed meanwhile may reach the client
+// before the join's ack, and clients must buffer doc:op events that arrive
+// before the ack and drop those whose version the ack already covers.
 //
 // # Files
 //

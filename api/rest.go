@@ -96,7 +96,7 @@ func (a *API) fail(c *fiber.Ctx, err error) error {
 	if w.Code == collab.CodeInternal {
 		a.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
-	return c.Status(httpStatus(w.Code)).JSON(errorBody{Error: w})
+	return c.Status(statusOf(err, w.Code)).JSON(errorBody{Error: w})
 }
 
 // ctx returns the context for a hub call made by a request.
@@ -155,8 +155,12 @@ func queryLimit(c *fiber.Ctx, def, max int) (int, error) {
 	return int(v), nil
 }
 
-// body decodes the request body as a JSON object.
+// body decodes the request body as a JSON object; it must be declared as
+// JSON (requireJSON).
 func body(c *fiber.Ctx) (object, error) {
+	if err := requireJSON(c); err != nil {
+		return nil, err
+	}
 	return decodeObject(c.Body(), "request body")
 }
 
@@ -178,6 +182,7 @@ func (a *API) listDocs(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
+	docs = a.visible(auth.IdentityOf(c), docs)
 	out := listJSON{Docs: make([]docJSON, len(docs)), Next: next}
 	for i, d := range docs {
 		out.Docs[i] = docWire(d, nil)
@@ -322,10 +327,8 @@ func (a *API) getContent(c *fiber.Ctx) error {
 	}
 	tag := etag(info.Version)
 	c.Set(fiber.HeaderETag, tag)
-	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" {
-		if v, err := parseIfMatch(inm); err == nil && v != nil && *v == info.Version {
-			return c.SendStatus(http.StatusNotModified)
-		}
+	if noneMatch(c.Get(fiber.HeaderIfNoneMatch), info.Version) {
+		return c.SendStatus(http.StatusNotModified)
 	}
 	c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
 	return c.SendString(content)
@@ -338,6 +341,9 @@ func (a *API) putContent(c *fiber.Ctx) error {
 	}
 	ifMatch, err := parseIfMatch(c.Get(fiber.HeaderIfMatch))
 	if err != nil {
+		return a.fail(c, err)
+	}
+	if err := requireTextCharset(c); err != nil {
 		return a.fail(c, err)
 	}
 	if !utf8.Valid(c.Body()) {

@@ -16,6 +16,10 @@ const MinSecretLen = 32
 // malformed before any decoding.
 const MaxTokenLen = 8 << 10
 
+// DefaultLeeway is the clock skew main tolerates on exp, nbf and iat
+// (--auth-leeway). Options.Leeway itself defaults to none.
+const DefaultLeeway = 5 * time.Second
+
 // Mode selects how clients are authenticated.
 type Mode uint8
 
@@ -54,8 +58,10 @@ type Options struct {
 	// Secret is the HS256 key; required in Token mode, at least
 	// MinSecretLen bytes. It is copied.
 	Secret []byte
-	// Leeway tolerates clock skew when checking exp, nbf and iat.
-	// Default 0 (none); must not be negative.
+	// Leeway tolerates clock skew when checking exp, nbf and iat; an
+	// identity stays valid until exp plus Leeway (Identity.Deadline).
+	// Default 0 (none); must not be negative. main's --auth-leeway is
+	// DefaultLeeway.
 	Leeway time.Duration
 	// Clock returns the current time. Default time.Now.
 	Clock func() time.Time
@@ -67,6 +73,8 @@ type Authenticator struct {
 	mode   Mode
 	secret []byte
 	parser *jwt.Parser
+	leeway time.Duration
+	clock  func() time.Time
 }
 
 // New returns an Authenticator for opts (nil means Open mode).
@@ -94,6 +102,8 @@ func New(opts *Options) (*Authenticator, error) {
 	return &Authenticator{
 		mode:   Token,
 		secret: append([]byte(nil), o.Secret...),
+		leeway: o.Leeway,
+		clock:  o.Clock,
 		parser: jwt.NewParser(
 			jwt.WithLeeway(o.Leeway),
 			jwt.WithExpirationRequired(),
@@ -136,7 +146,15 @@ func (a *Authenticator) Authenticate(token string) (*Identity, error) {
 	if !t.Valid || t.Method.Alg() != jwt.SigningMethodHS256.Alg() { // belt and braces
 		return nil, ErrBadSignature
 	}
-	return wc.identity()
+	id, err := wc.identity()
+	if err != nil {
+		return nil, err
+	}
+	if !id.Expires.IsZero() {
+		id.deadline = id.Expires.Add(a.leeway)
+	}
+	id.now = a.clock
+	return id, nil
 }
 
 // classify maps a jwt error onto one reason sentinel.

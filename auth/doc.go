@@ -57,6 +57,10 @@
 //
 // HS256 is symmetric: whoever can verify tokens can also mint them, so the
 // secret must stay on the server and on the token issuer. There is no
-// revocation list; keep token lifetimes short. Name and colour are shown to
+// revocation list; keep token lifetimes short. An identity is valid until
+// exp plus the leeway ([Identity.Deadline]); after that
+// [Identity.Authorize] refuses everything with [ErrExpired], so a
+// connection authenticated once cannot outlive its token (the API also
+// disconnects sockets at their deadline). Name and colour are shown to
 // other collaborators as given by the token issuer.
 package auth

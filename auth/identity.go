@@ -14,7 +14,33 @@ type Identity struct {
 	Admin   bool      // owner of every document; may List and Admin
 	Expires time.Time // when the token expires; zero for OpenIdentity
 
-	grants grants
+	grants   grants
+	deadline time.Time        // Expires plus the authenticator's leeway; zero: never
+	now      func() time.Time // the authenticator's clock
+}
+
+// Deadline returns when the identity stops being valid: the token's exp
+// plus the Authenticator's leeway. Zero (OpenIdentity, or a token without
+// exp, which Authenticate refuses) means never. A live connection should
+// end at Deadline (the API disconnects its sockets then); until it does,
+// [Identity.Authorize] refuses everything once it has passed.
+func (id *Identity) Deadline() time.Time {
+	if id == nil {
+		return time.Time{}
+	}
+	return id.deadline
+}
+
+// Expired reports whether the identity's Deadline has passed.
+func (id *Identity) Expired() bool {
+	if id == nil || id.deadline.IsZero() {
+		return false
+	}
+	now := time.Now
+	if id.now != nil {
+		now = id.now
+	}
+	return now().After(id.deadline)
 }
 
 // OpenIdentity returns the identity of every client in Open mode: an admin
@@ -38,7 +64,7 @@ func (id *Identity) Role(doc string) Role {
 // ignored for List and Admin. For Create with a server-chosen id, pass ""
 // (only the "*" key matches it).
 func (id *Identity) Can(action Action, doc string) bool {
-	if id == nil {
+	if id == nil || id.Expired() {
 		return false
 	}
 	switch action {
@@ -52,11 +78,16 @@ func (id *Identity) Can(action Action, doc string) bool {
 	return false
 }
 
-// Authorize is Can as an error: nil when allowed, else an error wrapping
-// [ErrForbidden] that names the action, the document and the role needed.
+// Authorize is Can as an error: nil when allowed, [ErrExpired] (which
+// wraps ErrUnauthorized) once the identity has expired, else an error
+// wrapping [ErrForbidden] that names the action, the document and the role
+// needed.
 func (id *Identity) Authorize(action Action, doc string) error {
 	if id.Can(action, doc) {
 		return nil
+	}
+	if id.Expired() {
+		return ErrExpired
 	}
 	switch action {
 	case List:
