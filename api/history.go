@@ -74,11 +74,7 @@ func restAuthor(c *fiber.Ctx) collab.Author {
 }
 
 func (a *API) nameVersion(c *fiber.Ctx) error {
-	id, err := a.docParam(c, auth.Write)
-	if err != nil {
-		return a.fail(c, err)
-	}
-	obj, err := body(c)
+	id, obj, err := a.docBody(c, auth.Write)
 	if err != nil {
 		return a.fail(c, err)
 	}
@@ -164,16 +160,22 @@ func (a *API) contentAt(ctx context.Context, id string, v, head uint64, headCont
 	return a.hub.ContentAt(ctx, id, v)
 }
 
+// queryRange parses the optional "from" (default 0) and "to" query
+// parameters of the ops and diff routes.
+func queryRange(c *fiber.Ctx) (from, to uint64, hasTo bool, err error) {
+	if from, _, err = queryUint(c, "from"); err != nil {
+		return 0, 0, false, err
+	}
+	to, hasTo, err = queryUint(c, "to")
+	return from, to, hasTo, err
+}
+
 func (a *API) diff(c *fiber.Ctx) error {
 	id, err := a.docParam(c, auth.Read)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	from, _, err := queryUint(c, "from")
-	if err != nil {
-		return a.fail(c, err)
-	}
-	to, hasTo, err := queryUint(c, "to")
+	from, to, hasTo, err := queryRange(c)
 	if err != nil {
 		return a.fail(c, err)
 	}

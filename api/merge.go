@@ -16,11 +16,7 @@ import (
 // committed. A content equal to the one at version commits nothing and
 // answers the head with op [].
 func (a *API) patchContent(c *fiber.Ctx) error {
-	id, err := a.docParam(c, auth.Write)
-	if err != nil {
-		return a.fail(c, err)
-	}
-	obj, err := body(c)
+	id, obj, err := a.docBody(c, auth.Write)
 	if err != nil {
 		return a.fail(c, err)
 	}

@@ -29,11 +29,7 @@ func (a *API) getOps(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
-	from, _, err := queryUint(c, "from")
-	if err != nil {
-		return a.fail(c, err)
-	}
-	to, hasTo, err := queryUint(c, "to")
+	from, to, hasTo, err := queryRange(c)
 	if err != nil {
 		return a.fail(c, err)
 	}

@@ -155,6 +155,17 @@ func queryLimit(c *fiber.Ctx, def, max int) (int, error) {
 	return int(v), nil
 }
 
+// docBody returns the route's document id (see docParam) and the request
+// body decoded as a JSON object (see body).
+func (a *API) docBody(c *fiber.Ctx, action auth.Action) (string, object, error) {
+	id, err := a.docParam(c, action)
+	if err != nil {
+		return "", nil, err
+	}
+	obj, err := body(c)
+	return id, obj, err
+}
+
 // body decodes the request body as a JSON object; it must be declared as
 // JSON (requireJSON).
 func body(c *fiber.Ctx) (object, error) {
@@ -256,11 +267,7 @@ func (a *API) getDoc(c *fiber.Ctx) error {
 }
 
 func (a *API) patchDoc(c *fiber.Ctx) error {
-	id, err := a.docParam(c, auth.Write)
-	if err != nil {
-		return a.fail(c, err)
-	}
-	obj, err := body(c)
+	id, obj, err := a.docBody(c, auth.Write)
 	if err != nil {
 		return a.fail(c, err)
 	}
@@ -361,11 +368,7 @@ func (a *API) putContent(c *fiber.Ctx) error {
 }
 
 func (a *API) postOps(c *fiber.Ctx) error {
-	id, err := a.docParam(c, auth.Write)
-	if err != nil {
-		return a.fail(c, err)
-	}
-	obj, err := body(c)
+	id, obj, err := a.docBody(c, auth.Write)
 	if err != nil {
 		return a.fail(c, err)
 	}
