@@ -538,3 +538,54 @@ func parseHistory(data []byte) (historyHeader, []collab.OpRecord, error) {
 	}
 	return h, ops, nil
 }
+
+// blameSpanJSON is one span of GET …/blame: code points [start, end).
+type blameSpanJSON struct {
+	Start   int        `json:"start"`
+	End     int        `json:"end"`
+	Author  authorJSON `json:"author"`
+	Version uint64     `json:"version"`
+	Time    time.Time  `json:"time"`
+}
+
+// unknownAuthor names the author of text whose op carries none (text present
+// at creation, ops stored before authors were).
+var unknownAuthor = authorJSON{Name: "unknown"}
+
+func (a *API) blame(c *fiber.Ctx) error {
+	id, err := a.docParam(c, auth.Read)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	version, hasVersion, err := queryUint(c, "version")
+	if err != nil {
+		return a.fail(c, err)
+	}
+	ctx, cancel := a.reqCtx(c)
+	defer cancel()
+	info, _, err := a.hub.Get(ctx, id)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	if !hasVersion {
+		version = info.Version
+	}
+	if err := historyVersion("\"version\"", version, info.Version); err != nil {
+		return a.fail(c, err)
+	}
+	spans, err := a.hub.Blame(ctx, id, version)
+	if err != nil {
+		return a.fail(c, err)
+	}
+	out := make([]blameSpanJSON, len(spans))
+	pos := 0
+	for i, sp := range spans {
+		au := unknownAuthor
+		if w := authorWire(sp.Author); w != nil {
+			au = *w
+		}
+		out[i] = blameSpanJSON{Start: pos, End: pos + sp.Len, Author: au, Version: sp.Version, Time: sp.Time}
+		pos += sp.Len
+	}
+	return c.JSON(fiber.Map{"version": version, "spans": out})
+}

@@ -57,8 +57,8 @@ func get(b *testing.B, url string, header ...string) []byte {
 	return data
 }
 
-// BenchmarkHistoryLongDoc: diff and export on a 1 MB document with 100,000
-// ops (SPEC §8 history routes; target < 200 ms for a diff).
+// BenchmarkHistoryLongDoc: diff, blame and export on a 1 MB document with
+// 100,000 ops (SPEC §8 history routes; target < 200 ms for diff and blame).
 func BenchmarkHistoryLongDoc(b *testing.B) {
 	s := newServerTB(b, nil, &collab.Options{SnapshotEveryOps: 1000, OpsPerSecond: -1})
 	longHistory(b, s, "long")
@@ -67,6 +67,7 @@ func BenchmarkHistoryLongDoc(b *testing.B) {
 		{"diff/0..head", "/api/docs/long/diff?from=0", ""},
 		{"diff/0..head/unified", "/api/docs/long/diff?from=0", "text/x-diff"},
 		{"export/jsonl", "/api/docs/long/export?format=jsonl", ""},
+		{"blame/head", "/api/docs/long/blame", ""},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			var size int

@@ -283,3 +283,46 @@ func TestAuthorsRecorded(t *testing.T) {
 		t.Fatalf("ops = %+v", got.Ops)
 	}
 }
+
+// TestBlame: two authors' text is attributed to each, spans cover the
+// content exactly, text present at creation is version 0.
+func TestBlame(t *testing.T) {
+	s := newServer(t, nil, nil)
+	expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "b", "content": "base"}), 201)
+	expectStatus(t, s.do(t, "POST", "/api/docs/b/ops", map[string]any{"version": 0, "op": []any{4, " Ada"}}, "X-Cowrite-Name", "Ada"), 200)
+	expectStatus(t, s.do(t, "POST", "/api/docs/b/ops", map[string]any{"version": 1, "op": []any{"Bob😀 "}}, "X-Cowrite-Name", "Bob"), 200)
+	type span struct {
+		Start, End int
+		Author     struct{ ID, Name string }
+		Version    uint64
+	}
+	var got struct {
+		Version uint64
+		Spans   []span
+	}
+	if err := json.Unmarshal(s.do(t, "GET", "/api/docs/b/blame", nil).body, &got); err != nil {
+		t.Fatal(err)
+	}
+	// "Bob😀 " + "base" + " Ada": code points 0–5, 5–9, 9–13.
+	want := []struct {
+		start, end int
+		name       string
+		version    uint64
+	}{{0, 5, "Bob", 2}, {5, 9, "unknown", 0}, {9, 13, "Ada", 1}}
+	if got.Version != 2 || len(got.Spans) != len(want) {
+		t.Fatalf("blame = %+v", got)
+	}
+	for i, w := range want {
+		g := got.Spans[i]
+		if g.Start != w.start || g.End != w.end || g.Author.Name != w.name || g.Version != w.version {
+			t.Errorf("span %d = %+v, want %+v", i, g, w)
+		}
+	}
+	var at1 struct{ Spans []span }
+	if err := json.Unmarshal(s.do(t, "GET", "/api/docs/b/blame?version=1", nil).body, &at1); err != nil || len(at1.Spans) != 2 || at1.Spans[1].Author.Name != "Ada" {
+		t.Errorf("blame at version 1 = %+v, %v", at1, err)
+	}
+	if code := s.do(t, "GET", "/api/docs/b/blame?version=3", nil).errCode(t); code != "not_found" {
+		t.Errorf("blame above head: %s", code)
+	}
+}

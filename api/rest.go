@@ -48,6 +48,7 @@ func (a *API) registerREST(r fiber.Router) {
 	g.Get("/admin/backup", a.backup)
 	// History (history.go).
 	g.Get("/docs/:id/diff", a.diff)
+	g.Get("/docs/:id/blame", a.blame)
 	g.Get("/docs/:id/export", a.export)
 	g.Post("/docs/import", a.importDoc)
 	g.Post("/docs/:id/versions", a.nameVersion)

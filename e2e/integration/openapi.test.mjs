@@ -112,6 +112,8 @@ test('openapi.json is valid, complete, and matches the responses', async () => {
     assert.equal(content.body, 'hello, brave world!', 'the PATCH merged over the PUT');
     await call('GET', '/api/docs/{id}/events', '/api/docs/spec/events', { headers: { 'last-event-id': '99' } }); // 400
     await call('GET', '/api/limits', '/api/limits');
+    await call('GET', '/api/docs/{id}/blame', '/api/docs/spec/blame');
+    await call('GET', '/api/docs/{id}/blame', '/api/docs/spec/blame?version=99'); // 404
     await call('GET', '/api/docs/{id}/diff', '/api/docs/spec/diff?from=0');
     await call('GET', '/api/docs/{id}/diff', '/api/docs/spec/diff?from=0', { headers: { accept: 'text/x-diff' } });
     await call('GET', '/api/docs/{id}/diff', '/api/docs/spec/diff?from=0&to=99'); // 404
