@@ -46,7 +46,7 @@ type Options struct {
 // API is the edge between the wire (REST over fiber, Socket.IO over sio) and
 // the document engine (collab.Hub). Create it with New, then call Register.
 type API struct {
-	hub      *collab.Hub
+	hub      collab.Engine
 	opts     Options
 	log      *slog.Logger
 	draining atomic.Bool
@@ -62,7 +62,7 @@ type API struct {
 // New returns the API serving hub. When io is not nil, the Socket.IO event
 // handlers are installed on its main namespace; the hub's Broadcaster should
 // be NewBroadcaster(io). Call Register to add the HTTP routes.
-func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
+func New(hub collab.Engine, io *sio.Server, opts *Options) *API {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel}

@@ -253,7 +253,9 @@ func TestAmbiguousCommit(t *testing.T) {
 	if _, _, err := a.hub.Get(ctx, "d"); err != nil { // loaded before the hook
 		t.Fatal(err)
 	}
-	realPub := func(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) { return a.store.js.PublishMsg(ctx, m) }
+	realPub := func(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
+		return a.store.js.PublishMsg(ctx, m)
+	}
 	lostAck := func(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error) {
 		if _, err := realPub(ctx, m); err != nil {
 			return nil, err
