@@ -32,17 +32,14 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		return fmt.Errorf("cannot create data directory %s: %w", cfg.Data, err)
 	}
 	dbPath := filepath.Join(cfg.Data, "cowrite.db")
-	db, err := storage.Open(dbPath, &storage.Options{Retention: cfg.Retention, Logger: log})
-	if err != nil {
-		switch {
-		case errors.Is(err, storage.ErrLocked):
-			return fmt.Errorf("data file %s is locked: is another cowrite running on --data %s?", dbPath, cfg.Data)
-		case errors.Is(err, storage.ErrCorrupt):
-			return fmt.Errorf("data file %s is corrupt (restore it from a backup or move it away): %w", dbPath, err)
+	var db *storage.DB
+	if !cfg.clusterMode() { // cluster mode keeps everything in JetStream
+		var err error
+		if db, err = openDB(dbPath, cfg, log); err != nil {
+			return err
 		}
-		return fmt.Errorf("cannot open data file %s: %w", dbPath, err)
 	}
-	dbClosed := false
+	dbClosed := db == nil
 	defer func() {
 		if !dbClosed {
 			_ = db.Close()
@@ -75,7 +72,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Logger:   log,
 		Observer: m, // sockets (every namespace), rooms, broadcast fan-out
 	})
-	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), &collab.Options{
+	hubOpts := &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,
 		MaxOpBytes:       cfg.MaxOpBytes,
 		MaxDocBytes:      cfg.MaxDocBytes,
@@ -86,9 +83,27 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		NoAutoCreate:     cfg.NoAutoCreate,
 		Logger:           log,
 		Observer:         m,
-	})
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log, Backup: db.Backup})
-	m.SampleLoadedDocs(hub.LoadedDocs)
+	}
+	apiOpts := &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log}
+	var engine collab.Engine
+	var closeEngine func(context.Context) error
+	if cfg.clusterMode() {
+		// Cluster mode (SPEC.md section 7; run_cluster.go).
+		cl, err := startCluster(ctx, cfg, log, ln.Addr(), api.NewBroadcaster(io), hubOpts)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer cl.close()
+		engine, closeEngine, apiOpts.Ready = cl.node, cl.node.Close, cl.node.Ready
+		m.SampleLoadedDocs(cl.node.Hub().LoadedDocs)
+		dbPath = "cluster " + cl.node.ID()
+	} else {
+		hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), hubOpts)
+		engine, closeEngine, apiOpts.Backup = hub, hub.Close, db.Backup
+		m.SampleLoadedDocs(hub.LoadedDocs)
+	}
+	a := api.New(engine, io, apiOpts)
 
 	app := newApp(cfg, log)
 	app.Use(m.FiberMiddleware())
@@ -132,18 +147,35 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		log.Warn("http shutdown", "err", err)
 	}
 	a.Close()
-	if err := hub.Close(sctx); err != nil {
+	if err := closeEngine(sctx); err != nil {
 		log.Error("closing documents", "err", err)
 		runErr = errors.Join(runErr, fmt.Errorf("closing documents: %w", err))
 	}
-	dbClosed = true
-	if err := db.Close(); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("closing data file: %w", err))
+	if !dbClosed {
+		dbClosed = true
+		if err := db.Close(); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("closing data file: %w", err))
+		}
 	}
 	if runErr == nil {
 		log.Info("stopped")
 	}
 	return runErr
+}
+
+// openDB opens the single-node database at path.
+func openDB(path string, cfg *config, log *slog.Logger) (*storage.DB, error) {
+	db, err := storage.Open(path, &storage.Options{Retention: cfg.Retention, Logger: log})
+	if err != nil {
+		switch {
+		case errors.Is(err, storage.ErrLocked):
+			return nil, fmt.Errorf("data file %s is locked: is another cowrite running on --data %s?", path, cfg.Data)
+		case errors.Is(err, storage.ErrCorrupt):
+			return nil, fmt.Errorf("data file %s is corrupt (restore it from a backup or move it away): %w", path, err)
+		}
+		return nil, fmt.Errorf("cannot open data file %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // newApp builds the fiber app: JSON errors, and a body limit large enough

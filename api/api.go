@@ -41,6 +41,9 @@ type Options struct {
 	// returns the bytes written (storage.DB.Backup); it serves
 	// GET /api/admin/backup (auth.Admin). nil: that route answers 404.
 	Backup func(ctx context.Context, w io.Writer) (int64, error)
+	// Ready, when set, is asked by /readyz: an error answers 503 (cluster
+	// mode: NATS is unreachable). nil: ready unless draining.
+	Ready func() error
 }
 
 // API is the edge between the wire (REST over fiber, Socket.IO over sio) and

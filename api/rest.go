@@ -81,6 +81,11 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	if a.draining.Load() {
 		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "draining"})
 	}
+	if a.opts.Ready != nil {
+		if err := a.opts.Ready(); err != nil {
+			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "error": err.Error()})
+		}
+	}
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 

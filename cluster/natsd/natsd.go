@@ -33,8 +33,11 @@ const DefaultReadyTimeout = 30 * time.Second
 type Config struct {
 	// Name is the server's name (unique in the cluster). Default "n1".
 	Name string
-	// Host to listen on for clients and routes. Default 127.0.0.1.
+	// Host to listen on for clients (and routes unless RouteHost is set).
+	// Default 127.0.0.1.
 	Host string
+	// RouteHost to listen on for routes; default Host.
+	RouteHost string
 	// Port for clients; -1 (or 0) picks a random free port.
 	Port int
 	// ClusterName, ClusterPort and Routes make the server part of a
@@ -88,7 +91,11 @@ func Start(c Config) (*server.Server, error) {
 		NoSigs:       true,
 	}
 	if c.ClusterPort != 0 {
-		o.Cluster = server.ClusterOpts{Name: c.ClusterName, Host: c.Host, Port: c.ClusterPort}
+		rh := c.RouteHost
+		if rh == "" {
+			rh = c.Host
+		}
+		o.Cluster = server.ClusterOpts{Name: c.ClusterName, Host: rh, Port: c.ClusterPort}
 		if o.Cluster.Name == "" {
 			o.Cluster.Name = "cowrite"
 		}
