@@ -24,6 +24,7 @@ type Member struct {
 
 const (
 	membersBucket = "CW_NODES"
+	stateJoining  = "joining"
 	stateActive   = "active"
 	stateDraining = "draining"
 )
@@ -35,9 +36,11 @@ type membership struct {
 	self Member
 	hb   time.Duration
 
-	mu      sync.Mutex // guards the fields below
-	members map[string]Member
-	onGone  func(Member) // called (without mu) for each member that left
+	mu       sync.Mutex // guards the fields below
+	members  map[string]Member
+	beats    int          // heartbeats written
+	activeAt time.Time    // when this node wrote itself active
+	onGone   func(Member) // called (without mu) for each member that left
 }
 
 // ErrDuplicateNode: a live node already uses this node id.
@@ -79,8 +82,20 @@ func newMembership(ctx context.Context, js jetstream.JetStream, self Member, hb,
 }
 
 // beat writes this node's key and reloads the members.
+//
+// A node starts as joining (no document is routed to it) and turns active
+// at its joinBeats-th heartbeat, so that by then every other node has
+// read its key; it takes documents itself only one more heartbeat later,
+// once the others have read "active" too. This keeps two nodes from both
+// sequencing a document while their views differ (the fence would refuse
+// one of them).
 func (m *membership) beat(ctx context.Context) error {
 	m.mu.Lock()
+	m.beats++
+	if m.self.State == stateJoining && m.beats >= joinBeats {
+		m.self.State = stateActive
+		m.activeAt = time.Now()
+	}
 	data, _ := json.Marshal(m.self)
 	m.mu.Unlock()
 	if _, err := m.kv.Put(ctx, m.self.ID, data); err != nil {
@@ -163,13 +178,26 @@ func (m *membership) list() []Member {
 	return out
 }
 
+// joinBeats: heartbeats a new node stays joining.
+const joinBeats = 2
+
 // candidates returns the ids of the active members in rendezvous-hash order
-// for doc: the first is its owner, the next ones take over in turn.
+// for doc: the first is its owner, the next ones take over in turn. When
+// no member is active (a cluster starting), every live member is one.
 func (m *membership) candidates(doc string) []string {
 	m.mu.Lock()
 	ids := make([]string, 0, len(m.members))
 	for id, mb := range m.members {
-		if mb.State != stateDraining || id == m.self.ID && len(m.members) == 1 {
+		ok := mb.State == stateActive
+		if id == m.self.ID {
+			ok = ok && time.Since(m.activeAt) >= m.hb
+		}
+		if ok {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		for id := range m.members {
 			ids = append(ids, id)
 		}
 	}

@@ -153,7 +153,7 @@ func New(ctx context.Context, nc *nats.Conn, local collab.Broadcaster, opts *Opt
 	js, _ := jetstream.New(nc)
 	var epoch [6]byte
 	_, _ = rand.Read(epoch[:])
-	self := Member{ID: o.NodeID, Advertise: o.Advertise, Epoch: hex.EncodeToString(epoch[:]), State: stateActive}
+	self := Member{ID: o.NodeID, Advertise: o.Advertise, Epoch: hex.EncodeToString(epoch[:]), State: stateJoining}
 	members, err := newMembership(ctx, js, self, o.Heartbeat, o.MemberTTL, o.Replicas)
 	if err != nil {
 		store.Close()
@@ -832,6 +832,39 @@ func (n *Node) Submit(ctx context.Context, doc string, s collab.SocketID, sub co
 // SubmitAsync implements collab.Engine: locally owned documents take the op
 // at once; others get it over NATS and answer through deliver.
 func (n *Node) SubmitAsync(ctx context.Context, doc string, s collab.SocketID, sub collab.Submission, reply collab.ReplyFunc) error {
+	return n.submitAsync(ctx, doc, s, sub, n.retryFenced(doc, s, sub, reply, maxFenceRetries))
+}
+
+// maxFenceRetries: how often an op whose commit was fenced (two nodes
+// sequenced the document while their views of the members differed) is
+// submitted again before its error is passed on. Nothing of a fenced
+// commit is stored, so submitting it again is safe.
+const maxFenceRetries = 3
+
+// retryFenced wraps reply: a fenced commit is submitted again (after the
+// owner reloaded) instead of answered.
+func (n *Node) retryFenced(doc string, s collab.SocketID, sub collab.Submission, reply collab.ReplyFunc, left int) collab.ReplyFunc {
+	if left == 0 {
+		return reply
+	}
+	return func(c *collab.Committed, err error) {
+		if err == nil || collab.CodeOf(err) != collab.CodeInternal || !strings.Contains(err.Error(), jetstore.ErrFenced.Error()) {
+			reply(c, err)
+			return
+		}
+		if !n.goTracked(func() {
+			ctx, cancel := context.WithTimeout(n.ctx, n.opts.ForwardTimeout)
+			defer cancel()
+			if err := n.submitAsync(ctx, doc, s, sub, n.retryFenced(doc, s, sub, reply, left-1)); err != nil {
+				reply(nil, err)
+			}
+		}) {
+			reply(c, err)
+		}
+	}
+}
+
+func (n *Node) submitAsync(ctx context.Context, doc string, s collab.SocketID, sub collab.Submission, reply collab.ReplyFunc) error {
 	if err := collab.ValidateDocID(doc); err != nil {
 		return err
 	}
@@ -856,6 +889,7 @@ func (n *Node) TrySubmit(ctx context.Context, doc string, s collab.SocketID, sub
 	if mb, ok := n.members.get(owner); owner != rec.owner || !ok || mb.Epoch != rec.epoch {
 		return false // moved: SubmitAsync re-joins first
 	}
+	reply = n.retryFenced(doc, s, sub, reply, maxFenceRetries)
 	if owner == n.id {
 		return n.hub.TrySubmit(ctx, doc, s, sub, reply)
 	}

@@ -130,7 +130,8 @@ func startNode(t *testing.T, srv *server.Server, id string) *tnode {
 	return tn
 }
 
-// waitMembers waits until every node sees exactly the given ids.
+// waitMembers waits until every node sees exactly the given ids, all
+// active.
 func waitMembers(t *testing.T, nodes []*tnode, ids ...string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -143,8 +144,8 @@ func waitMembers(t *testing.T, nodes []*tnode, ids ...string) {
 			for _, m := range n.Members() {
 				got = append(got, m.ID)
 			}
-			if !slices.Equal(got, ids) {
-				all = false
+			if !slices.Equal(got, ids) || len(n.members.candidates("")) != len(ids) {
+				all = false // not seen, or not active everywhere yet
 			}
 		}
 		if all {

@@ -360,6 +360,9 @@ type (
 	}
 )
 
+// jsErrDuplicateInProcess: a message with this Msg-Id is being proposed.
+const jsErrDuplicateInProcess = 10158
+
 func isWrongLastSeq(err error) bool {
 	var ae *jetstream.APIError
 	if errors.As(err, &ae) {
@@ -373,7 +376,9 @@ func isWrongLastSeq(err error) bool {
 func definite(err error) bool {
 	var ae *jetstream.APIError
 	if errors.As(err, &ae) {
-		return true // the stream answered
+		// The stream answered, except: the same Msg-Id is still being
+		// proposed (10158), or JetStream is electing a leader (503).
+		return ae.ErrorCode != jsErrDuplicateInProcess && ae.Code != 503
 	}
 	return errors.Is(err, nats.ErrMaxPayload) || errors.Is(err, nats.ErrBadSubject) || errors.Is(err, jetstream.ErrInvalidJSAck)
 }
