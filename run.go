@@ -66,6 +66,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 			// With no --cors-origins only the server's own pages may open
 			// sessions from a browser (WebSockets ignore CORS).
 			SameOriginOnly: true,
+			SIDPrefix:      cfg.sidPrefix(), // cluster mode: the node's tag
 			Logger:         log,
 			Observer:       m, // sessions by transport, slow consumers
 		},
@@ -87,9 +88,10 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	apiOpts := &api.Options{MaxBodyBytes: cfg.MaxBody, Auth: authn, OnError: m.Error, Logger: log}
 	var engine collab.Engine
 	var closeEngine func(context.Context) error
+	var cl *clusterRuntime
 	if cfg.clusterMode() {
 		// Cluster mode (SPEC.md section 7; run_cluster.go).
-		cl, err := startCluster(ctx, cfg, log, ln.Addr(), api.NewBroadcaster(io), hubOpts)
+		cl, err = startCluster(ctx, cfg, log, ln.Addr(), api.NewBroadcaster(io), hubOpts)
 		if err != nil {
 			ln.Close()
 			return err
@@ -116,6 +118,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	}
 	app.Get("/metrics", m.FiberHandler())
 	frontend.Register(app) // before /socket.io/: it serves /socket.io/socket.io.js
+	if cl != nil {
+		app.Use("/socket.io/", cl.forwardSessions) // sessions of other nodes
+	}
 	io.Mount(app, "/socket.io/")
 	a.Register(app)
 

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/proxy"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
@@ -211,4 +214,69 @@ func startEmbedded(cfg *config, id string) (*server.Server, error) {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
 	return srv, nil
+}
+
+// hopHeader marks a request forwarded to the node of its Engine.IO session
+// (it is never forwarded again).
+const hopHeader = "X-Cw-Hop"
+
+// sidPrefix is the Engine.IO session id prefix: "<node id>." in cluster
+// mode (see forwardSessions), none otherwise.
+func (c *config) sidPrefix() string {
+	if !c.clusterMode() {
+		return ""
+	}
+	return c.nodeID() + "."
+}
+
+// forwardSessions sends an Engine.IO request whose sid names another node
+// to that node — a polling request through a reverse proxy, a WebSocket
+// upgrade by piping the connection — so that no sticky load balancing is
+// needed. An sid of a node that is not live gets the engine's answer to an
+// unknown session.
+func (r *clusterRuntime) forwardSessions(c *fiber.Ctx) error {
+	sid := c.Query("sid")
+	if sid == "" || len(c.Request().Header.Peek(hopHeader)) > 0 {
+		return c.Next()
+	}
+	tag, _, ok := strings.Cut(sid, ".")
+	if !ok || tag == r.node.ID() {
+		return c.Next()
+	}
+	m, live := r.node.Member(tag)
+	if !live || !strings.HasPrefix(m.Advertise, "http://") {
+		c.Status(fiber.StatusBadRequest).Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.SendString(`{"code":1,"message":"Session ID unknown"}`)
+	}
+	c.Request().Header.Set(hopHeader, r.node.ID())
+	if strings.EqualFold(c.Get(fiber.HeaderUpgrade), "websocket") {
+		return pipeWebSocket(c, strings.TrimPrefix(m.Advertise, "http://"))
+	}
+	return proxy.Do(c, m.Advertise+c.OriginalURL())
+}
+
+// pipeWebSocket hands the client's connection over to the node at host:
+// the upgrade request is replayed there and bytes are copied both ways
+// until either side closes.
+func pipeWebSocket(c *fiber.Ctx, host string) error {
+	hdr := append([]byte(nil), c.Request().Header.Header()...)
+	c.Context().HijackSetNoResponse(true)
+	c.Context().Hijack(func(conn net.Conn) {
+		up, err := net.DialTimeout("tcp", host, 5*time.Second)
+		if err != nil {
+			_, _ = conn.Write([]byte("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"))
+			return
+		}
+		defer up.Close()
+		if _, err := up.Write(hdr); err != nil {
+			return
+		}
+		go func() {
+			_, _ = io.Copy(up, conn)
+			_ = up.Close()
+		}()
+		_, _ = io.Copy(conn, up)
+		_ = conn.Close()
+	})
+	return nil
 }

@@ -219,6 +219,9 @@ func (n *Node) Hub() *collab.Hub { return n.hub }
 // ID returns the node id.
 func (n *Node) ID() string { return n.id }
 
+// Member returns the live member with id.
+func (n *Node) Member(id string) (Member, bool) { return n.members.get(id) }
+
 // Members returns the live members, ordered by id.
 func (n *Node) Members() []Member { return n.members.list() }
 

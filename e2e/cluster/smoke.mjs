@@ -5,7 +5,8 @@ import { io } from "socket.io-client";
 
 const urls = process.argv.slice(2);
 const doc = "smoke-" + Date.now();
-const clients = urls.map((u, i) => io(u, { transports: i === 1 ? ["polling"] : ["websocket"], auth: { name: "u" + i }, forceNew: true }));
+const transports = (i) => (process.env.TRANSPORTS === "default" ? ["polling", "websocket"] : i === 1 ? ["polling"] : ["websocket"]);
+const clients = urls.map((u, i) => io(u, { transports: transports(i), auth: { name: "u" + i }, forceNew: true }));
 const emit = (s, ev, p) => new Promise((res) => s.emit(ev, p, res));
 const states = [];
 for (const [i, s] of clients.entries()) {
