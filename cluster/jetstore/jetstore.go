@@ -478,6 +478,58 @@ func (s *Store) commitMsg(ctx context.Context, st jetstream.Stream, m *nats.Msg,
 	}
 }
 
+// DefaultReadRetry bounds how long a read is retried while JetStream
+// answers that it is unavailable (a stream leader is being elected).
+const DefaultReadRetry = 15 * time.Second
+
+// transient reports whether a read error may go away by itself: no stream
+// leader yet (503, no responders) or a request that timed out.
+func transient(err error) bool {
+	var ae *jetstream.APIError
+	if errors.As(err, &ae) {
+		return ae.Code == 503
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse)
+}
+
+// retryRead runs a read, retrying transient errors (each attempt bounded
+// by CommitTimeout) for up to DefaultReadRetry or until ctx ends.
+func retryRead[T any](ctx context.Context, s *Store, read func(context.Context) (T, error)) (T, error) {
+	deadline := time.Now().Add(DefaultReadRetry)
+	wait := 50 * time.Millisecond
+	for {
+		actx, cancel := context.WithTimeout(ctx, s.opts.CommitTimeout)
+		v, err := read(actx)
+		cancel()
+		if err == nil || !transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
+			return v, err
+		}
+		select {
+		case <-ctx.Done():
+			return v, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// getMsg is Stream.GetMsg (next message of subj at or after seq) or, with
+// last, GetLastMsgForSubject, through retryRead.
+func (s *Store) getMsg(ctx context.Context, st jetstream.Stream, seq uint64, subj string, last bool) (*jetstream.RawStreamMsg, error) {
+	return retryRead(ctx, s, func(ctx context.Context) (*jetstream.RawStreamMsg, error) {
+		if last {
+			return st.GetLastMsgForSubject(ctx, subj)
+		}
+		return st.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subj))
+	})
+}
+
+// kvGet is KeyValue.Get through retryRead.
+func (s *Store) kvGet(ctx context.Context, kv jetstream.KeyValue, key string) (jetstream.KeyValueEntry, error) {
+	return retryRead(ctx, s, func(ctx context.Context) (jetstream.KeyValueEntry, error) { return kv.Get(ctx, key) })
+}
+
 func (s *Store) state(id string) *docState {
 	st := s.states[id]
 	if st == nil {
@@ -656,7 +708,7 @@ type scanned struct {
 // subject is empty).
 func (s *Store) first(ctx context.Context, id string) (*jetstream.RawStreamMsg, createBody, error) {
 	st, subj := s.stream(id)
-	m, err := st.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj))
+	m, err := s.getMsg(ctx, st, 1, subj, false)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, createBody{}, fmt.Errorf("%w: %q", collab.ErrDocNotFound, id)
 	}
@@ -675,7 +727,7 @@ func (s *Store) first(ctx context.Context, id string) (*jetstream.RawStreamMsg, 
 
 // snapshot returns the latest snapshot when it belongs to generation gen.
 func (s *Store) snapshot(ctx context.Context, id string, gen uint64) (*snapRecord, error) {
-	e, err := s.snaps.Get(ctx, Key(id))
+	e, err := s.kvGet(ctx, s.snaps, Key(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -715,7 +767,7 @@ func (s *Store) scan(ctx context.Context, id string, useSnap bool, maxFrom uint6
 	}
 	st, subj := s.stream(id)
 	for {
-		m, err := st.GetMsg(ctx, sc.lastSeq+1, jetstream.WithGetMsgSubject(subj))
+		m, err := s.getMsg(ctx, st, sc.lastSeq+1, subj, false)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
@@ -765,7 +817,7 @@ func (s *Store) scan(ctx context.Context, id string, useSnap bool, maxFrom uint6
 }
 
 func (s *Store) meta(ctx context.Context, id string) (*docMeta, error) {
-	e, err := s.docs.Get(ctx, Key(id))
+	e, err := s.kvGet(ctx, s.docs, Key(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, nil
 	}
@@ -817,7 +869,7 @@ func (s *Store) LoadDoc(ctx context.Context, id string) (*collab.LoadedDoc, erro
 // listing entry.
 func (s *Store) GetDoc(ctx context.Context, id string) (collab.DocInfo, error) {
 	st, subj := s.stream(id)
-	last, err := st.GetLastMsgForSubject(ctx, subj)
+	last, err := s.getMsg(ctx, st, 0, subj, true)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return collab.DocInfo{}, fmt.Errorf("%w: %q", collab.ErrDocNotFound, id)
 	}
@@ -894,7 +946,7 @@ func (s *Store) RenameDoc(ctx context.Context, id, title string) (collab.DocInfo
 // another node in flight is then fenced), then the snapshot and listing.
 func (s *Store) DeleteDoc(ctx context.Context, id string) error {
 	st, subj := s.stream(id)
-	if _, err := st.GetLastMsgForSubject(ctx, subj); errors.Is(err, jetstream.ErrMsgNotFound) {
+	if _, err := s.getMsg(ctx, st, 0, subj, true); errors.Is(err, jetstream.ErrMsgNotFound) {
 		return fmt.Errorf("%w: %q", collab.ErrDocNotFound, id)
 	} else if err != nil {
 		return fmt.Errorf("jetstore: delete %q: %w", id, err)
