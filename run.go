@@ -28,8 +28,10 @@ import (
 // cfg.ShutdownTimeout. When ready is not nil, it receives the listening
 // address once the server accepts connections (for tests).
 func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Addr) error {
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return fmt.Errorf("cannot create data directory %s: %w", cfg.Data, err)
+	if !cfg.clusterMode() || cfg.ClusterEmbedded { // external NATS: no local data
+		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+			return fmt.Errorf("cannot create data directory %s: %w", cfg.Data, err)
+		}
 	}
 	dbPath := filepath.Join(cfg.Data, "cowrite.db")
 	var db *storage.DB
