@@ -24,6 +24,8 @@ func main() {
 			os.Exit(runTokenCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "healthcheck":
 			os.Exit(runHealthcheckCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "cluster": // cmd_cluster.go
+			os.Exit(runClusterCommand(os.Args[2:], os.Stdout, os.Stderr))
 		}
 	}
 	cfg, err := parseConfig(os.Args[1:], os.Getenv, os.Stderr)
