@@ -252,6 +252,10 @@ func (r *clusterRuntime) forwardSessions(c *fiber.Ctx) error {
 	if strings.EqualFold(c.Get(fiber.HeaderUpgrade), "websocket") {
 		return pipeWebSocket(c, strings.TrimPrefix(m.Advertise, "http://"))
 	}
+	// Forward the request as it came: fasthttp would otherwise add an
+	// application/octet-stream type to a body without one (binary to the
+	// engine).
+	c.Request().Header.SetNoDefaultContentType(true)
 	return proxy.Do(c, m.Advertise+c.OriginalURL())
 }
 
