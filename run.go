@@ -93,7 +93,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	var cl *clusterRuntime
 	if cfg.clusterMode() {
 		// Cluster mode (SPEC.md section 7; run_cluster.go).
-		cl, err = startCluster(ctx, cfg, log, ln.Addr(), api.NewBroadcaster(io), hubOpts)
+		cl, err = startCluster(ctx, cfg, log, ln.Addr(), api.NewBroadcaster(io), hubOpts, m.Registry())
 		if err != nil {
 			ln.Close()
 			return err

@@ -20,6 +20,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/proxy"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cowrite/cowrite/cluster"
 	"github.com/cowrite/cowrite/cluster/natsd"
@@ -113,7 +114,8 @@ func (r *clusterRuntime) close() {
 // startCluster starts the embedded server (if asked), connects to NATS and
 // joins the cluster, retrying until --cluster-connect-timeout while NATS or
 // JetStream is not there yet (a fresh cluster elects its leaders).
-func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.Addr, local collab.Broadcaster, hubOpts *collab.Options) (*clusterRuntime, error) {
+func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.Addr, local collab.Broadcaster, hubOpts *collab.Options, reg *prometheus.Registry) (*clusterRuntime, error) {
+	cm := newClusterMetrics(reg)
 	id := cfg.nodeID()
 	rt := &clusterRuntime{}
 	ctx, cancel := context.WithTimeout(ctx, cfg.ClusterTimeout)
@@ -152,7 +154,7 @@ func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.A
 		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
 		rt.node, err = cluster.New(actx, rt.nc, local, &cluster.Options{
 			NodeID: id, Advertise: cfg.advertise(addr), Replicas: cfg.ClusterReplicas, OpStreams: cfg.ClusterStreams,
-			Hub: hubOpts, Logger: log,
+			Hub: hubOpts, Logger: log, StoreObserver: cm,
 		})
 		acancel()
 		if err == nil {
@@ -168,6 +170,7 @@ func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.A
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+	cm.node(reg, rt.node)
 	log.Info("joined the cluster", "node", id, "advertise", cfg.advertise(addr), "members", len(rt.node.Members()))
 	return rt, nil
 }
@@ -214,6 +217,53 @@ func startEmbedded(cfg *config, id string) (*server.Server, error) {
 		return nil, fmt.Errorf("embedded nats-server: %w", err)
 	}
 	return srv, nil
+}
+
+// clusterMetrics are the cluster's series in the process's registry:
+// fenced and ambiguous commits (jetstore.Observer), commit and load
+// latency, forwarded calls, ownership moves and live members.
+type clusterMetrics struct {
+	fenced    prometheus.Counter
+	ambiguous *prometheus.CounterVec
+	commit    prometheus.Histogram
+	load      prometheus.Histogram
+}
+
+func newClusterMetrics(reg *prometheus.Registry) *clusterMetrics {
+	m := &clusterMetrics{
+		fenced: prometheus.NewCounter(prometheus.CounterOpts{Name: "cowrite_cluster_fenced_commits_total",
+			Help: "Commits refused because another node wrote the document (the node reloaded it)."}),
+		ambiguous: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cowrite_cluster_ambiguous_commits_total",
+			Help: "Commits whose outcome was unknown at first, by how they resolved (stored, not_stored, fenced)."}, []string{"resolved"}),
+		commit: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cowrite_cluster_commit_seconds",
+			Help: "Time from publishing a batch to JetStream to its known outcome.", Buckets: prometheus.ExponentialBuckets(0.0002, 2, 16)}),
+		load: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cowrite_cluster_cold_load_seconds",
+			Help: "Time to load a document from JetStream (snapshot and later messages).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.fenced, m.ambiguous, m.commit, m.load)
+	}
+	return m
+}
+
+func (m *clusterMetrics) ObserveFenced()                { m.fenced.Inc() }
+func (m *clusterMetrics) ObserveAmbiguous(res string)   { m.ambiguous.WithLabelValues(res).Inc() }
+func (m *clusterMetrics) ObserveCommit(d time.Duration) { m.commit.Observe(d.Seconds()) }
+func (m *clusterMetrics) ObserveLoad(d time.Duration)   { m.load.Observe(d.Seconds()) }
+
+// node registers the node's own counters.
+func (m *clusterMetrics) node(reg *prometheus.Registry, n *cluster.Node) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cowrite_cluster_forwarded_total",
+			Help: "Calls and ops this node sent to a document's owner on another node."}, func() float64 { return float64(n.Stats().Forwarded) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cowrite_cluster_ownership_moves_total",
+			Help: "Sockets re-joined at a document's new owner after ownership moved."}, func() float64 { return float64(n.Stats().Moves) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cowrite_cluster_members",
+			Help: "Live members of the cluster as this node sees them."}, func() float64 { return float64(len(n.Members())) }),
+	)
 }
 
 // hopHeader marks a request forwarded to the node of its Engine.IO session

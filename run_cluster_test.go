@@ -93,6 +93,17 @@ func TestClusterSessionsForwarded(t *testing.T) {
 		t.Fatal(err)
 	}
 	exchange(`421["doc:join",{"doc":"fwd"}]`, `431[{"ok":true,"doc":"fwd","version":0`)
+	loads := 0 // the join loaded the document on its owner
+	for _, u := range urls {
+		code, body := doHTTP(t, "GET", u+"/metrics", "")
+		if code != 200 || !strings.Contains(body, "cowrite_cluster_forwarded_total") {
+			t.Fatalf("%s/metrics: %d, no cluster series", u, code)
+		}
+		loads += strings.Count(body, "cowrite_cluster_cold_load_seconds_count 1\n")
+	}
+	if loads != 1 {
+		t.Fatalf("%d nodes counted the cold load, want 1", loads)
+	}
 	if code, body := doHTTP(t, "GET", urls[2]+q+"&sid=cw9.nobody", ""); code != 400 || body != `{"code":1,"message":"Session ID unknown"}` {
 		t.Fatalf("a session of no live node: %d %s", code, body)
 	}

@@ -52,6 +52,8 @@ type Options struct {
 	// Logger).
 	Hub    *collab.Options
 	Logger *slog.Logger
+	// StoreObserver receives the store's commit events (metrics).
+	StoreObserver jetstore.Observer
 }
 
 // Node is one Cowrite process in a cluster: a collab.Engine that runs each
@@ -146,7 +148,8 @@ func New(ctx context.Context, nc *nats.Conn, local collab.Broadcaster, opts *Opt
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	store, err := jetstore.New(ctx, nc, &jetstore.Options{NodeID: o.NodeID, OpStreams: o.OpStreams, Replicas: o.Replicas, Logger: o.Logger})
+	store, err := jetstore.New(ctx, nc, &jetstore.Options{NodeID: o.NodeID, OpStreams: o.OpStreams, Replicas: o.Replicas,
+		Logger: o.Logger, Observer: o.StoreObserver})
 	if err != nil {
 		return nil, err
 	}

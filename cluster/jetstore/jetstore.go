@@ -127,13 +127,17 @@ type Observer interface {
 	ObserveAmbiguous(resolved string)
 	// ObserveCommit: a message was stored after d.
 	ObserveCommit(d time.Duration)
+	// ObserveLoad: a document was loaded (read from its snapshot and
+	// messages) in d.
+	ObserveLoad(d time.Duration)
 }
 
 type nopObserver struct{}
 
-func (nopObserver) ObserveFenced()                {}
-func (nopObserver) ObserveAmbiguous(string)       {}
-func (nopObserver) ObserveCommit(d time.Duration) {}
+func (nopObserver) ObserveFenced()              {}
+func (nopObserver) ObserveAmbiguous(string)     {}
+func (nopObserver) ObserveCommit(time.Duration) {}
+func (nopObserver) ObserveLoad(time.Duration)   {}
 
 // Options configure a Store. A nil *Options means defaults.
 type Options struct {
@@ -835,10 +839,12 @@ func (s *Store) meta(ctx context.Context, id string) (*docMeta, error) {
 // document current (the fence position and the dedupe table), and lists a
 // document whose listing entry is missing.
 func (s *Store) LoadDoc(ctx context.Context, id string) (*collab.LoadedDoc, error) {
+	start := time.Now()
 	sc, err := s.scan(ctx, id, true, ^uint64(0), nil)
 	if err != nil {
 		return nil, err
 	}
+	defer func() { s.opts.Observer.ObserveLoad(time.Since(start)) }()
 	title := sc.create.Title
 	m, err := s.meta(ctx, id)
 	if err != nil {
