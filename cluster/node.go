@@ -759,6 +759,19 @@ func (n *Node) leaveOld(doc string, s collab.SocketID, owner string) {
 	})
 }
 
+// forget marks socket s's join of doc stale (the next op re-joins) and
+// reports whether there was one.
+func (n *Node) forget(s collab.SocketID, doc string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rec := n.joins[s][doc]
+	if rec == nil {
+		return false
+	}
+	rec.epoch = ""
+	return true
+}
+
 // current makes sure socket s is a member of doc at its current owner
 // (re-joining after an ownership move) and returns that owner.
 func (n *Node) current(ctx context.Context, doc string, s collab.SocketID) (string, error) {
@@ -848,13 +861,18 @@ func (n *Node) SubmitAsync(ctx context.Context, doc string, s collab.SocketID, s
 const maxFenceRetries = 3
 
 // retryFenced wraps reply: a fenced commit is submitted again (after the
-// owner reloaded) instead of answered.
+// owner reloaded) instead of answered, and so is an op refused not_joined
+// by an owner that dropped the socket (after re-joining it).
 func (n *Node) retryFenced(doc string, s collab.SocketID, sub collab.Submission, reply collab.ReplyFunc, left int) collab.ReplyFunc {
 	if left == 0 {
 		return reply
 	}
 	return func(c *collab.Committed, err error) {
-		if err == nil || collab.CodeOf(err) != collab.CodeInternal || !strings.Contains(err.Error(), jetstore.ErrFenced.Error()) {
+		fenced := collab.CodeOf(err) == collab.CodeInternal && strings.Contains(err.Error(), jetstore.ErrFenced.Error())
+		// not_joined for a socket that joined through this node: its owner
+		// forgot it (this node was taken for gone while paused): join again.
+		forgotten := collab.CodeOf(err) == collab.CodeNotJoined && s != "" && n.forget(s, doc)
+		if err == nil || !fenced && !forgotten {
 			reply(c, err)
 			return
 		}
@@ -910,9 +928,13 @@ func (n *Node) SetPresence(ctx context.Context, doc string, s collab.SocketID, v
 		return err
 	}
 	if owner == n.id {
-		return n.hub.SetPresence(ctx, doc, s, version, sel)
+		err = n.hub.SetPresence(ctx, doc, s, version, sel)
+	} else {
+		_, err = n.callAt(ctx, owner, request{M: "presence", Doc: doc, Sid: s, Version: version, Sel: sel})
 	}
-	_, err = n.callAt(ctx, owner, request{M: "presence", Doc: doc, Sid: s, Version: version, Sel: sel})
+	if collab.CodeOf(err) == collab.CodeNotJoined && n.forget(s, doc) {
+		return n.SetPresence(ctx, doc, s, version, sel) // re-joins first
+	}
 	return err
 }
 
