@@ -43,6 +43,9 @@
 // too, since the expected sequence alone decides what follows it. It
 // retries until Close.
 //
+// Reads (loads, history, metadata) are retried for up to DefaultReadRetry
+// while JetStream answers that it is unavailable (a leader election).
+//
 // # Caveats
 //
 //   - A batch larger than one message (the server's max_payload less
@@ -51,7 +54,7 @@
 //     the batch is reported as failed (the sequencer reloads and sees them;
 //     their clients' resubmissions are acknowledged by (client, seq)
 //     dedupe). One op or one snapshot must fit in a message.
-//   - History reads (ReadOps, a version below the latest snapshot) scan the
+//   - History reads (ReadOps from below the latest snapshot) scan the
 //     document's messages from its creation, one request per message.
 //   - ListDocs reads every key of CW_DOCS and each listed document's last
 //     message: O(documents) per page.
