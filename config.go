@@ -81,6 +81,18 @@ type config struct {
 	PublicURL          string
 	AuthLeeway         time.Duration
 	BackupStallTimeout time.Duration
+
+	// Cluster mode (SPEC.md section 7, package cluster; run_cluster.go).
+	Cluster         string
+	NodeID          string
+	Advertise       string
+	ClusterReplicas int
+	ClusterStreams  int
+	ClusterTimeout  time.Duration
+	ClusterEmbedded bool
+	ClusterPeers    string
+	ClusterRoute    string
+	ClusterSync     string
 }
 
 // envName maps a flag name onto its environment variable.
@@ -149,8 +161,19 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.StringVar(&c.PublicURL, "public-url", "", "the URL browsers use to reach the server, e.g. https://docs.example.com (its host is allowed, its origin may write)")
 	fs.DurationVar(&c.AuthLeeway, "auth-leeway", auth.DefaultLeeway, "clock skew tolerated on token exp/nbf/iat; a live socket is disconnected this long after its token's exp")
 	fs.DurationVar(&c.BackupStallTimeout, "backup-stall-timeout", api.DefaultBackupStallTimeout, "abort a backup download when the client has taken no data for this long")
+	// Cluster mode (SPEC.md section 7, package cluster; run_cluster.go).
+	fs.StringVar(&c.Cluster, "cluster", "", "comma-separated NATS URLs (nats://host:4222,...); turns cluster mode on (JetStream instead of --data's bbolt file)")
+	fs.StringVar(&c.NodeID, "node-id", "", "cluster mode: this node's unique, stable name (default: the hostname)")
+	fs.StringVar(&c.Advertise, "advertise", "", "cluster mode: the base URL other nodes reach this one at (default: derived from --addr)")
+	fs.IntVar(&c.ClusterReplicas, "cluster-replicas", 3, "cluster mode: JetStream replicas of every stream and bucket")
+	fs.IntVar(&c.ClusterStreams, "cluster-op-streams", 3, "cluster mode: number of op streams (the same on every node)")
+	fs.DurationVar(&c.ClusterTimeout, "cluster-connect-timeout", 30*time.Second, "cluster mode: how long to wait for NATS and JetStream at start")
+	fs.BoolVar(&c.ClusterEmbedded, "cluster-embedded", false, "cluster mode: run a nats-server with JetStream inside this process (data in <data>/nats), routed to --cluster-peers")
+	fs.StringVar(&c.ClusterPeers, "cluster-peers", "", "cluster mode with --cluster-embedded: comma-separated host:port route addresses of every embedded server (this one included)")
+	fs.StringVar(&c.ClusterRoute, "cluster-route", ":6222", "cluster mode with --cluster-embedded: the route listen address of this node's nats-server")
+	fs.StringVar(&c.ClusterSync, "cluster-sync", "default", "cluster mode with --cluster-embedded: JetStream fsync: default (every 2 min), durable (every 1 s) or strict (every write)")
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite check [flags]        verify a data file offline (--help)\n       cowrite --version            print version, commit and build date\n\n")
+		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite check [flags]        verify a data file offline (--help)\n       cowrite cluster import|export  move a single-node database into a cluster and back (--help)\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(out, "  --%s (env %s)\n    \t%s (default %q)\n", f.Name, envName(f.Name), f.Usage, f.DefValue)
@@ -242,6 +265,7 @@ func (c *config) validate() error {
 	mode, err := auth.ParseMode(c.AuthMode)
 	check(err == nil, "--auth-mode must be open or token, got %q", c.AuthMode)
 	check(mode != auth.Token || len(c.AuthSecret) >= auth.MinSecretLen, "--auth-mode token needs --auth-secret (or COWRITE_AUTH_SECRET) of at least %d bytes", auth.MinSecretLen)
+	errs = append(errs, c.validateCluster()...)
 	return errors.Join(errs...)
 }
 

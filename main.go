@@ -28,6 +28,8 @@ func main() {
 			os.Exit(runHealthcheckCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "check":
 			os.Exit(runCheckCommand(os.Args[2:], os.Stdout, os.Stderr))
+		case "cluster": // cmd_cluster.go
+			os.Exit(runClusterCommand(os.Args[2:], os.Stdout, os.Stderr))
 		case "version", "--version", "-version":
 			printVersion(os.Stdout)
 			return

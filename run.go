@@ -28,23 +28,20 @@ import (
 // cfg.ShutdownTimeout. When ready is not nil, it receives the listening
 // address once the server accepts connections (for tests).
 func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Addr) error {
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
-		return fmt.Errorf("cannot create data directory %s: %w", cfg.Data, err)
+	if !cfg.clusterMode() || cfg.ClusterEmbedded { // external NATS: no local data
+		if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+			return fmt.Errorf("cannot create data directory %s: %w", cfg.Data, err)
+		}
 	}
 	dbPath := filepath.Join(cfg.Data, "cowrite.db")
-	sopt := &storage.Options{Retention: cfg.Retention, Logger: log}
-	cfg.Core.applyStorage(sopt)
-	db, err := storage.Open(dbPath, sopt)
-	if err != nil {
-		switch {
-		case errors.Is(err, storage.ErrLocked):
-			return fmt.Errorf("data file %s is locked: is another cowrite running on --data %s?", dbPath, cfg.Data)
-		case errors.Is(err, storage.ErrCorrupt):
-			return fmt.Errorf("data file %s is corrupt (restore it from a backup or move it away): %w", dbPath, err)
+	var db *storage.DB
+	if !cfg.clusterMode() { // cluster mode keeps everything in JetStream
+		var err error
+		if db, err = openDB(dbPath, cfg, log); err != nil {
+			return err
 		}
-		return fmt.Errorf("cannot open data file %s: %w", dbPath, err)
 	}
-	dbClosed := false
+	dbClosed := db == nil
 	defer func() {
 		if !dbClosed {
 			_ = db.Close()
@@ -66,9 +63,15 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		return fmt.Errorf("authentication: %w", err)
 	}
 	m := metrics.New()
-	stopWebhooks, err := startWebhooks(cfg, db, m, log) // integ.go
-	if err != nil {
-		return err
+	stopWebhooks := func() {}
+	switch {
+	case db != nil:
+		if stopWebhooks, err = startWebhooks(cfg, db, m, log); err != nil { // integ.go
+			return err
+		}
+	case cfg.WebhookURL != "":
+		_ = ln.Close()
+		return errors.New("--webhook-url is not supported in cluster mode yet (the outbox lives in the single-node data file)")
 	}
 	defer stopWebhooks()
 
@@ -81,6 +84,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 			// With no --cors-origins only the server's own pages may open
 			// sessions from a browser (WebSockets ignore CORS).
 			SameOriginOnly: true,
+			SIDPrefix:      cfg.sidPrefix(), // cluster mode: the node's tag
 			Logger:         log,
 			Observer:       m, // sessions by transport, slow consumers
 			// Session limits (sio/engine).
@@ -93,7 +97,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		Observer:       m, // sockets (every namespace), rooms, broadcast fan-out
 	})
 	feed := newFeed(cfg, api.NewBroadcaster(io)) // the change feed (integ.go)
-	copt := &collab.Options{
+	hubOpts := &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,
 		MaxOpBytes:       cfg.MaxOpBytes,
 		MaxDocBytes:      cfg.MaxDocBytes,
@@ -111,11 +115,29 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		MaxJoinsPerIdentity: cfg.MaxJoinsPerIdent,
 		EditorReserve:       cfg.EditorReserve,
 	}
-	cfg.Core.applyCollab(copt)
-	hub := collab.NewHub(boltstore.New(db), feed, copt)
-	a := api.New(hub, io, &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log,
-		Backup: db.Backup, BackupDir: cfg.Data, BackupStallTimeout: cfg.BackupStallTimeout, Feed: feed, Health: db.Err})
-	m.SampleLoadedDocs(hub.LoadedDocs)
+	cfg.Core.applyCollab(hubOpts)
+	apiOpts := &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log,
+		BackupDir: cfg.Data, BackupStallTimeout: cfg.BackupStallTimeout, Feed: feed}
+	var eng collab.Engine
+	var closeEngine func(context.Context) error
+	var cl *clusterRuntime
+	if cfg.clusterMode() {
+		// Cluster mode (SPEC.md section 7; run_cluster.go).
+		cl, err = startCluster(ctx, cfg, log, ln.Addr(), feed, hubOpts, m.Registry())
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer cl.close()
+		eng, closeEngine, apiOpts.Ready = cl.node, cl.node.Close, cl.node.Ready
+		m.SampleLoadedDocs(cl.node.Hub().LoadedDocs)
+		dbPath = "cluster " + cl.node.ID()
+	} else {
+		hub := collab.NewHub(boltstore.New(db), feed, hubOpts)
+		eng, closeEngine, apiOpts.Backup, apiOpts.Health = hub, hub.Close, db.Backup, db.Err
+		m.SampleLoadedDocs(hub.LoadedDocs)
+	}
+	a := api.New(eng, io, apiOpts)
 
 	app := newApp(cfg, log)
 	app.Use(m.FiberMiddleware())
@@ -133,6 +155,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	frontend.Register(app) // before /socket.io/: it serves /socket.io/socket.io.js
 	if !frontend.Built() {
 		log.Warn("the browser editor is not built into this binary: / and /d/{id} answer 503 (run `make build`, which needs Node.js and npm, then rebuild); REST and Socket.IO work")
+	}
+	if cl != nil {
+		app.Use("/socket.io/", cl.forwardSessions) // sessions of other nodes
 	}
 	io.Mount(app, "/socket.io/")
 	a.Register(app)
@@ -177,19 +202,38 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		}
 	}
 	a.Close()
-	if err := hub.Close(sctx); err != nil {
+	if err := closeEngine(sctx); err != nil {
 		log.Error("closing documents", "err", err)
 		runErr = errors.Join(runErr, fmt.Errorf("closing documents: %w", err))
 	}
 	stopWebhooks()
-	dbClosed = true
-	if err := db.Close(); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("closing data file: %w", err))
+	if !dbClosed {
+		dbClosed = true
+		if err := db.Close(); err != nil {
+			runErr = errors.Join(runErr, fmt.Errorf("closing data file: %w", err))
+		}
 	}
 	if runErr == nil {
 		log.Info("stopped")
 	}
 	return runErr
+}
+
+// openDB opens the single-node database at path.
+func openDB(path string, cfg *config, log *slog.Logger) (*storage.DB, error) {
+	sopt := &storage.Options{Retention: cfg.Retention, Logger: log}
+	cfg.Core.applyStorage(sopt)
+	db, err := storage.Open(path, sopt)
+	if err != nil {
+		switch {
+		case errors.Is(err, storage.ErrLocked):
+			return nil, fmt.Errorf("data file %s is locked: is another cowrite running on --data %s?", path, cfg.Data)
+		case errors.Is(err, storage.ErrCorrupt):
+			return nil, fmt.Errorf("data file %s is corrupt (restore it from a backup or move it away): %w", path, err)
+		}
+		return nil, fmt.Errorf("cannot open data file %s: %w", path, err)
+	}
+	return db, nil
 }
 
 // newApp builds the fiber app: JSON errors, and a body limit large enough

@@ -65,12 +65,15 @@ type Options struct {
 	// BackupStallTimeout aborts a backup download when the client has
 	// taken no data for this long. Default DefaultBackupStallTimeout.
 	BackupStallTimeout time.Duration
+	// Ready, when set, is asked by /readyz: an error answers 503 (cluster
+	// mode: NATS is unreachable). nil: ready unless draining.
+	Ready func() error
 }
 
 // API is the edge between the wire (REST over fiber, Socket.IO over sio) and
 // the document engine (collab.Hub). Create it with New, then call Register.
 type API struct {
-	hub      *collab.Hub
+	hub      collab.Engine
 	opts     Options
 	log      *slog.Logger
 	draining atomic.Bool
@@ -86,7 +89,7 @@ type API struct {
 // New returns the API serving hub. When io is not nil, the Socket.IO event
 // handlers are installed on its main namespace; the hub's Broadcaster should
 // be NewBroadcaster(io). Call Register to add the HTTP routes.
-func New(hub *collab.Hub, io *sio.Server, opts *Options) *API {
+func New(hub collab.Engine, io *sio.Server, opts *Options) *API {
 	o := opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel}

@@ -20,11 +20,19 @@ func TestDependencies(t *testing.T) {
 		"go.etcd.io/bbolt",
 		"github.com/cowrite/cowrite/frontend",
 		"github.com/cowrite/cowrite/metrics",
+		"github.com/cowrite/cowrite/cluster",
+		"github.com/cowrite/cowrite/cluster/jetstore",
 	} {
 		for _, d := range deps {
 			if d == forbidden {
 				t.Errorf("api imports %s", forbidden)
 			}
+		}
+	}
+	// Cluster mode reaches api as a collab.Engine: no NATS here.
+	for _, d := range deps {
+		if strings.HasPrefix(d, "github.com/nats-io/") {
+			t.Errorf("api imports %s", d)
 		}
 	}
 }

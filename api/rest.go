@@ -70,8 +70,11 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	if a.draining.Load() {
 		return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "draining"})
 	}
-	if a.opts.Health != nil {
-		if err := a.opts.Health(); err != nil {
+	for _, check := range []func() error{a.opts.Health, a.opts.Ready} {
+		if check == nil {
+			continue
+		}
+		if err := check(); err != nil {
 			return c.Status(http.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "reason": err.Error()})
 		}
 	}

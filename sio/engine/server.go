@@ -64,6 +64,10 @@ type Options struct {
 	MaxSessions int
 	// Transports are the allowed transports. Default {"polling","websocket"}.
 	Transports []string
+	// SIDPrefix is put in front of every session id (cluster mode: the
+	// node's tag, so that any node can tell where a session lives).
+	// Default none.
+	SIDPrefix string
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Observer receives session events (opened, upgraded, closed, slow
@@ -93,6 +97,7 @@ type config struct {
 	transports     []string
 	logger         *slog.Logger
 	observer       Observer
+	sidPrefix      string
 }
 
 func newConfig(o *Options) *config {
@@ -113,6 +118,7 @@ func newConfig(o *Options) *config {
 		transports:     slices.Clone(o.Transports),
 		logger:         o.Logger,
 		observer:       o.Observer,
+		sidPrefix:      o.SIDPrefix,
 	}
 	if c.pingInterval <= 0 {
 		c.pingInterval = 25 * time.Second
@@ -300,7 +306,7 @@ func (s *Server) open(t Transport, hs *Handshake) (*Session, error) {
 		s.mu.Unlock()
 		return nil, errAtCapacity
 	}
-	id := newID()
+	id := s.cfg.sidPrefix + newID()
 	sess := newSession(id, s.cfg, hs, t, s)
 	s.sessions[id] = sess
 	fn := s.onSession

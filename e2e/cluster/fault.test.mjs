@@ -1,0 +1,190 @@
+// Fault tier of cluster mode: 3 real nats-server processes (built from the
+// pinned module into bin/nats-server), 3 cowrite processes with --cluster,
+// and a round-robin load balancer without affinity (lb.mjs). Clients of the
+// npm socket.io-client, spread over WebSocket and polling, edit one document
+// through the balancer while faults hit: kill -9 of a cowrite node, kill -9
+// of a NATS server, SIGSTOP of a cowrite node past its membership TTL then
+// SIGCONT. Clients reconnect (through the balancer, so to any node), re-join
+// and resubmit their pending op with the same (client, seq).
+//
+// After quiescing, for the document: the same version and content on every
+// node; the op log holds versions 1..head and every (client, seq) exactly
+// once, at the version its ack said; the replayed log gives the content.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { io } from 'socket.io-client';
+import { repoRoot, binPath, ensureBinary, freePort, sleep, text } from '../collab/harness.mjs';
+
+const natsBin = process.env.NATS_SERVER_BIN || path.join(repoRoot, 'bin', 'nats-server');
+
+function ensureNats() {
+  if (!existsSync(natsBin)) {
+    execFileSync('go', ['build', '-o', natsBin, 'github.com/nats-io/nats-server/v2'], { cwd: repoRoot, stdio: 'inherit' });
+  }
+}
+
+class Proc {
+  constructor(bin, args) {
+    this.bin = bin;
+    this.args = args;
+    this.output = '';
+  }
+  start() {
+    this.proc = spawn(this.bin, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d) => { this.output = (this.output + d).slice(-20000); };
+    this.proc.stdout.on('data', keep);
+    this.proc.stderr.on('data', keep);
+    this.exited = new Promise((r) => this.proc.on('exit', r));
+  }
+  async kill(sig = 'SIGKILL') {
+    this.proc.kill(sig);
+    await this.exited;
+  }
+}
+
+async function waitReady(url, ms = 90000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(url + '/readyz');
+      if (r.ok) return;
+    } catch {}
+    await sleep(200);
+  }
+  throw new Error(`${url} not ready after ${ms} ms`);
+}
+
+// emit with a timeout: resolves with the ack, or null.
+function emitT(s, ev, payload, ms) {
+  return new Promise((resolve) => {
+    s.timeout(ms).emit(ev, payload, (err, res) => resolve(err ? null : res));
+  });
+}
+
+test('cluster: faults while clients edit through a balancer without affinity', { timeout: 360000 }, async (t) => {
+  ensureBinary();
+  ensureNats();
+  const dir = mkdtempSync(path.join(tmpdir(), 'cowrite-cluster-'));
+  const procs = [];
+  t.after(async () => {
+    for (const p of procs) if (p.proc && p.proc.exitCode === null && p.proc.signalCode === null) await p.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const natsPorts = [await freePort(), await freePort(), await freePort()];
+  const routePorts = [await freePort(), await freePort(), await freePort()];
+  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const nats = natsPorts.map((p, i) => new Proc(natsBin, ['-js', '-sd', path.join(dir, `n${i}`), '-n', `n${i}`, '-a', '127.0.0.1',
+    '-p', String(p), '--cluster_name', 'cowrite', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes]));
+  const urls = natsPorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
+  const cwPorts = [await freePort(), await freePort(), await freePort()];
+  const cws = cwPorts.map((p, i) => new Proc(binPath, ['--addr', `127.0.0.1:${p}`, '--cluster', urls, '--node-id', `cw${i}`,
+    '--ops-per-second', '-1', '--log-level', 'warn', '--cluster-connect-timeout', '90s']));
+  const cwURL = (i) => `http://127.0.0.1:${cwPorts[i]}`;
+  for (const p of [...nats, ...cws]) { procs.push(p); p.start(); }
+  for (let i = 0; i < 3; i++) await waitReady(cwURL(i));
+  const lbPort = await freePort();
+  const lb = new Proc(process.execPath, [path.join(repoRoot, 'e2e', 'cluster', 'lb.mjs'), String(lbPort), cwURL(0), cwURL(1), cwURL(2)]);
+  procs.push(lb);
+  lb.start();
+  const lbURL = `http://127.0.0.1:${lbPort}`;
+  await waitReady(lbURL);
+
+  const doc = 'faults';
+  const nClients = 6;
+  const perClient = 20;
+  const acks = new Map(); // "client:seq" -> version
+  let acked = 0;
+  const clients = [];
+  for (let i = 0; i < nClients; i++) {
+    const name = `c${i}`;
+    const transports = i % 2 ? ['polling', 'websocket'] : ['websocket'];
+    const s = io(lbURL, { transports, forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 1000, auth: { name } });
+    const c = { name, s, joined: null };
+    const join = async () => {
+      for (;;) {
+        const a = await emitT(s, 'doc:join', { doc, client: name }, 5000);
+        if (a && a.ok) return;
+        if (!s.connected) await new Promise((r) => s.once('connect', r));
+        else await sleep(200);
+      }
+    };
+    c.joined = new Promise((r) => s.once('connect', () => r(join())));
+    s.on('connect', () => { if (c.started) c.joined = join(); });
+    c.started = false;
+    clients.push(c);
+  }
+  await Promise.all(clients.map((c) => c.joined));
+  clients.forEach((c) => { c.started = true; });
+
+  // Each client sends its ops one at a time (base 0: the owner transforms),
+  // resending the same seq until it is acked.
+  const run = async (c, ch) => {
+    for (let seq = 1; seq <= perClient; seq++) {
+      for (let attempt = 0; ; attempt++) {
+        if (attempt >= 100) {
+          for (const [i, p] of cws.entries()) console.log(`--- cw${i}\n${p.output.slice(-3000)}`);
+          assert.fail(`${c.name}:${seq} never acked`);
+        }
+        await c.joined;
+        const a = await emitT(c.s, 'doc:op', { doc, version: 0, op: [ch], client: c.name, seq }, 5000);
+        if (a && a.ok) {
+          acks.set(`${c.name}:${seq}`, a.version);
+          acked++;
+          break;
+        }
+        if (attempt % 20 === 19) console.log(`${c.name}:${seq} attempt ${attempt}: ${a ? JSON.stringify(a) : 'no ack (timeout)'} connected=${c.s.connected}`);
+        await sleep(100);
+      }
+    }
+  };
+  const reached = async (n) => { while (acked < n) await sleep(50); };
+  const total = nClients * perClient;
+  const faults = (async () => {
+    await reached(total / 4);
+    console.log('F1 at', acked);
+    await cws[1].kill('SIGKILL'); // F1: a cowrite node dies
+    cws[1].start();
+    await reached(total / 2);
+    console.log('F2 at', acked);
+    await nats[0].kill('SIGKILL'); // F2: a NATS server dies (leader of some streams)
+    nats[0].start();
+    await reached((3 * total) / 4);
+    console.log('F3 at', acked);
+    cws[2].proc.kill('SIGSTOP'); // F3: a node pauses past its membership TTL
+    await sleep(7000);
+    cws[2].proc.kill('SIGCONT');
+  })();
+  await Promise.all([...clients.map((c, i) => run(c, String.fromCharCode(97 + i))), faults]);
+  clients.forEach((c) => c.s.close());
+  for (let i = 0; i < 3; i++) await waitReady(cwURL(i));
+
+  // Invariants.
+  const states = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(`${cwURL(i)}/api/docs/${doc}`);
+    const body = await r.text();
+    assert.equal(r.status, 200, `node ${i}: ${body}`);
+    states.push(JSON.parse(body));
+  }
+  for (const st of states) {
+    assert.equal(st.version, total, 'every acked op once: version = number of ops');
+    assert.equal(st.content, states[0].content, 'same content on every node');
+  }
+  const log = await (await fetch(`${cwURL(0)}/api/docs/${doc}/ops?limit=10000`)).json();
+  assert.equal(log.ops.length, total);
+  const seen = new Set();
+  let content = '';
+  log.ops.forEach((o, k) => {
+    assert.equal(o.version, k + 1, 'versions 1..head without gaps');
+    const key = `${o.client}:${o.seq}`;
+    assert.ok(!seen.has(key), `${key} committed twice`);
+    seen.add(key);
+    assert.equal(acks.get(key), o.version, `${key} acked at ${acks.get(key)}, stored at ${o.version}`);
+    content = text.apply(content, o.op);
+  });
+  assert.equal(content, states[0].content, 'the replayed log gives the content');
+});
