@@ -69,6 +69,7 @@ type config struct {
 	WebhookMaxAge    time.Duration
 	WebhookParallel  int
 	MaxJoinsPerIdent int
+	MaxDocsPerSocket int
 	EditorReserve    int
 	OpsPageBytes     int
 
@@ -149,6 +150,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.Int64Var(&c.WebhookMaxBytes, "webhook-max-bytes", storage.DefaultOutboxMaxBytes, "bytes of events kept in the outbox while undelivered; beyond, the oldest are dropped")
 	fs.DurationVar(&c.WebhookMaxAge, "webhook-max-age", webhook.DefaultMaxAge, "give up an event not delivered within this time")
 	fs.IntVar(&c.WebhookParallel, "webhook-concurrency", webhook.DefaultConcurrency, "documents whose events are delivered at once")
+	fs.IntVar(&c.MaxDocsPerSocket, "max-docs-per-socket", collab.DefaultMaxDocsPerSocket, "documents one connection may have joined at once (one more gets rate_limited, before it is loaded or created)")
 	fs.IntVar(&c.MaxJoinsPerIdent, "max-joins-per-identity", collab.DefaultMaxJoinsPerIdentity, "connections of one user (token subject) joined to one document (more get rate_limited)")
 	fs.IntVar(&c.EditorReserve, "editor-reserve", collab.DefaultEditorReserve, "places of --max-collaborators that viewers cannot take (at most half)")
 	fs.IntVar(&c.OpsPageBytes, "ops-page-bytes", api.DefaultOpsPageBytes, "byte budget of one GET /api/docs/{id}/ops page (at least one op is always sent)")
@@ -252,6 +254,7 @@ func (c *config) validate() error {
 	check(c.WebhookMaxAge > 0, "--webhook-max-age must be positive")
 	check(c.WebhookParallel > 0, "--webhook-concurrency must be positive")
 	check(c.MaxJoinsPerIdent > 0, "--max-joins-per-identity must be positive")
+	check(c.MaxDocsPerSocket > 0, "--max-docs-per-socket must be positive")
 	check(c.EditorReserve > 0, "--editor-reserve must be positive")
 	check(c.OpsPageBytes > 0, "--ops-page-bytes must be positive")
 	check(c.MaxConnections != 0, "--max-connections must not be 0 (use a negative value for no cap)")

@@ -113,6 +113,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		MaxClientIDBytes:    cfg.MaxClientIDBytes,
 		MaxSelectionRanges:  cfg.MaxSelectionRanges,
 		MaxJoinsPerIdentity: cfg.MaxJoinsPerIdent,
+		MaxDocsPerSocket:    cfg.MaxDocsPerSocket,
 		EditorReserve:       cfg.EditorReserve,
 	}
 	cfg.Core.applyCollab(hubOpts)

@@ -277,6 +277,20 @@ func call[T any](ctx context.Context, h *Hub, id string, fn func(d *sequencer) (
 	}
 }
 
+// checkDocsPerSocket refuses a join of doc that would give socket s more
+// than Options.MaxDocsPerSocket joined documents (re-joining one it has is
+// fine). Checked before the document is loaded or auto-created, so that one
+// socket cannot load or create documents without bound.
+func (h *Hub) checkDocsPerSocket(s SocketID, doc string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	docs := h.sockets[s]
+	if _, ok := docs[doc]; !ok && len(docs) >= h.opts.MaxDocsPerSocket {
+		return errorf(CodeRateLimited, "this connection has joined %d documents, the most allowed: leave one first", len(docs))
+	}
+	return nil
+}
+
 // trackSocket records (or forgets) that socket s joined doc. Called from
 // the document goroutine.
 func (h *Hub) trackSocket(s SocketID, doc string, joined bool) {
@@ -323,6 +337,9 @@ func (h *Hub) JoinAs(ctx context.Context, doc string, s SocketID, m Member, sinc
 		return nil, errorf(CodeBadRequest, "join needs a session")
 	}
 	if err := h.checkClientID(client); err != nil {
+		return nil, err
+	}
+	if err := h.checkDocsPerSocket(s, doc); err != nil {
 		return nil, err
 	}
 	type joined struct {

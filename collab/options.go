@@ -19,6 +19,7 @@ const (
 	DefaultHistoryOps          = 1000      // Options.HistoryOps
 	DefaultMaxJoinsPerIdentity = 10        // Options.MaxJoinsPerIdentity
 	DefaultEditorReserve       = 10        // Options.EditorReserve
+	DefaultMaxDocsPerSocket    = 100       // Options.MaxDocsPerSocket
 )
 
 // MaxDocIDBytes is the length limit of a document id (ValidateDocID); it is
@@ -61,6 +62,10 @@ type Options struct {
 	// joined to one document; one more join gets rate_limited. Default
 	// DefaultMaxJoinsPerIdentity.
 	MaxJoinsPerIdentity int
+	// MaxDocsPerSocket: documents one socket may have joined at once; a join
+	// of one more gets rate_limited (before anything is loaded or created).
+	// Default DefaultMaxDocsPerSocket.
+	MaxDocsPerSocket int
 	// EditorReserve: places of MaxCollaborators that viewers cannot take
 	// (at most half of them); a viewer's join beyond gets rate_limited.
 	// Default DefaultEditorReserve.
@@ -132,7 +137,7 @@ func (o *Options) withDefaults() Options {
 		{&r.MaxTitleBytes, DefaultMaxTitleBytes}, {&r.MaxClientIDBytes, DefaultMaxClientIDBytes},
 		{&r.MaxSelectionRanges, DefaultMaxSelectionRanges}, {&r.MaxCollaborators, DefaultMaxCollaborators},
 		{&r.HistoryOps, DefaultHistoryOps}, {&r.MaxJoinsPerIdentity, DefaultMaxJoinsPerIdentity},
-		{&r.EditorReserve, DefaultEditorReserve},
+		{&r.EditorReserve, DefaultEditorReserve}, {&r.MaxDocsPerSocket, DefaultMaxDocsPerSocket},
 	} {
 		if *f.v <= 0 {
 			*f.v = f.def

@@ -539,3 +539,31 @@ func TestSubmitAsyncAndTrySubmit(t *testing.T) {
 		t.Fatalf("content %q", c)
 	}
 }
+
+// TestMaxDocsPerSocket: one socket may join at most MaxDocsPerSocket
+// documents; one more is rate_limited before it is created, re-joining one it
+// holds is fine, and leaving one makes room.
+func TestMaxDocsPerSocket(t *testing.T) {
+	e := newEnv(t, &collab.Options{MaxDocsPerSocket: 2}, nil)
+	ctx := ctxT(t)
+	for _, doc := range []string{"a", "b", "a"} {
+		if _, err := e.hub.Join(ctx, doc, "s1", "", collab.User{}, nil); err != nil {
+			t.Fatalf("join %s: %v", doc, err)
+		}
+	}
+	if _, err := e.hub.Join(ctx, "c", "s1", "", collab.User{}, nil); collab.CodeOf(err) != collab.CodeRateLimited {
+		t.Fatalf("third document: %v, want rate_limited", err)
+	}
+	if _, _, err := e.hub.Get(ctx, "c"); collab.CodeOf(err) != collab.CodeNotFound {
+		t.Fatalf("the refused join created the document: %v", err)
+	}
+	if _, err := e.hub.Join(ctx, "c", "s2", "", collab.User{}, nil); err != nil {
+		t.Fatalf("another socket: %v", err)
+	}
+	if err := e.hub.Leave(ctx, "a", "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.hub.Join(ctx, "c", "s1", "", collab.User{}, nil); err != nil {
+		t.Fatalf("after leaving one: %v", err)
+	}
+}
