@@ -138,6 +138,8 @@ export declare class Doc {
   on(event: 'status', fn: (s: Status) => void): Unsubscribe;
   on(event: 'notice', fn: (n: Notice) => void): Unsubscribe;
   on(event: 'joined', fn: () => void): Unsubscribe;
+  /** the document's metadata changed (a rename, from any collaborator or REST) */
+  on(event: 'meta', fn: (m: { title: string; version?: number; updated?: string }) => void): Unsubscribe;
   off(event: string, fn: (...args: any[]) => void): void;
 }
 

@@ -78,6 +78,20 @@ test('an old link to a deleted document says so instead of creating an empty one
   }
 });
 
+test('a rename reaches the collaborator: Bob sees the new title without a reload', async () => {
+  const doc = `rename-${Date.now()}`;
+  const { a, b, close } = await alicePlusBob(env.browser, env.server.url, doc);
+  try {
+    await a.click('[data-testid=doc-rename]');
+    await a.fill('[data-testid=doc-title-input]', 'Plans for Lisbon');
+    await a.keyboard.press('Enter');
+    await b.waitForFunction(() => document.querySelector('[data-testid=doc-title]')?.textContent === 'Plans for Lisbon', null, { timeout: 10000 });
+    assert.equal(await b.title(), 'Plans for Lisbon · Cowrite');
+  } finally {
+    await close();
+  }
+});
+
 test('the list page and the editor fit a 390 px wide phone', async () => {
   const doc = `phone-${Date.now()}`;
   const created = await fetch(`${env.server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, title: 'A rather long document title for a phone screen' }) });

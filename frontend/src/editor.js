@@ -149,6 +149,7 @@ export async function editorPage(root, docId) {
   }
   const validColor = (c) => (typeof c === 'string' && /^#[0-9a-f]{3,8}$/i.test(c) ? c : '#475569');
   doc.on('presence', renderPeers);
+  doc.on('meta', (m) => showTitle(m.title)); // a collaborator renamed it
   doc.on('change', preview.changed);
   renderPeers();
 

@@ -1,7 +1,7 @@
 // The driver around DocController: one Socket.IO connection per Client, one
 // live Doc per open document. It carries out the controller's effects (emits,
 // timers, REST fetches, persistence, reconnects) and turns the rest into
-// events for the application: 'change', 'presence', 'status', 'notice',
+// events for the application: 'change', 'presence', 'status', 'notice', 'meta',
 // 'joined'.
 
 import { io as defaultIo } from 'socket.io-client';
@@ -49,7 +49,7 @@ export class Client {
       if (err?.message === 'unauthorized') s.disconnect();
       this.each({ type: 'connect_error', message: err?.message, online: globalThis.navigator?.onLine, hadToken: !!this.token });
     });
-    for (const event of ['doc:op', 'doc:presence', 'doc:deleted']) {
+    for (const event of ['doc:op', 'doc:presence', 'doc:deleted', 'doc:meta']) {
       s.on(event, (msg) => {
         const doc = typeof msg?.doc === 'string' ? this.docs.get(msg.doc) : undefined;
         doc?.handle({ type: event, msg });
@@ -364,6 +364,9 @@ export class Doc extends Emitter {
         return;
       case 'joined':
         this.emit('joined');
+        return;
+      case 'meta':
+        this.emit('meta', e.meta);
         return;
       case 'log':
         (console[e.level] ?? console.log)(`cowrite: ${e.message}`, ...(e.detail === undefined ? [] : [e.detail]));

@@ -148,6 +148,7 @@ export class DocController {
         case 'doc:op': this.onRemoteOp(ev.msg); break;
         case 'doc:presence': this.onPresence(ev.msg); break;
         case 'doc:deleted': this.onDeleted(ev.msg); break;
+        case 'doc:meta': this.emit({ type: 'meta', meta: { title: typeof ev.msg?.title === 'string' ? ev.msg.title : '', version: ev.msg?.version, updated: ev.msg?.updated } }); break;
         case 'ack': ev.kind === 'join' ? this.onJoinAck(ev) : this.onOpAck(ev); break;
         case 'fetched': this.onFetched(ev); break;
         case 'timer': this.onTimer(ev.name); break;

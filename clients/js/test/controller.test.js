@@ -313,6 +313,15 @@ describe('DocController: offline and deletion', () => {
   });
 });
 
+describe('DocController: metadata', () => {
+  it('passes a rename (doc:meta) on to the page', () => {
+    const h = harness();
+    joined(h, { version: 0, content: '' });
+    const fx = h.send({ type: 'doc:meta', msg: { doc: 'd', title: 'New', version: 0, updated: 't' } });
+    expect(of(fx, 'meta')).toEqual([{ type: 'meta', meta: { title: 'New', version: 0, updated: 't' } }]);
+  });
+});
+
 describe('DocController: an old link to a deleted document', () => {
   it('a join answered not_found with reason "deleted" is read-only and tells the page, without retrying', () => {
     const h = harness();
