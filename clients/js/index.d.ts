@@ -212,6 +212,8 @@ export declare const offsets: {
   changesToOp(text: string, changes: Array<{ from: number; to: number; insert: string }>, bmp?: boolean): Op;
   opToChanges(text: string, op: Op, bmp?: boolean): Array<{ from: number; to: number; insert: string }>;
   diffOp(from: string, to: string): Op;
+  /** like diffOp, but unchanged lines are kept (a line diff, then diffOp inside changed blocks) */
+  lineDiffOp(from: string, to: string): Op;
   hasSurrogates(s: string): boolean;
   transformCursor(cursor: number, op: Op, push?: boolean): number;
 };

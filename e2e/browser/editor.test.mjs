@@ -180,6 +180,39 @@ test('history: browse an old version and restore it live for everyone', async ()
   }
 });
 
+test('history: a restore leaves the text around a collaborator\'s selection alone, so it does not jump', async () => {
+  const doc = `restore-cursor-${Date.now()}`;
+  const { a, b, close } = await alicePlusBob(env.browser, env.server.url, doc);
+  try {
+    await a.click('.cm-content');
+    await a.keyboard.type('alpha\nline two\nomega');
+    await converge([a, b]);
+    const good = (await (await fetch(`${env.server.url}/api/docs/${doc}`)).json()).version;
+    // Alice changes the first and the last line; Bob then selects "two".
+    await a.keyboard.press('Control+Home');
+    await a.keyboard.type('ALPHA ');
+    await a.keyboard.press('Control+End');
+    await a.keyboard.type(' OMEGA');
+    await converge([a, b]);
+    await b.locator('.cm-line', { hasText: 'line two' }).click();
+    await b.keyboard.press('End');
+    for (let i = 0; i < 3; i++) await b.keyboard.press('Shift+ArrowLeft');
+    assert.equal(await b.evaluate(() => window.getSelection().toString()), 'two');
+
+    await a.click('[data-testid=history-button]');
+    await a.waitForSelector('[data-testid=history-panel]:not([hidden])');
+    const head = Number(await a.getAttribute('[data-testid=history-slider]', 'max'));
+    for (let v = head; v > good; v--) await a.click('[data-testid=history-prev]');
+    await a.waitForFunction(() => document.querySelector('[data-testid=history-preview]').textContent === 'alpha\nline two\nomega');
+    await a.click('[data-testid=history-restore]');
+    assert.equal(await converge([a, b]), 'alpha\nline two\nomega');
+    assert.equal(await b.evaluate(() => window.getSelection().toString()), 'two', "Bob's selection stayed on his word");
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await close();
+  }
+});
+
 test('the document list creates, renames, opens and deletes documents', async () => {
   const alice = await person(env.browser, 'Alice', '#1d4ed8');
   try {

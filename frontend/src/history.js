@@ -6,7 +6,7 @@ import { offsets } from '@cowrite/client';
 import { api, docPath } from './rest.js';
 import { h, relativeTime } from './dom.js';
 
-const { diffOp, opToChanges } = offsets;
+const { lineDiffOp, opToChanges } = offsets;
 
 export function setupHistory({ docId, view, panel, button, headVersion, showBanner }) {
   const slider = h('input', { type: 'range', min: 0, max: 0, value: 0, id: 'history-slider', 'data-testid': 'history-slider' });
@@ -75,7 +75,7 @@ export function setupHistory({ docId, view, panel, button, headVersion, showBann
   restore.addEventListener('click', () => {
     if (!loaded) return;
     const cur = view.state.doc.toString();
-    const op = diffOp(cur, loaded.content);
+    const op = lineDiffOp(cur, loaded.content); // unchanged lines stay: collaborators' cursors do not jump
     if (op.length === 0) return showBanner(`The document already matches version ${loaded.version}.`);
     // An ordinary local edit: goes through OT and reaches collaborators live.
     view.dispatch({ changes: opToChanges(cur, op), userEvent: 'history.restore', scrollIntoView: true });

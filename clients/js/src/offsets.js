@@ -196,6 +196,84 @@ export function diffOp(from, to) {
 }
 
 /**
+ * An op turning `from` into `to` that keeps every unchanged line: a line
+ * diff (longest common subsequence) between the common prefix and suffix,
+ * then diffOp inside each changed block. A restore made of it leaves the
+ * text around collaborators' cursors in place, so their cursors stay where
+ * they were. Beyond 4 million line pairs it falls back to diffOp.
+ */
+export function lineDiffOp(from, to) {
+  const a = Array.from(from);
+  const b = Array.from(to);
+  let p = 0;
+  while (p < a.length && p < b.length && a[p] === b[p]) p++;
+  let s = 0;
+  while (s < a.length - p && s < b.length - p && a[a.length - 1 - s] === b[b.length - 1 - s]) s++;
+  const la = lines(a.slice(p, a.length - s));
+  const lb = lines(b.slice(p, b.length - s));
+  if (la.length * lb.length > 4e6) return diffOp(from, to);
+  // lcs[i][j]: the LCS length of la[i:] and lb[j:].
+  const n = la.length, m = lb.length;
+  const lcs = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
+  for (let i = n - 1; i >= 0; i--) {
+    for (let j = m - 1; j >= 0; j--) {
+      lcs[i][j] = la[i] === lb[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+    }
+  }
+  const op = [];
+  const push = (c) => {
+    const last = op[op.length - 1];
+    if (typeof c === 'number' && typeof last === 'number') op[op.length - 1] = last + c;
+    else op.push(c);
+  };
+  if (p > 0) push(p);
+  let i = 0, j = 0;
+  let oldBlock = '', newBlock = '';
+  const flush = () => {
+    if (oldBlock || newBlock) for (const c of diffOp(oldBlock, newBlock)) push(c);
+    const rest = cpLength(oldBlock) - retained(diffOp(oldBlock, newBlock));
+    if (rest > 0) push(rest);
+    oldBlock = newBlock = '';
+  };
+  while (i < n || j < m) {
+    if (i < n && j < m && la[i] === lb[j]) {
+      flush();
+      push(cpLength(la[i]));
+      i++; j++;
+    } else if (j < m && (i === n || lcs[i][j + 1] >= lcs[i + 1][j])) {
+      newBlock += lb[j++];
+    } else {
+      oldBlock += la[i++];
+    }
+  }
+  flush();
+  while (typeof op[op.length - 1] === 'number') op.pop(); // no trailing skip
+  return op;
+}
+
+// lines splits code points into lines, each with its '\n'.
+function lines(cps) {
+  const out = [];
+  let cur = '';
+  for (const c of cps) {
+    cur += c;
+    if (c === '\n') {
+      out.push(cur);
+      cur = '';
+    }
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+// retained is how many code points of its base an op consumes (skips and deletes).
+function retained(op) {
+  let n = 0;
+  for (const c of op) n += typeof c === 'number' ? c : typeof c === 'object' ? (typeof c.d === 'number' ? c.d : cpLength(c.d)) : 0;
+  return n;
+}
+
+/**
  * Like ot-text-unicode's transformPosition, but when `push` is true an insert
  * exactly at the cursor moves the cursor after it (used for the cursor of the
  * collaborator who typed the insert).

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { type } from 'ot-text-unicode';
-import { hasSurrogates, cpLength, utf16ToCp, cpToUtf16, changesToOp, opToChanges, diffOp, transformCursor, splitsPair } from '../src/offsets.js';
+import { hasSurrogates, cpLength, utf16ToCp, cpToUtf16, changesToOp, opToChanges, diffOp, lineDiffOp, transformCursor, splitsPair } from '../src/offsets.js';
 
 // Applies UTF-16 changes (in old-text coordinates) to a string.
 function applyChanges(text, changes) {
@@ -128,6 +128,27 @@ describe('offsets', () => {
     }
     expect(diffOp('a😀b', 'a😁b')).toEqual([1, '😁', { d: 1 }]);
     expect(diffOp('same', 'same')).toEqual([]);
+  });
+
+  it('lineDiffOp keeps unchanged lines, so a cursor on them stays put', () => {
+    const from = 'one\ntwo 😀\nthree\nfour\n';
+    const to = 'ONE\ntwo 😀\nthree\nfour!\nfive\n';
+    const op = lineDiffOp(from, to);
+    type.checkOp(op);
+    expect(type.apply(from, op)).toBe(to);
+    // A cursor inside "three" (code point 12) is not moved by the restore…
+    expect(transformCursor(12, op)).toBe(12);
+    // …while the prefix/suffix diff replaces everything between line 1 and 4.
+    expect(type.apply(from, diffOp(from, to))).toBe(to);
+    // Random texts: always correct.
+    const words = ['a', 'b\n', 'c😀', '\n', 'dd\n'];
+    for (let k = 0; k < 300; k++) {
+      const rnd = () => Array.from({ length: Math.floor(Math.random() * 12) }, () => words[Math.floor(Math.random() * words.length)]).join('');
+      const x = rnd(), y = rnd();
+      const o = lineDiffOp(x, y);
+      type.checkOp(o);
+      expect(type.apply(x, o)).toBe(y);
+    }
   });
 
   it('transforms cursors, optionally pushing past inserts at the cursor', () => {
