@@ -92,6 +92,43 @@ test('a rename reaches the collaborator: Bob sees the new title without a reload
   }
 });
 
+test('download the document as .txt, .md and .html, and import a file as a new document from the list', async () => {
+  const doc = `files-${Date.now()}`;
+  const alice = await person(env.browser, 'Alice', '#1d4ed8');
+  try {
+    const a = alice.page;
+    await openDoc(a, env.server.url, doc);
+    await a.click('.cm-content');
+    await a.keyboard.type('# Title\n\n<script>alert(1)</script> café');
+    await a.waitForSelector(SAVED);
+    const text = '# Title\n\n<script>alert(1)</script> café';
+    const got = {};
+    for (const format of ['txt', 'md', 'html']) {
+      const [download] = await Promise.all([a.waitForEvent('download'), a.click(`[data-testid=download-${format}]`)]);
+      assert.equal(download.suggestedFilename(), `${doc}.${format}`);
+      const chunks = [];
+      for await (const c of await download.createReadStream()) chunks.push(c);
+      got[format] = Buffer.concat(chunks).toString('utf8');
+    }
+    assert.equal(got.txt, text);
+    assert.equal(got.md, text);
+    assert.match(got.html, /<h1[^>]*>Title<\/h1>/);
+    assert.doesNotMatch(got.html, /<script>alert/);
+
+    await a.goto(env.server.url + '/');
+    await Promise.all([
+      a.waitForURL(/\/d\/[^/]+$/),
+      a.setInputFiles('[data-testid=import-file]', { name: 'Trip notes.md', mimeType: 'text/markdown', buffer: Buffer.from('imported 😀\n') }),
+    ]);
+    await a.waitForSelector(SAVED);
+    assert.equal(await a.evaluate(() => window.cowrite.text()), 'imported 😀\n');
+    assert.equal(await a.textContent('[data-testid=doc-title]'), 'Trip notes');
+    assert.deepEqual(a.errors, []);
+  } finally {
+    await alice.ctx.close();
+  }
+});
+
 test('the list page and the editor fit a 390 px wide phone', async () => {
   const doc = `phone-${Date.now()}`;
   const created = await fetch(`${env.server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, title: 'A rather long document title for a phone screen' }) });

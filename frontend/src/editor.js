@@ -18,6 +18,7 @@ import { api, docPath } from './rest.js';
 import { h, tokenForm } from './dom.js';
 import { readToken } from './token.js';
 import { themeToggle } from './theme.js';
+import { downloadButtons } from './files.js';
 import { markdownEditing, setupPreview } from './markdown.js';
 
 const CONN_TEXT = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error', deleted: 'Deleted' };
@@ -65,7 +66,7 @@ export async function editorPage(root, docId) {
     ),
     banner,
     h('p', { id: 'editor-hint', class: 'sr-only' }, 'Tab indents. Press Escape, then Tab, to move focus out of the editor.'),
-    h('main', { id: 'main', class: 'editor-page' }, editorHost, preview.pane, h('aside', { class: 'sidebar' }, h('h2', {}, 'Here now'), presenceList, historyPanel)),
+    h('main', { id: 'main', class: 'editor-page' }, editorHost, preview.pane, h('aside', { class: 'sidebar' }, h('h2', {}, 'Here now'), presenceList, h('h2', {}, 'Download'), downloadButtons(docId, (m) => showBanner(m)), historyPanel)),
   );
 
   function showBanner(msg) {

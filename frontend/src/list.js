@@ -4,6 +4,7 @@ import { api, docPath, listDocs, ApiError } from './rest.js';
 import { h, tokenForm, relativeTime, formatSize } from './dom.js';
 import { loadLimits } from './limits.js';
 import { themeToggle } from './theme.js';
+import { importFile } from './files.js';
 
 export function listPage(root) {
   document.title = 'Documents · Cowrite';
@@ -57,6 +58,19 @@ export function listPage(root) {
     h('button', { type: 'submit', 'data-testid': 'open-button' }, 'Open'),
   );
 
+  const importInput = h('input', { id: 'import-file', type: 'file', accept: '.txt,.md,.markdown,.jsonl,text/plain,text/markdown', 'data-testid': 'import-file' });
+  importInput.addEventListener('change', async () => {
+    const file = importInput.files?.[0];
+    if (!file) return;
+    try {
+      const id = await importFile(file);
+      location.assign(`/d/${encodeURIComponent(id)}`);
+    } catch (err) {
+      say(`Could not import “${file.name}”: ${err.message}`);
+    }
+  });
+  const importForm = h('div', { class: 'create' }, h('label', { for: 'import-file' }, 'Import a file (.txt, .md, or a .jsonl history)'), importInput);
+
   loadLimits().then((l) => {
     limits = l;
     titleInput.maxLength = openInput.maxLength = l.maxTitleLength;
@@ -70,6 +84,7 @@ export function listPage(root) {
       h('h1', {}, 'Documents'),
       form,
       openForm,
+      importForm,
       status,
       h(
         'table',
