@@ -29,6 +29,7 @@ type config struct {
 	LogLevel        string
 	LogFormat       string
 	MaxBody         int
+	MaxInflightBody int
 	MaxPayload      int
 	MaxOpBytes      int
 	MaxDocBytes     int
@@ -113,6 +114,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.IntVar(&c.MaxBody, "max-body", api.DefaultMaxBodyBytes, "largest REST request body in bytes (larger gets 413)")
+	fs.IntVar(&c.MaxInflightBody, "max-inflight-body", api.DefaultMaxInflightBodyBytes, "bytes of REST request bodies handled at once; one more while others run gets 429 (at least --max-body)")
 	fs.IntVar(&c.MaxPayload, "max-payload", api.DefaultMaxPayloadBytes, "largest Engine.IO payload in bytes (Socket.IO messages)")
 	fs.IntVar(&c.MaxOpBytes, "max-op-bytes", collab.DefaultMaxOpBytes, "largest op in bytes of JSON (larger gets too_large)")
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", collab.DefaultMaxDocBytes, "largest document content in bytes of UTF-8 (larger gets too_large)")
@@ -219,6 +221,7 @@ func (c *config) validate() error {
 	check(err == nil, "--log-level must be debug, info, warn or error, got %q", c.LogLevel)
 	check(c.LogFormat == "text" || c.LogFormat == "json", "--log-format must be text or json, got %q", c.LogFormat)
 	check(c.MaxBody > 0, "--max-body must be positive")
+	check(c.MaxInflightBody > 0, "--max-inflight-body must be positive")
 	check(c.MaxPayload > 0, "--max-payload must be positive")
 	check(c.MaxOpBytes > 0, "--max-op-bytes must be positive")
 	check(c.MaxDocBytes > 0, "--max-doc-bytes must be positive")

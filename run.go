@@ -117,7 +117,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 		EditorReserve:       cfg.EditorReserve,
 	}
 	cfg.Core.applyCollab(hubOpts)
-	apiOpts := &api.Options{MaxBodyBytes: cfg.MaxBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log,
+	apiOpts := &api.Options{MaxBodyBytes: cfg.MaxBody, MaxInflightBodyBytes: cfg.MaxInflightBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log,
 		BackupDir: cfg.Data, BackupStallTimeout: cfg.BackupStallTimeout, Feed: feed}
 	var eng collab.Engine
 	var closeEngine func(context.Context) error

@@ -22,6 +22,13 @@ type Options struct {
 	// Default DefaultMaxBodyBytes (16 MiB). The fiber app's own BodyLimit
 	// must be at least this.
 	MaxBodyBytes int
+	// MaxInflightBodyBytes bounds the request bodies being handled at once
+	// (their copies, diffs and decoding cost memory and CPU in proportion):
+	// a request whose body would take the total over it, while others are in
+	// progress, gets 429 rate_limited at once (retry later). At least
+	// MaxBodyBytes, so that any one body that fits is always served. Default
+	// DefaultMaxInflightBodyBytes.
+	MaxInflightBodyBytes int
 	// MaxPayloadBytes is the Engine.IO payload limit of the sio server
 	// (enforced there), reported by GET /api/limits. Default
 	// DefaultMaxPayloadBytes.
@@ -77,6 +84,7 @@ type API struct {
 	opts     Options
 	log      *slog.Logger
 	draining atomic.Bool
+	inflight atomic.Int64 // bytes of request bodies being handled (limitBody)
 
 	ctx    context.Context // canceled by Close: aborts hub calls of events
 	cancel context.CancelFunc
@@ -133,6 +141,10 @@ func (o *Options) withDefaults() Options {
 	if out.MaxBodyBytes <= 0 {
 		out.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if out.MaxInflightBodyBytes <= 0 {
+		out.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
+	}
+	out.MaxInflightBodyBytes = max(out.MaxInflightBodyBytes, out.MaxBodyBytes)
 	if out.OpsPageBytes <= 0 {
 		out.OpsPageBytes = DefaultOpsPageBytes
 	}

@@ -8,6 +8,9 @@ import (
 // DefaultMaxBodyBytes is the default of Options.MaxBodyBytes.
 const DefaultMaxBodyBytes = 16 << 20
 
+// DefaultMaxInflightBodyBytes is the default of Options.MaxInflightBodyBytes.
+const DefaultMaxInflightBodyBytes = 64 << 20
+
 // DefaultMaxPayloadBytes is the default of Options.MaxPayloadBytes, the
 // Engine.IO default (sio/engine Options.MaxPayload).
 const DefaultMaxPayloadBytes = 1_000_000

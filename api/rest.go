@@ -81,13 +81,38 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ready"})
 }
 
-// limitBody refuses request bodies over MaxBodyBytes with 413 too_large.
+// limitBody refuses request bodies over MaxBodyBytes with 413 too_large,
+// and a body that would take the bodies in progress over
+// MaxInflightBodyBytes with 429 rate_limited.
 func (a *API) limitBody(c *fiber.Ctx) error {
-	if n := c.Request().Header.ContentLength(); n > a.opts.MaxBodyBytes || len(c.Body()) > a.opts.MaxBodyBytes {
+	n := len(c.Body())
+	if cl := c.Request().Header.ContentLength(); cl > a.opts.MaxBodyBytes || n > a.opts.MaxBodyBytes {
 		return a.fail(c, &collab.Error{Code: collab.CodeTooLarge,
 			Message: fmt.Sprintf("request body is larger than %d bytes", a.opts.MaxBodyBytes)})
 	}
+	if n == 0 {
+		return c.Next()
+	}
+	if !a.reserveBody(int64(n)) {
+		return a.fail(c, &collab.Error{Code: collab.CodeRateLimited,
+			Message: fmt.Sprintf("the server is handling %d MiB of request bodies, its limit; retry shortly", a.opts.MaxInflightBodyBytes>>20)})
+	}
+	defer a.inflight.Add(-int64(n))
 	return c.Next()
+}
+
+// reserveBody adds n to the bytes in progress unless that would exceed
+// MaxInflightBodyBytes while other bodies are in progress.
+func (a *API) reserveBody(n int64) bool {
+	for {
+		cur := a.inflight.Load()
+		if cur > 0 && cur+n > int64(a.opts.MaxInflightBodyBytes) {
+			return false
+		}
+		if a.inflight.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
 }
 
 // fail writes err as a JSON error with its HTTP status. Internal errors are
