@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS = -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 
-.PHONY: help run build frontend test test-go test-e2e test-frontend lint fmt bench fuzz clean
+.PHONY: help run build frontend nats-server test test-go test-e2e test-frontend lint fmt bench fuzz clean
 
 ## help: list the targets
 help:
@@ -56,8 +56,12 @@ test-frontend:
 		if [ -f $$dir/package.json ]; then (cd $$dir && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test) || exit 1; fi; \
 	done
 
+## nats-server: build the nats-server pinned in go.mod into ./bin (the cluster fault tier runs it)
+nats-server:
+	$(GO) build -o $(BIN)/nats-server github.com/nats-io/nats-server/v2
+
 ## test-e2e: end-to-end tests with the npm socket.io-client and headless Chromium against ./bin
-test-e2e:
+test-e2e: nats-server
 	@if [ -f e2e/package.json ]; then cd e2e && { [ -d node_modules ] || npm ci --no-audit --no-fund; } && npm test; fi
 
 ## bench: Go benchmarks (codecs, OT, storage, sequencer)
