@@ -127,6 +127,14 @@ export async function openDoc(page, base, doc) {
 
 export const editorText = (page) => page.evaluate(() => window.cowrite.text());
 
+/** Opens `doc` in `page`, types `text` into the editor and waits until it is saved. */
+export async function openAndType(page, base, doc, text) {
+  await openDoc(page, base, doc);
+  await page.click('.cm-content');
+  await page.keyboard.type(text);
+  await page.waitForSelector(SAVED);
+}
+
 /** Waits until every page is connected with nothing unsaved and all show the same text. */
 export async function converge(pages, timeout = 20000) {
   const deadline = Date.now() + timeout;

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { serverAndBrowser, shot, alicePlusBob, person, openDoc, converge, SAVED, repoRoot } from './helpers.mjs';
+import { serverAndBrowser, shot, alicePlusBob, person, openDoc, openAndType, converge, SAVED, repoRoot } from './helpers.mjs';
 
 const env = serverAndBrowser();
 
@@ -36,10 +36,7 @@ test('after a delete the status says the document was deleted, not "Offline · S
   const alice = await person(env.browser, 'Alice', '#1d4ed8');
   try {
     const a = alice.page;
-    await openDoc(a, env.server.url, doc);
-    await a.click('.cm-content');
-    await a.keyboard.type('soon gone');
-    await a.waitForSelector(SAVED);
+    await openAndType(a, env.server.url, doc, 'soon gone');
     assert.ok((await fetch(`${env.server.url}/api/docs/${doc}`, { method: 'DELETE' })).ok);
     await a.waitForSelector('[data-testid=banner]:has-text("deleted")', { timeout: 10000 });
     const status = await a.textContent('[data-testid=status]');
@@ -56,10 +53,7 @@ test('an old link to a deleted document says so instead of creating an empty one
   const alice = await person(env.browser, 'Alice', '#1d4ed8');
   try {
     const a = alice.page;
-    await openDoc(a, env.server.url, doc);
-    await a.click('.cm-content');
-    await a.keyboard.type('first life');
-    await a.waitForSelector(SAVED);
+    await openAndType(a, env.server.url, doc, 'first life');
     assert.equal((await fetch(`${env.server.url}/api/docs/${doc}`, { method: 'DELETE' })).status, 204);
     await a.goto(`${env.server.url}/d/${doc}`); // the old link, later
     await a.waitForSelector('[data-testid=deleted-notice]', { timeout: 10000 });
