@@ -34,15 +34,8 @@ func runCheckCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "Usage: cowrite check [--data DIR]\n\nVerifies a data file offline: bbolt's consistency check, then every\ndocument's metadata, ops, dedupe entries, and that its ops replay to its snapshots.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cowrite check: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := parseCommandFlags(fs, args, stderr); !ok {
+		return code
 	}
 	path := filepath.Join(*data, "cowrite.db")
 	if _, err := os.Stat(path); err != nil {

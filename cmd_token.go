@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,15 +57,8 @@ func tokenRun(args []string, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "Usage: cowrite token [flags]\n\nPrints a signed token for a server started with --auth-mode token.\nExample: COWRITE_AUTH_SECRET=... cowrite token --name Ada --doc 'team-*=editor' --doc '*=viewer'\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cowrite token: unexpected argument %q (see --help)\n", fs.Arg(0))
-		return 2
+	if code, ok := parseCommandFlags(fs, args, stderr); !ok {
+		return code
 	}
 	if *secret == "" {
 		*secret = getenv(tokenSecretEnv)
@@ -124,15 +116,8 @@ func healthcheckRun(args []string, getenv func(string) string, stdout, stderr io
 	addr := fs.String("addr", def, "the server's listen address (env COWRITE_ADDR), or a base URL")
 	path := fs.String("path", "/healthz", "path to probe")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "cowrite healthcheck: unexpected argument %q\n", fs.Arg(0))
-		return 2
+	if code, ok := parseCommandFlags(fs, args, stderr); !ok {
+		return code
 	}
 	base, err := healthcheckBaseURL(*addr)
 	if err != nil {
