@@ -163,16 +163,14 @@ func (ts *testServer) reason(t *testing.T) string {
 // waitGetPending waits until the session sid has a pending GET.
 func (ts *testServer) waitGetPending(t *testing.T, sid string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := ts.srv.lookup(sid); s != nil {
-			if p, ok := s.currentPolling(); ok && p.Writable() {
-				return
-			}
+	eventually(t, "a GET pending for "+sid, func() bool {
+		s := ts.srv.lookup(sid)
+		if s == nil {
+			return false
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatal("GET never became pending")
+		p, ok := s.currentPolling()
+		return ok && p.Writable()
+	})
 }
 
 // asyncGet starts a GET and returns a channel with "status body".
