@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,5 +297,72 @@ func TestQueueBudgetVolatile(t *testing.T) {
 	}
 	if n := ts.srv.QueuedBytes(); n != 40 {
 		t.Fatalf("QueuedBytes = %d, want the holder's 40", n)
+	}
+}
+
+// TestQueueBudgetConcurrent: senders racing on many sessions — WebSocket
+// clients that read, WebSocket clients and polling sessions that do not —
+// with a budget small enough that the global and per-session bounds both
+// close sessions, keep the count exact: the total never exceeds the budget
+// by more than one message per session (the empty-queue exception), and
+// once the server has closed every session it is exactly 0.
+func TestQueueBudgetConcurrent(t *testing.T) {
+	const budget, maxMsg = 256 << 10, 8 << 10
+	ts := startServer(t, &Options{MaxQueuedBytes: 64 << 10, MaxQueuedBytesTotal: budget})
+	var sessions []*Session
+	var readers sync.WaitGroup
+	for i := range 12 {
+		c := ts.dial(t, "EIO=4&transport=websocket", nil)
+		_, open := readWS(t, c)
+		sessions = append(sessions, ts.srv.lookup(parseOpen(t, open).SID))
+		if i%2 == 0 { // a fast consumer: reads until the connection ends
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for {
+					if _, _, err := c.ReadMessage(); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}
+	for range 6 {
+		sessions = append(sessions, ts.srv.lookup(ts.handshake(t)))
+	}
+	var senders sync.WaitGroup
+	var over atomic.Int64 // the largest total seen past the bound
+	for g := range 4 {
+		senders.Add(1)
+		go func() {
+			defer senders.Done()
+			for i := range 2000 {
+				s := sessions[(g*7+i*5)%len(sessions)]
+				m := Message{Data: make([]byte, 1+(g*997+i*131)%maxMsg)}
+				if i%3 == 0 {
+					s.SendVolatile(m)
+				} else {
+					_ = s.Send(m)
+				}
+				if n := ts.srv.QueuedBytes(); n > budget+int64(len(sessions))*maxMsg && n > over.Load() {
+					over.Store(n)
+				}
+			}
+		}()
+	}
+	senders.Wait()
+	if n := ts.srv.SessionCount(); n >= len(sessions) {
+		t.Fatalf("%d of %d sessions open: no slow consumer closed", n, len(sessions))
+	}
+	if n := over.Load(); n != 0 {
+		t.Fatalf("QueuedBytes reached %d, past the budget plus one message per session", n)
+	}
+	ts.srv.Close()
+	readers.Wait()
+	if n := ts.srv.QueuedBytes(); n != 0 {
+		t.Fatalf("after Server.Close: QueuedBytes = %d, want 0", n)
+	}
+	if n := ts.srv.SessionCount(); n != 0 {
+		t.Fatalf("SessionCount = %d", n)
 	}
 }
