@@ -94,7 +94,7 @@ const (
 	DefaultMaxSessions    = 10_000
 	// DefaultMaxQueuedBytesTotal is eight sessions' worth of
 	// DefaultMaxQueuedBytes: far below what DefaultMaxSessions slow
-	// consumers could otherwise hold (about 320 GiB).
+	// consumers could otherwise hold (over 300 GiB).
 	DefaultMaxQueuedBytesTotal = 256 << 20
 )
 
