@@ -146,6 +146,7 @@
 // packet.go and payload.go are the codec; session.go the state machine
 // (queue, heartbeat, upgrade, close, delivery) behind the Transport
 // interface of transport.go; server.go the options and session table;
+// budget.go the global budget of queued bytes;
 // observer.go the metrics hook; http.go routes requests (errors, CORS,
 // handshake); polling.go and websocket.go are the two transports. The
 // WebSocket connection itself — RFC 6455 frames, socket I/O, the reader
