@@ -51,6 +51,7 @@ type config struct {
 	MaxSessions      int
 	MaxQueuedPackets int
 	MaxQueuedBytes   int64
+	MaxQueuedTotal   int64 // --max-queued-bytes-total: the global budget of every session's queue
 	ConnectTimeout   time.Duration
 
 	// Limits of the document engine and the edge (apicore; GET /api/limits).
@@ -135,6 +136,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.IntVar(&c.MaxSessions, "max-sessions", engine.DefaultMaxSessions, "open Engine.IO sessions (sockets' connections); a handshake beyond gets 503 (negative = no cap)")
 	fs.IntVar(&c.MaxQueuedPackets, "max-queued-packets", engine.DefaultMaxQueue, "packets queued for one slow client before it is disconnected (slow consumer)")
 	fs.Int64Var(&c.MaxQueuedBytes, "max-queued-bytes", engine.DefaultMaxQueuedBytes, "bytes of messages queued for one slow client before it is disconnected (slow consumer; one larger message still goes through an empty queue)")
+	fs.Int64Var(&c.MaxQueuedTotal, "max-queued-bytes-total", engine.DefaultMaxQueuedBytesTotal, "bytes of messages queued for all clients together; a client whose message would go past it while its own queue holds data is disconnected (slow consumer; negative = no global budget)")
 	fs.DurationVar(&c.ConnectTimeout, "connect-timeout", sio.DefaultConnectTimeout, "close a session that has not completed its Socket.IO connect within this time")
 
 	// Limits of the document engine and the edge (apicore; GET /api/limits).
@@ -239,6 +241,7 @@ func (c *config) validate() error {
 	check(c.MaxSessions != 0, "--max-sessions must not be 0 (use a negative value for no cap)")
 	check(c.MaxQueuedPackets > 0, "--max-queued-packets must be positive")
 	check(c.MaxQueuedBytes > 0, "--max-queued-bytes must be positive")
+	check(c.MaxQueuedTotal != 0, "--max-queued-bytes-total must not be 0 (use a negative value for no global budget)")
 	check(c.ConnectTimeout > 0, "--connect-timeout must be positive")
 	// Limits of the document engine and the edge (apicore).
 	check(c.MaxTitleBytes > 0, "--max-title-bytes must be positive")

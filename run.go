@@ -22,6 +22,7 @@ import (
 	"github.com/cowrite/cowrite/storage"
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/cors"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // run serves until ctx is canceled, then shuts down gracefully within
@@ -91,11 +92,17 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 			MaxSessions:    cfg.MaxSessions,
 			MaxQueue:       cfg.MaxQueuedPackets,
 			MaxQueuedBytes: cfg.MaxQueuedBytes,
+			// The global budget of those queues (sio/engine).
+			MaxQueuedBytesTotal: cfg.MaxQueuedTotal,
 		},
 		ConnectTimeout: cfg.ConnectTimeout, // session limits (sio/engine)
 		Logger:         log,
 		Observer:       m, // sockets (every namespace), rooms, broadcast fan-out
 	})
+	// The global queue budget's use (sio/engine).
+	m.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "cowrite", Name: "engine_queued_bytes",
+		Help: "Bytes of messages queued for all Engine.IO sessions (bounded by --max-queued-bytes-total)."},
+		func() float64 { return float64(io.Engine().QueuedBytes()) }))
 	feed := newFeed(cfg, api.NewBroadcaster(io)) // the change feed (integ.go)
 	hubOpts := &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -45,5 +47,62 @@ func TestSessionLimitFlags(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestQueueBudgetFlag: --max-queued-bytes-total has the engine's default,
+// refuses 0, and reaches the running server, whose
+// cowrite_engine_queued_bytes gauge counts a Socket.IO CONNECT ack queued
+// for a polling client until its GET takes it.
+func TestQueueBudgetFlag(t *testing.T) {
+	c, err := parseConfig(nil, env(nil), io.Discard)
+	if err != nil || c.MaxQueuedTotal != engine.DefaultMaxQueuedBytesTotal {
+		t.Fatalf("default: %d %v", c.MaxQueuedTotal, err)
+	}
+	if _, err := parseConfig([]string{"--max-queued-bytes-total", "0"}, env(nil), io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "--max-queued-bytes-total") {
+		t.Fatalf("0: %v", err)
+	}
+	c, err = parseConfig(nil, env(map[string]string{"COWRITE_MAX_QUEUED_BYTES_TOTAL": "-1"}), io.Discard)
+	if err != nil || c.MaxQueuedTotal != -1 {
+		t.Fatalf("from the environment: %d %v", c.MaxQueuedTotal, err)
+	}
+
+	cfg := testConfig(t, t.TempDir())
+	cfg.MaxQueuedTotal = 1 << 20
+	url, stop := start(t, cfg)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	const gauge = "cowrite_engine_queued_bytes"
+	if v, ok := scrape(t, url)[gauge]; !ok || v != 0 {
+		t.Fatalf("%s at start: %v (present %v)", gauge, v, ok)
+	}
+	_, body := get(t, url+"/socket.io/?EIO=4&transport=polling")
+	var open struct{ SID string }
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(body, "0")), &open); err != nil || open.SID == "" {
+		t.Fatalf("handshake %q: %v", body, err)
+	}
+	q := url + "/socket.io/?EIO=4&transport=polling&sid=" + open.SID
+	res, err := http.Post(q, "text/plain;charset=UTF-8", strings.NewReader("40"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	queued := scrape(t, url)[gauge]
+	_, body = get(t, q)
+	var data int
+	for _, p := range strings.Split(body, "\x1e") {
+		if strings.HasPrefix(p, "4") {
+			data += len(p) - 1
+		}
+	}
+	if data == 0 || queued != float64(data) {
+		t.Fatalf("%s = %v with the CONNECT ack queued; the GET took %q (%d bytes of data)", gauge, queued, body, data)
+	}
+	if v := scrape(t, url)[gauge]; v != 0 {
+		t.Fatalf("%s after the GET: %v", gauge, v)
 	}
 }

@@ -23,6 +23,21 @@ type fakeSession struct {
 	closed   bool
 	onClose  func(string)
 	full     bool // SendVolatile drops
+
+	sentCh chan struct{} // a token after each send that queued something
+	done   chan struct{} // closed by Close
+}
+
+func newFakeSession(id string) *fakeSession {
+	return &fakeSession{id: id, sentCh: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// signalSent (f.mu held) tells waitSent that something was sent.
+func (f *fakeSession) signalSent() {
+	select {
+	case f.sentCh <- struct{}{}:
+	default:
+	}
 }
 
 func (f *fakeSession) ID() string        { return f.id }
@@ -35,6 +50,7 @@ func (f *fakeSession) Send(msgs ...engine.Message) error {
 		return engine.ErrClosed
 	}
 	f.sent = append(f.sent, msgs...)
+	f.signalSent()
 	return nil
 }
 
@@ -46,6 +62,7 @@ func (f *fakeSession) SendVolatile(msgs ...engine.Message) bool {
 		return false
 	}
 	f.sent = append(f.sent, msgs...)
+	f.signalSent()
 	return true
 }
 
@@ -56,6 +73,7 @@ func (f *fakeSession) Close() {
 		return
 	}
 	f.closed = true
+	close(f.done)
 	fn := f.onClose
 	f.mu.Unlock()
 	if fn != nil {
@@ -117,9 +135,11 @@ func dial(t *testing.T, srv *Server) *testConn {
 	fakeIDs.n++
 	id := "engine" + strings.Repeat("x", fakeIDs.n%3) + string(rune('A'+fakeIDs.n%26))
 	fakeIDs.Unlock()
-	f := &fakeSession{id: id}
+	f := newFakeSession(id)
 	c := newClient(srv, f, &engine.Handshake{Query: map[string][]string{"EIO": {"4"}}, Time: time.Now()})
+	f.mu.Lock() // the connect timer may already run Close
 	f.onClose = c.onClose
+	f.mu.Unlock()
 	t.Cleanup(func() { f.Close() })
 	return &testConn{t: t, c: c, f: f}
 }

@@ -21,7 +21,7 @@ func FuzzClient(f *testing.F) {
 	}
 	srv := echoServer(f, nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fs := &fakeSession{id: "fuzz"}
+		fs := newFakeSession("fuzz")
 		c := newClient(srv, fs, nil)
 		fs.onClose = c.onClose
 		defer fs.Close()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -92,10 +91,9 @@ func TestRealEngine(t *testing.T) {
 	// Frequent pings (answered in read), but a pong deadline that a client
 	// not being read for a while on a loaded machine cannot miss.
 	srv := echoServer(t, &Options{Engine: &engine.Options{PingInterval: 200 * time.Millisecond, PingTimeout: 5 * time.Second}})
-	var mu sync.Mutex
-	var reasons []string
+	reasons := make(chan string, 10)
 	srv.Of("/").OnConnection(func(s *Socket) {
-		s.OnDisconnect(func(r string) { mu.Lock(); reasons = append(reasons, r); mu.Unlock() })
+		s.OnDisconnect(func(r string) { reasons <- r })
 	})
 	url := startReal(t, srv)
 
@@ -160,20 +158,12 @@ func TestRealEngine(t *testing.T) {
 		}
 	}
 
-	srv.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		mu.Lock()
-		n := len(reasons)
-		mu.Unlock()
-		if n == 2 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
+	srv.Close() // returns once every OnClose, so every OnDisconnect, has run
+	var got []string
+	for len(reasons) > 0 {
+		got = append(got, <-reasons)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if strings.Join(reasons, ",") != "parse error,server shutting down" {
-		t.Fatalf("reasons %q", reasons)
+	if strings.Join(got, ",") != "parse error,server shutting down" {
+		t.Fatalf("reasons %q", got)
 	}
 }

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,9 +23,14 @@ func TestSessionInboxBackpressure(t *testing.T) {
 	var got []byte
 	var active atomic.Int32
 	var closedAfter int
+	entered := make(chan struct{}, 1)
 	s.OnMessage(func(m Message) {
 		if active.Add(1) != 1 {
 			t.Error("OnMessage called concurrently")
+		}
+		select {
+		case entered <- struct{}{}:
+		default:
 		}
 		<-release
 		got = append(got, m.Data[0])
@@ -46,8 +50,10 @@ func TestSessionInboxBackpressure(t *testing.T) {
 	// queued without waiting.
 	first := make(chan bool, 1)
 	go func() { first <- s.receive(tr, msg(0)) }()
-	for active.Load() == 0 {
-		runtime.Gosched()
+	select {
+	case <-entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the first message was not delivered")
 	}
 	for i := 1; i <= inboxSize; i++ {
 		done := make(chan bool, 1)
@@ -63,10 +69,11 @@ func TestSessionInboxBackpressure(t *testing.T) {
 	}
 	blocked := make(chan bool, 1)
 	go func() { blocked <- s.receive(tr, msg(inboxSize+1)) }()
+	waitForRoom(t, s)
 	select {
 	case <-blocked:
 		t.Fatal("receive past a full inbox did not wait")
-	case <-time.After(50 * time.Millisecond):
+	default:
 	}
 	release <- struct{}{} // one delivered: room for one
 	select {
@@ -79,7 +86,7 @@ func TestSessionInboxBackpressure(t *testing.T) {
 	}
 	// Full again: a close releases the waiting receive with false.
 	go func() { blocked <- s.receive(tr, msg(200)) }()
-	time.Sleep(20 * time.Millisecond)
+	waitForRoom(t, s)
 	s.Close()
 	select {
 	case ok := <-blocked:
@@ -109,6 +116,17 @@ func TestSessionInboxBackpressure(t *testing.T) {
 	}
 }
 
+// waitForRoom waits until a receive waits for room in s's full inbox (it
+// made inboxRoom, which only a delivery clears).
+func waitForRoom(t *testing.T, s *Session) {
+	t.Helper()
+	eventually(t, "a receive waiting for room in the inbox", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.inboxRoom != nil
+	})
+}
+
 // TestSessionDeliveryStream: a long stream from one reader, with a close
 // racing the end, is delivered in order, never concurrently, OnClose once
 // and last; idle sessions keep no deliverer goroutine.
@@ -127,9 +145,6 @@ func TestSessionDeliveryStream(t *testing.T) {
 			t.Errorf("got message %d, want %d", int(m.Data[0])|int(m.Data[1])<<8, next)
 		}
 		next++
-		if next%100 == 0 {
-			time.Sleep(time.Millisecond) // let the inbox fill now and then
-		}
 		active.Add(-1)
 	})
 	s.OnClose(func(string) {
@@ -180,13 +195,7 @@ func TestWebSocketWriterOnDemand(t *testing.T) {
 		st := w.conn.Status()
 		return !st.Writing && !st.Ended
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !idle() {
-		if time.Now().After(deadline) {
-			t.Fatal("a writer still runs on an idle connection")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "no writer on an idle connection", idle)
 	if err := sess.Send(Message{Data: []byte("later")}); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,17 @@
 // dropped silently, except by SendVolatile. A message that alone exceeds
 // MaxQueuedBytes is taken into a queue holding no message data.
 //
+// The queues of all the server's sessions share a global budget,
+// Options.MaxQueuedBytesTotal (Server.QueuedBytes is the total). A Send
+// that would take the total past it closes its session as a slow
+// consumer, as its own bound would, and the session's bytes are released;
+// a Send into a queue holding no message data is always taken, so a
+// session whose transport keeps up is never closed for others' backlog
+// (the total may exceed the budget by one Send per such session). Bytes
+// are counted from Send until the transport takes them (or the session
+// closes: a closed session takes no more, and what it still has to write
+// is no longer counted).
+//
 // The server holds at most Options.MaxSessions open sessions: a handshake
 // beyond it (polling, or WebSocket before the upgrade) gets HTTP 503 with
 // {"code":3,"message":"Server at capacity"}.
@@ -59,6 +70,11 @@
 //   - timers: the heartbeat (ping, pong timeout), the upgrade timeout and a
 //     closed session's linger run on time.AfterFunc goroutines, under the
 //     session's mutex.
+//
+// Each session's queue (and its byte count) is guarded by the session's
+// mutex; the global budget's total is an atomic (budget.go) that a session
+// changes only under its own mutex, together with its own count, so the
+// total is the sum of the open sessions' counts.
 //
 // # Concurrency contract
 //
@@ -130,6 +146,7 @@
 // packet.go and payload.go are the codec; session.go the state machine
 // (queue, heartbeat, upgrade, close, delivery) behind the Transport
 // interface of transport.go; server.go the options and session table;
+// budget.go the global budget of queued bytes;
 // observer.go the metrics hook; http.go routes requests (errors, CORS,
 // handshake); polling.go and websocket.go are the two transports. The
 // WebSocket connection itself — RFC 6455 frames, socket I/O, the reader

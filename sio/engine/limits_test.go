@@ -72,13 +72,20 @@ func TestSlowConsumerBytesWebSocket(t *testing.T) {
 	c := ts.dial(t, "EIO=4&transport=websocket", nil)
 	readWS(t, c) // the open packet; then the client reads nothing
 	sess := <-sessCh
-	msg := Message{Data: []byte(strings.Repeat("w", 64<<10))}
+	ts.sendUntilSlow(t, sess, Message{Data: []byte(strings.Repeat("w", 64<<10))}, 1000)
+}
+
+// sendUntilSlow sends msg to sess, whose client does not read, at most n
+// times, and fails unless a Send ends with ErrSlowConsumer and the session
+// closes for that reason.
+func (ts *testServer) sendUntilSlow(t *testing.T, sess *Session, msg Message, n int) {
+	t.Helper()
 	var err error
-	for i := 0; i < 1000 && err == nil; i++ {
+	for i := 0; i < n && err == nil; i++ {
 		err = sess.Send(msg)
 	}
 	if !errors.Is(err, ErrSlowConsumer) {
-		t.Fatalf("1000 sends to a client that does not read: %v, want ErrSlowConsumer", err)
+		t.Fatalf("%d sends to a client that does not read: %v, want ErrSlowConsumer", n, err)
 	}
 	if r := ts.reason(t); r != ReasonSlowConsumer {
 		t.Fatalf("reason %q", r)

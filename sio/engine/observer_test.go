@@ -107,13 +107,7 @@ func TestObserverAbortedUpgradeStaysPolling(t *testing.T) {
 		t.Fatalf("probe answer %q", s)
 	}
 	c.Close() // the probe dies before "5"
-	deadline := time.Now().Add(5 * time.Second)
-	for probing(ts.srv.lookup(sid)) {
-		if time.Now().After(deadline) {
-			t.Fatal("probe never abandoned")
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	eventually(t, "the probe abandoned", func() bool { return !probing(ts.srv.lookup(sid)) })
 	obs.expect(t, map[string]int{"polling": 1}, "open polling")
 	if code, _, body := ts.do(t, "POST", "EIO=4&transport=polling&sid="+sid, "1"); code != 200 {
 		t.Fatalf("close POST: %d %q", code, body)

@@ -57,6 +57,18 @@ type Options struct {
 	// larger than the bound is written rather than refused. Default
 	// DefaultMaxQueuedBytes.
 	MaxQueuedBytes int64
+	// MaxQueuedBytesTotal is the global budget of the same queues: the
+	// bytes of message data queued in all the server's open sessions
+	// together (QueuedBytes). A Send that would take the total past it is
+	// treated as a Send past the session's own bound: the session closes
+	// with reason "slow consumer" (ErrSlowConsumer) and its queue is
+	// released from the budget. As with MaxQueuedBytes, a Send into a queue
+	// holding no message data is always taken, so a session whose
+	// transport keeps up is never closed because of others' backlog; the
+	// total may therefore exceed the budget by at most one Send per such
+	// session. Default DefaultMaxQueuedBytesTotal; negative means no
+	// global budget.
+	MaxQueuedBytesTotal int64
 	// MaxSessions caps the open sessions of the server. A handshake beyond
 	// it is refused with HTTP 503 and {"code":3,"message":"Server at
 	// capacity"} (a WebSocket handshake too, before the upgrade). Default
@@ -80,6 +92,10 @@ const (
 	DefaultMaxQueue       = 1024
 	DefaultMaxQueuedBytes = 32 << 20 // more than three of the largest document (cowrite's --max-doc-bytes default)
 	DefaultMaxSessions    = 10_000
+	// DefaultMaxQueuedBytesTotal is eight sessions' worth of
+	// DefaultMaxQueuedBytes: far below what DefaultMaxSessions slow
+	// consumers could otherwise hold (over 300 GiB).
+	DefaultMaxQueuedBytesTotal = 256 << 20
 )
 
 // config is Options with the defaults applied.
@@ -93,7 +109,8 @@ type config struct {
 	allowRequest   func(c *fiber.Ctx) error
 	maxQueue       int
 	maxQueuedBytes int64
-	maxSessions    int // 0: no cap
+	queued         *queueBudget // MaxQueuedBytesTotal and the bytes queued against it (budget.go)
+	maxSessions    int          // 0: no cap
 	transports     []string
 	logger         *slog.Logger
 	observer       Observer
@@ -114,6 +131,7 @@ func newConfig(o *Options) *config {
 		allowRequest:   o.AllowRequest,
 		maxQueue:       o.MaxQueue,
 		maxQueuedBytes: o.MaxQueuedBytes,
+		queued:         &queueBudget{max: o.MaxQueuedBytesTotal},
 		maxSessions:    o.MaxSessions,
 		transports:     slices.Clone(o.Transports),
 		logger:         o.Logger,
@@ -137,6 +155,12 @@ func newConfig(o *Options) *config {
 	}
 	if c.maxQueuedBytes <= 0 {
 		c.maxQueuedBytes = DefaultMaxQueuedBytes
+	}
+	switch {
+	case c.queued.max == 0:
+		c.queued.max = DefaultMaxQueuedBytesTotal
+	case c.queued.max < 0:
+		c.queued.max = 0
 	}
 	switch {
 	case c.maxSessions == 0:
@@ -226,6 +250,10 @@ func (s *Server) SessionCount() int {
 	defer s.mu.Unlock()
 	return len(s.sessions)
 }
+
+// QueuedBytes is the bytes of message data queued in the open sessions'
+// outbound queues, the total that MaxQueuedBytesTotal bounds.
+func (s *Server) QueuedBytes() int64 { return s.cfg.queued.total.Load() }
 
 // Close stops accepting handshakes, closes every session with reason
 // "server shutting down" and waits until every OnClose has returned and

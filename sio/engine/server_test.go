@@ -163,16 +163,14 @@ func (ts *testServer) reason(t *testing.T) string {
 // waitGetPending waits until the session sid has a pending GET.
 func (ts *testServer) waitGetPending(t *testing.T, sid string) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if s := ts.srv.lookup(sid); s != nil {
-			if p, ok := s.currentPolling(); ok && p.Writable() {
-				return
-			}
+	eventually(t, "a GET pending for "+sid, func() bool {
+		s := ts.srv.lookup(sid)
+		if s == nil {
+			return false
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	t.Fatal("GET never became pending")
+		p, ok := s.currentPolling()
+		return ok && p.Writable()
+	})
 }
 
 // asyncGet starts a GET and returns a channel with "status body".
@@ -578,6 +576,13 @@ func TestHeartbeatOverPolling(t *testing.T) {
 // upgrade runs a full polling → websocket upgrade and returns the socket.
 func (ts *testServer) upgrade(t *testing.T, sid string) *websocket.Conn {
 	t.Helper()
+	return ts.upgradeWith(t, sid, nil)
+}
+
+// upgradeWith is upgrade with beforeFive, if not nil, called once
+// "buffered" is queued during the probe, before the client sends "5".
+func (ts *testServer) upgradeWith(t *testing.T, sid string, beforeFive func()) *websocket.Conn {
+	t.Helper()
 	pending := ts.asyncGet(t, sid)
 	ts.waitGetPending(t, sid)
 	c := ts.dial(t, "EIO=4&transport=websocket&sid="+sid, nil)
@@ -592,6 +597,9 @@ func (ts *testServer) upgrade(t *testing.T, sid string) *websocket.Conn {
 		t.Fatalf("new GET during upgrade: %d %q, want a noop", code, body)
 	}
 	_ = ts.srv.lookup(sid).Send(Message{Data: []byte("buffered")})
+	if beforeFive != nil {
+		beforeFive()
+	}
 	_ = c.WriteMessage(websocket.TextMessage, []byte("5"))
 	if mt, s := readWSSkipPings(t, c); mt != websocket.TextMessage || s != "4buffered" {
 		t.Fatalf("after upgrade: %d %q", mt, s)
@@ -881,17 +889,7 @@ func TestWebSocketSlowConsumer(t *testing.T) {
 	c := ts.dial(t, "EIO=4&transport=websocket", nil)
 	_, open := readWS(t, c)
 	sess := ts.srv.lookup(parseOpen(t, open).SID)
-	big := Message{Binary: true, Data: make([]byte, 256<<10)}
-	var err error
-	for i := 0; i < 10000 && err == nil; i++ {
-		err = sess.Send(big)
-	}
-	if !errors.Is(err, ErrSlowConsumer) {
-		t.Fatalf("Send to a client that does not read: %v", err)
-	}
-	if r := ts.reason(t); r != ReasonSlowConsumer {
-		t.Fatalf("reason %q", r)
-	}
+	ts.sendUntilSlow(t, sess, Message{Binary: true, Data: make([]byte, 256<<10)}, 10000)
 	// The slow-consumer close already cut the blocked write short
 	// (wsconn.CloseTimeout); Server.Close must then return rather than wait on
 	// the writer. The bound only catches a hang: it is twice the write

@@ -194,27 +194,33 @@ func (s *Session) Done() <-chan struct{} { return s.doneCh }
 
 // Send queues msgs to be written contiguously, in order, with nothing
 // between them. It returns ErrClosed on a closed session. If the queue
-// would exceed MaxQueue packets or MaxQueuedBytes (unless it holds no
-// message data yet), the session is closed with reason "slow consumer"
-// and ErrSlowConsumer is returned: nothing is dropped silently.
+// would exceed MaxQueue packets or MaxQueuedBytes, or the server's queues
+// together MaxQueuedBytesTotal (the byte bounds apply unless the queue
+// holds no message data yet), the session is closed with reason "slow
+// consumer" and ErrSlowConsumer is returned: nothing is dropped silently.
 func (s *Session) Send(msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
+	n := messageBytes(msgs)
 	s.mu.Lock()
 	if s.state != stateOpen {
 		s.mu.Unlock()
 		return ErrClosed
 	}
-	if queued, bytes := len(s.out), s.outBytes; queued+len(msgs) > s.cfg.maxQueue ||
-		(bytes > 0 && bytes+messageBytes(msgs) > s.cfg.maxQueuedBytes) {
+	queued, bytes := len(s.out), s.outBytes
+	full := queued+len(msgs) > s.cfg.maxQueue || (bytes > 0 && bytes+n > s.cfg.maxQueuedBytes)
+	if full || !s.cfg.queued.reserve(n, s.cfg.queued.max, bytes == 0) {
 		s.mu.Unlock()
-		s.logAt(slog.LevelWarn, "engine: outbound queue full, closing session",
-			slog.Int("queued", queued), slog.Int64("queuedBytes", bytes))
+		msg := "engine: outbound queue full, closing session"
+		if !full {
+			msg = "engine: global queue budget exhausted, closing session"
+		}
+		s.logAt(slog.LevelWarn, msg, slog.Int("queued", queued), slog.Int64("queuedBytes", bytes))
 		s.close(ReasonSlowConsumer)
 		return ErrSlowConsumer
 	}
-	s.appendLocked(msgs)
+	s.appendLocked(msgs, n)
 	t := s.transport
 	s.mu.Unlock()
 	t.Notify()
@@ -223,32 +229,45 @@ func (s *Session) Send(msgs ...Message) error {
 
 // SendVolatile is Send for messages that may be lost: it queues msgs and
 // returns true only if they can be written now (the queue stays within
-// half of MaxQueue and of MaxQueuedBytes, no upgrade is in progress, and
-// the transport is writable — for polling, a GET is pending); otherwise it
-// drops them and returns false.
+// half of MaxQueue and of MaxQueuedBytes, the server's queues within half
+// of MaxQueuedBytesTotal, no upgrade is in progress, and the transport is
+// writable — for polling, a GET is pending); otherwise it drops them and
+// returns false.
 func (s *Session) SendVolatile(msgs ...Message) bool {
 	if len(msgs) == 0 {
 		return true
 	}
+	n := messageBytes(msgs)
 	s.mu.Lock()
 	if s.state != stateOpen || s.upgrade == upgradeProbing || s.upgrade == upgradeProbed ||
-		len(s.out)+len(msgs) > s.cfg.maxQueue/2 || s.outBytes+messageBytes(msgs) > s.cfg.maxQueuedBytes/2 ||
-		!s.transport.Writable() {
+		len(s.out)+len(msgs) > s.cfg.maxQueue/2 || s.outBytes+n > s.cfg.maxQueuedBytes/2 ||
+		!s.transport.Writable() || !s.cfg.queued.reserve(n, s.cfg.queued.max/2, false) {
 		s.mu.Unlock()
 		return false
 	}
-	s.appendLocked(msgs)
+	s.appendLocked(msgs, n)
 	t := s.transport
 	s.mu.Unlock()
 	t.Notify()
 	return true
 }
 
-func (s *Session) appendLocked(msgs []Message) {
+// appendLocked queues msgs, whose n bytes of data the caller has reserved
+// in the server's budget (queueBudget.reserve).
+func (s *Session) appendLocked(msgs []Message, n int64) {
 	for _, m := range msgs {
 		s.out = append(s.out, packet{typ: PacketMessage, data: m.Data, binary: m.Binary})
-		s.outBytes += int64(len(m.Data))
 	}
+	s.outBytes += n
+}
+
+// releaseOutLocked gives the queue's bytes back to the server's budget:
+// called when the queue is taken by the transport and when the session
+// closes (a closed session queues no more data, so what it still has to
+// write is no longer counted). It is the only place outBytes drops.
+func (s *Session) releaseOutLocked() {
+	s.cfg.queued.release(s.outBytes)
+	s.outBytes = 0
 }
 
 // messageBytes is the data size of msgs (what MaxQueuedBytes counts).
@@ -289,6 +308,7 @@ func (s *Session) close(reason string) {
 	}
 	t, probe := s.transport, s.probe
 	s.probe = nil
+	s.releaseOutLocked() // what is queued may still be written, but the session takes no more
 	s.cfg.observer.SessionClosed(t.Name())
 	if reason == ReasonSlowConsumer {
 		s.cfg.observer.SlowConsumerDisconnected()
@@ -346,7 +366,8 @@ func (s *Session) take(t Transport) ([]packet, takeState) {
 		return nil, takeDone
 	}
 	pkts := s.out
-	s.out, s.outBytes = nil, 0
+	s.out = nil
+	s.releaseOutLocked()
 	switch {
 	case s.state == stateClosed:
 		lingering := s.linger != nil

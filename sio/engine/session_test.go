@@ -83,10 +83,17 @@ func (h *sessionHarness) reason(t *testing.T) string {
 	t.Helper()
 	select {
 	case r := <-h.reasons:
+		// Done is closed once the deliverer has run OnClose and ended for
+		// good: a second OnClose would be in reasons by then.
+		select {
+		case <-h.s.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("Done not closed after OnClose")
+		}
 		select {
 		case r2 := <-h.reasons:
 			t.Fatalf("OnClose called twice: %q then %q", r, r2)
-		case <-time.After(20 * time.Millisecond):
+		default:
 		}
 		return r
 	case <-time.After(5 * time.Second):
@@ -477,12 +484,14 @@ func TestSessionUpgradeTimeout(t *testing.T) {
 	if !h.s.beginProbe(ws, 20*time.Millisecond) {
 		t.Fatal("beginProbe refused")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for ws.closes() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("probe not closed after the upgrade timeout")
-		}
-		time.Sleep(5 * time.Millisecond)
+	// Only Close notifies a probe (the session notifies its transport).
+	select {
+	case <-ws.notified:
+	case <-time.After(5 * time.Second):
+		t.Fatal("probe not closed after the upgrade timeout")
+	}
+	if n := ws.closes(); n != 1 {
+		t.Fatalf("probe closed %d times", n)
 	}
 	if h.s.probed(ws) || h.s.finishUpgrade(ws) {
 		t.Fatal("timed-out probe still accepted")

@@ -56,9 +56,12 @@ const (
 	probeAnswered                   // 3probe sent, waiting for 5
 )
 
-// wsIdleHandoff is the connections' wsconn.Config.IdleHandoff (a variable
-// for tests).
-var wsIdleHandoff = wsconn.DefaultIdleHandoff
+// wsIdleHandoff and wsHooks are the connections' wsconn.Config.IdleHandoff
+// and Hooks (variables for tests).
+var (
+	wsIdleHandoff = wsconn.DefaultIdleHandoff
+	wsHooks       wsconn.Hooks
+)
 
 func (s *Server) newWSTransport() *wsTransport {
 	w := &wsTransport{srv: s}
@@ -66,6 +69,7 @@ func (s *Server) newWSTransport() *wsTransport {
 		MaxPayload:  s.cfg.maxPayload,
 		Parker:      s.getParker,
 		IdleHandoff: wsIdleHandoff,
+		Hooks:       wsHooks,
 	})
 	return w
 }

@@ -6,9 +6,11 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"math/big"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,7 +31,47 @@ func writeRaw(t *testing.T, c *websocket.Conn, frames ...[]byte) {
 	}
 }
 
+// hookCounter counts what a reader's hook reports (wsHooks) and lets a
+// test wait for a count: an event, not a poll.
+type hookCounter struct {
+	n  atomic.Int64
+	ch chan struct{} // a token after each add
+}
+
+func newHookCounter() *hookCounter { return &hookCounter{ch: make(chan struct{}, 1)} }
+
+func (c *hookCounter) add(d int64) {
+	c.n.Add(d)
+	select {
+	case c.ch <- struct{}{}:
+	default:
+	}
+}
+
+// waitFor waits until the count reaches n.
+func (c *hookCounter) waitFor(t *testing.T, what string, n int64) {
+	t.Helper()
+	timeout := time.After(5 * time.Second)
+	for c.n.Load() < n {
+		select {
+		case <-c.ch:
+		case <-timeout:
+			t.Fatalf("%s: %d, want %d", what, c.n.Load(), n)
+		}
+	}
+}
+
+// setWSHooks makes the connections opened from now on report to hooks,
+// until the test ends. Call it before starting the server.
+func setWSHooks(t *testing.T, hooks wsconn.Hooks) {
+	old := wsHooks
+	wsHooks = hooks
+	t.Cleanup(func() { wsHooks = old })
+}
+
 func TestWebSocketFramesFromClient(t *testing.T) {
+	read := newHookCounter() // bytes the server has read and handled
+	setWSHooks(t, wsconn.Hooks{Read: func(n int) { read.add(int64(n)) }})
 	ts := startServer(t, nil)
 	c := ts.dial(t, "EIO=4&transport=websocket", nil)
 	readWS(t, c)
@@ -37,13 +79,21 @@ func TestWebSocketFramesFromClient(t *testing.T) {
 	c.SetPongHandler(func(s string) error { pongs <- s; return nil })
 	// A fragmented message with a ping between its fragments, each frame
 	// written separately, then cut at odd places.
-	writeRaw(t, c,
+	frames := [][]byte{
 		wstest.ClientFrame(wsconn.OpText, []byte("4fr")),
 		wstest.ClientFrame(0x80|wsconn.OpPing, []byte("hi")),
-		wstest.ClientFrame(wsconn.OpContinuation, []byte("agm")))
+		wstest.ClientFrame(wsconn.OpContinuation, []byte("agm")),
+	}
+	writeRaw(t, c, frames...)
 	last := wstest.ClientFrame(0x80|wsconn.OpContinuation, []byte("ented"))
 	writeRaw(t, c, last[:3])
-	time.Sleep(5 * time.Millisecond) // lets the server read the cut frame's start alone
+	// The server reads the cut frame's start alone: it has handled every
+	// byte written so far before the rest is written.
+	var sent int64 = 3
+	for _, f := range frames {
+		sent += int64(len(f))
+	}
+	read.waitFor(t, "bytes read before the rest of the cut frame", sent)
 	writeRaw(t, c, last[3:])
 	if mt, s := readWSSkipPings(t, c); mt != websocket.TextMessage || s != "4fragmented" {
 		t.Fatalf("echo of a fragmented message: %d %q", mt, s)
@@ -126,16 +176,7 @@ func waitParked(t *testing.T, w *wsTransport) {
 	if !wsconn.Parking {
 		return
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if w.conn.Status().Parked {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("connection not parked")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "connection parked", func() bool { return w.conn.Status().Parked })
 }
 
 func wsOf(t *testing.T, sess *Session) *wsTransport {
@@ -339,6 +380,12 @@ func selfSignedTLS(t *testing.T) (server, client *tls.Config) {
 // idles (a fresh goroutine waits) and closes like the others.
 func TestWebSocketOverTLS(t *testing.T) {
 	shortIdle(t)
+	idles := newHookCounter() // readers that found the connection idle and rested
+	setWSHooks(t, wsconn.Hooks{Rest: func(idle bool) {
+		if idle {
+			idles.add(1)
+		}
+	}})
 	srvTLS, cliTLS := selfSignedTLS(t)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	srv := NewServer(&Options{Logger: quietLogger})
@@ -364,13 +411,17 @@ func TestWebSocketOverTLS(t *testing.T) {
 	}
 	defer c.Close()
 	readWS(t, c)
+	// A new connection goes idle once before the first message; after
+	// each echo it goes idle again (a fresh goroutine waits, with no read
+	// deadline, until the next message).
+	idles.waitFor(t, "idle rests after the open", 1)
 	for i := range 2*wsconn.ColdBursts + 2 {
 		msg := "4" + strings.Repeat("t", i*1000+1)
 		_ = c.WriteMessage(websocket.TextMessage, []byte(msg))
 		if _, s := readWSSkipPings(t, c); s != msg {
 			t.Fatalf("echo %d: %d bytes", i, len(s))
 		}
-		time.Sleep(3 * time.Millisecond) // lets the idle deadline pass
+		idles.waitFor(t, fmt.Sprintf("idle rests after echo %d", i), int64(i)+2)
 	}
 	srv.Close()
 	expectClose(t, c, websocket.CloseNormalClosure)

@@ -105,6 +105,21 @@ type Config struct {
 	// before it rests; a busy connection re-arms its read deadline once
 	// per IdleHandoff. Default DefaultIdleHandoff.
 	IdleHandoff time.Duration
+	// Hooks are called by the reader, for tests to wait on its steps.
+	Hooks Hooks
+}
+
+// Hooks are test hooks: functions called, if set, by a Conn's reader. They
+// run on the reader's goroutine and must not block for long.
+type Hooks struct {
+	// Read is called once the bytes of one read (n of them) are parsed
+	// and their messages delivered.
+	Read func(n int)
+	// Rest is called when the reader rests (parks the connection or hands
+	// the wait to a fresh goroutine): idle tells that it found the
+	// connection idle (IdleHandoff with nothing delivered) rather than
+	// cold.
+	Rest func(idle bool)
 }
 
 // connState is the life of a Conn.
@@ -475,6 +490,9 @@ func (c *Conn) onBurst(b []byte) bool {
 	c.beginDelivery()
 	ok, ferr := c.rd.feed(b, c.frameFn)
 	c.endDelivery()
+	if h := c.cfg.Hooks.Read; h != nil {
+		h(len(b))
+	}
 	switch {
 	case ferr != nil:
 		c.setCloseCode(ferr.Code)
@@ -601,6 +619,9 @@ const (
 // with its small stack until data comes).
 func (c *Conn) rest(armed bool) int {
 	c.idle = idleOff
+	if h := c.cfg.Hooks.Rest; h != nil {
+		h(!armed)
+	}
 	switch r := c.park(); r {
 	case restLeft, restStop:
 		return r
