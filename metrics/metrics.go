@@ -28,6 +28,10 @@
 //	http_requests_total{route,method,status}        counter
 //	http_request_duration_seconds{route,method}     histogram
 //
+// Other packages register their own series next to these in run.go (for
+// example engine_queued_bytes, the bytes queued for all Engine.IO sessions,
+// and the webhook outbox gauges).
+//
 // Label values are bounded: unknown transports, error codes and HTTP methods
 // are recorded as "other", and HTTP routes are the matched route pattern
 // (never the raw path), or "unmatched".
