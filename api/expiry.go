@@ -84,9 +84,10 @@ func (a *API) armDeadline(s *sio.Socket, st *authState) {
 	gen := st.gen
 	st.timer = time.AfterFunc(time.Until(d), func() {
 		st.mu.Lock()
-		defer st.mu.Unlock()
-		if st.gen == gen {
-			a.lapseLocked(s, st, lapseExpired)
+		drop := st.gen == gen && a.lapseLocked(s, st, lapseExpired)
+		st.mu.Unlock()
+		if drop {
+			s.Disconnect(false)
 		}
 	})
 }
@@ -99,8 +100,11 @@ func (a *API) lapse(s *sio.Socket, why lapseReason) {
 		return
 	}
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	a.lapseLocked(s, st, why)
+	drop := a.lapseLocked(s, st, why)
+	st.mu.Unlock()
+	if drop {
+		s.Disconnect(false)
+	}
 }
 
 // lapseLocked tells the socket (auth:expired) that its identity stopped
@@ -108,10 +112,12 @@ func (a *API) lapse(s *sio.Socket, why lapseReason) {
 // reach it; its writes get unauthorized, as every event does). It stays
 // connected for Options.RefreshGrace, waiting for an auth:refresh, then the
 // server disconnects it (an "io server disconnect"). A revoked identity is
-// replaced by its Revoked copy, which may do nothing. st.mu is held.
-func (a *API) lapseLocked(s *sio.Socket, st *authState, why lapseReason) {
+// replaced by its Revoked copy, which may do nothing. st.mu is held; it
+// reports whether the caller must disconnect the socket (no grace) once it
+// has released st.mu (the disconnect handlers take it).
+func (a *API) lapseLocked(s *sio.Socket, st *authState, why lapseReason) (disconnect bool) {
 	if st.closed {
-		return
+		return false
 	}
 	if why == lapseRevoked {
 		if id := socketIdentity(s); id != nil && !id.IsRevoked() {
@@ -123,7 +129,7 @@ func (a *API) lapseLocked(s *sio.Socket, st *authState, why lapseReason) {
 			st.lapsed = why
 			_ = s.Emit(evExpired, a.expiredEvent(why))
 		}
-		return
+		return false
 	}
 	st.lapsed = why
 	if st.timer != nil {
@@ -133,8 +139,7 @@ func (a *API) lapseLocked(s *sio.Socket, st *authState, why lapseReason) {
 	a.log.Info("token lapsed: socket is read-only until auth:refresh", "socket", s.ID(), "reason", string(why))
 	_ = s.Emit(evExpired, a.expiredEvent(why))
 	if a.opts.RefreshGrace < 0 {
-		s.Disconnect(false)
-		return
+		return true
 	}
 	gen := st.gen
 	st.timer = time.AfterFunc(a.opts.RefreshGrace, func() {
@@ -146,10 +151,17 @@ func (a *API) lapseLocked(s *sio.Socket, st *authState, why lapseReason) {
 			s.Disconnect(false)
 		}
 	})
-	if mb := mailboxOf(s); mb != nil {
-		// Behind the socket's earlier events, like a doc:leave of each.
-		mb.post(func() { a.leaveDocs(s, func(string) bool { return true }) }, false)
+	// Behind the socket's earlier events, like a doc:leave of each; with
+	// its mailbox full, at least out of the rooms at once (the hub forgets
+	// the member at the disconnect).
+	if mb := mailboxOf(s); mb == nil || !mb.post(func() { a.leaveDocs(s, func(string) bool { return true }) }, false) {
+		for _, room := range s.Rooms() {
+			if room != s.ID() {
+				s.Leave(room)
+			}
+		}
 	}
+	return false
 }
 
 // expiredEvent is the payload of auth:expired.

@@ -65,6 +65,7 @@
 // exp plus the leeway ([Identity.Deadline]); after that
 // [Identity.Authorize] refuses everything with [ErrExpired], so a
 // connection authenticated once cannot outlive its token (the API also
-// disconnects sockets at their deadline). Name and colour are shown to
+// takes sockets out of their documents at their deadline, until they
+// present a fresh token). Name and colour are shown to
 // other collaborators as given by the token issuer.
 package auth
