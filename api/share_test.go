@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -358,4 +359,31 @@ func TestAuthRefreshRevokedLink(t *testing.T) {
 	if got := errCodeOf(c.call("auth:refresh", fmt.Sprintf(`{"token":%q}`, a.Token))); got != "unauthorized" {
 		t.Fatalf("refresh with the revoked link: %q", got)
 	}
+}
+
+// TestShareRevocationSurvivesRestart: the revocation list is in the data
+// file, so a revoked link stays refused after a restart while another link
+// of the same secret keeps working.
+func TestShareRevocationSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cowrite.db")
+	secret := []byte(strings.Repeat("p", 32))
+	authn, err := auth.New(&auth.Options{Mode: auth.Token, Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner, err := auth.Mint(secret, auth.Claims{Subject: "alice", Docs: map[string]auth.Role{"d": auth.RoleOwner}}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, stop := startServer(t, path, &api.Options{Auth: authn}, nil)
+	expectStatus(t, s.do(t, "POST", "/api/docs", map[string]any{"id": "d"}, "Authorization", "Bearer "+owner), 201)
+	gone := createShare(t, s, "Bearer "+owner, map[string]any{"role": "viewer"})
+	kept := createShare(t, s, "Bearer "+owner, map[string]any{"role": "viewer"})
+	expectStatus(t, s.do(t, "DELETE", "/api/docs/d/share/"+gone.ID, nil, "Authorization", "Bearer "+owner), 204)
+	stop()
+
+	s, stop = startServer(t, path, &api.Options{Auth: authn}, nil)
+	defer stop()
+	expectStatus(t, s.do(t, "GET", "/api/docs/d/content", nil, "Authorization", "Bearer "+gone.Token), 401)
+	expectStatus(t, s.do(t, "GET", "/api/docs/d/content", nil, "Authorization", "Bearer "+kept.Token), 200)
 }
