@@ -84,7 +84,7 @@ test('share links: an editor link edits, a viewer link reads, a revoked link is 
     await a.waitForSelector('[data-testid=share-message]:has-text("revoked")');
     await a.waitForSelector('[data-testid=share-item][data-role=editor]', { state: 'detached' });
     await a.waitForSelector('[data-testid=share-item][data-role=viewer]');
-    await g.waitForSelector('[data-testid=status][data-conn=revoked]', { timeout: 5000 });
+    await g.waitForSelector('[data-testid=status][data-conn=revoked]', { timeout: 20000 }); // the server lapses it during the DELETE
     await g.waitForSelector('[data-testid=access-lapsed]:has-text("revoked")');
     assert.equal(await g.getAttribute('.cm-content', 'contenteditable'), 'false');
     // The viewer's link still works.
