@@ -3,7 +3,9 @@
 // exactly that role; revoking the editor link in the dialog cuts the open
 // editor off (read-only, asked for a new link), and pasting a new link gives
 // the access back without reloading the page. In open mode the dialog says
-// that anyone with the link can edit.
+// that anyone with the link can edit. An expired token turns the page
+// read-only, and a fresh token of the same user restores editing over the
+// same connection (auth:refresh).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serverAndBrowser, person, editorText, mintToken, Server, SAVED } from './helpers.mjs';
@@ -125,5 +127,46 @@ test('in open mode the Share dialog says that anyone with the link can edit', as
   } finally {
     await p.ctx.close();
     await open.close();
+  }
+});
+
+test('an expired token: read-only, then a fresh token of the same user restores editing without reconnecting', async () => {
+  const srv = await new Server({ args: ['--auth-mode', 'token', '--auth-leeway', '0s'], env: { COWRITE_AUTH_SECRET: secret } }).start();
+  const doc = `expiring-${Date.now()}`;
+  const p = await person(env.browser, 'Bob', '#b91c1c');
+  try {
+    const page = p.page;
+    const short = mintToken(secret, ['--sub', 'bob', '--ttl', '8s', '--doc', `${doc}=editor`]);
+    await page.goto(`${srv.url}/d/${doc}#token=${short}`);
+    await page.waitForSelector(SAVED, { timeout: 20000 });
+    await page.click('.cm-content');
+    await page.keyboard.type('before');
+    await page.waitForSelector(SAVED);
+    await page.waitForSelector('[data-testid=status][data-conn=expired]', { timeout: 30000 });
+    await page.waitForSelector('[data-testid=access-lapsed]:has-text("expired")');
+    assert.equal(await page.getAttribute('.cm-content', 'contenteditable'), 'false');
+    // Record every connection state from now on.
+    await page.evaluate(() => {
+      window.connStates = [];
+      const el = document.querySelector('[data-testid=status]');
+      new MutationObserver(() => window.connStates.push(el.dataset.conn)).observe(el, { attributes: true, attributeFilter: ['data-conn'] });
+    });
+    const fresh = mintToken(secret, ['--sub', 'bob', '--ttl', '1h', '--doc', `${doc}=editor`]);
+    await page.fill('[data-testid=refresh-token-input]', fresh);
+    await page.click('[data-testid=refresh-form] button');
+    await page.waitForSelector(SAVED, { timeout: 20000 });
+    const states = await page.evaluate(() => window.connStates);
+    assert.ok(states.includes('connected'), `states seen: ${states}`);
+    assert.ok(!states.some((s) => s === 'reconnecting' || s === 'offline' || s === 'connecting'), `the page reconnected: ${states}`);
+    assert.equal(await page.evaluate(() => localStorage.getItem('cowrite:token')), fresh);
+    await page.click('.cm-content');
+    await page.keyboard.press('Control+End');
+    await page.keyboard.type(' after');
+    await page.waitForSelector(SAVED);
+    assert.equal(await srv.content(doc, fresh), 'before after');
+    assert.deepEqual(page.errors, []);
+  } finally {
+    await p.ctx.close();
+    await srv.close();
   }
 });
