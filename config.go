@@ -85,6 +85,10 @@ type config struct {
 	AuthLeeway         time.Duration
 	BackupStallTimeout time.Duration
 
+	// Share links and token refresh (api/share.go, api/refresh.go; shares.go).
+	MaxShareTTL      time.Duration
+	AuthRefreshGrace time.Duration
+
 	// Cluster mode (SPEC.md section 7, package cluster; run_cluster.go).
 	Cluster         string
 	NodeID          string
@@ -165,8 +169,11 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.IntVar(&c.MaxHeaderBytes, "max-header-bytes", netguard.DefaultMaxHeaderBytes, "largest request line and headers in bytes (larger gets 431 too_large)")
 	fs.StringVar(&c.AllowedHosts, "allowed-hosts", "", "comma-separated host names the server answers to in the Host header besides IP addresses and localhost (\".example.com\" = that domain and its subdomains, \"*\" = any: no DNS-rebinding protection)")
 	fs.StringVar(&c.PublicURL, "public-url", "", "the URL browsers use to reach the server, e.g. https://docs.example.com (its host is allowed, its origin may write)")
-	fs.DurationVar(&c.AuthLeeway, "auth-leeway", auth.DefaultLeeway, "clock skew tolerated on token exp/nbf/iat; a live socket is disconnected this long after its token's exp")
+	fs.DurationVar(&c.AuthLeeway, "auth-leeway", auth.DefaultLeeway, "clock skew tolerated on token exp/nbf/iat; a live socket's token lapses this long after its exp (see --auth-refresh-grace)")
 	fs.DurationVar(&c.BackupStallTimeout, "backup-stall-timeout", api.DefaultBackupStallTimeout, "abort a backup download when the client has taken no data for this long")
+	// Share links and token refresh (api/share.go, api/refresh.go; shares.go).
+	fs.DurationVar(&c.MaxShareTTL, "max-share-ttl", api.DefaultMaxShareTTL, "longest lifetime of a share link (POST /api/docs/{id}/share; token mode)")
+	fs.DurationVar(&c.AuthRefreshGrace, "auth-refresh-grace", api.DefaultRefreshGrace, "how long a socket whose token expired or was revoked stays connected, read-only, waiting for auth:refresh (0: disconnect at once)")
 	// Cluster mode (SPEC.md section 7, package cluster; run_cluster.go).
 	fs.StringVar(&c.Cluster, "cluster", "", "comma-separated NATS URLs (nats://host:4222,...); turns cluster mode on (JetStream instead of --data's bbolt file)")
 	fs.StringVar(&c.NodeID, "node-id", "", "cluster mode: this node's unique, stable name (default: the hostname)")
@@ -269,6 +276,8 @@ func (c *config) validate() error {
 	check(c.MaxHeaderBytes >= 1024, "--max-header-bytes must be at least 1024")
 	check(c.AuthLeeway >= 0, "--auth-leeway must not be negative")
 	check(c.BackupStallTimeout > 0, "--backup-stall-timeout must be positive")
+	check(c.MaxShareTTL >= time.Minute, "--max-share-ttl must be at least 1m")
+	check(c.AuthRefreshGrace >= 0, "--auth-refresh-grace must not be negative")
 	_, err = c.guard(nil)
 	check(err == nil, "%v", err)
 	mode, err := auth.ParseMode(c.AuthMode)

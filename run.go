@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cowrite/cowrite/api"
+	"github.com/cowrite/cowrite/api/sharestore"
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/boltstore"
@@ -126,6 +127,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	cfg.Core.applyCollab(hubOpts)
 	apiOpts := &api.Options{MaxBodyBytes: cfg.MaxBody, MaxInflightBodyBytes: cfg.MaxInflightBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log,
 		BackupDir: cfg.Data, BackupStallTimeout: cfg.BackupStallTimeout, Feed: feed}
+	cfg.shareOptions(apiOpts) // shares.go
 	var eng collab.Engine
 	var closeEngine func(context.Context) error
 	var cl *clusterRuntime
@@ -143,6 +145,7 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	} else {
 		hub := collab.NewHub(boltstore.New(db), feed, hubOpts)
 		eng, closeEngine, apiOpts.Backup, apiOpts.Health = hub, hub.Close, db.Backup, db.Err
+		apiOpts.Shares = sharestore.New(db)
 		m.SampleLoadedDocs(hub.LoadedDocs)
 	}
 	a := api.New(eng, io, apiOpts)

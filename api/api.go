@@ -75,6 +75,23 @@ type Options struct {
 	// Ready, when set, is asked by /readyz: an error answers 503 (cluster
 	// mode: NATS is unreachable). nil: ready unless draining.
 	Ready func() error
+
+	// Share links and token refresh (share.go, refresh.go, expiry.go).
+
+	// Shares keeps share links and their revocations; nil: the share
+	// routes answer 404 (cluster mode).
+	Shares ShareStore
+	// MaxShareTTL bounds a share link's lifetime. Default
+	// DefaultMaxShareTTL.
+	MaxShareTTL time.Duration
+	// PublicURL, when set, is the base of share links' URLs; default the
+	// request's scheme and host.
+	PublicURL string
+	// RefreshGrace is how long a socket whose token expired or was revoked
+	// stays connected (read-only, out of its documents) for an
+	// auth:refresh. Default DefaultRefreshGrace; negative: none, the
+	// socket is disconnected when its token lapses.
+	RefreshGrace time.Duration
 }
 
 // API is the edge between the wire (REST over fiber, Socket.IO over sio) and
@@ -90,6 +107,8 @@ type API struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // event workers (mailboxes)
 
+	links linkSockets // open sockets by share link id (refresh.go)
+
 	mu     sync.Mutex // guards the fields below
 	closed bool       // Close started: no new workers
 }
@@ -103,7 +122,7 @@ func New(hub collab.Engine, io *sio.Server, opts *Options) *API {
 	a := &API{hub: hub, opts: o, log: o.Logger, ctx: ctx, cancel: cancel}
 	if io != nil {
 		a.registerSocket(io.Of("/"))
-		io.Of("/").OnConnection(a.disconnectAtDeadline)
+		io.Of("/").OnConnection(a.watchAuth)
 	}
 	return a
 }
@@ -159,6 +178,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.BackupDir == "" {
 		out.BackupDir = os.TempDir()
+	}
+	if out.MaxShareTTL <= 0 {
+		out.MaxShareTTL = DefaultMaxShareTTL
+	}
+	if out.RefreshGrace == 0 {
+		out.RefreshGrace = DefaultRefreshGrace
 	}
 	if out.BackupStallTimeout <= 0 {
 		out.BackupStallTimeout = DefaultBackupStallTimeout

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/cowrite/cowrite/api"
+	"github.com/cowrite/cowrite/api/sharestore"
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/boltstore"
@@ -71,6 +72,9 @@ func startServer(t testing.TB, path string, opts *api.Options, hubOpts *collab.O
 	}
 	if o.Feed == nil {
 		o.Feed = feed
+	}
+	if o.Shares == nil {
+		o.Shares = sharestore.New(db)
 	}
 	a := api.New(hub, io, &o)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true, BodyLimit: 64 << 20})

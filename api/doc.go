@@ -43,6 +43,11 @@
 //	                                 at most Options.OpsPageBytes of JSON (at least one op); a page
 //	                                 cut short by either bound carries "next_from" (the next "from")
 //	GET    /api/limits               the limits in force (limitsJSON), no authentication
+//	POST   /api/docs/{id}/share      owner; {"role","ttl"?} → 201 a share link: a token of the secret
+//	                                 scoped to the document and role, with a jti (share.go)
+//	GET    /api/docs/{id}/share      owner; {"shares": [...]}, the active links, without tokens
+//	DELETE /api/docs/{id}/share/{s}  owner; 204, revokes the link (Options.Shares, checked at every
+//	                                 authentication) and lapses its open sockets
 //	GET    /api/admin/backup         auth.Admin; application/octet-stream, a consistent copy of the
 //	                                 bbolt file (Options.Backup), Content-Disposition
 //	                                 attachment; filename="cowrite-<UTC yyyymmddThhmmssZ>.db"
@@ -54,8 +59,11 @@
 // mode GET /api/docs lists only the documents the token may read (a page
 // may then hold fewer than limit). Guard (mounted by main) refuses hosts
 // and cross-site origins that are not allowed (403 forbidden): see
-// SECURITY.md. A socket is disconnected when its token expires
-// (auth.Identity.Deadline).
+// SECURITY.md. When a socket's token expires (auth.Identity.Deadline) or
+// its share link is revoked, the socket gets auth:expired, is read-only and
+// out of its documents, and is disconnected after Options.RefreshGrace
+// unless it presents a fresh token of the same user with auth:refresh
+// (expiry.go, refresh.go).
 // Every input is validated (types, ranges, UTF-8) before reaching the hub;
 // JSON with invalid UTF-8 or a lone \u surrogate escape, which encoding/json
 // would silently turn into U+FFFD, is bad_request on every route and event;

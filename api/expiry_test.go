@@ -6,14 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cowrite/cowrite/api"
 	"github.com/cowrite/cowrite/auth"
 )
 
-// TestSocketDisconnectedAtTokenExpiry (issue 17 #7): a socket whose token
-// expires is disconnected by the server at exp (plus the leeway, here 0),
-// instead of going on editing and receiving ops with a dead token.
+// TestSocketDisconnectedAtTokenExpiry (issue 17 #7): without a refresh
+// grace (--auth-refresh-grace 0), a socket whose token expires is told
+// (auth:expired) and disconnected by the server at exp (plus the leeway,
+// here 0), instead of going on editing and receiving ops with a dead token.
 func TestSocketDisconnectedAtTokenExpiry(t *testing.T) {
-	s, mint := claimsTokenServer(t, 3*time.Second)
+	s, mint := claimsTokenServerOpts(t, 3*time.Second, &api.Options{RefreshGrace: -1})
 	tok := strings.TrimPrefix(mint(auth.Claims{Subject: "u-1", Docs: map[string]auth.Role{"*": auth.RoleEditor}}), "Bearer ")
 	c := dial(t, s, fmt.Sprintf(`{"token":%q}`, tok))
 	if ack := c.call("doc:join", `{"doc":"d"}`); ack["ok"] != true {
@@ -29,6 +31,31 @@ func TestSocketDisconnectedAtTokenExpiry(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	if ev := c.waitEvent("auth:expired", nil); ev["reason"] != "expired" {
+		t.Fatalf("auth:expired: %v", ev)
+	}
 	r := s.do(t, "GET", "/api/docs/d/content", nil, "Authorization", "Bearer "+tok)
 	expectStatus(t, r, 401)
+}
+
+// TestLapsedSocketDisconnectedAfterGrace: a socket whose token expired and
+// that presents no fresh one is disconnected once Options.RefreshGrace has
+// passed (the event says how long that is).
+func TestLapsedSocketDisconnectedAfterGrace(t *testing.T) {
+	s, mint := claimsTokenServerOpts(t, 2*time.Second, &api.Options{RefreshGrace: 300 * time.Millisecond})
+	tok := strings.TrimPrefix(mint(auth.Claims{Subject: "u-1", Docs: map[string]auth.Role{"d": auth.RoleEditor}}), "Bearer ")
+	c := dial(t, s, fmt.Sprintf(`{"token":%q}`, tok))
+	if ack := c.call("doc:join", `{"doc":"d"}`); ack["ok"] != true {
+		t.Fatalf("join: %v", ack)
+	}
+	if ev := c.waitEvent("auth:expired", nil); ev["grace_ms"] != 300.0 {
+		t.Fatalf("auth:expired: %v", ev)
+	}
+	deadline := time.Now().Add(30 * time.Second) // a watchdog
+	for c.count("disconnect") == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the lapsed socket is still connected 30 s after its grace")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -13,12 +13,24 @@ import (
 // that mints "Bearer <token>" headers living ttl.
 func claimsTokenServer(t *testing.T, ttl time.Duration) (*server, func(auth.Claims) string) {
 	t.Helper()
+	return claimsTokenServerOpts(t, ttl, &api.Options{})
+}
+
+// claimsTokenServerOpts is claimsTokenServer with API options (Auth is set
+// here).
+func claimsTokenServerOpts(t *testing.T, ttl time.Duration, opts *api.Options) (*server, func(auth.Claims) string) {
+	t.Helper()
 	secret := []byte(strings.Repeat("k", 32))
 	authn, err := auth.New(&auth.Options{Mode: auth.Token, Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := newServer(t, &api.Options{Auth: authn}, nil)
+	var o api.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.Auth = authn
+	s := newServer(t, &o, nil)
 	return s, func(c auth.Claims) string {
 		tok, err := auth.Mint(secret, c, ttl)
 		if err != nil {

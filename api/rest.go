@@ -32,7 +32,7 @@ func (a *API) registerREST(r fiber.Router) {
 
 	var g fiber.Router
 	if a.opts.Auth != nil {
-		g = r.Group("/api", a.opts.Auth.Middleware(), a.limitBody)
+		g = r.Group("/api", a.opts.Auth.Middleware(), a.refuseRevoked, a.limitBody)
 	} else {
 		g = r.Group("/api", a.limitBody)
 	}
@@ -57,6 +57,10 @@ func (a *API) registerREST(r fiber.Router) {
 	// Integration (change feed, merging edits): events.go, merge.go.
 	g.Get("/docs/:id/events", a.getEvents)
 	g.Patch("/docs/:id/content", a.patchContent)
+	// Share links (share.go).
+	g.Post("/docs/:id/share", a.createShare)
+	g.Get("/docs/:id/share", a.listShares)
+	g.Delete("/docs/:id/share/:share", a.revokeShare)
 	g.Use(func(c *fiber.Ctx) error {
 		return a.fail(c, &collab.Error{Code: collab.CodeNotFound, Message: "no such API route: " + c.Method() + " " + c.Path()})
 	})

@@ -51,6 +51,7 @@ type eventFunc func(ctx context.Context, s *sio.Socket, payload object) (any, er
 
 func (a *API) onConnection(s *sio.Socket) {
 	mb := newMailbox(a)
+	s.Set(keyMailbox, mb)
 	sid := collab.SocketID(s.ID())
 	handle := func(event string, fn eventFunc) {
 		s.On(event, func(s *sio.Socket, args sio.Args, ack sio.AckFunc) {
@@ -75,14 +76,15 @@ func (a *API) onConnection(s *sio.Socket) {
 	handle(evJoin, a.onJoin)
 	handle(evLeave, a.onLeave)
 	handle(evPresence, a.onPresence)
+	handle(evRefresh, a.onRefresh)
 	s.On(evOp, a.onOp(mb))
 	s.OnAny(func(s *sio.Socket, event string, _ sio.Args, ack sio.AckFunc) {
 		switch event {
-		case evJoin, evLeave, evOp, evPresence:
+		case evJoin, evLeave, evOp, evPresence, evRefresh:
 			return
 		}
 		// An unknown event with an ack callback would otherwise wait forever.
-		a.reply(s, event, ack, nil, badRequest(fmt.Sprintf("unknown event %q (expected doc:join, doc:leave, doc:op or doc:presence)", truncate(event, 64))))
+		a.reply(s, event, ack, nil, badRequest(fmt.Sprintf("unknown event %q (expected doc:join, doc:leave, doc:op, doc:presence or auth:refresh)", truncate(event, 64))))
 	})
 	s.OnDisconnect(func(string) {
 		mb.post(func() {

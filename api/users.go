@@ -49,6 +49,9 @@ func (a *API) authenticate(s *sio.Socket) error {
 	user := collab.User{ID: s.ID(), Name: ca.Name, Color: ca.Color}
 	if a.opts.Auth != nil {
 		id, err := a.opts.Auth.Authenticate(ca.Token)
+		if err == nil {
+			err = a.checkRevokedNow(id) // a revoked share link (share.go)
+		}
 		if err != nil {
 			return &sio.ConnectError{Message: "unauthorized"}
 		}

@@ -16,6 +16,9 @@ const MinSecretLen = 32
 // malformed before any decoding.
 const MaxTokenLen = 8 << 10
 
+// MaxTokenIDLen bounds a token's "jti" claim, in bytes.
+const MaxTokenIDLen = 128
+
 // DefaultLeeway is the clock skew main tolerates on exp, nbf and iat
 // (--auth-leeway). Options.Leeway itself defaults to none.
 const DefaultLeeway = 5 * time.Second
@@ -182,6 +185,9 @@ type Claims struct {
 	Color   string          // "color": presence colour; optional
 	Admin   bool            // "admin": owner of every document, may list and back up
 	Docs    map[string]Role // "docs": pattern → role
+	// ID is the token's "jti": a unique id that lets the server revoke this
+	// one token (share links carry one; see [Identity.TokenID]). Optional.
+	ID string
 }
 
 // wireClaims is the JSON form of Claims.
@@ -214,12 +220,30 @@ func (wc *wireClaims) identity() (*Identity, error) {
 	if wc.ExpiresAt != nil {
 		id.Expires = wc.ExpiresAt.Time
 	}
+	if len(wc.ID) > MaxTokenIDLen {
+		return nil, fmt.Errorf("%w: jti longer than %d bytes", ErrMalformed, MaxTokenIDLen)
+	}
+	id.TokenID = wc.ID
 	return id, nil
 }
 
 // Mint signs claims with secret (HS256), issued now and expiring after ttl.
 // It refuses claims that Authenticate would refuse.
 func Mint(secret []byte, c Claims, ttl time.Duration) (string, error) {
+	return mint(secret, c, time.Now(), ttl)
+}
+
+// Mint signs claims with the authenticator's secret, issued at its clock's
+// now and expiring after ttl (as the package-level [Mint]). In Open mode
+// there is no secret: it returns [ErrOpenMode].
+func (a *Authenticator) Mint(c Claims, ttl time.Duration) (string, error) {
+	if a.mode != Token {
+		return "", ErrOpenMode
+	}
+	return mint(a.secret, c, a.clock(), ttl)
+}
+
+func mint(secret []byte, c Claims, now time.Time, ttl time.Duration) (string, error) {
 	if len(secret) < MinSecretLen {
 		return "", ErrWeakSecret
 	}
@@ -232,13 +256,16 @@ func Mint(secret []byte, c Claims, ttl time.Duration) (string, error) {
 	if _, err := compileGrants(c.Docs); err != nil {
 		return "", err
 	}
-	now := time.Now()
+	if len(c.ID) > MaxTokenIDLen {
+		return "", fmt.Errorf("%w: id longer than %d bytes", ErrInvalidClaims, MaxTokenIDLen)
+	}
 	wc := wireClaims{
 		Name:  c.Name,
 		Color: c.Color,
 		Admin: c.Admin,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Subject:   c.Subject,
+			ID:        c.ID,
 			IssuedAt:  jwt.NewNumericDate(now),
 			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
 		},

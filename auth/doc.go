@@ -27,6 +27,7 @@
 //	    "notes-42": "owner",       // exactly "notes-42"
 //	    "secret":   "none"         // explicitly no access
 //	  },
+//	  "jti": "sh-…",               // token id (optional; share links), for revocation
 //	  "iat": 1764000000, "exp": 1764086400
 //	}
 //
@@ -56,11 +57,15 @@
 // # Caveats
 //
 // HS256 is symmetric: whoever can verify tokens can also mint them, so the
-// secret must stay on the server and on the token issuer. There is no
-// revocation list; keep token lifetimes short. An identity is valid until
+// secret must stay on the server and on the token issuer. This package keeps no
+// revocation list: a token carries an optional "jti" ([Identity.TokenID]),
+// and the server revokes share links by that id (the api package checks its
+// revocation list and marks live identities with [Identity.Revoked]);
+// other tokens cannot be revoked, so keep their lifetimes short. An identity is valid until
 // exp plus the leeway ([Identity.Deadline]); after that
 // [Identity.Authorize] refuses everything with [ErrExpired], so a
 // connection authenticated once cannot outlive its token (the API also
-// disconnects sockets at their deadline). Name and colour are shown to
+// takes sockets out of their documents at their deadline, until they
+// present a fresh token). Name and colour are shown to
 // other collaborators as given by the token issuer.
 package auth

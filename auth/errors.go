@@ -18,7 +18,12 @@ var (
 	ErrBadSignature = fmt.Errorf("%w: bad signature", ErrUnauthorized)
 	ErrExpired      = fmt.Errorf("%w: token expired", ErrUnauthorized)
 	ErrNotYetValid  = fmt.Errorf("%w: token not valid yet", ErrUnauthorized)
+	ErrRevoked      = fmt.Errorf("%w: token revoked", ErrUnauthorized)
 )
+
+// ErrOpenMode is returned by [Authenticator.Mint] in Open mode: there is no
+// secret to sign with.
+var ErrOpenMode = errors.New("auth: open mode has no secret to sign tokens with")
 
 // ErrForbidden means the client is known but its role does not allow the
 // action (SPEC code "forbidden", HTTP 403).

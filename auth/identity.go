@@ -13,11 +13,28 @@ type Identity struct {
 	Color   string    // presence colour, may be empty
 	Admin   bool      // owner of every document; may List and Admin
 	Expires time.Time // when the token expires; zero for OpenIdentity
+	TokenID string    // the token's "jti" (share links); empty when it has none
 
 	grants   grants
 	deadline time.Time        // Expires plus the authenticator's leeway; zero: never
 	now      func() time.Time // the authenticator's clock
+	revoked  bool             // see Revoked
 }
+
+// Revoked returns a copy of the identity that may do nothing: its Authorize
+// answers [ErrRevoked] (which wraps ErrUnauthorized). A server marks a live
+// connection's identity so when its token is revoked.
+func (id *Identity) Revoked() *Identity {
+	if id == nil {
+		return nil
+	}
+	c := *id
+	c.revoked = true
+	return &c
+}
+
+// IsRevoked reports whether the identity came from [Identity.Revoked].
+func (id *Identity) IsRevoked() bool { return id != nil && id.revoked }
 
 // Deadline returns when the identity stops being valid: the token's exp
 // plus the Authenticator's leeway. Zero (OpenIdentity, or a token without
@@ -64,7 +81,7 @@ func (id *Identity) Role(doc string) Role {
 // ignored for List and Admin. For Create with a server-chosen id, pass ""
 // (only the "*" key matches it).
 func (id *Identity) Can(action Action, doc string) bool {
-	if id == nil || id.Expired() {
+	if id == nil || id.revoked || id.Expired() {
 		return false
 	}
 	switch action {
@@ -79,12 +96,16 @@ func (id *Identity) Can(action Action, doc string) bool {
 }
 
 // Authorize is Can as an error: nil when allowed, [ErrExpired] (which
-// wraps ErrUnauthorized) once the identity has expired, else an error
+// wraps ErrUnauthorized) once the identity has expired, [ErrRevoked] for a
+// revoked one, else an error
 // wrapping [ErrForbidden] that names the action, the document and the role
 // needed.
 func (id *Identity) Authorize(action Action, doc string) error {
 	if id.Can(action, doc) {
 		return nil
+	}
+	if id.IsRevoked() {
+		return ErrRevoked
 	}
 	if id.Expired() {
 		return ErrExpired

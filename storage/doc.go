@@ -100,6 +100,9 @@
 //	                           n versions end at version (format 1, written
 //	                           by earlier versions, has a varint after size)
 //
+// Share links and their revocations live in the top-level buckets "shares"
+// and "sharerevoked" (shares.go).
+//
 // Files written by earlier versions may hold an "updated" index bucket and
 // an "l" (length) field in meta; Open deletes the first, the second is
 // ignored.

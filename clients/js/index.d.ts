@@ -11,7 +11,7 @@ export interface Range {
   head: number;
 }
 
-export type ConnState = 'connecting' | 'joining' | 'connected' | 'reconnecting' | 'offline' | 'error';
+export type ConnState = 'connecting' | 'joining' | 'connected' | 'reconnecting' | 'offline' | 'error' | 'expired' | 'revoked';
 export type SaveState = 'loading' | 'saving' | 'unsaved' | 'saved';
 
 export interface Status {
@@ -41,6 +41,7 @@ export interface Change {
 export type NoticeCode =
   | 'clear'
   | 'unauthorized'
+  | 'auth_expired'
   | 'forbidden'
   | 'not_found'
   | 'join_failed'
@@ -57,6 +58,8 @@ export interface Notice {
   /** unsent text the user may want to copy (history_lost, merge_failed) */
   text?: string;
   error?: { code: string; message: string };
+  /** auth_expired: 'expired' or 'revoked' */
+  reason?: string;
 }
 
 /** Saved client state of one document. */
@@ -149,6 +152,8 @@ export declare class Client {
   openDoc(id: string, options?: OpenOptions): Promise<Doc>;
   setIdentity(identity: { name?: string; color?: string }): void;
   setToken(token: string): void;
+  /** auth:refresh: a fresh token on the live connection (another user's token reconnects instead). */
+  refreshToken(token: string, options?: { doc?: string; timeout?: number }): Promise<{ ok: boolean; role?: string; expires_at?: string; rejoin?: boolean; error?: { code: string; message: string } }>;
   reconnect(why?: string): void;
   rest<T = any>(method: string, path: string, body?: unknown): Promise<T>;
   close(): void;
@@ -168,7 +173,8 @@ export declare function fetchLimits(rest: (method: string, path: string) => Prom
 export declare class RestError extends Error {
   status: number;
   code: string;
-  constructor(status: number, code: string, message?: string);
+  reason?: string;
+  constructor(status: number, code: string, message?: string, reason?: string);
 }
 export declare function request<T = any>(method: string, url: string, body?: unknown, o?: { token?: string; fetch?: typeof fetch }): Promise<T>;
 export declare function docPath(id: string): string;

@@ -130,6 +130,10 @@ test('openapi.json is valid, complete, and matches the responses', async () => {
     await call('GET', '/api/docs/{id}/versions', '/api/docs/spec/versions');
     await call('DELETE', '/api/docs/{id}/versions/{version}', '/api/docs/spec/versions/1');
     await call('DELETE', '/api/docs/{id}/versions/{version}', '/api/docs/spec/versions/1'); // 404
+    // Share links need token mode: this server is open (400, reason open_mode).
+    await call('POST', '/api/docs/{id}/share', '/api/docs/spec/share', { json: { role: 'editor' } });
+    await call('GET', '/api/docs/{id}/share', '/api/docs/spec/share');
+    await call('DELETE', '/api/docs/{id}/share/{share}', '/api/docs/spec/share/sh_x');
 
     const stream = await openEvents(`${server.url}/api/docs/spec/events?from=0`);
     check('GET', '/api/docs/{id}/events', stream.status, stream.headers.get('content-type'));

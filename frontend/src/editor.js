@@ -20,8 +20,9 @@ import { readToken } from './token.js';
 import { themeToggle } from './theme.js';
 import { downloadButtons } from './files.js';
 import { markdownEditing, setupPreview } from './markdown.js';
+import { shareButton, shareRoleGuard, askForNewToken } from './share.js';
 
-const CONN_TEXT = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error', deleted: 'Deleted' };
+const CONN_TEXT = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error', deleted: 'Deleted', expired: 'Access expired', revoked: 'Access revoked' };
 
 export async function editorPage(root, docId) {
   document.title = `${docId} · Cowrite`;
@@ -47,6 +48,7 @@ export async function editorPage(root, docId) {
   const editorHost = h('div', { class: 'editor-host', 'data-testid': 'editor' });
   const historyPanel = h('section', { id: 'history', class: 'history', hidden: true, 'aria-label': 'History', 'data-testid': 'history-panel' });
   const preview = setupPreview(() => doc.text);
+  const shareRoleView = shareRoleGuard(docId); // share.js: a viewer link opens read-only
 
   root.replaceChildren(
     h(
@@ -55,10 +57,12 @@ export async function editorPage(root, docId) {
       h('a', { class: 'brand', href: '/', 'data-testid': 'back' }, 'Cowrite'),
       titleEl,
       renameBtn,
+      shareRoleView.badge,
       h('div', { class: 'spacer' }),
       statusEl,
       liveEl,
       copyBtn,
+      shareButton(docId),
       preview.button,
       historyBtn,
       themeToggle(),
@@ -90,6 +94,7 @@ export async function editorPage(root, docId) {
         keymap.of([...defaultKeymap, ...historyKeymap, ...searchKeymap, indentWithTab]),
         markdownEditing,
         cowrite(doc),
+        shareRoleView.extension,
         EditorView.contentAttributes.of({ 'aria-label': `Document ${docId}`, 'aria-describedby': 'editor-hint' }),
       ],
     }),
@@ -114,6 +119,7 @@ export async function editorPage(root, docId) {
 
   doc.on('notice', (n) => {
     if (n.code === 'clear') return showBanner('');
+    if (n.code === 'auth_expired') return askForNewToken(banner, client, docId, n, () => shareRoleView.update(view));
     if (n.code === 'unauthorized') {
       showBanner('');
       banner.hidden = false;

@@ -49,6 +49,7 @@ export class Client {
       if (err?.message === 'unauthorized') s.disconnect();
       this.each({ type: 'connect_error', message: err?.message, online: globalThis.navigator?.onLine, hadToken: !!this.token });
     });
+    s.on('auth:expired', (msg) => this.each({ type: 'auth_expired', reason: msg?.reason, message: msg?.message }));
     for (const event of ['doc:op', 'doc:presence', 'doc:deleted', 'doc:meta']) {
       s.on(event, (msg) => {
         const doc = typeof msg?.doc === 'string' ? this.docs.get(msg.doc) : undefined;
@@ -92,6 +93,33 @@ export class Client {
     this.token = token || '';
     this.socket.auth = this.auth();
     this.reconnect('token changed');
+  }
+
+  /**
+   * Presents a fresh token on the live connection (auth:refresh): the
+   * documents regain their role without reconnecting and resend their
+   * pending edits. A token the server will not swap in (another user, e.g.
+   * another share link) is used by reconnecting instead. Resolves to the
+   * server's ack ({ok, role, expires_at, rejoin} or {ok: false, error}).
+   * @param {string} token
+   * @param {{doc?: string, timeout?: number}} [o]
+   */
+  refreshToken(token, { doc, timeout = 10000 } = {}) {
+    return new Promise((resolve) => {
+      const done = (ack) => {
+        if (ack?.ok) {
+          this.token = token;
+          this.socket.auth = this.auth();
+          this.each({ type: 'auth_refreshed', rejoin: !!ack.rejoin });
+        } else if (ack?.error?.code === 'forbidden' || !this.socket.connected) {
+          this.setToken(token);
+        }
+        resolve(ack ?? { ok: false, error: { code: 'internal', message: 'no answer' } });
+      };
+      if (!this.socket.connected) return done(null);
+      this.socket.timeout(timeout).emit('auth:refresh', { token, ...(doc ? { doc } : {}) }, (err, ack) =>
+        done(err ? { ok: false, error: { code: 'internal', message: 'auth:refresh timed out' } } : ack));
+    });
   }
 
   /** Drops the connection and connects again: every open document rejoins. */
@@ -360,7 +388,7 @@ export class Doc extends Emitter {
         this.emit('status', this.status);
         return;
       case 'notice':
-        this.emit('notice', { code: e.code, message: e.message, text: e.text, error: e.error });
+        this.emit('notice', { code: e.code, message: e.message, text: e.text, error: e.error, reason: e.reason });
         return;
       case 'joined':
         this.emit('joined');

@@ -112,6 +112,7 @@ export class DocController {
     this.catchingUp = false; // integrating catch-up ops fetched over REST
     this.deleted = false;
     this.readOnly = false; // the server said we may not edit (viewer)
+    this.authLapsed = null; // 'expired' | 'revoked' after auth:expired, until auth:refresh
     this.editable = this.knowVersion;
     this.conn = 'connecting';
     this.storedLocally = true; // the last local save worked
@@ -156,6 +157,8 @@ export class DocController {
         case 'local': this.onLocal(ev.op); break;
         case 'select': this.onSelect(ev.selection); break;
         case 'persist': this.persistNow(); break;
+        case 'auth_expired': this.onAuthExpired(ev); break;
+        case 'auth_refreshed': this.onAuthRefreshed(ev); break;
         default: throw new Error(`DocController: unknown event ${ev.type}`);
       }
       this.pushStatus();
@@ -256,6 +259,7 @@ export class DocController {
 
   onConnect() {
     this.connected = true;
+    this.authLapsed = null; // a new connection was accepted: its token is valid
     if (this.deleted) return;
     this.conn = 'joining';
     this.join();
@@ -335,6 +339,7 @@ export class DocController {
   }
 
   joinFailed(e) {
+    if (e.code === 'unauthorized' && this.authLapsed) return; // wait for auth:refresh
     if (e.code === 'version_ahead' || e.code === 'version_too_old') {
       // The server does not know our version (its data was reset): start over
       // from its content. Unsent text is offered to the user.
@@ -466,6 +471,12 @@ export class DocController {
       this.emit({ type: 'timer', name: 'flush', ms: 1000 });
       return;
     }
+    if (e.code === 'unauthorized') {
+      // The token lapsed (auth:expired follows or came first): keep the edit
+      // and resend it after auth:refresh.
+      this.ot.unsend();
+      return;
+    }
     if (e.code === 'not_joined' || e.code === 'version_ahead') return this.resync(e.code);
     if (e.code === 'forbidden' && (/client id/i.test(e.message ?? '') || this.forbiddenSeq !== seq)) {
       // Either our client id is still bound to our previous (dead) connection
@@ -515,6 +526,38 @@ export class DocController {
       case 'reconnect': if (!this.deleted) this.emit({ type: 'reconnect', why: 'the server closed the session' }); return;
       default: throw new Error(`DocController: unknown timer ${name}`);
     }
+  }
+
+  // ---- token lapse and refresh (auth:expired, auth:refresh) -----------------
+
+  /** The server says our token expired or was revoked: read-only, out of the room, edits kept. */
+  onAuthExpired({ reason, message }) {
+    this.authLapsed = reason === 'revoked' ? 'revoked' : 'expired';
+    this.joined = false;
+    this.joining = false;
+    this.ot.disconnected();
+    this.disarm('gap');
+    this.setEditable(false);
+    this.conn = this.authLapsed;
+    this.peers.clear();
+    this.emit({ type: 'presence' });
+    this.emit({ type: 'notice', code: 'auth_expired', reason: this.authLapsed, message: message || 'Your access expired.' });
+  }
+
+  /** auth:refresh succeeded: editable again; rejoin (catch-up, then the pending edit is resent). */
+  onAuthRefreshed({ rejoin }) {
+    const lapsed = this.authLapsed;
+    this.authLapsed = null;
+    this.readOnly = false; // the new role decides (a viewer is told again at its first edit)
+    if (this.deleted || !this.connected) return;
+    if (rejoin || lapsed || !this.joined) {
+      this.joined = false;
+      this.conn = 'joining';
+      this.join();
+      return;
+    }
+    this.setEditable(true);
+    this.flush();
   }
 
   onDeleted() {

@@ -7,12 +7,14 @@ export class RestError extends Error {
    * @param {number} status HTTP status (0: the server could not be reached)
    * @param {string} code   the error code of the body, `network` or `http`
    * @param {string} [message]
+   * @param {string} [reason] the body's error reason (e.g. "deleted", "open_mode")
    */
-  constructor(status, code, message) {
+  constructor(status, code, message, reason) {
     super(message || `HTTP ${status}`);
     this.name = 'RestError';
     this.status = status;
     this.code = code;
+    this.reason = reason;
   }
 }
 
@@ -46,7 +48,7 @@ export async function request(method, url, body, { token = '', fetch: fetchFn = 
   }
   if (!res.ok) {
     const err = data?.error;
-    throw new RestError(res.status, err?.code ?? 'http', err?.message ?? `${res.status} ${res.statusText}`);
+    throw new RestError(res.status, err?.code ?? 'http', err?.message ?? `${res.status} ${res.statusText}`, err?.reason);
   }
   return data;
 }

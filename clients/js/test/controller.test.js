@@ -395,3 +395,28 @@ describe('DocController: convergence with a simulated server', () => {
     expect(content).toBe('B1 ase A1');
   });
 });
+
+describe('DocController: token lapse and auth:refresh', () => {
+  it('keeps a refused edit through auth:expired, is read-only, and resends it after the refresh and rejoin', () => {
+    const h = harness();
+    joined(h, { version: 2, content: 'ab' });
+    expect(emits(h.send({ type: 'local', op: [2, 'c'] }), 'doc:op')[0].payload).toMatchObject({ version: 2, seq: 1 });
+    // The token lapsed: the write is refused before (or after) the event arrives.
+    const refused = h.send({ type: 'ack', kind: 'op', seq: 1, err: null, ack: { ok: false, error: { code: 'unauthorized', message: 'token expired' } } });
+    expect(of(refused, 'reconnect')).toEqual([]);
+    expect(of(refused, 'clear')).toEqual([]);
+    const ex = h.send({ type: 'auth_expired', reason: 'revoked', message: 'this share link was revoked' });
+    expect(of(ex, 'notice')[0]).toMatchObject({ code: 'auth_expired', reason: 'revoked' });
+    expect(h.c.status).toMatchObject({ conn: 'revoked', editable: false, save: 'unsaved' });
+    expect(h.c.ot.hasPending()).toBe(true);
+    // Nothing is sent while lapsed; a join refused meanwhile changes nothing.
+    expect(emits(h.send({ type: 'local', op: [3, 'd'] }), 'doc:op')).toEqual([]);
+    const fx = h.send({ type: 'auth_refreshed', rejoin: true });
+    const join = emits(fx, 'doc:join')[0];
+    expect(join.payload).toEqual({ doc: 'd', client: 'me', version: 2 });
+    const after = h.send({ type: 'ack', ...join.ack, err: null, ack: { ok: true, doc: 'd', version: 2, ops: [], presence: [] } });
+    expect(emits(after, 'doc:op').map((e) => e.payload)).toEqual([{ doc: 'd', version: 2, op: [2, 'c'], client: 'me', seq: 1 }]);
+    expect(h.c.status).toMatchObject({ conn: 'connected', editable: true });
+    expect(h.c.text).toBe('abcd');
+  });
+});
