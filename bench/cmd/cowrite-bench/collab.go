@@ -22,6 +22,9 @@ type collabStats struct {
 	bcasts    atomic.Int64 // remote ops received while measuring
 	ack       hist
 	bcast     hist
+	lag       hist         // open loop: arrival → submission (an op waits while one is in flight)
+	openLoop  bool         // ops are submitted on arrivals (arrive), not one after another
+	dropped   atomic.Int64 // open loop: arrivals dropped (an editor had 1,024 waiting)
 	errors    atomic.Int64
 	lastErr   atomic.Value // string
 	p         *progress
@@ -57,6 +60,10 @@ type editor struct {
 	seq      uint64
 	rng      *rand.Rand
 	opbuf    []byte
+	// Open loop: arrival times of ops not yet submitted (at most one op is
+	// in flight, as in a ShareDB or Cowrite client, so arrivals during an
+	// op's round trip wait for its ack).
+	arrivals []time.Time
 }
 
 func newEditor(st *collabStats, seed uint64, maxLen int) *editor {
@@ -173,9 +180,33 @@ func (e *editor) process() {
 		}
 		e.ver = next
 	}
-	if e.inflight == nil && e.st.running.Load() {
+	if e.inflight != nil || !e.st.running.Load() {
+		return
+	}
+	if !e.st.openLoop {
+		e.next()
+		return
+	}
+	if len(e.arrivals) > 0 {
+		at := e.arrivals[0]
+		e.arrivals = e.arrivals[1:]
+		if e.st.measuring.Load() {
+			e.st.lag.record(time.Since(at))
+		}
 		e.next()
 	}
+}
+
+// arrive takes one open-loop arrival (scheduled at at).
+func (e *editor) arrive(at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.arrivals) < 1024 {
+		e.arrivals = append(e.arrivals, at)
+	} else {
+		e.st.dropped.Add(1)
+	}
+	e.process()
 }
 
 // next generates one op (an insert carrying a timestamp, plus a delete when
@@ -480,7 +511,7 @@ func (s *session) connectCowrite(ctx context.Context, base string) error {
 // runCollab: D documents × E editors, closed loop, for cfg.duration.
 func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error {
 	res.Docs, res.Editors = cfg.docs, cfg.editors
-	st := &collabStats{t0: time.Now(), p: p}
+	st := &collabStats{t0: time.Now(), p: p, openLoop: cfg.rate > 0}
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	docs := make([]string, cfg.docs)
 	for i := range docs {
@@ -492,6 +523,16 @@ func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error
 	}
 	defer s.close()
 	s.start()
+	if cfg.rate > 0 {
+		res.OfferedRate, res.Arrivals = cfg.rate, cfg.arrivals
+		sctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var all []*editor
+		for _, r := range s.rooms {
+			all = append(all, r.editors...)
+		}
+		go offer(sctx, all, cfg.rate, cfg.arrivals == "uniform")
+	}
 	select {
 	case <-time.After(min(cfg.duration/10, time.Second)):
 	case <-ctx.Done():
@@ -501,6 +542,9 @@ func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error
 		commits0 = scrapeCommits(cfg.url)
 	}
 	m := startMeasure(cfg.serverPID)
+	if cfg.serverPID > 0 {
+		res.RSSBeforeKiB, _ = procRSS(cfg.serverPID)
+	}
 	st.measuring.Store(true)
 	select {
 	case <-time.After(cfg.duration):
@@ -509,19 +553,31 @@ func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error
 	st.measuring.Store(false)
 	res.Ops = st.committed.Load()
 	m.finish(res)
+	if cfg.serverPID > 0 {
+		res.RSSAfterKiB, _ = procRSS(cfg.serverPID)
+	}
 	if commits0 != nil {
 		res.CommitP50, res.CommitP99, res.CommitOps, _ = scrapeCommits(cfg.url).since(commits0)
 	}
 	bad, _ := s.stop(5 * time.Second)
 	res.P50Ms, res.P99Ms, res.MaxMs = st.ack.quantile(0.5), st.ack.quantile(0.99), st.ack.maxMs()
+	res.P999Ms = st.ack.quantile(0.999)
 	res.BcastP50, res.BcastP99 = st.bcast.quantile(0.5), st.bcast.quantile(0.99)
+	res.BcastP999 = st.bcast.quantile(0.999)
+	res.AckHist, res.BcastHist = st.ack.buckets(), st.bcast.buckets()
+	if st.openLoop {
+		res.SendLagP99 = st.lag.quantile(0.99)
+		if d := st.dropped.Load(); d > 0 {
+			res.Note = fmt.Sprintf("%d arrivals dropped (an editor had 1,024 waiting): the server did not keep up; ", d)
+		}
+	}
 	res.Broadcast = st.bcasts.Load()
 	res.Errors = st.errors.Load()
 	if res.Ops == 0 {
 		res.Errors++
 	}
 	if msg, ok := st.lastErr.Load().(string); ok {
-		res.Note = msg
+		res.Note += msg
 	}
 	if bad > 0 {
 		res.Note = fmt.Sprintf("%d documents did not converge; %s", bad, res.Note)

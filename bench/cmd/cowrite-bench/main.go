@@ -49,6 +49,8 @@ type config struct {
 	joinOps   int
 	joinRuns  int
 	quiet     bool
+	rate      float64
+	arrivals  string
 }
 
 // Result is one run's outcome (the JSON output).
@@ -67,11 +69,22 @@ type Result struct {
 	Rate      float64 `json:"rate"`
 	P50Ms     float64 `json:"p50_ms"`
 	P99Ms     float64 `json:"p99_ms"`
+	P999Ms    float64 `json:"p999_ms,omitempty"`
 	MaxMs     float64 `json:"max_ms"`
 	BcastP50  float64 `json:"bcast_p50_ms,omitempty"`
 	BcastP99  float64 `json:"bcast_p99_ms,omitempty"`
+	BcastP999 float64 `json:"bcast_p999_ms,omitempty"`
 	Broadcast int64   `json:"broadcasts,omitempty"`
-	Errors    int64   `json:"errors"`
+	// collab open loop (-rate): the offered rate and arrival process, and
+	// the p99 of how long an arrival waited to be submitted (behind the
+	// editor's op in flight, or a late wake-up of the tool).
+	OfferedRate float64 `json:"offered_rate,omitempty"`
+	Arrivals    string  `json:"arrivals,omitempty"`
+	SendLagP99  float64 `json:"send_lag_p99_ms,omitempty"`
+	// collab latency histograms: [upper bucket edge ms, count] pairs.
+	AckHist   [][2]float64 `json:"ack_hist,omitempty"`
+	BcastHist [][2]float64 `json:"bcast_hist,omitempty"`
+	Errors    int64        `json:"errors"`
 	// Cowrite's per-document commits during the window (from /metrics):
 	// hand-off to durable, p50/p99 as histogram bucket edges, and mean ops
 	// per document batch.
@@ -121,8 +134,14 @@ func main() {
 	flag.IntVar(&cfg.joinOps, "join-ops", 100000, "join: ops of history to build")
 	flag.IntVar(&cfg.joinRuns, "join-runs", 5, "join: timed joins of each kind")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress lines")
+	flag.Float64Var(&cfg.rate, "rate", 0, "collab: open loop at this many ops/s in total over all editors (0 = closed loop, each editor submits on its ack)")
+	flag.StringVar(&cfg.arrivals, "arrivals", "poisson", "collab -rate: arrival process, poisson or uniform")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	flag.Parse()
+	if cfg.arrivals != "poisson" && cfg.arrivals != "uniform" {
+		fmt.Fprintln(os.Stderr, "cowrite-bench: -arrivals: poisson or uniform")
+		os.Exit(1)
+	}
 	// The tool's live heap is a few MB, so the default GOGC collects many
 	// times a second under collab load (GC assists were ~6% of its CPU);
 	// memory is not what it is short of.

@@ -201,6 +201,16 @@ func TestCollabCowrite(t *testing.T) {
 	if r.Ops <= 0 || r.Broadcast <= 0 || r.P50Ms <= 0 || r.BcastP50 <= 0 {
 		t.Fatalf("implausible collab result %+v", r)
 	}
+	t.Run("open-loop", func(t *testing.T) {
+		r := runOK(t, config{url: url, workload: "collab", docs: 3, editors: 4, docLen: 200, serverPID: pid, rate: 200, arrivals: "poisson"})
+		var n float64
+		for _, b := range r.AckHist {
+			n += b[1]
+		}
+		if r.Ops <= 0 || r.OfferedRate != 200 || int64(n) != r.Ops || r.RSSAfterKiB <= 0 {
+			t.Fatalf("implausible open-loop result (ack histogram holds %v): %+v", n, r)
+		}
+	})
 	// Every committed op reaches the 3 other editors of its document.
 	t.Run("join", func(t *testing.T) {
 		r := runOK(t, config{url: url, workload: "join", editors: 4, joinBytes: 64 << 10, joinOps: 1500, joinRuns: 2, docLen: 200})

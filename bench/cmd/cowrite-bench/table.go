@@ -28,7 +28,11 @@ func printTable(w io.Writer, r *Result) {
 		row("latency p50/p99/max", "%.2f / %.2f / %.2f ms", r.P50Ms, r.P99Ms, r.MaxMs)
 	}
 	if r.Workload == "collab" {
-		row("broadcast p50/p99", "%.2f / %.2f ms (%d received)", r.BcastP50, r.BcastP99, r.Broadcast)
+		if r.OfferedRate > 0 {
+			row("offered", "%.0f ops/s (%s), send lag p99 %.2f ms", r.OfferedRate, r.Arrivals, r.SendLagP99)
+		}
+		row("ack p999", "%.2f ms", r.P999Ms)
+		row("broadcast p50/p99/p999", "%.2f / %.2f / %.2f ms (%d received)", r.BcastP50, r.BcastP99, r.BcastP999, r.Broadcast)
 		if r.CommitP50 > 0 {
 			row("doc commit p50/p99", "≤ %.1f / ≤ %.1f ms, %.2f ops per batch (server /metrics)", r.CommitP50, r.CommitP99, r.CommitOps)
 		}
