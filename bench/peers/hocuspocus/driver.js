@@ -451,11 +451,11 @@ function worker() {
     }
   });
 
-  // settle waits (≤ 5 s) until every update is acknowledged and the
+  // settle waits (≤ 15 s) until every update is acknowledged and the
   // editors of each document hold the same text; returns the documents that
   // did not converge.
   async function settle() {
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 15000;
     for (;;) {
       let bad = 0;
       const byDoc = new Map();
