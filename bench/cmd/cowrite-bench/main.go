@@ -9,6 +9,13 @@
 //	idle    C idle connections; server RSS per connection (-server-pid)
 //	collab  D docs × E editors doing closed-loop doc:op with client-side OT
 //	join    time doc:join of a large document (content and catch-up)
+//	scale   C connections over D docs typing at -per-conn-rate (open loop):
+//	        RSS per connection and per loaded document, ack p99, CPU
+//	gen-docs  create -gen-docs documents in -data's file (server stopped)
+//	list    page through GET /api/docs, latency per page
+//
+// collab takes -rate N for an open loop (N ops/s in total, Poisson or
+// uniform arrivals over the editors) instead of the closed loop.
 //
 // fanout, echo and idle need the conformance echo server's handlers
 // (e2e/sio-echo or bench/peers/sio-peer.js); collab and join need Cowrite
@@ -51,6 +58,13 @@ type config struct {
 	quiet     bool
 	rate      float64
 	arrivals  string
+	// scale, gen-docs, list
+	perConnRate float64
+	unloadWait  time.Duration
+	dataDir     string
+	genDocs     int
+	listLimit   int
+	listPages   int
 }
 
 // Result is one run's outcome (the JSON output).
@@ -107,7 +121,9 @@ type Result struct {
 	JoinOldOps   int     `json:"join_old_ops,omitempty"`
 	JoinOldest   float64 `json:"join_oldest_ms,omitempty"`
 	JoinOldestBy string  `json:"join_oldest_reply,omitempty"`
-	Note         string  `json:"note,omitempty"`
+	// scale, gen-docs and list workloads.
+	Scale *scaleResult `json:"scale,omitempty"`
+	Note  string       `json:"note,omitempty"`
 }
 
 // progress is what the once-a-second reporter prints.
@@ -136,6 +152,12 @@ func main() {
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress lines")
 	flag.Float64Var(&cfg.rate, "rate", 0, "collab: open loop at this many ops/s in total over all editors (0 = closed loop, each editor submits on its ack)")
 	flag.StringVar(&cfg.arrivals, "arrivals", "poisson", "collab -rate: arrival process, poisson or uniform")
+	flag.Float64Var(&cfg.perConnRate, "per-conn-rate", 1, "scale: ops/s each connection types")
+	flag.DurationVar(&cfg.unloadWait, "unload-wait", 0, "scale: after closing the connections, wait this long (past the server's --idle-unload) and measure RSS again (0 = skip)")
+	flag.StringVar(&cfg.dataDir, "data", "", "gen-docs: the server's data directory (its cowrite.db is written directly; the server must be stopped)")
+	flag.IntVar(&cfg.genDocs, "gen-docs", 100000, "gen-docs: documents to create")
+	flag.IntVar(&cfg.listLimit, "list-limit", 50, "list: documents per page")
+	flag.IntVar(&cfg.listPages, "list-pages", 0, "list: pages to fetch (0 = all)")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	flag.Parse()
 	if cfg.arrivals != "poisson" && cfg.arrivals != "uniform" {
@@ -182,11 +204,12 @@ func main() {
 // run executes cfg.workload and fills a Result.
 func run(ctx context.Context, cfg *config) (*Result, error) {
 	res := &Result{Label: cfg.label, Workload: cfg.workload, Proto: cfg.proto, URL: cfg.url}
-	if cfg.workload != "collab" {
+	switch cfg.workload {
+	case "collab":
+	case "join", "scale", "gen-docs", "list":
+		res.Proto = "cowrite"
+	default:
 		res.Proto = "socket.io"
-		if cfg.workload == "join" {
-			res.Proto = "cowrite"
-		}
 	}
 	var p progress
 	pctx, cancel := context.WithCancel(ctx)
@@ -206,8 +229,14 @@ func run(ctx context.Context, cfg *config) (*Result, error) {
 		err = runCollab(ctx, cfg, res, &p)
 	case "join":
 		err = runJoin(ctx, cfg, res, &p)
+	case "scale":
+		err = runScale(ctx, cfg, res, &p)
+	case "gen-docs":
+		err = runGenDocs(ctx, cfg, res, &p)
+	case "list":
+		err = runList(ctx, cfg, res, &p)
 	default:
-		err = fmt.Errorf("unknown workload %q (fanout, echo, idle, collab, join)", cfg.workload)
+		err = fmt.Errorf("unknown workload %q (fanout, echo, idle, collab, join, scale, gen-docs, list)", cfg.workload)
 	}
 	return res, err
 }

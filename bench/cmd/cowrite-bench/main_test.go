@@ -115,10 +115,15 @@ func startEcho(t *testing.T) (string, int) {
 	return "http://" + addr, pid
 }
 
-func startCowrite(t *testing.T) (string, int) {
+func startCowrite(t *testing.T, args ...string) (string, int) {
+	return startCowriteOn(t, t.TempDir(), args...)
+}
+
+// startCowriteOn runs the server on the data directory data.
+func startCowriteOn(t *testing.T, data string, args ...string) (string, int) {
 	bin := build(t, "cowrite", ".")
 	addr := freePort(t)
-	pid := serve(t, addr, bin, "--addr", addr, "--data", t.TempDir(), "--ops-per-second", "-1", "--log-level", "warn")
+	pid := serve(t, addr, bin, append([]string{"--addr", addr, "--data", data, "--ops-per-second", "-1", "--log-level", "warn"}, args...)...)
 	return "http://" + addr, pid
 }
 
@@ -232,5 +237,32 @@ func TestUnknownWorkload(t *testing.T) {
 	_, err := run(context.Background(), &config{workload: "nope", quiet: true})
 	if err == nil || !strings.Contains(err.Error(), "unknown workload") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestScaleWorkloads: scale over a few connections (memory phases, open
+// loop, unload), then gen-docs into a fresh data directory and list
+// through every page of it.
+func TestScaleWorkloads(t *testing.T) {
+	url, pid := startCowrite(t, "--idle-unload", "1s")
+	r := runOK(t, config{url: url, workload: "scale", clients: 12, docs: 3, docLen: 200, serverPID: pid,
+		perConnRate: 20, arrivals: "poisson", unloadWait: 3 * time.Second})
+	sr := r.Scale
+	if r.Ops <= 0 || r.Editors != 4 || sr == nil || len(sr.Phases) != 5 || sr.RSSJoinedKiB <= 0 || r.OfferedRate != 240 {
+		t.Fatalf("implausible scale result %+v %+v", r, sr)
+	}
+	if sr.Phases[2].DocsLoaded != 3 || sr.Phases[4].DocsLoaded != 0 {
+		t.Fatalf("documents loaded by phase: %+v (want 3 when joined, 0 after unload)", sr.Phases)
+	}
+
+	data := t.TempDir()
+	g := runOK(t, config{workload: "gen-docs", dataDir: data, genDocs: 230, clients: 16})
+	if g.Scale.GeneratedDocs != 230 {
+		t.Fatalf("generated %d documents, want 230", g.Scale.GeneratedDocs)
+	}
+	url, pid = startCowriteOn(t, data)
+	l := runOK(t, config{url: url, workload: "list", listLimit: 50, serverPID: pid})
+	if l.Scale.ListDocs != 230 || l.Scale.ListPages != 5 || l.Scale.ListPageP50Ms <= 0 {
+		t.Fatalf("list result %+v", l.Scale)
 	}
 }
