@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +266,43 @@ func TestScaleWorkloads(t *testing.T) {
 	l := runOK(t, config{url: url, workload: "list", listLimit: 50, serverPID: pid})
 	if l.Scale.ListDocs != 230 || l.Scale.ListPages != 5 || l.Scale.ListPageP50Ms <= 0 {
 		t.Fatalf("list result %+v", l.Scale)
+	}
+}
+
+// TestHocuspocusDriver runs bench/peers/hocuspocus (server and Yjs driver,
+// closed loop then open loop) when its node_modules are installed
+// (`npm ci` there builds better-sqlite3, which takes minutes).
+func TestHocuspocusDriver(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	dir := filepath.Join(repoRoot(t), "bench", "peers", "hocuspocus")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@hocuspocus", "server")); err != nil {
+		t.Skip("bench/peers/hocuspocus/node_modules is not installed (npm ci there): the Hocuspocus peer was not run")
+	}
+	addr := freePort(t)
+	_, port, _ := net.SplitHostPort(addr)
+	pid := serve(t, addr, node, filepath.Join(dir, "server.js"), port, filepath.Join(t.TempDir(), "hp.sqlite"))
+	for _, rate := range []string{"0", "100"} {
+		out := filepath.Join(t.TempDir(), "r.json")
+		cmd := exec.Command(node, filepath.Join(dir, "driver.js"), "-q", "-url", "ws://"+addr, "-docs", "3", "-editors", "3",
+			"-duration", "1s", "-procs", "2", "-rate", rate, "-server-pid", strconv.Itoa(pid), "-json", out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("driver -rate %s: %v\n%s", rate, err, b)
+		}
+		var r Result
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		// Each acked update reaches the 2 other editors of its document
+		// (updates sent just before the window opened may add a few).
+		if r.Errors != 0 || r.Ops <= 0 || r.Broadcast < r.Ops || r.ServerCPU <= 0 || r.BcastP50 <= 0 || len(r.AckHist) == 0 {
+			t.Fatalf("driver -rate %s: implausible result %s", rate, b)
+		}
 	}
 }

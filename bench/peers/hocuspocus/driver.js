@@ -463,15 +463,19 @@ function worker() {
         if (!byDoc.has(e.name)) byDoc.set(e.name, []);
         byDoc.get(e.name).push(e);
       }
-      for (const es of byDoc.values()) {
-        const t = es[0].text.toString();
-        if (es.some((e) => e.inflight.length > 0 || e.text.toString() !== t)) bad++;
+      const waiting = editors.some((e) => e.inflight.length > 0);
+      if (!waiting || Date.now() > deadline) {
+        for (const es of byDoc.values()) {
+          const t = es[0].text.toString();
+          if (es.some((e) => e.inflight.length > 0 || e.text.toString() !== t)) bad++;
+        }
+        // Acked everywhere but a broadcast may still be on its way.
+        if (bad === 0 || Date.now() > deadline) {
+          if (bad) lastErr = `${bad} documents did not converge`;
+          return bad;
+        }
       }
-      if (bad === 0 || Date.now() > deadline) {
-        if (bad) lastErr = `${bad} documents did not converge`;
-        return bad;
-      }
-      await sleep(20);
+      await sleep(50);
     }
   }
 }
