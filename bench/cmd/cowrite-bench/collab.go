@@ -378,7 +378,7 @@ func (s *session) stop(wait time.Duration) (bad int, maxVer uint64) {
 			}
 			if time.Now().After(deadline) {
 				bad++
-				s.st.fail("document %s did not converge (versions %v, %d distinct texts, failed editors: %v)", r.doc, vers, len(texts), anyFailed)
+				s.st.fail("document %s did not converge within %v (versions %v, %d distinct texts, ops still in flight or buffered: %v, failed editors: %v)", r.doc, wait, vers, len(texts), !settled, anyFailed)
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
