@@ -12,7 +12,11 @@
 #
 # Environment: RATES, ROUNDS, DUR, DOCS (100), EDITORS (5), PEERS
 # ("cowrite sharedb hocuspocus"), ARRIVALS (poisson|uniform), HP_PROCS (Node
-# driver processes for Hocuspocus, 3), PIN (1; 0 = no taskset), RESULTS
+# driver processes for Hocuspocus, 3), PIN (1; 0 = no taskset), HP_CPUS
+# (the cores of the Hocuspocus driver when PIN=1, default 1 like the other
+# load; a Node driver needs ~450 µs of CPU per update, all editors applying
+# every broadcast, so one core tops out near 2,200 updates/s: use "0,1" to
+# reach 3,000 at the price of sharing the server's core), RESULTS
 # (bench/results/rates), SKIP_BUILD=1. Raw JSON goes to $RESULTS/raw, the
 # table (medians over rounds) to stdout and $RESULTS/rates.md.
 #
@@ -33,6 +37,7 @@ EDITORS=${EDITORS:-5}
 PEERS=${PEERS:-cowrite sharedb hocuspocus}
 ARRIVALS=${ARRIVALS:-poisson}
 HP_PROCS=${HP_PROCS:-3}
+HP_CPUS=${HP_CPUS:-1}
 PIN=${PIN:-1}
 BIN=$ROOT/bin
 RES=${RESULTS:-$ROOT/bench/results/rates}
@@ -54,8 +59,8 @@ mkdir -p "$RES/raw"
 RES=$(cd "$RES" && pwd)
 rm -f "$RES"/raw/*.json
 
-srv_pin=() tool_pin=()
-if [[ $PIN == 1 ]]; then srv_pin=(taskset -c 0) tool_pin=(taskset -c 1); fi
+srv_pin=() tool_pin=() hp_pin=()
+if [[ $PIN == 1 ]]; then srv_pin=(taskset -c 0) tool_pin=(taskset -c 1) hp_pin=(taskset -c "$HP_CPUS"); fi
 
 start_server() {
 	local peer=$1
@@ -85,7 +90,7 @@ run_one() {
 	echo "== $peer $rate ops/s round $round" >&2
 	case $peer in
 	hocuspocus)
-		"${tool_pin[@]}" node bench/peers/hocuspocus/driver.js -q -url "ws://127.0.0.1:$PORT" -server-pid "$SERVER_PID" \
+		"${hp_pin[@]}" node bench/peers/hocuspocus/driver.js -q -url "ws://127.0.0.1:$PORT" -server-pid "$SERVER_PID" \
 			-docs "$DOCS" -editors "$EDITORS" -rate "$rate" -arrivals "$ARRIVALS" -duration "$DUR" -procs "$HP_PROCS" \
 			-label "$peer/$rate" -json "$out" >&2 || echo "!! $peer $rate round $round failed (exit $?)" >&2
 		;;
@@ -106,4 +111,4 @@ for rate in $RATES; do
 	done
 done
 
-node bench/rates-table.js "$RES/raw" "$DOCS x $EDITORS, $ARRIVALS arrivals, ROUNDS=$ROUNDS DUR=$DUR PIN=$PIN" | tee "$RES/rates.md"
+node bench/rates-table.js "$RES/raw" "$DOCS x $EDITORS, $ARRIVALS arrivals, ROUNDS=$ROUNDS DUR=$DUR PIN=$PIN HP_CPUS=$HP_CPUS HP_PROCS=$HP_PROCS" | tee "$RES/rates.md"

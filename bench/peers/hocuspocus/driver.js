@@ -183,11 +183,11 @@ async function parent(o) {
     send({ type: 'stop' });
     const results = await done;
     const ack = new Hist(), del = new Hist(), lag = new Hist();
-    let ops = 0, bcasts = 0, errors = 0, toolCPU = 0, sent = 0, bad = 0;
+    let ops = 0, bcasts = 0, errors = 0, toolCPU = 0, winCPU = 0, sent = 0, bad = 0;
     const notes = [];
     for (const r of results) {
       ack.merge(Hist.from(r.ack)); del.merge(Hist.from(r.del)); lag.merge(Hist.from(r.lag));
-      ops += r.ops; bcasts += r.bcasts; errors += r.errors; toolCPU += r.toolCPU; sent += r.sent; bad += r.bad;
+      ops += r.ops; bcasts += r.bcasts; errors += r.errors; toolCPU += r.toolCPU; winCPU += r.winCPU; sent += r.sent; bad += r.bad;
       if (r.note) notes.push(r.note);
     }
     if (bad) { errors += bad; notes.unshift(`${bad} documents did not converge`); }
@@ -202,6 +202,10 @@ async function parent(o) {
       server_cpu_s: o.serverPid ? cpu1 - cpu0 : undefined,
       server_cpu_us_per_op: o.serverPid && ops ? ((cpu1 - cpu0) / ops) * 1e6 : undefined,
       tool_cpu_s: toolCPU,
+      // The driver's own CPU per acked update in the window: how many
+      // updates/s one core of driver can generate and apply (all editors
+      // apply every broadcast, as browsers do).
+      tool_cpu_window_s: winCPU, tool_cpu_us_per_op: ops ? (winCPU / ops) * 1e6 : undefined,
       rss_before_kib: rss0 || undefined, rss_after_kib: rss1 || undefined,
       ack_hist: ack.buckets(), bcast_hist: del.buckets(),
       note: notes.join('; ') || undefined,
@@ -231,7 +235,7 @@ function printTable(r, o) {
   row('delivery p50/p99/p999', `${r.bcast_p50_ms.toFixed(2)} / ${r.bcast_p99_ms.toFixed(2)} / ${r.bcast_p999_ms.toFixed(2)} ms (${r.broadcasts} received)`);
   if (r.offered_rate) row('send lag p99', `${r.send_lag_p99_ms.toFixed(2)} ms`);
   if (r.server_cpu_s !== undefined) row('server cpu', `${r.server_cpu_s.toFixed(2)}s (${(r.server_cpu_us_per_op || 0).toFixed(2)} µs/op)`);
-  row('tool cpu', `${r.tool_cpu_s.toFixed(2)}s`);
+  row('tool cpu', `${r.tool_cpu_s.toFixed(2)}s (in the window ${r.tool_cpu_window_s.toFixed(2)}s, ${(r.tool_cpu_us_per_op || 0).toFixed(0)} µs per acked update)`);
   if (r.rss_after_kib) row('server rss', `${r.rss_before_kib} -> ${r.rss_after_kib} KiB`);
   row('errors', String(r.errors));
   if (r.note) row('note', r.note);
@@ -253,6 +257,7 @@ function worker() {
   const editors = [];
   const fail = (msg) => { errors++; lastErr = msg; };
   const cpu0 = process.cpuUsage();
+  let winCPU0 = cpu0, winCPU = 0; // CPU seconds of the measured window
 
   class Editor {
     constructor(doc, idx, seed) {
@@ -432,7 +437,11 @@ function worker() {
           if (rate > 0) schedule();
           else for (const e of editors) e.next(0);
           break;
-        case 'measure': measuring = m.on; break;
+        case 'measure':
+          measuring = m.on;
+          if (m.on) winCPU0 = process.cpuUsage();
+          else { const c = process.cpuUsage(winCPU0); winCPU = (c.user + c.system) / 1e6; }
+          break;
         case 'progress': process.send({ type: 'progress', ops: progressOps }); progressOps = 0; break;
         case 'stop': {
           running = false;
@@ -440,7 +449,7 @@ function worker() {
           const c = process.cpuUsage(cpu0);
           process.send({
             type: 'result', ack: ack.toJSON(), del: del.toJSON(), lag: lag.toJSON(), ops, bcasts, errors, sent, bad,
-            toolCPU: (c.user + c.system) / 1e6, note: lastErr,
+            toolCPU: (c.user + c.system) / 1e6, winCPU, note: lastErr,
           });
           for (const e of editors) e.ws.terminate();
           process.exit(0);
