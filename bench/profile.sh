@@ -7,6 +7,7 @@
 # bench/results/prof/<case>.{cpu,heap}.pprof with a text top in .txt.
 #
 #   bench/profile.sh echo|fanout|idle|collab-1x20|collab-100x5|collab-rate|trace
+#   bench/profile.sh build     only build bin/cowrite-prof and bin/sio-echo-prof
 #
 # collab-rate: 100 docs × 5 editors in open loop at RATE ops/s (3000), CPU
 # profile. trace: the same load, but an execution trace
@@ -42,6 +43,7 @@ echo "$PPROF_INIT" >bench/_prof/cowrite/pprof_init.go
 go build -o bin/sio-echo-prof ./bench/_prof/sio-echo
 go build -o bin/cowrite-prof ./bench/_prof/cowrite
 go build -o bin/cowrite-bench ./bench/cmd/cowrite-bench
+[[ $CASE == build ]] && exit 0
 
 PORT=3490
 export PPROF_ADDR=127.0.0.1:3491

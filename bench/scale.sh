@@ -17,6 +17,10 @@
 #   CONNS=2000 DOCS=400 STORED=10000 DUR=5s bench/scale.sh   a short validation
 #   PARTS=2 bench/scale.sh                            only the stored-documents part
 #
+# PPROF=1 (default) runs part 1 on the profiling build of bench/profile.sh
+# (bin/cowrite-prof, net/http/pprof on 127.0.0.1:PORT+500) so that each
+# phase forces a GC first and reports the live heap; PPROF=0 uses bin/cowrite.
+#
 # Limits: each connection is a file descriptor in the server and in the load
 # tool; the script raises `ulimit -n` to the hard limit and refuses to run
 # when it is below CONNS + 1000. All connections come from 127.0.0.1 to one
@@ -37,6 +41,7 @@ STORED=${STORED:-100000}
 LIST_LIMIT=${LIST_LIMIT:-50}
 PIN=${PIN:-1}
 PARTS=${PARTS:-1 2}
+PPROF=${PPROF:-1}
 BIN=$ROOT/bin
 RES=${RESULTS:-$ROOT/bench/results/scale}
 WORK=$(mktemp -d)
@@ -60,15 +65,17 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 	mkdir -p "$BIN"
 	go build -o "$BIN/cowrite" .
 	go build -o "$BIN/cowrite-bench" ./bench/cmd/cowrite-bench
+	if [[ $PPROF == 1 ]]; then bash bench/profile.sh build; fi
 fi
 mkdir -p "$RES"
 RES=$(cd "$RES" && pwd)
 srv_pin=() tool_pin=()
 if [[ $PIN == 1 ]]; then srv_pin=(taskset -c 0) tool_pin=(taskset -c 1); fi
 
+# start_cowrite [binary]: the server on $WORK/data.
 start_cowrite() {
 	PORT=$((PORT + 1))
-	"${srv_pin[@]}" "$BIN/cowrite" --addr "127.0.0.1:$PORT" --data "$WORK/data" \
+	"${srv_pin[@]}" "${1:-$BIN/cowrite}" --addr "127.0.0.1:$PORT" --data "$WORK/data" \
 		--ops-per-second -1 --max-collaborators 1000 --max-connections $((CONNS + 1000)) \
 		--idle-unload "$UNLOAD" --log-level warn >"$WORK/server.log" 2>&1 &
 	SERVER_PID=$!
@@ -98,12 +105,20 @@ start_ready() {
 if [[ " $PARTS " == *" 1 "* ]]; then
 echo "== 1. $CONNS connections over $DOCS documents at $PER_CONN_RATE op/s each" >&2
 rm -rf "$WORK/data"
-start_cowrite
+pprof_args=()
+if [[ $PPROF == 1 ]]; then
+	export PPROF_ADDR=127.0.0.1:$((PORT + 501))
+	start_cowrite "$BIN/cowrite-prof"
+	pprof_args=(-pprof-url "http://$PPROF_ADDR" -heap-dir "$RES")
+	unset PPROF_ADDR
+else
+	start_cowrite
+fi
 await_server cowrite
 unload_wait=$(($(echo "$UNLOAD" | sed 's/s$//') + 5))s
 "${tool_pin[@]}" "$BIN/cowrite-bench" -q -url "http://127.0.0.1:$PORT" -server-pid "$SERVER_PID" \
 	-workload scale -c "$CONNS" -docs "$DOCS" -per-conn-rate "$PER_CONN_RATE" -duration "$DUR" \
-	-unload-wait "$unload_wait" -json "$RES/connections.json" | tee "$WORK/connections.txt" >&2 ||
+	-unload-wait "$unload_wait" "${pprof_args[@]}" -json "$RES/connections.json" | tee "$WORK/connections.txt" >&2 ||
 	echo "!! scale run failed (exit $?)" >&2
 stop_server
 fi

@@ -65,6 +65,8 @@ type config struct {
 	genDocs     int
 	listLimit   int
 	listPages   int
+	pprofURL    string
+	heapDir     string
 }
 
 // Result is one run's outcome (the JSON output).
@@ -158,6 +160,8 @@ func main() {
 	flag.IntVar(&cfg.genDocs, "gen-docs", 100000, "gen-docs: documents to create")
 	flag.IntVar(&cfg.listLimit, "list-limit", 50, "list: documents per page")
 	flag.IntVar(&cfg.listPages, "list-pages", 0, "list: pages to fetch (0 = all)")
+	flag.StringVar(&cfg.heapDir, "heap-dir", "", "scale -pprof-url: save each phase's heap profile (after the GC) in this directory as <phase>.heap.pprof")
+	flag.StringVar(&cfg.pprofURL, "pprof-url", "", "scale: the server's net/http/pprof base URL (bin/cowrite-prof); each phase then forces a GC first (GET /debug/pprof/heap?gc=1), so its heap figure is the live heap")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	flag.Parse()
 	if cfg.arrivals != "poisson" && cfg.arrivals != "uniform" {

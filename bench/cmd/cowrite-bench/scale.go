@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -57,11 +58,29 @@ type scalePhase struct {
 	AnonKiB    int64   `json:"rss_anon_kib"`
 	HeapKiB    float64 `json:"heap_inuse_kib"`
 	DocsLoaded float64 `json:"docs_loaded"`
+	AfterGC    bool    `json:"after_gc,omitempty"`
 }
 
-// phase records the server's memory now under name.
+// phase records the server's memory now under name (after a forced GC
+// with -pprof-url).
 func (sr *scaleResult) phase(cfg *config, name string) {
 	ph := scalePhase{Name: name}
+	if cfg.pprofURL != "" {
+		c := &http.Client{Timeout: 30 * time.Second}
+		if resp, err := c.Get(strings.TrimRight(cfg.pprofURL, "/") + "/debug/pprof/heap?gc=1"); err == nil {
+			var w io.Writer = io.Discard
+			if cfg.heapDir != "" {
+				if f, err := os.Create(filepath.Join(cfg.heapDir, strings.ReplaceAll(strings.ReplaceAll(name, " ", ""), ",", "-")+".heap.pprof")); err == nil {
+					defer f.Close()
+					w = f
+				}
+			}
+			_, _ = io.Copy(w, resp.Body)
+			resp.Body.Close()
+			ph.AfterGC = resp.StatusCode == http.StatusOK
+		}
+		c.CloseIdleConnections()
+	}
 	ph.RSSKiB, _ = procRSS(cfg.serverPID)
 	ph.AnonKiB, _ = procStatus(cfg.serverPID, "RssAnon:")
 	g := scrapeGauges(cfg.url, "go_memstats_heap_inuse_bytes", "cowrite_documents_loaded")

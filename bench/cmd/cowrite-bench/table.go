@@ -58,7 +58,11 @@ func printTable(w io.Writer, r *Result) {
 			row("server cores", "%.2f while typing", sr.ServerCores)
 		}
 		for _, ph := range sr.Phases {
-			row("  "+ph.Name, "rss %d KiB (anon %d), heap in use %.0f KiB, %.0f docs loaded", ph.RSSKiB, ph.AnonKiB, ph.HeapKiB, ph.DocsLoaded)
+			gc := ""
+			if ph.AfterGC {
+				gc = " after GC"
+			}
+			row("  "+ph.Name, "rss %d KiB (anon %d), heap in use%s %.0f KiB, %.0f docs loaded", ph.RSSKiB, ph.AnonKiB, gc, ph.HeapKiB, ph.DocsLoaded)
 		}
 		switch r.Workload {
 		case "gen-docs":
