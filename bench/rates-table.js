@@ -42,6 +42,29 @@ for (const rate of rates) {
     lines.push(`| ${rate} | ${peer} (${rs.length} runs) | ${f(m('rate'), 0)} | ${f(cpu, 0)} | ${f(m('p50_ms'))} / ${f(m('p99_ms'))} / ${f(m('p999_ms'))} | ${f(m('bcast_p50_ms'))} / ${f(m('bcast_p99_ms'))} | ${f(m('send_lag_p99_ms'))} | ${f(m('rss_after_kib') / 1024, 1)} | ${f(median(rs.map((r) => r.tool_cpu_us_per_op ?? (r.tool_cpu_s / r.ops) * 1e6)), 0)} | ${rs.reduce((a, r) => a + (r.errors || 0), 0)} | ${peer === 'cowrite' ? '' : f(cwCPU / cpu)} |`);
   }
 }
+// Ack latency histograms, merged over rounds, in power-of-two ms buckets.
+const edges = [0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128, 256, Infinity];
+const label = (e) => (e === Infinity ? '> 256' : `≤ ${e}`);
+lines.push('');
+lines.push('Ack latency histogram, % of acks per bucket (ms):');
+lines.push('');
+lines.push(`| offered ops/s | server | ${edges.map(label).join(' | ')} |`);
+lines.push(`| ---: | --- |${edges.map(() => ' ---: |').join('')}`);
+for (const rate of rates) {
+  for (const peer of order) {
+    const rs = runs.get(`${rate} ${peer}`);
+    if (!rs) continue;
+    const counts = edges.map(() => 0);
+    let n = 0;
+    for (const r of rs) {
+      for (const [ms, c] of r.ack_hist || []) {
+        counts[edges.findIndex((e) => ms <= e)] += c;
+        n += c;
+      }
+    }
+    lines.push(`| ${rate} | ${peer} | ${counts.map((c) => (n ? ((100 * c) / n).toFixed(1) : '–')).join(' | ')} |`);
+  }
+}
 lines.push('');
 lines.push('Durability differs: Cowrite acks after fsync (every op durable); ShareDB runs on its in-memory');
 lines.push('database; Hocuspocus acks (SyncStatus) once an update is applied in memory, and its SQLite');
