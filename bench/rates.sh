@@ -16,7 +16,9 @@
 # (the cores of the Hocuspocus driver when PIN=1, default 1 like the other
 # load; a Node driver needs ~450 µs of CPU per update, all editors applying
 # every broadcast, so one core tops out near 2,200 updates/s: use "0,1" to
-# reach 3,000 at the price of sharing the server's core), RESULTS
+# reach 3,000 at the price of sharing the server's core), HP_OBSERVERS
+# (editors per document that apply the broadcasts, default all; 1 halves
+# the driver's CPU per update, see driver.js -observers), RESULTS
 # (bench/results/rates), SKIP_BUILD=1. Raw JSON goes to $RESULTS/raw, the
 # table (medians over rounds) to stdout and $RESULTS/rates.md.
 #
@@ -38,6 +40,7 @@ PEERS=${PEERS:-cowrite sharedb hocuspocus}
 ARRIVALS=${ARRIVALS:-poisson}
 HP_PROCS=${HP_PROCS:-3}
 HP_CPUS=${HP_CPUS:-1}
+HP_OBSERVERS=${HP_OBSERVERS:-0}
 PIN=${PIN:-1}
 BIN=$ROOT/bin
 RES=${RESULTS:-$ROOT/bench/results/rates}
@@ -91,7 +94,7 @@ run_one() {
 	case $peer in
 	hocuspocus)
 		"${hp_pin[@]}" node bench/peers/hocuspocus/driver.js -q -url "ws://127.0.0.1:$PORT" -server-pid "$SERVER_PID" \
-			-docs "$DOCS" -editors "$EDITORS" -rate "$rate" -arrivals "$ARRIVALS" -duration "$DUR" -procs "$HP_PROCS" \
+			-docs "$DOCS" -editors "$EDITORS" -rate "$rate" -arrivals "$ARRIVALS" -duration "$DUR" -procs "$HP_PROCS" -observers "$HP_OBSERVERS" \
 			-label "$peer/$rate" -json "$out" >&2 || echo "!! $peer $rate round $round failed (exit $?)" >&2
 		;;
 	*)
@@ -111,4 +114,4 @@ for rate in $RATES; do
 	done
 done
 
-node bench/rates-table.js "$RES/raw" "$DOCS x $EDITORS, $ARRIVALS arrivals, ROUNDS=$ROUNDS DUR=$DUR PIN=$PIN HP_CPUS=$HP_CPUS HP_PROCS=$HP_PROCS" | tee "$RES/rates.md"
+node bench/rates-table.js "$RES/raw" "$DOCS x $EDITORS, $ARRIVALS arrivals, ROUNDS=$ROUNDS DUR=$DUR PIN=$PIN HP_CPUS=$HP_CPUS HP_PROCS=$HP_PROCS HP_OBSERVERS=$HP_OBSERVERS" | tee "$RES/rates.md"
