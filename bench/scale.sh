@@ -6,8 +6,8 @@
 #     at PER_CONN_RATE ops/s each (open loop, Poisson): server RSS per
 #     connection (all connected, none joined) and per loaded document (all
 #     joined), ack p50/p99/p999, server cores; then the connections close
-#     and, after the server's --idle-unload (UNLOAD, 5s) and a margin, RSS
-#     with the idle documents unloaded.
+#     and, once /metrics shows no document loaded (the server's
+#     --idle-unload, UNLOAD=5s), memory with the idle documents unloaded.
 #  2. STORED documents generated straight into a fresh data file
 #     (cowrite-bench -workload gen-docs, server stopped); then the server's
 #     start-up time to a 200 from /readyz, its RSS with nothing loaded, and
@@ -115,7 +115,7 @@ else
 	start_cowrite
 fi
 await_server cowrite
-unload_wait=$(($(echo "$UNLOAD" | sed 's/s$//') + 5))s
+unload_wait=$(($(echo "$UNLOAD" | sed 's/s$//') + 60))s
 "${tool_pin[@]}" "$BIN/cowrite-bench" -q -url "http://127.0.0.1:$PORT" -server-pid "$SERVER_PID" \
 	-workload scale -c "$CONNS" -docs "$DOCS" -per-conn-rate "$PER_CONN_RATE" -duration "$DUR" \
 	-unload-wait "$unload_wait" "${pprof_args[@]}" -json "$RES/connections.json" | tee "$WORK/connections.txt" >&2 ||

@@ -155,7 +155,7 @@ func main() {
 	flag.Float64Var(&cfg.rate, "rate", 0, "collab: open loop at this many ops/s in total over all editors (0 = closed loop, each editor submits on its ack)")
 	flag.StringVar(&cfg.arrivals, "arrivals", "poisson", "collab -rate: arrival process, poisson or uniform")
 	flag.Float64Var(&cfg.perConnRate, "per-conn-rate", 1, "scale: ops/s each connection types")
-	flag.DurationVar(&cfg.unloadWait, "unload-wait", 0, "scale: after closing the connections, wait this long (past the server's --idle-unload) and measure RSS again (0 = skip)")
+	flag.DurationVar(&cfg.unloadWait, "unload-wait", 0, "scale: after closing the connections, wait until the server has no document loaded (its --idle-unload), at most this long, and measure memory again (0 = skip)")
 	flag.StringVar(&cfg.dataDir, "data", "", "gen-docs: the server's data directory (its cowrite.db is written directly; the server must be stopped)")
 	flag.IntVar(&cfg.genDocs, "gen-docs", 100000, "gen-docs: documents to create")
 	flag.IntVar(&cfg.listLimit, "list-limit", 50, "list: documents per page")

@@ -32,6 +32,7 @@ type scaleResult struct {
 	RSSJoinedKiB     int64   `json:"rss_joined_kib,omitempty"`
 	RSSPerDocKiB     float64 `json:"rss_per_loaded_doc_kib,omitempty"`
 	RSSUnloadedKiB   int64   `json:"rss_unloaded_kib,omitempty"`
+	UnloadSeconds    float64 `json:"unload_s,omitempty"` // closing → no document loaded
 	ServerCores      float64 `json:"server_cores,omitempty"`
 	ConnectSeconds   float64 `json:"connect_s,omitempty"`
 	JoinSeconds      float64 `json:"join_s,omitempty"`
@@ -156,10 +157,16 @@ func runScale(ctx context.Context, cfg *config, res *Result, p *progress) error 
 	s.close()
 	closed = true
 	if cfg.unloadWait > 0 {
-		select {
-		case <-time.After(cfg.unloadWait):
-		case <-ctx.Done():
+		// Wait until the server reports no document loaded (its
+		// --idle-unload after the last editor left), at most unloadWait.
+		t0 := time.Now()
+		for time.Since(t0) < cfg.unloadWait && ctx.Err() == nil {
+			if g, ok := scrapeGauges(cfg.url, "cowrite_documents_loaded")["cowrite_documents_loaded"]; ok && g == 0 {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
+		sr.UnloadSeconds = time.Since(t0).Seconds()
 		sr.RSSUnloadedKiB, _ = procRSS(cfg.serverPID)
 		sr.phase(cfg, "closed, unloaded")
 	}

@@ -53,7 +53,7 @@ func printTable(w io.Writer, r *Result) {
 			row("rss per connection", "%.2f KiB (idle, before joining)", r.RSSPerConnKiB)
 			row("rss per loaded doc", "%.2f KiB (its %d editors' join state included)", sr.RSSPerDocKiB, r.Editors)
 			if sr.RSSUnloadedKiB > 0 {
-				row("rss unloaded", "%d KiB (connections closed, idle documents unloaded)", sr.RSSUnloadedKiB)
+				row("rss unloaded", "%d KiB (connections closed, idle documents unloaded after %.1fs)", sr.RSSUnloadedKiB, sr.UnloadSeconds)
 			}
 			row("server cores", "%.2f while typing", sr.ServerCores)
 		}
