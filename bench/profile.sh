@@ -6,11 +6,20 @@
 # load tool to core 1, and saves a CPU profile (and a heap profile) to
 # bench/results/prof/<case>.{cpu,heap}.pprof with a text top in .txt.
 #
-#   bench/profile.sh echo|fanout|idle|collab-1x20|collab-100x5
+#   bench/profile.sh echo|fanout|idle|collab-1x20|collab-100x5|collab-rate|trace
+#   bench/profile.sh build     only build bin/cowrite-prof and bin/sio-echo-prof
+#
+# collab-rate: 100 docs × 5 editors in open loop at RATE ops/s (3000), CPU
+# profile. trace: the same load, but an execution trace
+# (/debug/pprof/trace, DUR seconds) saved as prof/trace.out and summarized
+# by bench/tracestat (per goroutine kind: wake-ups, hand-offs, syscalls,
+# blocking; user regions and tasks if the server has them) into
+# prof/trace.txt, with the ops of the traced window for per-op counts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CASE=${1:?case: echo, fanout, idle, collab-1x20 or collab-100x5}
+CASE=${1:?case: echo, fanout, idle, collab-1x20, collab-100x5, collab-rate or trace}
 DUR=${DUR:-5}
+RATE=${RATE:-3000}
 OUT=bench/results/prof
 mkdir -p "$OUT" bench/_prof/sio-echo bench/_prof/cowrite
 PPROF_INIT='package main
@@ -34,6 +43,7 @@ echo "$PPROF_INIT" >bench/_prof/cowrite/pprof_init.go
 go build -o bin/sio-echo-prof ./bench/_prof/sio-echo
 go build -o bin/cowrite-prof ./bench/_prof/cowrite
 go build -o bin/cowrite-bench ./bench/cmd/cowrite-bench
+[[ $CASE == build ]] && exit 0
 
 PORT=3490
 export PPROF_ADDR=127.0.0.1:3491
@@ -55,12 +65,22 @@ fanout) args=(-workload fanout -c 200) ;;
 idle) args=(-workload idle -c 2000) ;;
 collab-1x20) args=(-workload collab -docs 1 -editors 20) ;;
 collab-100x5) args=(-workload collab -docs 100 -editors 5) ;;
+collab-rate | trace) args=(-workload collab -docs 100 -editors 5 -rate "$RATE") ;;
 *) echo "unknown case $CASE" >&2; exit 2 ;;
 esac
-taskset -c 1 bin/cowrite-bench -q -url http://127.0.0.1:$PORT -server-pid $PID -duration $((DUR + 2))s "${args[@]}" &
+taskset -c 1 bin/cowrite-bench -q -url http://127.0.0.1:$PORT -server-pid $PID -duration $((DUR + 2))s -json "$OUT/$CASE.bench.json" "${args[@]}" >"$OUT/$CASE.bench.txt" &
 BENCH=$!
 sleep 1.5
-if [[ $CASE == idle ]]; then
+ops0=0
+metric_ops() { curl -s "http://127.0.0.1:$PORT/metrics" | awk '$1 == "cowrite_commit_batch_ops_sum" { printf "%d", $2 }'; }
+if [[ $CASE == trace ]]; then
+	ops0=$(metric_ops)
+	curl -s -o "$OUT/trace.out" "http://$PPROF_ADDR/debug/pprof/trace?seconds=$DUR"
+	ops1=$(metric_ops)
+	(cd bench/tracestat && go build -o ../../bin/tracestat .)
+	bin/tracestat -ops $((ops1 - ops0)) "$OUT/trace.out" >"$OUT/trace.txt"
+	echo "trace summary in $OUT/trace.txt ($((ops1 - ops0)) ops committed while tracing)" >&2
+elif [[ $CASE == idle ]]; then
 	sleep $((DUR))
 	curl -s -o "$OUT/$CASE.heap.pprof" "http://$PPROF_ADDR/debug/pprof/heap?gc=1"
 	curl -s "http://$PPROF_ADDR/debug/pprof/goroutine?debug=1" | head -40 >"$OUT/$CASE.goroutines.txt"

@@ -18,6 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 QUICK=${QUICK:-0}
 ROUNDS=${ROUNDS:-3}
 if [[ $QUICK == 1 ]]; then
@@ -35,10 +37,6 @@ WORK=$(mktemp -d)
 PORT=${PORT:-3460}
 SERVER_PID=
 
-cleanup() {
-	if [[ -n $SERVER_PID ]]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
-	rm -rf "$WORK"
-}
 trap cleanup EXIT
 
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
@@ -79,19 +77,7 @@ start_server() {
 		;;
 	esac
 	SERVER_PID=$!
-	for _ in $(seq 200); do
-		if (echo >"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then return 0; fi
-		sleep 0.05
-	done
-	echo "server $peer did not start:" >&2
-	cat "$WORK/server.log" >&2
-	return 1
-}
-
-stop_server() {
-	kill "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=
+	await_server "$peer"
 }
 
 # bench <variant> <case> <peer> <round> <cowrite-bench flags…>

@@ -22,6 +22,9 @@ type collabStats struct {
 	bcasts    atomic.Int64 // remote ops received while measuring
 	ack       hist
 	bcast     hist
+	lag       hist         // open loop: arrival → submission (an op waits while one is in flight)
+	openLoop  bool         // ops are submitted on arrivals (arrive), not one after another
+	dropped   atomic.Int64 // open loop: arrivals dropped (an editor had 1,024 waiting)
 	errors    atomic.Int64
 	lastErr   atomic.Value // string
 	p         *progress
@@ -57,6 +60,10 @@ type editor struct {
 	seq      uint64
 	rng      *rand.Rand
 	opbuf    []byte
+	// Open loop: arrival times of ops not yet submitted (at most one op is
+	// in flight, as in a ShareDB or Cowrite client, so arrivals during an
+	// op's round trip wait for its ack).
+	arrivals []time.Time
 }
 
 func newEditor(st *collabStats, seed uint64, maxLen int) *editor {
@@ -173,9 +180,33 @@ func (e *editor) process() {
 		}
 		e.ver = next
 	}
-	if e.inflight == nil && e.st.running.Load() {
+	if e.inflight != nil || !e.st.running.Load() {
+		return
+	}
+	if !e.st.openLoop {
+		e.next()
+		return
+	}
+	if len(e.arrivals) > 0 {
+		at := e.arrivals[0]
+		e.arrivals = e.arrivals[1:]
+		if e.st.measuring.Load() {
+			e.st.lag.record(time.Since(at))
+		}
 		e.next()
 	}
+}
+
+// arrive takes one open-loop arrival (scheduled at at).
+func (e *editor) arrive(at time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.arrivals) < 1024 {
+		e.arrivals = append(e.arrivals, at)
+	} else {
+		e.st.dropped.Add(1)
+	}
+	e.process()
 }
 
 // next generates one op (an insert carrying a timestamp, plus a delete when
@@ -256,7 +287,9 @@ func (s *session) close() {
 
 // openSession connects docs×editors editors and joins them (documents
 // named prefix-0 …), over proto.
-func openSession(ctx context.Context, cfg *config, st *collabStats, proto string, docs []string, editors, maxLen int, content string) (*session, error) {
+// afterDial (cowrite only; nil for none) runs once every connection is up,
+// before the joins.
+func openSession(ctx context.Context, cfg *config, st *collabStats, proto string, docs []string, editors, maxLen int, content string, afterDial func()) (*session, error) {
 	s := &session{st: st}
 	for d, name := range docs {
 		r := &room{doc: name}
@@ -268,7 +301,7 @@ func openSession(ctx context.Context, cfg *config, st *collabStats, proto string
 	var err error
 	switch proto {
 	case "cowrite":
-		err = s.connectCowrite(ctx, cfg.url)
+		err = s.connectCowrite(ctx, cfg.url, afterDial)
 	case "sharedb":
 		err = s.connectShareDB(ctx, cfg.url, content)
 	default:
@@ -279,7 +312,7 @@ func openSession(ctx context.Context, cfg *config, st *collabStats, proto string
 		return nil, err
 	}
 	// Wait until every editor has joined.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30*time.Second + time.Duration(len(docs)*editors)*5*time.Millisecond)
 	for _, r := range s.rooms {
 		for _, e := range r.editors {
 			for {
@@ -295,7 +328,7 @@ func openSession(ctx context.Context, cfg *config, st *collabStats, proto string
 				}
 				if time.Now().After(deadline) {
 					s.close()
-					return nil, fmt.Errorf("join %s: no reply within 30s", r.doc)
+					return nil, fmt.Errorf("join %s: no reply in time", r.doc)
 				}
 				time.Sleep(2 * time.Millisecond)
 			}
@@ -345,7 +378,7 @@ func (s *session) stop(wait time.Duration) (bad int, maxVer uint64) {
 			}
 			if time.Now().After(deadline) {
 				bad++
-				s.st.fail("document %s did not converge (versions %v, %d distinct texts, failed editors: %v)", r.doc, vers, len(texts), anyFailed)
+				s.st.fail("document %s did not converge within %v (versions %v, %d distinct texts, ops still in flight or buffered: %v, failed editors: %v)", r.doc, wait, vers, len(texts), !settled, anyFailed)
 				break
 			}
 			time.Sleep(5 * time.Millisecond)
@@ -389,89 +422,103 @@ type opEvent struct {
 	Op      json.RawMessage `json:"op"`
 }
 
-func (s *session) connectCowrite(ctx context.Context, base string) error {
+// connectCowrite connects every editor (in parallel, connectMany), calls
+// afterDial (nil for none) once all are connected, then joins them.
+func (s *session) connectCowrite(ctx context.Context, base string, afterDial func()) error {
+	type slot struct {
+		e                   *editor
+		docJSON, clientJSON []byte
+		c                   *sioConn
+	}
+	var slots []*slot
 	for _, r := range s.rooms {
 		for i, e := range r.editors {
-			c, err := dialSIO(ctx, base, nil)
+			slots = append(slots, &slot{e: e, docJSON: appendJSONString(nil, r.doc), clientJSON: appendJSONString(nil, fmt.Sprintf("%s-e%d", r.doc, i))})
+		}
+	}
+	conns, err := connectMany(ctx, base, len(slots), func(i int, c *sioConn) {
+		sl := slots[i]
+		sl.c = c
+		e, docJSON, clientJSON := sl.e, sl.docJSON, sl.clientJSON
+		c.onAck = func(id uint64, b []byte) {
+			if id > 1 {
+				if v, ok := fastOpAck(b); ok {
+					e.acked(v)
+					return
+				}
+			}
+			a, err := parseAck(b)
 			if err != nil {
-				return err
+				e.fail("%s: %v", map[bool]string{true: "doc:join", false: "doc:op"}[id == 1], err)
+				return
 			}
-			s.closes = append(s.closes, func() { c.close() })
-			e := e
-			clientID := fmt.Sprintf("%s-e%d", r.doc, i)
-			docJSON := appendJSONString(nil, r.doc)
-			clientJSON := appendJSONString(nil, clientID)
-			c.onAck = func(id uint64, b []byte) {
-				if id > 1 {
-					if v, ok := fastOpAck(b); ok {
-						e.acked(v)
-						return
-					}
-				}
-				a, err := parseAck(b)
-				if err != nil {
-					e.fail("%s: %v", map[bool]string{true: "doc:join", false: "doc:op"}[id == 1], err)
+			if id == 1 {
+				if a.Content == nil {
+					e.fail("doc:join ack without content")
 					return
 				}
-				if id == 1 {
-					if a.Content == nil {
-						e.fail("doc:join ack without content")
-						return
-					}
-					e.joinedAt(a.Version, *a.Content)
+				e.joinedAt(a.Version, *a.Content)
+				return
+			}
+			e.acked(a.Version)
+		}
+		c.onEvent = func(b []byte) {
+			if len(b) < len(docOpEvent)+1 || string(b[:len(docOpEvent)]) != string(docOpEvent) {
+				return
+			}
+			var ev opEvent
+			b = b[len(docOpEvent) : len(b)-1]
+			if v, ok := fieldInt(b, `"version":`); ok && v > 0 {
+				if raw, ok := fieldArray(b, `"op":`); ok {
+					ev.Version, ev.Op = uint64(v), raw
+				}
+			}
+			if ev.Op == nil {
+				if err := json.Unmarshal(b, &ev); err != nil {
+					e.fail("doc:op event: %v", err)
 					return
 				}
-				e.acked(a.Version)
 			}
-			c.onEvent = func(b []byte) {
-				if len(b) < len(docOpEvent)+1 || string(b[:len(docOpEvent)]) != string(docOpEvent) {
-					return
-				}
-				var ev opEvent
-				b = b[len(docOpEvent) : len(b)-1]
-				if v, ok := fieldInt(b, `"version":`); ok && v > 0 {
-					if raw, ok := fieldArray(b, `"op":`); ok {
-						ev.Version, ev.Op = uint64(v), raw
-					}
-				}
-				if ev.Op == nil {
-					if err := json.Unmarshal(b, &ev); err != nil {
-						e.fail("doc:op event: %v", err)
-						return
-					}
-				}
-				op, err := ot.Parse(ev.Op)
-				if err != nil {
-					e.fail("doc:op event op: %v", err)
-					return
-				}
-				e.remote(ev.Version, op)
+			op, err := ot.Parse(ev.Op)
+			if err != nil {
+				e.fail("doc:op event op: %v", err)
+				return
 			}
-			e.submit = func(ver, seq uint64, op []byte) error {
-				return c.emit(seq+1, func(b []byte) []byte {
-					b = append(b, `["doc:op",{"doc":`...)
-					b = append(b, docJSON...)
-					b = append(b, `,"version":`...)
-					b = strconv.AppendUint(b, ver, 10)
-					b = append(b, `,"op":`...)
-					b = append(b, op...)
-					b = append(b, `,"client":`...)
-					b = append(b, clientJSON...)
-					b = append(b, `,"seq":`...)
-					b = strconv.AppendUint(b, seq, 10)
-					return append(b, `}]`...)
-				})
-			}
-			if err := c.start(); err != nil {
-				return err
-			}
-			if err := c.emit(1, func(b []byte) []byte {
-				b = append(b, `["doc:join",{"doc":`...)
+			e.remote(ev.Version, op)
+		}
+		e.submit = func(ver, seq uint64, op []byte) error {
+			return c.emit(seq+1, func(b []byte) []byte {
+				b = append(b, `["doc:op",{"doc":`...)
 				b = append(b, docJSON...)
+				b = append(b, `,"version":`...)
+				b = strconv.AppendUint(b, ver, 10)
+				b = append(b, `,"op":`...)
+				b = append(b, op...)
+				b = append(b, `,"client":`...)
+				b = append(b, clientJSON...)
+				b = append(b, `,"seq":`...)
+				b = strconv.AppendUint(b, seq, 10)
 				return append(b, `}]`...)
-			}); err != nil {
-				return err
-			}
+			})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range conns {
+		s.closes = append(s.closes, c.close)
+	}
+	if afterDial != nil {
+		afterDial()
+	}
+	for _, sl := range slots {
+		docJSON := sl.docJSON
+		if err := sl.c.emit(1, func(b []byte) []byte {
+			b = append(b, `["doc:join",{"doc":`...)
+			b = append(b, docJSON...)
+			return append(b, `}]`...)
+		}); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -480,18 +527,22 @@ func (s *session) connectCowrite(ctx context.Context, base string) error {
 // runCollab: D documents × E editors, closed loop, for cfg.duration.
 func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error {
 	res.Docs, res.Editors = cfg.docs, cfg.editors
-	st := &collabStats{t0: time.Now(), p: p}
+	st := &collabStats{t0: time.Now(), p: p, openLoop: cfg.rate > 0}
 	runID := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
 	docs := make([]string, cfg.docs)
 	for i := range docs {
 		docs[i] = fmt.Sprintf("bench-%s-%d", runID, i)
 	}
-	s, err := openSession(ctx, cfg, st, cfg.proto, docs, cfg.editors, cfg.docLen, "")
+	s, err := openSession(ctx, cfg, st, cfg.proto, docs, cfg.editors, cfg.docLen, "", nil)
 	if err != nil {
 		return err
 	}
 	defer s.close()
 	s.start()
+	if cfg.rate > 0 {
+		res.OfferedRate, res.Arrivals = cfg.rate, cfg.arrivals
+		defer s.offer(ctx, cfg.rate, cfg.arrivals == "uniform")()
+	}
 	select {
 	case <-time.After(min(cfg.duration/10, time.Second)):
 	case <-ctx.Done():
@@ -500,7 +551,34 @@ func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error
 	if cfg.proto == "cowrite" {
 		commits0 = scrapeCommits(cfg.url)
 	}
+	st.window(ctx, cfg, res)
+	if commits0 != nil {
+		res.CommitP50, res.CommitP99, res.CommitOps, _ = scrapeCommits(cfg.url).since(commits0)
+	}
+	bad, _ := s.stop(5 * time.Second)
+	st.fill(res, bad)
+	return nil
+}
+
+// offer starts the open-loop arrivals over every editor of the session;
+// the returned func stops them.
+func (s *session) offer(ctx context.Context, rate float64, uniform bool) (stop func()) {
+	octx, cancel := context.WithCancel(ctx)
+	var all []*editor
+	for _, r := range s.rooms {
+		all = append(all, r.editors...)
+	}
+	go offer(octx, all, rate, uniform)
+	return cancel
+}
+
+// window is the measured window: server CPU and RSS before and after
+// cfg.duration with measuring on; res.Ops is the acks within it.
+func (st *collabStats) window(ctx context.Context, cfg *config, res *Result) {
 	m := startMeasure(cfg.serverPID)
+	if cfg.serverPID > 0 {
+		res.RSSBeforeKiB, _ = procRSS(cfg.serverPID)
+	}
 	st.measuring.Store(true)
 	select {
 	case <-time.After(cfg.duration):
@@ -509,22 +587,34 @@ func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error
 	st.measuring.Store(false)
 	res.Ops = st.committed.Load()
 	m.finish(res)
-	if commits0 != nil {
-		res.CommitP50, res.CommitP99, res.CommitOps, _ = scrapeCommits(cfg.url).since(commits0)
+	if cfg.serverPID > 0 {
+		res.RSSAfterKiB, _ = procRSS(cfg.serverPID)
 	}
-	bad, _ := s.stop(5 * time.Second)
+}
+
+// fill records the latencies, histograms, errors and notes of a run whose
+// convergence check found bad documents diverging.
+func (st *collabStats) fill(res *Result, bad int) {
 	res.P50Ms, res.P99Ms, res.MaxMs = st.ack.quantile(0.5), st.ack.quantile(0.99), st.ack.maxMs()
+	res.P999Ms = st.ack.quantile(0.999)
 	res.BcastP50, res.BcastP99 = st.bcast.quantile(0.5), st.bcast.quantile(0.99)
+	res.BcastP999 = st.bcast.quantile(0.999)
+	res.AckHist, res.BcastHist = st.ack.buckets(), st.bcast.buckets()
+	if st.openLoop {
+		res.SendLagP99 = st.lag.quantile(0.99)
+		if d := st.dropped.Load(); d > 0 {
+			res.Note = fmt.Sprintf("%d arrivals dropped (an editor had 1,024 waiting): the server did not keep up; ", d)
+		}
+	}
 	res.Broadcast = st.bcasts.Load()
 	res.Errors = st.errors.Load()
 	if res.Ops == 0 {
 		res.Errors++
 	}
 	if msg, ok := st.lastErr.Load().(string); ok {
-		res.Note = msg
+		res.Note += msg
 	}
 	if bad > 0 {
 		res.Note = fmt.Sprintf("%d documents did not converge; %s", bad, res.Note)
 	}
-	return nil
 }

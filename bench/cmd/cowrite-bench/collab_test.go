@@ -121,3 +121,50 @@ func BenchmarkHotPaths(b *testing.B) {
 		h.record(1500 * time.Microsecond)
 	}
 }
+
+// TestOpenLoopEditor: in open loop an editor submits only on arrivals, one
+// op in flight; an arrival during a round trip waits for the ack.
+func TestOpenLoopEditor(t *testing.T) {
+	st := &collabStats{t0: time.Now(), p: &progress{}, openLoop: true}
+	var sent [][]byte
+	e := newTestEditors(st, 1, "hello", &sent)[0]
+	st.running.Store(true)
+	e.kick()
+	if len(sent) != 0 {
+		t.Fatalf("sent %d ops before any arrival", len(sent))
+	}
+	e.arrive(time.Now())
+	e.arrive(time.Now())
+	if len(sent) != 1 {
+		t.Fatalf("sent %d ops after two arrivals with one in flight, want 1", len(sent))
+	}
+	e.acked(1)
+	if len(sent) != 2 {
+		t.Fatalf("sent %d ops after the ack, want the queued one too", len(sent))
+	}
+	e.acked(2)
+	if len(sent) != 2 {
+		t.Fatalf("sent %d ops with no arrival left, want 2", len(sent))
+	}
+	if v, settled, _, failed := e.state(); v != 2 || !settled || failed {
+		t.Fatalf("state v=%d settled=%v failed=%v", v, settled, failed)
+	}
+}
+
+func TestHistBuckets(t *testing.T) {
+	var h hist
+	for _, d := range []time.Duration{time.Microsecond, 3 * time.Millisecond, 3 * time.Millisecond, time.Second} {
+		h.record(d)
+	}
+	b := h.buckets()
+	var n float64
+	for i, x := range b {
+		n += x[1]
+		if i > 0 && x[0] <= b[i-1][0] {
+			t.Fatalf("edges not ascending: %v", b)
+		}
+	}
+	if n != 4 || len(b) != 3 || b[len(b)-1][0] != 1000 {
+		t.Fatalf("buckets %v", b)
+	}
+}

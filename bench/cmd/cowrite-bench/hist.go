@@ -71,3 +71,16 @@ func (h *hist) quantile(q float64) float64 {
 }
 
 func (h *hist) maxMs() float64 { return float64(h.max.Load()) / 1e6 }
+
+// buckets returns the non-empty buckets as [upper edge ms, count] pairs
+// (the latency histogram of the JSON result).
+func (h *hist) buckets() [][2]float64 {
+	var out [][2]float64
+	m := h.maxMs()
+	for i := range h.counts {
+		if c := h.counts[i].Load(); c > 0 {
+			out = append(out, [2]float64{min(float64(bucketValue(i+1)<<10)/1e6, m), float64(c)})
+		}
+	}
+	return out
+}

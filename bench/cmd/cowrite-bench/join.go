@@ -37,7 +37,7 @@ func runJoin(ctx context.Context, cfg *config, res *Result, p *progress) error {
 	}
 	prep := time.Now()
 	st := &collabStats{t0: time.Now(), p: p}
-	s, err := openSession(ctx, cfg, st, "cowrite", []string{doc}, cfg.editors, cfg.joinBytes+4096, content)
+	s, err := openSession(ctx, cfg, st, "cowrite", []string{doc}, cfg.editors, cfg.joinBytes+4096, content, nil)
 	if err != nil {
 		return err
 	}

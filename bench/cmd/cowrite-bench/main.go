@@ -9,6 +9,13 @@
 //	idle    C idle connections; server RSS per connection (-server-pid)
 //	collab  D docs × E editors doing closed-loop doc:op with client-side OT
 //	join    time doc:join of a large document (content and catch-up)
+//	scale   C connections over D docs typing at -per-conn-rate (open loop):
+//	        RSS per connection and per loaded document, ack p99, CPU
+//	gen-docs  create -gen-docs documents in -data's file (server stopped)
+//	list    page through GET /api/docs, latency per page
+//
+// collab takes -rate N for an open loop (N ops/s in total, Poisson or
+// uniform arrivals over the editors) instead of the closed loop.
 //
 // fanout, echo and idle need the conformance echo server's handlers
 // (e2e/sio-echo or bench/peers/sio-peer.js); collab and join need Cowrite
@@ -49,6 +56,17 @@ type config struct {
 	joinOps   int
 	joinRuns  int
 	quiet     bool
+	rate      float64
+	arrivals  string
+	// scale, gen-docs, list
+	perConnRate float64
+	unloadWait  time.Duration
+	dataDir     string
+	genDocs     int
+	listLimit   int
+	listPages   int
+	pprofURL    string
+	heapDir     string
 }
 
 // Result is one run's outcome (the JSON output).
@@ -67,11 +85,22 @@ type Result struct {
 	Rate      float64 `json:"rate"`
 	P50Ms     float64 `json:"p50_ms"`
 	P99Ms     float64 `json:"p99_ms"`
+	P999Ms    float64 `json:"p999_ms,omitempty"`
 	MaxMs     float64 `json:"max_ms"`
 	BcastP50  float64 `json:"bcast_p50_ms,omitempty"`
 	BcastP99  float64 `json:"bcast_p99_ms,omitempty"`
+	BcastP999 float64 `json:"bcast_p999_ms,omitempty"`
 	Broadcast int64   `json:"broadcasts,omitempty"`
-	Errors    int64   `json:"errors"`
+	// collab open loop (-rate): the offered rate and arrival process, and
+	// the p99 of how long an arrival waited to be submitted (behind the
+	// editor's op in flight, or a late wake-up of the tool).
+	OfferedRate float64 `json:"offered_rate,omitempty"`
+	Arrivals    string  `json:"arrivals,omitempty"`
+	SendLagP99  float64 `json:"send_lag_p99_ms,omitempty"`
+	// collab latency histograms: [upper bucket edge ms, count] pairs.
+	AckHist   [][2]float64 `json:"ack_hist,omitempty"`
+	BcastHist [][2]float64 `json:"bcast_hist,omitempty"`
+	Errors    int64        `json:"errors"`
 	// Cowrite's per-document commits during the window (from /metrics):
 	// hand-off to durable, p50/p99 as histogram bucket edges, and mean ops
 	// per document batch.
@@ -94,7 +123,9 @@ type Result struct {
 	JoinOldOps   int     `json:"join_old_ops,omitempty"`
 	JoinOldest   float64 `json:"join_oldest_ms,omitempty"`
 	JoinOldestBy string  `json:"join_oldest_reply,omitempty"`
-	Note         string  `json:"note,omitempty"`
+	// scale, gen-docs and list workloads.
+	Scale *scaleResult `json:"scale,omitempty"`
+	Note  string       `json:"note,omitempty"`
 }
 
 // progress is what the once-a-second reporter prints.
@@ -121,8 +152,22 @@ func main() {
 	flag.IntVar(&cfg.joinOps, "join-ops", 100000, "join: ops of history to build")
 	flag.IntVar(&cfg.joinRuns, "join-runs", 5, "join: timed joins of each kind")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress lines")
+	flag.Float64Var(&cfg.rate, "rate", 0, "collab: open loop at this many ops/s in total over all editors (0 = closed loop, each editor submits on its ack)")
+	flag.StringVar(&cfg.arrivals, "arrivals", "poisson", "collab -rate: arrival process, poisson or uniform")
+	flag.Float64Var(&cfg.perConnRate, "per-conn-rate", 1, "scale: ops/s each connection types")
+	flag.DurationVar(&cfg.unloadWait, "unload-wait", 0, "scale: after closing the connections, wait until the server has no document loaded (its --idle-unload), at most this long, and measure memory again (0 = skip)")
+	flag.StringVar(&cfg.dataDir, "data", "", "gen-docs: the server's data directory (its cowrite.db is written directly; the server must be stopped)")
+	flag.IntVar(&cfg.genDocs, "gen-docs", 100000, "gen-docs: documents to create")
+	flag.IntVar(&cfg.listLimit, "list-limit", 50, "list: documents per page")
+	flag.IntVar(&cfg.listPages, "list-pages", 0, "list: pages to fetch (0 = all)")
+	flag.StringVar(&cfg.heapDir, "heap-dir", "", "scale -pprof-url: save each phase's heap profile (after the GC) in this directory as <phase>.heap.pprof")
+	flag.StringVar(&cfg.pprofURL, "pprof-url", "", "scale: the server's net/http/pprof base URL (bin/cowrite-prof); each phase then forces a GC first (GET /debug/pprof/heap?gc=1), so its heap figure is the live heap")
 	cpuProfile := flag.String("cpuprofile", "", "write the load tool's own CPU profile to this file")
 	flag.Parse()
+	if cfg.arrivals != "poisson" && cfg.arrivals != "uniform" {
+		fmt.Fprintln(os.Stderr, "cowrite-bench: -arrivals: poisson or uniform")
+		os.Exit(1)
+	}
 	// The tool's live heap is a few MB, so the default GOGC collects many
 	// times a second under collab load (GC assists were ~6% of its CPU);
 	// memory is not what it is short of.
@@ -163,11 +208,12 @@ func main() {
 // run executes cfg.workload and fills a Result.
 func run(ctx context.Context, cfg *config) (*Result, error) {
 	res := &Result{Label: cfg.label, Workload: cfg.workload, Proto: cfg.proto, URL: cfg.url}
-	if cfg.workload != "collab" {
+	switch cfg.workload {
+	case "collab":
+	case "join", "scale", "gen-docs", "list":
+		res.Proto = "cowrite"
+	default:
 		res.Proto = "socket.io"
-		if cfg.workload == "join" {
-			res.Proto = "cowrite"
-		}
 	}
 	var p progress
 	pctx, cancel := context.WithCancel(ctx)
@@ -187,8 +233,14 @@ func run(ctx context.Context, cfg *config) (*Result, error) {
 		err = runCollab(ctx, cfg, res, &p)
 	case "join":
 		err = runJoin(ctx, cfg, res, &p)
+	case "scale":
+		err = runScale(ctx, cfg, res, &p)
+	case "gen-docs":
+		err = runGenDocs(ctx, cfg, res, &p)
+	case "list":
+		err = runList(ctx, cfg, res, &p)
 	default:
-		err = fmt.Errorf("unknown workload %q (fanout, echo, idle, collab, join)", cfg.workload)
+		err = fmt.Errorf("unknown workload %q (fanout, echo, idle, collab, join, scale, gen-docs, list)", cfg.workload)
 	}
 	return res, err
 }

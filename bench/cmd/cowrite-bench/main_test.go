@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -115,10 +117,15 @@ func startEcho(t *testing.T) (string, int) {
 	return "http://" + addr, pid
 }
 
-func startCowrite(t *testing.T) (string, int) {
+func startCowrite(t *testing.T, args ...string) (string, int) {
+	return startCowriteOn(t, t.TempDir(), args...)
+}
+
+// startCowriteOn runs the server on the data directory data.
+func startCowriteOn(t *testing.T, data string, args ...string) (string, int) {
 	bin := build(t, "cowrite", ".")
 	addr := freePort(t)
-	pid := serve(t, addr, bin, "--addr", addr, "--data", t.TempDir(), "--ops-per-second", "-1", "--log-level", "warn")
+	pid := serve(t, addr, bin, append([]string{"--addr", addr, "--data", data, "--ops-per-second", "-1", "--log-level", "warn"}, args...)...)
 	return "http://" + addr, pid
 }
 
@@ -201,6 +208,16 @@ func TestCollabCowrite(t *testing.T) {
 	if r.Ops <= 0 || r.Broadcast <= 0 || r.P50Ms <= 0 || r.BcastP50 <= 0 {
 		t.Fatalf("implausible collab result %+v", r)
 	}
+	t.Run("open-loop", func(t *testing.T) {
+		r := runOK(t, config{url: url, workload: "collab", docs: 3, editors: 4, docLen: 200, serverPID: pid, rate: 200, arrivals: "poisson"})
+		var n float64
+		for _, b := range r.AckHist {
+			n += b[1]
+		}
+		if r.Ops <= 0 || r.OfferedRate != 200 || int64(n) != r.Ops || r.RSSAfterKiB <= 0 {
+			t.Fatalf("implausible open-loop result (ack histogram holds %v): %+v", n, r)
+		}
+	})
 	// Every committed op reaches the 3 other editors of its document.
 	t.Run("join", func(t *testing.T) {
 		r := runOK(t, config{url: url, workload: "join", editors: 4, joinBytes: 64 << 10, joinOps: 1500, joinRuns: 2, docLen: 200})
@@ -222,5 +239,73 @@ func TestUnknownWorkload(t *testing.T) {
 	_, err := run(context.Background(), &config{workload: "nope", quiet: true})
 	if err == nil || !strings.Contains(err.Error(), "unknown workload") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestScaleWorkloads: scale over a few connections (memory phases, open
+// loop, unload), then gen-docs into a fresh data directory and list
+// through every page of it.
+func TestScaleWorkloads(t *testing.T) {
+	url, pid := startCowrite(t, "--idle-unload", "1s")
+	r := runOK(t, config{url: url, workload: "scale", clients: 12, docs: 3, docLen: 200, serverPID: pid,
+		perConnRate: 20, arrivals: "poisson", unloadWait: time.Minute})
+	sr := r.Scale
+	if r.Ops <= 0 || r.Editors != 4 || sr == nil || len(sr.Phases) != 5 || sr.RSSJoinedKiB <= 0 || r.OfferedRate != 240 {
+		t.Fatalf("implausible scale result %+v %+v", r, sr)
+	}
+	if sr.Phases[2].DocsLoaded != 3 || sr.Phases[4].DocsLoaded != 0 {
+		t.Fatalf("documents loaded by phase: %+v (want 3 when joined, 0 after unload)", sr.Phases)
+	}
+
+	data := t.TempDir()
+	g := runOK(t, config{workload: "gen-docs", dataDir: data, genDocs: 230, clients: 16})
+	if g.Scale.GeneratedDocs != 230 {
+		t.Fatalf("generated %d documents, want 230", g.Scale.GeneratedDocs)
+	}
+	url, pid = startCowriteOn(t, data)
+	l := runOK(t, config{url: url, workload: "list", listLimit: 50, serverPID: pid})
+	if l.Scale.ListDocs != 230 || l.Scale.ListPages != 5 || l.Scale.ListPageP50Ms <= 0 {
+		t.Fatalf("list result %+v", l.Scale)
+	}
+}
+
+// TestHocuspocusDriver runs bench/peers/hocuspocus (server and Yjs driver,
+// closed loop then open loop) when its node_modules are installed
+// (`npm ci` there builds better-sqlite3, which takes minutes).
+func TestHocuspocusDriver(t *testing.T) {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		t.Skip("node is not installed")
+	}
+	dir := filepath.Join(repoRoot(t), "bench", "peers", "hocuspocus")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@hocuspocus", "server")); err != nil {
+		t.Skip("bench/peers/hocuspocus/node_modules is not installed (npm ci there): the Hocuspocus peer was not run")
+	}
+	addr := freePort(t)
+	_, port, _ := net.SplitHostPort(addr)
+	pid := serve(t, addr, node, filepath.Join(dir, "server.js"), port, filepath.Join(t.TempDir(), "hp.sqlite"))
+	for _, tc := range []struct{ rate, observers string }{{"0", "0"}, {"100", "0"}, {"100", "1"}} {
+		rate := tc.rate
+		out := filepath.Join(t.TempDir(), "r.json")
+		cmd := exec.Command(node, filepath.Join(dir, "driver.js"), "-q", "-url", "ws://"+addr, "-docs", "3", "-editors", "3",
+			"-duration", "1s", "-procs", "2", "-rate", rate, "-observers", tc.observers, "-server-pid", strconv.Itoa(pid), "-json", out)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("driver -rate %s: %v\n%s", rate, err, b)
+		}
+		var r Result
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		// Errors count documents whose editors did not converge after the
+		// run; how many broadcasts land inside the window depends on the
+		// machine's load, so only that some did is checked.
+		if r.Errors != 0 || r.Ops <= 0 || r.Broadcast <= 0 || r.ServerCPU <= 0 || r.BcastP50 <= 0 || len(r.AckHist) == 0 {
+			t.Fatalf("driver -rate %s -observers %s: implausible result: errors %d (%s), ops %d, broadcasts %d, server cpu %v, delivery p50 %v, %d ack buckets",
+				rate, tc.observers, r.Errors, r.Note, r.Ops, r.Broadcast, r.ServerCPU, r.BcastP50, len(r.AckHist))
+		}
 	}
 }

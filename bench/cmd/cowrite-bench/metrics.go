@@ -112,3 +112,32 @@ func sortFloats(v []float64) {
 		}
 	}
 }
+
+// scrapeGauges returns the values of the named unlabelled series from GET
+// /metrics (missing names are absent from the map).
+func scrapeGauges(base string, names ...string) map[string]float64 {
+	out := map[string]float64{}
+	c := &http.Client{Timeout: 5 * time.Second}
+	defer c.CloseIdleConnections()
+	resp, err := c.Get(strings.TrimRight(base, "/") + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer resp.Body.Close()
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), " ")
+		if !ok || !want[name] {
+			continue
+		}
+		if v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64); err == nil {
+			out[name] = v
+		}
+	}
+	return out
+}

@@ -34,21 +34,25 @@ func procCPU(pid int) (float64, error) {
 }
 
 // procRSS returns VmRSS of pid in KiB from /proc/<pid>/status.
-func procRSS(pid int) (int64, error) {
+func procRSS(pid int) (int64, error) { return procStatus(pid, "VmRSS:") }
+
+// procStatus returns the KiB value of a /proc/<pid>/status field (with its
+// colon: "VmRSS:", "RssAnon:").
+func procStatus(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range bytes.Split(b, []byte("\n")) {
-		if bytes.HasPrefix(line, []byte("VmRSS:")) {
-			f := bytes.Fields(line[6:])
+		if bytes.HasPrefix(line, []byte(field)) {
+			f := bytes.Fields(line[len(field):])
 			if len(f) == 0 {
 				break
 			}
 			return strconv.ParseInt(string(f[0]), 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	return 0, fmt.Errorf("/proc/%d/status: no %s", pid, field)
 }
 
 // selfCPU returns this process's user+system CPU seconds.
