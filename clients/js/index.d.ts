@@ -170,7 +170,7 @@ export declare class RestError extends Error {
   code: string;
   constructor(status: number, code: string, message?: string);
 }
-export declare function request<T = any>(method: string, url: string, body?: unknown, o?: { token?: string; fetch?: typeof fetch }): Promise<T>;
+export declare function request<T = any>(method: string, url: string, body?: unknown, o?: { token?: string; fetch?: typeof fetch; headers?: Record<string, string> }): Promise<T>;
 export declare function docPath(id: string): string;
 
 /** The pure sync state machine (see src/controller.js for events and effects). */

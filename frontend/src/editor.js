@@ -59,6 +59,7 @@ export async function editorPage(root, docId) {
       statusEl,
       liveEl,
       copyBtn,
+      // The share dialog's button (share.js) goes here, after "Copy link".
       preview.button,
       historyBtn,
       themeToggle(),
@@ -232,5 +233,6 @@ export async function editorPage(root, docId) {
   };
 
   // ---- history ----------------------------------------------------------------
-  setupHistory({ docId, view, panel: historyPanel, button: historyBtn, headVersion: () => doc.version, showBanner });
+  const hist = setupHistory({ docId, view, panel: historyPanel, button: historyBtn, headVersion: () => doc.version, showBanner, myName: () => me.name });
+  doc.on('change', hist.changed);
 }
