@@ -1,0 +1,64 @@
+// Browser tests of per-user undo (issue 15): Ctrl-Z undoes only your own
+// edits, never a collaborator's, Ctrl-Shift-Z redoes, and the undo history
+// survives a reload.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { serverAndBrowser, alicePlusBob, converge, editorText, SAVED } from './helpers.mjs';
+
+const env = serverAndBrowser();
+
+test("undo: Alice's Ctrl-Z takes back her edit and leaves Bob's text alone; Ctrl-Shift-Z redoes it", async () => {
+  const doc = `undo-${Date.now()}`;
+  const { a, b, close } = await alicePlusBob(env.browser, env.server.url, doc);
+  try {
+    await b.click('.cm-content');
+    await b.keyboard.type('Bob first. ');
+    await converge([a, b]);
+    await a.click('.cm-content');
+    await a.keyboard.press('Control+End');
+    await a.keyboard.type('Alice second.');
+    await converge([a, b]);
+    // Bob writes after Alice, in the middle and at the end.
+    await b.keyboard.press('Control+End');
+    await b.keyboard.type(' Bob third.');
+    assert.equal(await converge([a, b]), 'Bob first. Alice second. Bob third.');
+
+    await a.keyboard.press('Control+z');
+    assert.equal(await converge([a, b]), 'Bob first.  Bob third.', "only Alice's words went");
+    await a.keyboard.press('Control+z'); // nothing more of hers to undo: Bob's text stays
+    assert.equal(await converge([a, b]), 'Bob first.  Bob third.');
+    await a.keyboard.press('Control+Shift+z');
+    assert.equal(await converge([a, b]), 'Bob first. Alice second. Bob third.');
+    assert.equal(await env.server.content(doc), 'Bob first. Alice second. Bob third.');
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await close();
+  }
+});
+
+test('undo: the history survives a reload, and undoing after it still spares the collaborator', async () => {
+  const doc = `undo-reload-${Date.now()}`;
+  const { a, b, close } = await alicePlusBob(env.browser, env.server.url, doc);
+  try {
+    await a.click('.cm-content');
+    await a.keyboard.type('Alice draft.');
+    await converge([a, b]);
+    await a.reload();
+    await a.waitForSelector(SAVED, { timeout: 20000 });
+    // While Alice's page is reloaded, Bob writes before her text.
+    await b.click('.cm-content');
+    await b.keyboard.press('Control+Home');
+    await b.keyboard.type('Bob: ');
+    assert.equal(await converge([a, b]), 'Bob: Alice draft.');
+
+    await a.click('.cm-content');
+    await a.keyboard.press('Control+z');
+    assert.equal(await converge([a, b]), 'Bob: ', "Alice's edit from before the reload is undone, Bob's stays");
+    await a.keyboard.press('Control+Shift+z');
+    assert.equal(await converge([a, b]), 'Bob: Alice draft.');
+    assert.equal(await editorText(b), 'Bob: Alice draft.');
+    assert.deepEqual([...a.errors, ...b.errors], []);
+  } finally {
+    await close();
+  }
+});
