@@ -161,8 +161,10 @@ test('dark mode follows the system, and the toggle overrides it and is remembere
     if (process.env.UPDATE_SCREENSHOT) {
       mkdirSync(path.join(repoRoot, 'docs'), { recursive: true });
       await page.click('.cm-content');
-      await page.keyboard.type('# Dark mode\n\nFollows the system, with a **toggle**.');
+      await page.keyboard.type('# Dark mode\n\nFollows the system, with a **toggle**.\n\n- Markdown *colouring*\na live `preview`');
       await page.waitForSelector(SAVED);
+      await page.click('[data-testid=preview-toggle]');
+      await page.waitForSelector('[data-testid=preview] li code');
       await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-dark.png') });
     }
     await page.click('[data-testid=theme-toggle]');

@@ -243,6 +243,16 @@ export async function editorPage(root, docId) {
   };
 
   // ---- history ----------------------------------------------------------------
-  const hist = setupHistory({ docId, view, panel: historyPanel, button: historyBtn, headVersion: () => doc.version, showBanner, myName: () => me.name });
+  const hist = setupHistory({
+    docId,
+    view,
+    panel: historyPanel,
+    button: historyBtn,
+    headVersion: () => doc.version,
+    showBanner,
+    myName: () => me.name,
+    // Authors' colours in the panel are their own where known (here now).
+    colorOf: (name) => (name === me.name ? me.color : doc.presence().find((p) => p.name === name)?.color),
+  });
   doc.on('change', hist.changed);
 }

@@ -22,8 +22,10 @@ const SESSION_OPS = 1000;
 /** Sessions listed. */
 const SESSIONS_SHOWN = 30;
 
-const tint = (i) => `hsl(${authorHue(i)} 85% 55% / 0.28)`;
-const edge = (i) => `hsl(${authorHue(i)} 75% 45%)`;
+// An author's colour: their own (presence) colour when known and not taken
+// by another author, else one of the palette's hues.
+const colours = (c, i) =>
+  c ? { tint: `${c}48`, edge: c } : { tint: `hsl(${authorHue(i)} 85% 55% / 0.28)`, edge: `hsl(${authorHue(i)} 75% 45%)` };
 
 /**
  * @param {object} o
@@ -34,9 +36,10 @@ const edge = (i) => `hsl(${authorHue(i)} 75% 45%)`;
  * @param {() => number} o.headVersion  the last version the editor integrated
  * @param {(msg: string) => void} o.showBanner
  * @param {() => string} [o.myName]  sent as X-Cowrite-Name (the author in open mode)
+ * @param {(name: string) => string | undefined} [o.colorOf]  a person's own colour (#rrggbb), if known
  * @returns {{changed(): void}} call changed() when the document changed
  */
-export function setupHistory({ docId, view, panel, button, headVersion, showBanner, myName = () => '' }) {
+export function setupHistory({ docId, view, panel, button, headVersion, showBanner, myName = () => '', colorOf = () => undefined }) {
   const path = docPath(docId);
   const nameHeaders = () => {
     const n = myName();
@@ -184,16 +187,23 @@ export function setupHistory({ docId, view, panel, button, headVersion, showBann
       return;
     }
     const authors = blameAuthors(spans);
-    const index = new Map(authors.map((a) => [a.key, a.index]));
+    const taken = new Set();
+    for (const a of authors) {
+      const own = colorOf(a.name);
+      const c = typeof own === 'string' && /^#[0-9a-f]{6}$/i.test(own) && !taken.has(own.toLowerCase()) ? own.toLowerCase() : null;
+      if (c) taken.add(c);
+      a.colour = colours(c, a.index);
+    }
+    const colour = new Map(authors.map((a) => [a.key, a.colour]));
     preview.replaceChildren(
       ...blamePieces(content, spans).map((p) => {
         if (!p.author) return document.createTextNode(p.text);
-        const i = index.get(p.author.key);
-        return h('span', { class: 'blame', 'data-author': p.author.name, style: `background:${tint(i)};box-shadow:inset 0 -2px 0 ${edge(i)}`, title: `${p.author.name} · version ${p.version}${p.time ? ` · ${relativeTime(p.time)}` : ''}` }, p.text);
+        const c = colour.get(p.author.key);
+        return h('span', { class: 'blame', 'data-author': p.author.name, style: `background:${c.tint};box-shadow:inset 0 -2px 0 ${c.edge}`, title: `${p.author.name} · version ${p.version}${p.time ? ` · ${relativeTime(p.time)}` : ''}` }, p.text);
       }),
     );
     legend.replaceChildren(
-      ...authors.map((a) => h('li', { 'data-testid': 'legend-item', 'data-author': a.name }, h('span', { class: 'swatch', style: `background:${tint(a.index)};border-color:${edge(a.index)}`, 'aria-hidden': 'true' }), a.name)),
+      ...authors.map((a) => h('li', { 'data-testid': 'legend-item', 'data-author': a.name }, h('span', { class: 'swatch', style: `background:${a.colour.tint};border-color:${a.colour.edge}`, 'aria-hidden': 'true' }), a.name)),
     );
   }
 
@@ -295,7 +305,7 @@ export function setupHistory({ docId, view, panel, button, headVersion, showBann
   });
 
   return {
-    /** The document changed: while the panel is open, refresh the lists (at most once a second). */
+    /** The document changed: while the panel is open, refresh it (at most once a second). */
     changed() {
       if (panel.hidden || refreshTimer) return;
       refreshTimer = setTimeout(() => {
@@ -304,10 +314,9 @@ export function setupHistory({ docId, view, panel, button, headVersion, showBann
         const head = headVersion();
         const atHead = Number(slider.value) === Number(slider.max);
         slider.max = String(head);
-        if (atHead) slider.value = String(head);
         loadVersions();
-        loadSessions(head);
-        if (mode === 'diff') renderDiff(showSeq);
+        // Someone looking at the latest version keeps seeing the latest.
+        loadSessions(head).then(() => (atHead ? show(head) : mode === 'diff' && renderDiff(showSeq)));
       }, 1000);
     },
   };
