@@ -40,12 +40,13 @@ test('the preview of a 100 KB document renders again only the block being edited
     await a.keyboard.press('Control+Home');
     await a.keyboard.press('Control+f');
     await a.waitForSelector('.cm-search input[name=search]');
-    await a.fill('.cm-search input[name=search]', '## Section 10');
+    await a.keyboard.type('## Section 10'); // the search field has the focus
     await a.keyboard.press('Enter');
     await a.keyboard.press('Escape');
     await a.keyboard.press('End');
     await a.keyboard.type(' edited');
     await a.waitForSelector(SAVED, { timeout: 20000 });
+    assert.ok((await a.evaluate(() => window.cowrite.text())).includes('## Section 10 edited\n'), 'the heading of section 10 was edited');
     await a.waitForSelector('[data-testid=preview] h2:has-text("edited")', { timeout: 20000 });
     const after = await a.evaluate(() => {
       const els = [...document.querySelectorAll('[data-testid=preview] *')];
@@ -53,8 +54,9 @@ test('the preview of a 100 KB document renders again only the block being edited
     });
     assert.equal(after.total, marked, 'as many elements as before');
     assert.equal(after.h2, sections);
-    assert.ok(after.unmarked.length > 0 && after.unmarked.length <= 3, `only the edited block is new: ${JSON.stringify(after.unmarked)}`);
-    assert.ok(after.unmarked.some((t) => /^H2:Section \d+ edited/.test(t)), JSON.stringify(after.unmarked));
+    const shown = JSON.stringify(after.unmarked).slice(0, 500);
+    assert.ok(after.unmarked.length > 0 && after.unmarked.length <= 3, `only the edited block is new: ${shown}`);
+    assert.ok(after.unmarked.some((t) => /^H2:Section 10 edited/.test(t)), shown);
     assert.deepEqual(a.errors, []);
   } finally {
     await alice.ctx.close();
