@@ -102,7 +102,7 @@ test('typing latency with the preview open on a 100 KB Markdown document (report
     await a.waitForSelector('[data-testid=preview] p:last-child:has-text("preview open")');
     const render = await a.getAttribute('[data-testid=preview]', 'data-render-ms');
     const slice = await a.getAttribute('[data-testid=preview]', 'data-slice-max-ms');
-    const report = `keystroke to painted frame on ${content.length} bytes: preview closed ${without}; open ${withPreview}; first render ${first} ms, last render ${render} ms (Markdown+sanitize of the changed blocks, sliced + DOM patch), longest render slice ${slice} ms`;
+    const report = `keystroke to painted frame on ${content.length} bytes: preview closed ${without}; open ${withPreview}; first render ${first} ms, last render ${render} ms (split into blocks + Markdown+sanitize of the changed ones, sliced; + DOM patch), longest render slice ${slice} ms`;
     t.diagnostic(report);
     console.log(report);
   } finally {

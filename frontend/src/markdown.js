@@ -129,7 +129,7 @@ export function setupPreview(text) {
     const tail = refs ? `\n\n${refs}` : '';
     const keys = blocks.map((b) => `${refs}\u0000${b}`);
     for (const b of shown) if (!cache.has(b.key)) cache.set(b.key, b.node);
-    pass = { keys, sources: blocks.map((b) => b + tail), next: 0, ms: 0 };
+    pass = { keys, sources: blocks.map((b) => b + tail), next: 0, ms: pass?.ms ?? 0 };
   };
 
   const block = (src) => {
@@ -144,8 +144,8 @@ export function setupPreview(text) {
       pass = null;
       return;
     }
-    if (dirty || !pass) startPass();
     const t0 = performance.now();
+    if (dirty || !pass) startPass();
     const budget = Math.min(PREVIEW_SLICE_MS, Math.max(1, deadline.timeRemaining()));
     const { keys, sources } = pass;
     while (pass.next < keys.length) {
