@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { serverAndBrowser, shot, alicePlusBob, person, openDoc, editorText, converge, SAVED, repoRoot, sleep } from './helpers.mjs';
+import { serverAndBrowser, shot, alicePlusBob, person, openDoc, editorText, converge, SAVED, repoRoot, sleep, cutSocketIO } from './helpers.mjs';
 
 const env = serverAndBrowser();
 
@@ -116,9 +116,7 @@ test('a reload keeps everything, including edits made while disconnected', async
     await a.waitForSelector(SAVED);
 
     // Cut the Socket.IO connection (the page itself still loads) and edit.
-    const block = (route) => route.abort();
-    await alice.ctx.route((url) => url.pathname.startsWith('/socket.io/'), block);
-    await alice.ctx.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
+    await cutSocketIO(alice.ctx);
     await a.reload();
     await a.waitForFunction(() => window.cowrite?.text().includes('saved line'));
     assert.notEqual(await a.getAttribute('[data-testid=status]', 'data-conn'), 'connected');
@@ -379,8 +377,7 @@ test('edits left unsent by a closed tab are sent by the next tab', async () => {
   const doc = `orphan-${Date.now()}`;
   const alice = await person(env.browser, 'Alice', '#1d4ed8');
   const cut = async (page) => {
-    await page.route((url) => url.pathname.startsWith('/socket.io/'), (route) => route.abort());
-    await page.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
+    await cutSocketIO(page);
   };
   try {
     // Tab one (first slot) and tab two (second slot) on the same document.

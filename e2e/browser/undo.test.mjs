@@ -5,7 +5,7 @@
 // CodeMirror reads it as Ctrl-z.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serverAndBrowser, alicePlusBob, person, openDoc, converge, editorText, SAVED } from './helpers.mjs';
+import { serverAndBrowser, alicePlusBob, person, openDoc, converge, editorText, cutSocketIO, SAVED } from './helpers.mjs';
 
 const env = serverAndBrowser();
 
@@ -75,8 +75,7 @@ test('undo: edits made offline and kept over a reload can be undone after it, an
     await a.keyboard.type('online words.');
     await a.waitForSelector(SAVED);
     // Cut the Socket.IO connection (the page itself still loads), edit, reload.
-    await alice.ctx.route((url) => url.pathname.startsWith('/socket.io/'), (route) => route.abort());
-    await alice.ctx.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
+    await cutSocketIO(alice.ctx);
     await a.reload();
     await a.waitForFunction(() => window.cowrite?.text() === 'online words.');
     await a.click('.cm-content');
