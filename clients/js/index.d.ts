@@ -156,8 +156,34 @@ export declare class Client {
   refreshToken(token: string, options?: { doc?: string; timeout?: number }): Promise<{ ok: boolean; role?: string; expires_at?: string; rejoin?: boolean; error?: { code: string; message: string } }>;
   reconnect(why?: string): void;
   rest<T = any>(method: string, path: string, body?: unknown): Promise<T>;
+  /** Watches documents' titles, edits and deletions without opening them (a document list). */
+  watch(handlers?: WatchHandlers): Watcher;
   close(): void;
 }
+
+export interface WatchHandlers {
+  /** a rename (doc:meta) */
+  meta?: (id: string, m: { title: string; version?: number; updated?: string }) => void;
+  /** an op was committed at `version` */
+  op?: (id: string, version: number) => void;
+  /** the document was deleted (or is gone) */
+  deleted?: (id: string) => void;
+  /** the server confirmed the join: events flow from then on */
+  joined?: (id: string) => void;
+  /** documents watched at most (default WATCH_MAX) */
+  max?: number;
+}
+
+/** Joins documents' rooms to pass on their renames, ops and deletions. */
+export declare class Watcher {
+  constructor(client: Client, handlers?: WatchHandlers);
+  /** starts watching `id`, known at `version`; false when the watcher is full */
+  add(id: string, version?: number): boolean;
+  remove(id: string): void;
+  close(): void;
+}
+/** Documents one watcher joins at most. */
+export declare const WATCH_MAX: number;
 
 export declare function connect(url?: string, options?: ConnectOptions): Client;
 export declare function randomId(n?: number): string;
@@ -176,7 +202,7 @@ export declare class RestError extends Error {
   reason?: string;
   constructor(status: number, code: string, message?: string, reason?: string);
 }
-export declare function request<T = any>(method: string, url: string, body?: unknown, o?: { token?: string; fetch?: typeof fetch }): Promise<T>;
+export declare function request<T = any>(method: string, url: string, body?: unknown, o?: { token?: string; fetch?: typeof fetch; headers?: Record<string, string> }): Promise<T>;
 export declare function docPath(id: string): string;
 
 /** The pure sync state machine (see src/controller.js for events and effects). */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { serverAndBrowser, shot, alicePlusBob, person, openDoc, editorText, converge, SAVED, repoRoot, sleep } from './helpers.mjs';
+import { serverAndBrowser, shot, alicePlusBob, person, openDoc, editorText, converge, SAVED, repoRoot, sleep, cutSocketIO } from './helpers.mjs';
 
 const env = serverAndBrowser();
 
@@ -116,9 +116,7 @@ test('a reload keeps everything, including edits made while disconnected', async
     await a.waitForSelector(SAVED);
 
     // Cut the Socket.IO connection (the page itself still loads) and edit.
-    const block = (route) => route.abort();
-    await alice.ctx.route((url) => url.pathname.startsWith('/socket.io/'), block);
-    await alice.ctx.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
+    await cutSocketIO(alice.ctx);
     await a.reload();
     await a.waitForFunction(() => window.cowrite?.text().includes('saved line'));
     assert.notEqual(await a.getAttribute('[data-testid=status]', 'data-conn'), 'connected');
@@ -278,6 +276,13 @@ test('README screenshot: two people editing a note', async () => {
     await a.click('.cm-content');
     await a.keyboard.type('Weekend in Lisbon 🇵🇹\n\nFriday\n• Alice: book the train 🚆\n\nSaturday\n');
     await converge([a, b]);
+    // Alice names this version in the history panel.
+    await a.click('[data-testid=history-button]');
+    await a.fill('[data-testid=version-label]', 'Plan before Bob');
+    await a.click('[data-testid=version-save]');
+    await a.waitForSelector('[data-testid=version-item] >> text=Plan before Bob');
+    await a.click('.cm-content');
+    await a.keyboard.press('Control+End');
     await b.click('.cm-content');
     await b.keyboard.press('Control+End');
     await Promise.all([
@@ -297,13 +302,14 @@ test('README screenshot: two people editing a note', async () => {
     for (let i = 0; i < 6; i++) await b.keyboard.press('Shift+ArrowLeft');
     await a.waitForSelector('.cw-remote-selection', { timeout: 10000 });
     await a.waitForSelector('.cw-remote-cursor-label:text("Bob")');
-    await a.click('[data-testid=history-button]');
-    await a.waitForSelector('[data-testid=history-preview]:not(:empty)');
-    await a.keyboard.press('Escape');
+    // The open panel caught up: both authors' colours along the text.
+    await a.waitForSelector('[data-testid=legend-item][data-author=Bob]', { timeout: 10000 });
+    await a.waitForFunction((t) => document.querySelector('[data-testid=history-preview]').textContent === t, text);
     await a.click('.cm-content');
     await a.keyboard.press('Control+End');
     await sleep(300);
-    await a.setViewportSize({ width: 1100, height: 520 });
+    await a.setViewportSize({ width: 1100, height: 640 });
+    await a.$eval('[data-testid=history-panel] h2', (el) => el.scrollIntoView());
     await shot(a, 'readme');
     if (process.env.UPDATE_SCREENSHOT) {
       // UPDATE_SCREENSHOT=1 npm test refreshes the README's picture.
@@ -371,8 +377,7 @@ test('edits left unsent by a closed tab are sent by the next tab', async () => {
   const doc = `orphan-${Date.now()}`;
   const alice = await person(env.browser, 'Alice', '#1d4ed8');
   const cut = async (page) => {
-    await page.route((url) => url.pathname.startsWith('/socket.io/'), (route) => route.abort());
-    await page.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
+    await cutSocketIO(page);
   };
   try {
     // Tab one (first slot) and tab two (second slot) on the same document.

@@ -135,6 +135,12 @@ export async function openAndType(page, base, doc, text) {
   await page.waitForSelector(SAVED);
 }
 
+/** Cuts the Socket.IO connection of a page or context (the page itself still loads); undo with unrouteAll(). */
+export async function cutSocketIO(target) {
+  await target.route((url) => url.pathname.startsWith('/socket.io/'), (route) => route.abort());
+  await target.routeWebSocket(/\/socket\.io\//, (ws) => ws.close());
+}
+
 /** Waits until every page is connected with nothing unsaved and all show the same text. */
 export async function converge(pages, timeout = 20000) {
   const deadline = Date.now() + timeout;

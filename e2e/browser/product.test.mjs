@@ -161,8 +161,10 @@ test('dark mode follows the system, and the toggle overrides it and is remembere
     if (process.env.UPDATE_SCREENSHOT) {
       mkdirSync(path.join(repoRoot, 'docs'), { recursive: true });
       await page.click('.cm-content');
-      await page.keyboard.type('# Dark mode\n\nFollows the system, with a **toggle**.');
+      await page.keyboard.type('# Dark mode\n\nFollows the system, with a **toggle**.\n\n- Markdown *colouring*\na live `preview`');
       await page.waitForSelector(SAVED);
+      await page.click('[data-testid=preview-toggle]');
+      await page.waitForSelector('[data-testid=preview] li code');
       await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-dark.png') });
     }
     await page.click('[data-testid=theme-toggle]');
@@ -283,44 +285,3 @@ test('a paste over the server limit is refused at once and keeps the edits aroun
   }
 });
 
-test('typing latency with the preview open on a 100 KB Markdown document (reported, not asserted)', async (t) => {
-  const doc = `perf-${Date.now()}`;
-  const section = (i) => `## Section ${i}\n\nSome *emphasis*, some **strong** text, a [link](https://example.org/${i}) and \`code\`.\n\n- item one\n- item two\n\n> a quote\n\n`;
-  let content = '';
-  for (let i = 0; content.length < 100_000; i++) content += section(i);
-  const created = await fetch(`${env.server.url}/api/docs`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: doc, content }) });
-  assert.equal(created.status, 201);
-  const alice = await person(env.browser, 'Alice', '#1d4ed8');
-  try {
-    const a = alice.page;
-    await openDoc(a, env.server.url, doc);
-    await a.evaluate(() => {
-      window.latencies = [];
-      // keydown → the frame after the change is painted
-      document.addEventListener('keydown', () => {
-        const t0 = performance.now();
-        requestAnimationFrame(() => setTimeout(() => window.latencies.push(performance.now() - t0)));
-      }, true);
-    });
-    const measure = async (words) => {
-      await a.evaluate(() => (window.latencies = []));
-      await a.click('.cm-content');
-      await a.keyboard.press('Control+End');
-      await a.keyboard.type(words, { delay: 30 });
-      await a.waitForSelector(SAVED, { timeout: 20000 });
-      const lat = (await a.evaluate(() => window.latencies)).sort((x, y) => x - y);
-      assert.ok(lat.length >= words.length - 2, 'latencies were measured');
-      const pct = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))].toFixed(1);
-      return `median ${pct(0.5)} ms, p90 ${pct(0.9)} ms, max ${lat[lat.length - 1].toFixed(1)} ms over ${lat.length} keys`;
-    };
-    const without = await measure(' typing without the preview');
-    await a.click('[data-testid=preview-toggle]');
-    await a.waitForSelector('[data-testid=preview] h2');
-    const withPreview = await measure(' typing with the preview open');
-    await a.waitForSelector('[data-testid=preview] p:last-child:has-text("preview open")');
-    const render = await a.getAttribute('[data-testid=preview]', 'data-render-ms');
-    t.diagnostic(`keystroke to painted frame on ${content.length} bytes: preview closed ${without}; open ${withPreview}; last render ${render} ms (Markdown+sanitize + DOM)`);
-  } finally {
-    await alice.ctx.close();
-  }
-});

@@ -7,7 +7,6 @@
 
 import { connect, randomId } from '@cowrite/client';
 import { cowrite } from '@cowrite/client/codemirror';
-import { EditorState } from '@codemirror/state';
 import { EditorView, keymap, lineNumbers, highlightActiveLine, drawSelection, placeholder } from '@codemirror/view';
 import { defaultKeymap, history, historyKeymap, indentWithTab } from '@codemirror/commands';
 import { searchKeymap, highlightSelectionMatches } from '@codemirror/search';
@@ -21,6 +20,7 @@ import { themeToggle } from './theme.js';
 import { downloadButtons } from './files.js';
 import { markdownEditing, setupPreview } from './markdown.js';
 import { shareButton, shareRoleGuard, askForNewToken } from './share.js';
+import { undoStore, persistUndo, initialState } from './undo.js';
 
 const CONN_TEXT = { connecting: 'Connecting…', joining: 'Connecting…', connected: 'Connected', reconnecting: 'Reconnecting…', offline: 'Offline', error: 'Error', deleted: 'Deleted', expired: 'Access expired', revoked: 'Access revoked' };
 
@@ -79,11 +79,15 @@ export async function editorPage(root, docId) {
   }
 
   // ---- CodeMirror, bound to the document -------------------------------------
+  // Undo/redo undo this person's edits only (collaborators' changes never
+  // enter the history) and survive a reload (undo.js).
+  const undo = undoStore(`${slot.key}:undo`);
+  const undoSaver = persistUndo(undo);
   const view = new EditorView({
     parent: editorHost,
-    state: EditorState.create({
-      doc: doc.text,
-      extensions: [
+    state: initialState(
+      doc.text,
+      [
         lineNumbers(),
         history(),
         drawSelection(),
@@ -96,12 +100,18 @@ export async function editorPage(root, docId) {
         cowrite(doc),
         shareRoleView.extension,
         EditorView.contentAttributes.of({ 'aria-label': `Document ${docId}`, 'aria-describedby': 'editor-hint' }),
+        undoSaver.ext,
       ],
-    }),
+      undo.load(),
+    ),
   });
 
-  window.addEventListener('pagehide', () => doc.persist());
-  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && doc.persist());
+  const persist = () => {
+    doc.persist();
+    if (!doc.status.deleted) undoSaver.flush(view);
+  };
+  window.addEventListener('pagehide', persist);
+  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && persist());
 
   // ---- status, notices, collaborators ---------------------------------------
   function renderStatus(s = doc.status) {
@@ -238,5 +248,16 @@ export async function editorPage(root, docId) {
   };
 
   // ---- history ----------------------------------------------------------------
-  setupHistory({ docId, view, panel: historyPanel, button: historyBtn, headVersion: () => doc.version, showBanner });
+  const hist = setupHistory({
+    docId,
+    view,
+    panel: historyPanel,
+    button: historyBtn,
+    headVersion: () => doc.version,
+    showBanner,
+    myName: () => me.name,
+    // Authors' colours in the panel are their own where known (here now).
+    colorOf: (name) => (name === me.name ? me.color : doc.presence().find((p) => p.name === name)?.color),
+  });
+  doc.on('change', hist.changed);
 }

@@ -109,6 +109,9 @@ export async function claimSlot(doc) {
     key,
     load: () => store.load(key),
     save: (_doc, state) => store.save(key, state),
-    clear: () => store.clear(key),
+    clear: () => {
+      store.clear(key);
+      store.clear(`${key}:undo`); // the editor's undo record (undo.js) goes with the state
+    },
   };
 }

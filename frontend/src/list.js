@@ -1,10 +1,14 @@
-// The document list: title, last edited, size; create, rename, delete.
-import { randomId, DEFAULT_LIMITS } from '@cowrite/client';
+// The document list: title, last edited, size; create, rename, delete. The
+// rows follow renames, edits and deletions live (the client package's
+// Watcher, over one Socket.IO connection).
+import { randomId, DEFAULT_LIMITS, connect } from '@cowrite/client';
 import { api, docPath, listDocs, ApiError } from './rest.js';
 import { h, tokenForm, relativeTime, formatSize } from './dom.js';
 import { loadLimits } from './limits.js';
 import { themeToggle } from './theme.js';
 import { importFile } from './files.js';
+import { loadIdentity } from './identity.js';
+import { readToken } from './token.js';
 
 export function listPage(root) {
   document.title = 'Documents · Cowrite';
@@ -100,6 +104,9 @@ export function listPage(root) {
     status.textContent = msg;
   }
 
+  /** id → {doc, showTitle(), touched()} of the rows shown */
+  const rows = new Map();
+
   function row(doc) {
     const title = doc.title || doc.id;
     const link = h('a', { href: `/d/${encodeURIComponent(doc.id)}`, 'data-testid': 'doc-link' }, title);
@@ -155,22 +162,62 @@ export function listPage(root) {
         }
       },
     }, 'Delete');
+    const time = h('time', { datetime: doc.updated ?? '', title: doc.updated ?? '' }, relativeTime(doc.updated ?? doc.created));
     const tr = h(
       'tr',
       { 'data-testid': 'doc-row', 'data-doc': doc.id },
       titleCell,
-      h('td', {}, h('time', { datetime: doc.updated ?? '', title: doc.updated ?? '' }, relativeTime(doc.updated ?? doc.created))),
+      h('td', {}, time),
       h('td', {}, formatSize(doc.size)),
       h('td', { class: 'actions' }, rename, del),
     );
+    rows.set(doc.id, {
+      tr,
+      // A rename from elsewhere (an input being edited here keeps its text).
+      showTitle(t) {
+        doc.title = t;
+        link.textContent = t || doc.id;
+        rename.setAttribute('aria-label', `Rename ${t || doc.id}`);
+        del.setAttribute('aria-label', `Delete ${t || doc.id}`);
+      },
+      touched(when) {
+        doc.updated = when;
+        time.dateTime = time.title = when;
+        time.textContent = relativeTime(when);
+      },
+    });
     return tr;
+  }
+
+  // Live rows: renames (doc:meta), edits and deletions by anyone.
+  let watcher = null;
+  function watchRows(docs) {
+    if (!watcher) {
+      const me = loadIdentity();
+      const client = connect('', { token: readToken(), name: me.name, color: me.color });
+      watcher = client.watch({
+        meta: (id, m) => {
+          rows.get(id)?.showTitle(m.title);
+          if (m.updated) rows.get(id)?.touched(m.updated);
+        },
+        op: (id) => rows.get(id)?.touched(new Date().toISOString()),
+        deleted: (id) => {
+          rows.get(id)?.tr.remove();
+          rows.delete(id);
+        },
+      });
+      window.addEventListener('pagehide', () => client.close());
+    }
+    for (const d of docs) if (!watcher.add(d.id, d.version)) break; // the most recent ones
   }
 
   async function load() {
     try {
       const docs = await listDocs();
       docs.sort((a, b) => String(b.updated ?? '').localeCompare(String(a.updated ?? '')));
+      rows.clear();
       tbody.replaceChildren(...docs.map(row));
+      watchRows(docs);
       if (docs.length === 0) say('No documents yet. Create one, or open any /d/<name> link.');
     } catch (err) {
       if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {

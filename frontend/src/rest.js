@@ -5,9 +5,9 @@ import { readToken } from './token.js';
 
 export { docPath, RestError as ApiError };
 
-/** method path [body] → the parsed JSON answer; throws an ApiError. */
-export function api(method, path, body) {
-  return request(method, path, body, { token: readToken() });
+/** method path [body] [headers] → the parsed JSON answer; throws an ApiError. */
+export function api(method, path, body, headers) {
+  return request(method, path, body, { token: readToken(), headers });
 }
 
 /** Lists documents, following the pagination cursor. */

@@ -9,6 +9,7 @@ import { type } from 'ot-text-unicode';
 import { DocController } from './controller.js';
 import { request } from './rest.js';
 import { Emitter } from './emitter.js';
+import { Watcher } from './watch.js';
 import { cpLength } from './offsets.js';
 import { DEFAULT_LIMITS, editTooLarge, utf8Length } from './limits.js';
 
@@ -50,10 +51,13 @@ export class Client {
       this.each({ type: 'connect_error', message: err?.message, online: globalThis.navigator?.onLine, hadToken: !!this.token });
     });
     s.on('auth:expired', (msg) => this.each({ type: 'auth_expired', reason: msg?.reason, message: msg?.message }));
+    /** @type {Set<import('./watch.js').Watcher>} */
+    this.watchers = new Set();
     for (const event of ['doc:op', 'doc:presence', 'doc:deleted', 'doc:meta']) {
       s.on(event, (msg) => {
         const doc = typeof msg?.doc === 'string' ? this.docs.get(msg.doc) : undefined;
         doc?.handle({ type: event, msg });
+        for (const w of this.watchers) w.handle(event, msg);
       });
     }
     this.unwatch = () => {};
@@ -155,6 +159,15 @@ export class Client {
     this.docs.set(id, doc);
     if (this.socket.connected) doc.handle({ type: 'connect' });
     return doc;
+  }
+
+  /**
+   * Watches documents' titles, edits and deletions without opening them
+   * (e.g. a document list): see watch.js.
+   * @param {ConstructorParameters<typeof Watcher>[1]} [handlers]
+   */
+  watch(handlers) {
+    return new Watcher(this, handlers);
   }
 
   /** Closes every document and the connection. */

@@ -2,6 +2,7 @@
 export { connect, Client, Doc, randomId } from './client.js';
 export { DocController, usableState, OP_TIMEOUT } from './controller.js';
 export { OTClient } from './ot-client.js';
+export { Watcher, WATCH_MAX } from './watch.js';
 export { Peers } from './peers.js';
 export { localStoragePersistence, indexedDBPersistence } from './storage.js';
 export { request, RestError, docPath } from './rest.js';

@@ -24,10 +24,12 @@ export class RestError extends Error {
  * @param {string} method
  * @param {string} url      absolute, or relative to the page
  * @param {unknown} [body]
- * @param {{token?: string, fetch?: typeof fetch}} [o]
+ * @param {{token?: string, fetch?: typeof fetch, headers?: Record<string, string>}} [o]
+ *   headers: extra request headers (e.g. `X-Cowrite-Name`, the author of a
+ *   named version in open mode)
  */
-export async function request(method, url, body, { token = '', fetch: fetchFn = globalThis.fetch } = {}) {
-  const init = { method, headers: { Accept: 'application/json' } };
+export async function request(method, url, body, { token = '', fetch: fetchFn = globalThis.fetch, headers = {} } = {}) {
+  const init = { method, headers: { ...headers, Accept: 'application/json' } };
   if (token) init.headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';

@@ -182,6 +182,36 @@ describe.skipIf(!existsSync(bin))('client against bin/cowrite', () => {
     expect(a.status.editable).toBe(false);
   }, 30000);
 
+  it('a watcher follows renames, ops and deletions of documents it did not open', async () => {
+    const a = await open('Ann').openDoc('watched');
+    await synced(a);
+    a.insert(0, 'v1');
+    await synced(a);
+    const events = [];
+    const seen = (what) => new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 20000);
+      const check = () => (events.some((e) => e.startsWith(what)) ? (clearTimeout(t), resolve()) : setTimeout(check, 20));
+      check();
+    });
+    const w = open('Watcher').watch({
+      meta: (id, m) => events.push(`meta ${id} ${m.title}`),
+      op: (id, v) => events.push(`op ${id} ${v}`),
+      deleted: (id) => events.push(`deleted ${id}`),
+      joined: (id) => events.push(`joined ${id}`),
+      max: 1,
+    });
+    expect(w.add('watched', a.version)).toBe(true);
+    expect(w.add('another')).toBe(false); // full
+    await seen('joined watched');
+    await request('PATCH', `${server.url}/api/docs/watched`, { title: 'Renamed' });
+    await seen('meta watched Renamed');
+    a.insert(0, 'x');
+    await seen(`op watched ${a.version + 1}`);
+    await request('DELETE', `${server.url}/api/docs/watched`);
+    await seen('deleted watched');
+    w.close();
+  }, 30000);
+
   it('reads the limits the server publishes', async () => {
     const c = open('Ann');
     const res = await fetch(`${server.url}/api/limits`);
