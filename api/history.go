@@ -40,6 +40,9 @@ const (
 // exportPage is how many ops an export reads from the store at a time.
 const exportPage = 1000
 
+// exportChunk is the largest write of an export stream (bytes).
+const exportChunk = 64 << 10
+
 // historyFormat is the "format" of a JSON Lines export's first line; an
 // import refuses other values.
 const historyFormat = 1
@@ -193,6 +196,11 @@ func (a *API) diff(c *fiber.Ctx) error {
 	if err := historyVersion("\"to\"", to, info.Version); err != nil {
 		return a.fail(c, err)
 	}
+	release, ok, err := a.reserveDiffWork(c, info.Size, 2)
+	if !ok {
+		return err
+	}
+	defer release()
 	before, err := a.contentAt(ctx, id, from, info.Version, head)
 	if err != nil {
 		return a.fail(c, err)
@@ -349,6 +357,11 @@ func (a *API) export(c *fiber.Ctx) error {
 		}
 		return c.SendString(content)
 	case "html":
+		release, ok, err := a.reserveDiffWork(c, info.Size, 1)
+		if !ok {
+			return err
+		}
+		defer release()
 		title := info.Title
 		if title == "" {
 			title = id
@@ -361,7 +374,11 @@ func (a *API) export(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, typeHTML)
 		return c.Send(page)
 	case "jsonl":
-		return a.exportHistory(c, info)
+		release, ok, err := a.reserveDiffWork(c, info.Size, 1)
+		if !ok {
+			return err
+		}
+		return a.exportHistory(c, info, release)
 	}
 	return a.fail(c, badRequest(fmt.Sprintf("query parameter \"format\" must be txt, md, html or jsonl, got %q", format)))
 }
@@ -371,7 +388,14 @@ func (a *API) export(c *fiber.Ctx) error {
 // after it. The ops are read a page at a time while the response is written,
 // so a long history is never held in memory whole. A failure midway ends the
 // stream early; the header's head tells an importer that lines are missing.
-func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo) error {
+// release is called once the stream is done (or failed to start).
+func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo, release func()) error {
+	streaming := false
+	defer func() {
+		if !streaming {
+			release()
+		}
+	}()
 	ctx, cancel := a.reqCtx(c)
 	defer cancel()
 	base := uint64(0)
@@ -393,8 +417,19 @@ func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo) error {
 	attachment(c, info.ID, "jsonl")
 	c.Set(fiber.HeaderContentType, typeNDJSON)
 	hub, timeout, log := a.hub, a.opts.RequestTimeout, a.log
+	streaming = true
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		w.Write(header)
+		defer release()
+		// In pieces: the stream's pipe holds a few writes, so a slow client
+		// holds the writer (and the work budget) back instead of the whole
+		// content being copied into the pipe at once.
+		for rest := header; len(rest) > 0; {
+			k := min(len(rest), exportChunk)
+			if _, err := w.Write(rest[:k]); err != nil {
+				return
+			}
+			rest = rest[k:]
+		}
 		w.WriteByte('\n')
 		for from := base; from < info.Version; {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -560,6 +595,11 @@ func (a *API) blame(c *fiber.Ctx) error {
 	if err := historyVersion("\"version\"", version, info.Version); err != nil {
 		return a.fail(c, err)
 	}
+	release, ok, err := a.reserveDiffWork(c, info.Size, 1)
+	if !ok {
+		return err
+	}
+	defer release()
 	spans, err := a.hub.Blame(ctx, id, version)
 	if err != nil {
 		return a.fail(c, err)
