@@ -46,18 +46,58 @@ func edits(t *testing.T, url, id string, n int) {
 	}
 }
 
+// get returns the status and body of GET url.
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, string(body)
+}
+
+// serverText is document "h"'s content on the server at url.
+func serverText(t *testing.T, url string) string {
+	t.Helper()
+	_, body := get(t, url+"/api/docs/h/content")
+	return body
+}
+
+// helloDoc opens document "h" on url with a reconnecting client (closed at
+// the test's end) and writes "hello" there.
+func helloDoc(t *testing.T, url string) *client.Doc {
+	t.Helper()
+	ctx := context.Background()
+	a, err := client.Dial(ctx, url, &client.Options{Reconnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	d, err := a.Open(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Insert(0, "hello"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
 // behindHorizon checks over REST that the ops after version from are no
 // longer kept (the join of a client at from gets the content).
 func behindHorizon(t *testing.T, url, id string, from int) {
 	t.Helper()
-	res, err := http.Get(url + "/api/docs/" + id + "/ops?from=" + strconv.Itoa(from))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if res.StatusCode != 400 || !strings.Contains(string(body), "version_too_old") {
-		t.Fatalf("ops after %d: %d %s; want them pruned (version_too_old)", from, res.StatusCode, body)
+	status, body := get(t, url+"/api/docs/"+id+"/ops?from="+strconv.Itoa(from))
+	if status != 400 || !strings.Contains(body, "version_too_old") {
+		t.Fatalf("ops after %d: %d %s; want them pruned (version_too_old)", from, status, body)
 	}
 }
 
@@ -69,21 +109,7 @@ func TestRebaseBehindHorizon(t *testing.T) {
 	url, stop := startServerWith(dir, "127.0.0.1:0", retentionStore, retentionHub)
 	addr := strings.TrimPrefix(url, "http://")
 	ctx := context.Background()
-	a, err := client.Dial(ctx, url, &client.Options{Reconnect: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	da, err := a.Open(ctx, "h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := da.Insert(0, "hello"); err != nil {
-		t.Fatal(err)
-	}
-	if err := da.Sync(ctx); err != nil {
-		t.Fatal(err)
-	}
+	da := helloDoc(t, url)
 	stop()
 	// Offline: the edit is buffered.
 	if err := da.Insert(5, " world"); err != nil {
@@ -105,13 +131,7 @@ func TestRebaseBehindHorizon(t *testing.T) {
 	if da.Text() != want || da.Version() != 32 {
 		t.Fatalf("alice: %q at %d, want %q at 32", da.Text(), da.Version(), want)
 	}
-	res, err := http.Get(url3 + "/api/docs/h/content")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	if string(body) != want {
+	if body := serverText(t, url3); body != want {
 		t.Fatalf("server: %q, want %q", body, want)
 	}
 }
@@ -230,21 +250,7 @@ func TestRebaseInFlightBehindHorizon(t *testing.T) {
 			url, stop := startServerWith(dir, "127.0.0.1:0", retentionStore, retentionHub)
 			p := newProxy(t, strings.TrimPrefix(url, "http://"))
 			ctx := context.Background()
-			a, err := client.Dial(ctx, p.url(), &client.Options{Reconnect: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			da, err := a.Open(ctx, "h")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := da.Insert(0, "hello"); err != nil {
-				t.Fatal(err)
-			}
-			if err := da.Sync(ctx); err != nil {
-				t.Fatal(err)
-			}
+			da := helloDoc(t, p.url())
 			// bob watches the document on the server directly.
 			b, err := client.Dial(ctx, url, nil)
 			if err != nil {
@@ -285,13 +291,7 @@ func TestRebaseInFlightBehindHorizon(t *testing.T) {
 				t.Fatalf("sync after the rejoin: %v", err)
 			}
 			want := strings.Repeat("x", 30) + "hello world"
-			res, err := http.Get(url2 + "/api/docs/h/content")
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(res.Body)
-			res.Body.Close()
-			if da.Text() != want || string(body) != want {
+			if body := serverText(t, url2); da.Text() != want || body != want {
 				t.Fatalf("alice %q, server %q; want %q", da.Text(), body, want)
 			}
 		})
