@@ -137,13 +137,6 @@ func (a *API) deleteVersion(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
-// diffJSON is the body of GET …/diff.
-type diffJSON struct {
-	From uint64 `json:"from"`
-	To   uint64 `json:"to"`
-	Op   ot.Op  `json:"op"`
-}
-
 // historyVersion checks that version exists (<= head): history routes answer
 // 404 not_found for a version the document never had.
 func historyVersion(name string, v, head uint64) error {
@@ -217,7 +210,21 @@ func (a *API) diff(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, typeUnified+"; charset=utf-8")
 		return c.Send(appendUnified(nil, id+"@"+strconv.FormatUint(from, 10), id+"@"+strconv.FormatUint(to, 10), before, lineEdits(before, opEdits(before, op)), 3))
 	}
-	return c.JSON(diffJSON{From: from, To: to, Op: op})
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(appendDiff(make([]byte, 0, 64+len(after)), from, to, op))
+}
+
+// appendDiff appends the body of GET …/diff, {"from","to","op"},
+// without reflection (encoding/json would validate and copy the op's own
+// JSON again: a megabyte for a long range).
+func appendDiff(b []byte, from, to uint64, op ot.Op) []byte {
+	b = append(b, `{"from":`...)
+	b = strconv.AppendUint(b, from, 10)
+	b = append(b, `,"to":`...)
+	b = strconv.AppendUint(b, to, 10)
+	b = append(b, `,"op":`...)
+	b = op.AppendJSON(b)
+	return append(b, '}')
 }
 
 // rangeOp returns one normalized op that turns before (the content at from)
@@ -605,7 +612,7 @@ func (a *API) blame(c *fiber.Ctx) error {
 		return a.fail(c, err)
 	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(appendBlame(nil, version, spans))
+	return c.Send(appendBlame(make([]byte, 0, 32+160*len(spans)), version, spans))
 }
 
 // appendBlame appends the body of GET …/blame, {"version":…,"spans":[{"start",

@@ -166,3 +166,22 @@ func TestAppendBlame(t *testing.T) {
 		t.Errorf("no spans: %s", empty)
 	}
 }
+
+// TestAppendDiff: the hand-written diff body is what encoding/json writes.
+func TestAppendDiff(t *testing.T) {
+	op := ot.Op{ot.Retain(3), ot.Ins("a\"<😀\n"), ot.Del(2)}
+	want, _ := json.Marshal(struct {
+		From uint64 `json:"from"`
+		To   uint64 `json:"to"`
+		Op   ot.Op  `json:"op"`
+	}{4, 9, op})
+	var g, w any
+	got := appendDiff(nil, 4, 9, op)
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("%s: %v", got, err)
+	}
+	_ = json.Unmarshal(want, &w)
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("appendDiff: %s, want %s", got, want)
+	}
+}

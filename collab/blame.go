@@ -183,7 +183,7 @@ func (l *spanList) composed(fromLen int, after string) (ot.Op, error) {
 	if n := utf8.RuneCountInString(after); l.total != n {
 		return nil, errorf(CodeInternal, "compose: %d code points, the content has %d", l.total, n)
 	}
-	op := ot.Op{}
+	op := make(ot.Op, 0, 2*l.count()+1)
 	next, b := 0, 0 // next: the offset in the starting text; b: the byte offset in after
 	for _, bl := range l.blocks {
 		for _, sp := range bl {
