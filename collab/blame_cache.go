@@ -47,12 +47,18 @@ func (c *blameCache) take(id string, created time.Time, base, version uint64) *b
 	return e.st
 }
 
-// put keeps st as document id's attribution, within limit bytes in all.
+// put keeps st as document id's attribution, within limit bytes in all,
+// unless the one kept is of the same document and newer (a blame of an old
+// version does not push out the head's).
 func (c *blameCache) put(id string, st *blameState, limit int) {
 	n := st.bytes()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.entries[id]; ok {
+		if e := el.Value.(*blameEntry); e.st.created.Equal(st.created) && e.st.base == st.base && e.st.version > st.version {
+			c.lru.MoveToFront(el)
+			return
+		}
 		c.remove(el)
 	}
 	if n > limit {

@@ -35,3 +35,14 @@ func (h *Hub) TestState(ctx context.Context, id string) (TestState, error) {
 func DiffOpBounded(old, new string, maxBytes int, timeout time.Duration) ot.Op {
 	return Diff(old, new, DiffOptions{MaxBytes: maxBytes, Timeout: timeout})
 }
+
+// BlameCachedAt returns the version of document id's cached attribution.
+func (h *Hub) BlameCachedAt(id string) (uint64, bool) {
+	h.blames.mu.Lock()
+	defer h.blames.mu.Unlock()
+	el, ok := h.blames.entries[id]
+	if !ok {
+		return 0, false
+	}
+	return el.Value.(*blameEntry).st.version, true
+}
