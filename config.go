@@ -45,7 +45,8 @@ type config struct {
 	ShutdownTimeout time.Duration
 	AuthMode        string
 	AuthSecret      string
-	Core            coreConfig // storage and document engine bounds
+	Core            coreConfig    // storage and document engine bounds
+	History         historyConfig // history routes' budgets (area: history)
 
 	// Engine.IO/Socket.IO session limits (sio/engine).
 	MaxSessions      int
@@ -136,6 +137,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.StringVar(&c.AuthMode, "auth-mode", "open", "authentication: open (no checks; local use only) or token (HS256 JWT required, see \"cowrite token --help\")")
 	fs.StringVar(&c.AuthSecret, "auth-secret", "", "HS256 secret of --auth-mode token, at least 32 bytes (prefer the environment: flags show up in ps)")
 	c.Core.register(fs)
+	c.History.register(fs)
 	// Engine.IO/Socket.IO session limits (sio/engine).
 	fs.IntVar(&c.MaxSessions, "max-sessions", engine.DefaultMaxSessions, "open Engine.IO sessions (sockets' connections); a handshake beyond gets 503 (negative = no cap)")
 	fs.IntVar(&c.MaxQueuedPackets, "max-queued-packets", engine.DefaultMaxQueue, "packets queued for one slow client before it is disconnected (slow consumer)")
@@ -244,6 +246,7 @@ func (c *config) validate() error {
 	check(c.PingTimeout > 0, "--ping-timeout must be positive")
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout must be positive")
 	c.Core.validate(check)
+	c.History.validate(check)
 	// Engine.IO/Socket.IO session limits (sio/engine).
 	check(c.MaxSessions != 0, "--max-sessions must not be 0 (use a negative value for no cap)")
 	check(c.MaxQueuedPackets > 0, "--max-queued-packets must be positive")
@@ -350,6 +353,23 @@ func (c *config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, ho))
 	}
 	return slog.New(slog.NewTextHandler(w, ho))
+}
+
+// History routes' budgets (area: history — diff, blame, export). Each
+// default is the enforcing package's DefaultX constant.
+type historyConfig struct {
+	MaxDiffWork     int
+	BlameCacheBytes int
+}
+
+func (c *historyConfig) register(fs *flag.FlagSet) {
+	fs.IntVar(&c.MaxDiffWork, "max-diff-work", api.DefaultMaxDiffWork, "bytes of document content the diff, blame and export routes may work on at once over all requests (a diff counts twice); beyond, 429 rate_limited with Retry-After")
+	fs.IntVar(&c.BlameCacheBytes, "blame-cache-bytes", collab.DefaultBlameCacheBytes, "memory of the per-document attributions kept between blame and diff requests (least recently used dropped first)")
+}
+
+func (c *historyConfig) validate(check func(ok bool, format string, args ...any)) {
+	check(c.MaxDiffWork > 0, "--max-diff-work must be positive")
+	check(c.BlameCacheBytes > 0, "--blame-cache-bytes must be positive")
 }
 
 // Storage and document engine bounds (area: core — storage/collab

@@ -128,6 +128,8 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	apiOpts := &api.Options{MaxBodyBytes: cfg.MaxBody, MaxInflightBodyBytes: cfg.MaxInflightBody, MaxPayloadBytes: cfg.MaxPayload, OpsPageBytes: cfg.OpsPageBytes, Auth: authn, OnError: m.Error, Logger: log,
 		BackupDir: cfg.Data, BackupStallTimeout: cfg.BackupStallTimeout, Feed: feed}
 	cfg.shareOptions(apiOpts) // shares.go
+	// History budgets (area: history).
+	hubOpts.BlameCacheBytes, apiOpts.MaxDiffWork = cfg.History.BlameCacheBytes, cfg.History.MaxDiffWork
 	var eng collab.Engine
 	var closeEngine func(context.Context) error
 	var cl *clusterRuntime

@@ -92,6 +92,12 @@ type Options struct {
 	// auth:refresh. Default DefaultRefreshGrace; negative: none, the
 	// socket is disconnected when its token lapses.
 	RefreshGrace time.Duration
+	// MaxDiffWork bounds the diff, blame and export (html, jsonl) work in
+	// progress over all requests, in bytes of the documents' content (a
+	// diff counts twice: two contents): a request that would take it over,
+	// while others are in progress, gets 429 rate_limited with Retry-After
+	// at once. Default DefaultMaxDiffWork.
+	MaxDiffWork int
 }
 
 // API is the edge between the wire (REST over fiber, Socket.IO over sio) and
@@ -102,6 +108,7 @@ type API struct {
 	log      *slog.Logger
 	draining atomic.Bool
 	inflight atomic.Int64 // bytes of request bodies being handled (limitBody)
+	diffWork atomic.Int64 // bytes of diff, blame and export work in progress (reserveDiffWork)
 
 	ctx    context.Context // canceled by Close: aborts hub calls of events
 	cancel context.CancelFunc
@@ -164,6 +171,9 @@ func (o *Options) withDefaults() Options {
 		out.MaxInflightBodyBytes = DefaultMaxInflightBodyBytes
 	}
 	out.MaxInflightBodyBytes = max(out.MaxInflightBodyBytes, out.MaxBodyBytes)
+	if out.MaxDiffWork <= 0 {
+		out.MaxDiffWork = DefaultMaxDiffWork
+	}
 	if out.OpsPageBytes <= 0 {
 		out.OpsPageBytes = DefaultOpsPageBytes
 	}

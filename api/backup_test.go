@@ -62,6 +62,7 @@ func TestBackupWhileWriting(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var written atomic.Int64
+	twenty := make(chan struct{}) // closed when 20 ops are written
 	for i := range docs {
 		wg.Add(1)
 		go func() {
@@ -79,12 +80,18 @@ func TestBackupWhileWriting(t *testing.T) {
 					t.Errorf("op: status %d", res.StatusCode)
 					return
 				}
-				written.Add(1)
+				if written.Add(1) == 20 {
+					close(twenty)
+				}
 			}
 		}()
 	}
-	for written.Load() < 20 {
-		time.Sleep(time.Millisecond)
+	writersDone := make(chan struct{})
+	go func() { wg.Wait(); close(writersDone) }()
+	select {
+	case <-twenty:
+	case <-writersDone:
+		t.Fatal("the writers stopped before writing 20 ops")
 	}
 	res, file, err := download(t, s, "/api/admin/backup")
 	stop.Store(true)

@@ -52,6 +52,13 @@
 //	                                 bbolt file (Options.Backup), Content-Disposition
 //	                                 attachment; filename="cowrite-<UTC yyyymmddThhmmssZ>.db"
 //
+// The history routes (SPEC.md section 8; history*.go): …/diff answers the
+// composition of the range's ops (collab.Hub.ComposeRange) or, for a long
+// or pruned range, a diff of the two contents (collab.Diff, lines first);
+// …/blame the engine's attribution; both with hand-written JSON encoders.
+// Diff, blame and the html/jsonl exports share Options.MaxDiffWork: over it
+// they get 429 rate_limited with Retry-After (see docs/history.md).
+//
 // Errors are {"error": {"code", "message"}} with the status of httpStatus;
 // bodies over Options.MaxBodyBytes get 413 too_large; unknown /api routes
 // get 404 not_found. JSON bodies must be sent as application/json (415,

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
@@ -17,13 +18,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/aymanbagabas/go-udiff"
 	"github.com/cowrite/cowrite/auth"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
 	"github.com/gofiber/fiber/v2"
 	"github.com/microcosm-cc/bluemonday"
-	"github.com/sergi/go-diff/diffmatchpatch"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/extension"
 )
@@ -40,6 +39,9 @@ const (
 
 // exportPage is how many ops an export reads from the store at a time.
 const exportPage = 1000
+
+// exportChunk is the largest write of an export stream (bytes).
+const exportChunk = 64 << 10
 
 // historyFormat is the "format" of a JSON Lines export's first line; an
 // import refuses other values.
@@ -135,13 +137,6 @@ func (a *API) deleteVersion(c *fiber.Ctx) error {
 	return c.SendStatus(http.StatusNoContent)
 }
 
-// diffJSON is the body of GET …/diff.
-type diffJSON struct {
-	From uint64 `json:"from"`
-	To   uint64 `json:"to"`
-	Op   ot.Op  `json:"op"`
-}
-
 // historyVersion checks that version exists (<= head): history routes answer
 // 404 not_found for a version the document never had.
 func historyVersion(name string, v, head uint64) error {
@@ -194,6 +189,11 @@ func (a *API) diff(c *fiber.Ctx) error {
 	if err := historyVersion("\"to\"", to, info.Version); err != nil {
 		return a.fail(c, err)
 	}
+	release, ok, err := a.reserveDiffWork(c, info.Size, 2)
+	if !ok {
+		return err
+	}
+	defer release()
 	before, err := a.contentAt(ctx, id, from, info.Version, head)
 	if err != nil {
 		return a.fail(c, err)
@@ -202,69 +202,80 @@ func (a *API) diff(c *fiber.Ctx) error {
 	if err != nil {
 		return a.fail(c, err)
 	}
+	op, err := a.rangeOp(ctx, id, from, to, before, after)
+	if err != nil {
+		return a.fail(c, err)
+	}
 	if acceptsUnified(c.Get(fiber.HeaderAccept)) {
 		c.Set(fiber.HeaderContentType, typeUnified+"; charset=utf-8")
-		text, err := unifiedDiff(id+"@"+strconv.FormatUint(from, 10), id+"@"+strconv.FormatUint(to, 10), before, after)
-		if err != nil {
-			return a.fail(c, err)
-		}
-		return c.SendString(text)
+		return c.Send(appendUnified(nil, id+"@"+strconv.FormatUint(from, 10), id+"@"+strconv.FormatUint(to, 10), before, lineEdits(before, opEdits(before, op)), 3))
 	}
-	return c.JSON(diffJSON{From: from, To: to, Op: diffOp(before, after)})
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(appendDiff(make([]byte, 0, 64+len(after)), from, to, op))
 }
 
-// diffOp returns a normalized op that turns before into after: a diff of
-// lines first, then of characters inside each changed block (go-diff's line
-// mode). A plain character diff of a megabyte document takes seconds; line by
-// line it stays near minimal and takes tens of milliseconds.
-func diffOp(before, after string) ot.Op {
-	dmp := diffmatchpatch.New()
-	dmp.DiffTimeout = diffTimeout
-	op := ot.Op{}
-	for _, d := range dmp.DiffMainRunes([]rune(before), []rune(after), true) {
-		n := utf8.RuneCountInString(d.Text)
-		switch {
-		case n == 0:
-		case d.Type == diffmatchpatch.DiffEqual:
-			op = append(op, ot.Retain(n))
-		case d.Type == diffmatchpatch.DiffDelete:
-			op = append(op, ot.Del(n))
-		default:
-			op = append(op, ot.Ins(d.Text))
-		}
-	}
-	return ot.Normalize(op)
+// appendDiff appends the body of GET …/diff, {"from","to","op"},
+// without reflection (encoding/json would validate and copy the op's own
+// JSON again: a megabyte for a long range).
+func appendDiff(b []byte, from, to uint64, op ot.Op) []byte {
+	b = append(b, `{"from":`...)
+	b = strconv.AppendUint(b, from, 10)
+	b = append(b, `,"to":`...)
+	b = strconv.AppendUint(b, to, 10)
+	b = append(b, `,"op":`...)
+	b = op.AppendJSON(b)
+	return append(b, '}')
 }
 
-// diffTimeout bounds a diff's search; past it the result is still correct,
-// only less minimal.
-const diffTimeout = 150 * time.Millisecond
-
-// unifiedDiff returns a unified diff of before and after (3 lines of
-// context), from a line diff.
-func unifiedDiff(fromLabel, toLabel, before, after string) (string, error) {
-	dmp := diffmatchpatch.New()
-	dmp.DiffTimeout = diffTimeout
-	a, b, lines := dmp.DiffLinesToRunes(before, after)
-	diffs := dmp.DiffCharsToLines(dmp.DiffMainRunes(a, b, false), lines)
-	var edits []udiff.Edit
-	off := 0
-	for _, d := range diffs {
-		switch d.Type {
-		case diffmatchpatch.DiffEqual:
-			off += len(d.Text)
-		case diffmatchpatch.DiffDelete:
-			edits = append(edits, udiff.Edit{Start: off, End: off + len(d.Text)})
-			off += len(d.Text)
-		case diffmatchpatch.DiffInsert:
-			if k := len(edits) - 1; k >= 0 && edits[k].End == off {
-				edits[k].New += d.Text // a replacement: delete then insert
-			} else {
-				edits = append(edits, udiff.Edit{Start: off, End: off, New: d.Text})
-			}
+// rangeOp returns one normalized op that turns before (the content at from)
+// into after (at to): the composition of the ops in between when there are
+// at most composeOps of them or from is the start of the kept history, and
+// they are all kept (its cost is that of replaying them, and it is exact:
+// text inserted and deleted in between leaves no trace), else a diff of the
+// two contents (a long range, or a named version whose ops retention
+// pruned).
+func (a *API) rangeOp(ctx context.Context, id string, from, to uint64, before, after string) (ot.Op, error) {
+	if from == to {
+		return ot.Op{}, nil
+	}
+	base, err := a.hub.HistoryStart(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if cr, ok := a.hub.(rangeComposer); ok && (to-from <= composeOps || from == base) {
+		op, err := cr.ComposeRange(ctx, id, from, to, utf8.RuneCountInString(before), after)
+		if collab.CodeOf(err) != collab.CodeVersionTooOld {
+			return op, err
 		}
 	}
-	return udiff.ToUnified(fromLabel, toLabel, before, edits, 3)
+	return collab.Diff(before, after, contentDiff), nil
+}
+
+// composeOps is the longest range rangeOp composes, but from the start of
+// the kept history (which the engine caches with the blame): past it,
+// diffing the two contents (bounded by contentDiff's timeout) is cheaper
+// than reading and replaying the ops (a few µs each).
+const composeOps = 20_000
+
+// rangeComposer is the engine method rangeOp prefers (*collab.Hub has it; an
+// engine without it gets content diffs).
+type rangeComposer interface {
+	ComposeRange(ctx context.Context, id string, from, to uint64, fromLen int, after string) (ot.Op, error)
+}
+
+// contentDiff is how the diff route diffs two contents: lines first, then
+// the characters of each changed block, bounded by the time only (the
+// sizes are bounded by the document limit and the diff work budget).
+var contentDiff = collab.DiffOptions{Lines: true, MaxBytes: math.MaxInt, Timeout: collab.DefaultDiffTimeout}
+
+// runeBytes returns the bytes of the first n code points of s.
+func runeBytes(s string, n int) int {
+	b := 0
+	for ; n > 0 && b < len(s); n-- {
+		_, k := utf8.DecodeRuneInString(s[b:])
+		b += k
+	}
+	return b
 }
 
 // acceptsUnified reports whether an Accept header asks for text/x-diff.
@@ -353,6 +364,11 @@ func (a *API) export(c *fiber.Ctx) error {
 		}
 		return c.SendString(content)
 	case "html":
+		release, ok, err := a.reserveDiffWork(c, info.Size, 1)
+		if !ok {
+			return err
+		}
+		defer release()
 		title := info.Title
 		if title == "" {
 			title = id
@@ -365,7 +381,11 @@ func (a *API) export(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, typeHTML)
 		return c.Send(page)
 	case "jsonl":
-		return a.exportHistory(c, info)
+		release, ok, err := a.reserveDiffWork(c, info.Size, 1)
+		if !ok {
+			return err
+		}
+		return a.exportHistory(c, info, release)
 	}
 	return a.fail(c, badRequest(fmt.Sprintf("query parameter \"format\" must be txt, md, html or jsonl, got %q", format)))
 }
@@ -375,7 +395,14 @@ func (a *API) export(c *fiber.Ctx) error {
 // after it. The ops are read a page at a time while the response is written,
 // so a long history is never held in memory whole. A failure midway ends the
 // stream early; the header's head tells an importer that lines are missing.
-func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo) error {
+// release is called once the stream is done (or failed to start).
+func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo, release func()) error {
+	streaming := false
+	defer func() {
+		if !streaming {
+			release()
+		}
+	}()
 	ctx, cancel := a.reqCtx(c)
 	defer cancel()
 	base := uint64(0)
@@ -397,8 +424,19 @@ func (a *API) exportHistory(c *fiber.Ctx, info collab.DocInfo) error {
 	attachment(c, info.ID, "jsonl")
 	c.Set(fiber.HeaderContentType, typeNDJSON)
 	hub, timeout, log := a.hub, a.opts.RequestTimeout, a.log
+	streaming = true
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		w.Write(header)
+		defer release()
+		// In pieces: the stream's pipe holds a few writes, so a slow client
+		// holds the writer (and the work budget) back instead of the whole
+		// content being copied into the pipe at once.
+		for rest := header; len(rest) > 0; {
+			k := min(len(rest), exportChunk)
+			if _, err := w.Write(rest[:k]); err != nil {
+				return
+			}
+			rest = rest[k:]
+		}
 		w.WriteByte('\n')
 		for from := base; from < info.Version; {
 			ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -539,15 +577,6 @@ func parseHistory(data []byte) (historyHeader, []collab.OpRecord, error) {
 	return h, ops, nil
 }
 
-// blameSpanJSON is one span of GET …/blame: code points [start, end).
-type blameSpanJSON struct {
-	Start   int        `json:"start"`
-	End     int        `json:"end"`
-	Author  authorJSON `json:"author"`
-	Version uint64     `json:"version"`
-	Time    time.Time  `json:"time"`
-}
-
 // unknownAuthor names the author of text whose op carries none (text present
 // at creation, ops stored before authors were).
 var unknownAuthor = authorJSON{Name: "unknown"}
@@ -573,19 +602,50 @@ func (a *API) blame(c *fiber.Ctx) error {
 	if err := historyVersion("\"version\"", version, info.Version); err != nil {
 		return a.fail(c, err)
 	}
+	release, ok, err := a.reserveDiffWork(c, info.Size, 1)
+	if !ok {
+		return err
+	}
+	defer release()
 	spans, err := a.hub.Blame(ctx, id, version)
 	if err != nil {
 		return a.fail(c, err)
 	}
-	out := make([]blameSpanJSON, len(spans))
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(appendBlame(make([]byte, 0, 32+160*len(spans)), version, spans))
+}
+
+// appendBlame appends the body of GET …/blame, {"version":…,"spans":[{"start",
+// "end","author":{"id","name"},"version","time"}…]} (code points [start,
+// end)), as encoding/json writes it but without reflection: a 1 MB document
+// can have 100,000 spans.
+func appendBlame(b []byte, version uint64, spans []collab.BlameSpan) []byte {
+	b = append(b, `{"version":`...)
+	b = strconv.AppendUint(b, version, 10)
+	b = append(b, `,"spans":[`...)
 	pos := 0
 	for i, sp := range spans {
+		if i > 0 {
+			b = append(b, ',')
+		}
 		au := unknownAuthor
 		if w := authorWire(sp.Author); w != nil {
 			au = *w
 		}
-		out[i] = blameSpanJSON{Start: pos, End: pos + sp.Len, Author: au, Version: sp.Version, Time: sp.Time}
+		b = append(b, `{"start":`...)
+		b = strconv.AppendInt(b, int64(pos), 10)
 		pos += sp.Len
+		b = append(b, `,"end":`...)
+		b = strconv.AppendInt(b, int64(pos), 10)
+		b = append(b, `,"author":{"id":`...)
+		b = appendJSONString(b, au.ID)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, au.Name)
+		b = append(b, `},"version":`...)
+		b = strconv.AppendUint(b, sp.Version, 10)
+		b = append(b, `,"time":"`...)
+		b = sp.Time.AppendFormat(b, time.RFC3339Nano)
+		b = append(b, `"}`...)
 	}
-	return c.JSON(fiber.Map{"version": version, "spans": out})
+	return append(b, "]}"...)
 }

@@ -2,10 +2,14 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/ot"
@@ -325,4 +329,80 @@ func TestBlame(t *testing.T) {
 	if code := s.do(t, "GET", "/api/docs/b/blame?version=3", nil).errCode(t); code != "not_found" {
 		t.Errorf("blame above head: %s", code)
 	}
+}
+
+// TestDiffComposesRange: on a random history, the diff of any range is the
+// composition of its ops: it turns the content at from into the content at
+// to, normalized, and inserts and deletes what ot.Compose of the ops does
+// (text inserted and deleted in between leaves no trace).
+func TestDiffComposesRange(t *testing.T) {
+	s := newServer(t, nil, &collab.Options{SnapshotEveryOps: 7})
+	rng := rand.New(rand.NewPCG(5, 6))
+	content := "héllo\nwörld\n"
+	contents := []string{content}
+	var ops []collab.OpRecord
+	for v := 1; v <= 300; v++ {
+		n := utf8.RuneCountInString(content)
+		pos := rng.IntN(n + 1)
+		op := ot.Op{}
+		if pos > 0 {
+			op = append(op, ot.Retain(pos))
+		}
+		if rng.IntN(3) == 0 && pos < n {
+			op = append(op, ot.Del(1+rng.IntN(min(4, n-pos))))
+		} else {
+			op = append(op, ot.Ins([]string{"a", "😀\n", "bc"}[rng.IntN(3)]))
+		}
+		var err error
+		if content, err = ot.Apply(content, op); err != nil {
+			t.Fatal(err)
+		}
+		contents = append(contents, content)
+		ops = append(ops, collab.OpRecord{Version: uint64(v), Op: op, Client: "c", Seq: uint64(v), Time: time.Now()})
+	}
+	if _, err := s.hub.Import(context.Background(), collab.DocInfo{ID: "r"}, contents[0], ops); err != nil {
+		t.Fatal(err)
+	}
+	for range 40 {
+		from := rng.IntN(len(contents))
+		to := from + rng.IntN(len(contents)-from)
+		r := s.do(t, "GET", fmt.Sprintf("/api/docs/r/diff?from=%d&to=%d", from, to), nil)
+		expectStatus(t, r, 200)
+		var got struct{ Op json.RawMessage }
+		if err := json.Unmarshal(r.body, &got); err != nil {
+			t.Fatal(err)
+		}
+		op, err := ot.Parse(got.Op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := ot.Op{}
+		for _, rec := range ops[from:to] {
+			if want, err = ot.Compose(want, rec.Op); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if res, err := ot.Apply(contents[from], op); err != nil || res != contents[to] {
+			t.Fatalf("diff %d..%d = %s gives %q, %v; want %q", from, to, got.Op, res, err, contents[to])
+		}
+		if len(ot.Normalize(op)) != len(op) {
+			t.Errorf("diff %d..%d = %s is not normalized", from, to, got.Op)
+		}
+		// ot.Compose interleaves the inserts and deletes of neighbouring
+		// runs where the diff groups them; what each inserts and deletes
+		// is the same.
+		gi, gd := opSizes(op)
+		if wi, wd := opSizes(want); gi != wi || gd != wd {
+			t.Errorf("diff %d..%d = %s inserts %d and deletes %d code points; the composition %v %d and %d", from, to, got.Op, gi, gd, want, wi, wd)
+		}
+	}
+}
+
+// opSizes returns the code points op inserts and deletes.
+func opSizes(op ot.Op) (ins, del int) {
+	for _, c := range op {
+		ins += utf8.RuneCountInString(c.Insert)
+		del += c.Delete
+	}
+	return ins, del
 }

@@ -108,15 +108,7 @@ func (a *API) limitBody(c *fiber.Ctx) error {
 // reserveBody adds n to the bytes in progress unless that would exceed
 // MaxInflightBodyBytes while other bodies are in progress.
 func (a *API) reserveBody(n int64) bool {
-	for {
-		cur := a.inflight.Load()
-		if cur > 0 && cur+n > int64(a.opts.MaxInflightBodyBytes) {
-			return false
-		}
-		if a.inflight.CompareAndSwap(cur, cur+n) {
-			return true
-		}
-	}
+	return reserveBytes(&a.inflight, int64(a.opts.MaxInflightBodyBytes), n)
 }
 
 // fail writes err as a JSON error with its HTTP status. Internal errors are

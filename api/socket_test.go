@@ -25,6 +25,7 @@ type sioClient struct {
 	mu     sync.Mutex // guards the fields below
 	acks   map[int]chan json.RawMessage
 	events []event
+	signal chan struct{} // closed and replaced when an event arrives
 	nextID int
 	closed bool
 
@@ -40,7 +41,7 @@ type event struct {
 func dial(t testing.TB, s *server, auth string) *sioClient {
 	t.Helper()
 	c := &sioClient{t: t, base: s.url + "/socket.io/?EIO=4&transport=polling", http: &http.Client{Timeout: 40 * time.Second},
-		acks: map[int]chan json.RawMessage{}, done: make(chan struct{})}
+		acks: map[int]chan json.RawMessage{}, done: make(chan struct{}), signal: make(chan struct{})}
 	body := c.get()
 	var open struct {
 		SID string `json:"sid"`
@@ -148,13 +149,42 @@ func (c *sioClient) handle(p string) {
 		if len(args) > 1 {
 			ev.payload = args[1]
 		}
-		c.mu.Lock()
-		c.events = append(c.events, ev)
-		c.mu.Unlock()
+		c.addEvent(ev)
 	case strings.HasPrefix(p, "41"):
+		c.addEvent(event{name: "disconnect"})
+	}
+}
+
+func (c *sioClient) addEvent(ev event) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.events = append(c.events, ev)
+	close(c.signal)
+	c.signal = make(chan struct{})
+}
+
+// eventWatchdog bounds how long a test waits for an event that does not
+// come (a failure, not a synchronization: waits end on the event itself).
+const eventWatchdog = 30 * time.Second
+
+// waitUntil waits until cond, called with c.mu held, holds: it is checked
+// again whenever an event arrives.
+func (c *sioClient) waitUntil(what string, cond func() bool) {
+	c.t.Helper()
+	watchdog := time.NewTimer(eventWatchdog)
+	defer watchdog.Stop()
+	for {
 		c.mu.Lock()
-		c.events = append(c.events, event{name: "disconnect"})
+		ok, signal := cond(), c.signal
 		c.mu.Unlock()
+		if ok {
+			return
+		}
+		select {
+		case <-signal:
+		case <-watchdog.C:
+			c.t.Fatalf("no %s within %v", what, eventWatchdog)
+		}
 	}
 }
 
@@ -184,9 +214,8 @@ func (c *sioClient) call(event, payload string) map[string]any {
 // waitEvent waits for the first received event named name matching pred.
 func (c *sioClient) waitEvent(name string, pred func(map[string]any) bool) map[string]any {
 	c.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		c.mu.Lock()
+	var found map[string]any
+	c.waitUntil(name+" event", func() bool {
 		for _, ev := range c.events {
 			if ev.name != name {
 				continue
@@ -194,20 +223,28 @@ func (c *sioClient) waitEvent(name string, pred func(map[string]any) bool) map[s
 			var m map[string]any
 			_ = json.Unmarshal(ev.payload, &m)
 			if pred == nil || pred(m) {
-				c.mu.Unlock()
-				return m
+				found = m
+				return true
 			}
 		}
-		c.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-	}
-	c.t.Fatalf("no %s event", name)
-	return nil
+		return false
+	})
+	return found
+}
+
+// waitCount waits until n events named name have arrived.
+func (c *sioClient) waitCount(name string, n int) {
+	c.t.Helper()
+	c.waitUntil(fmt.Sprintf("%d %s events", n, name), func() bool { return c.countLocked(name) >= n })
 }
 
 func (c *sioClient) count(name string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.countLocked(name)
+}
+
+func (c *sioClient) countLocked(name string) int {
 	n := 0
 	for _, ev := range c.events {
 		if ev.name == name {
@@ -369,10 +406,7 @@ func TestSocketConcurrentSubmitters(t *testing.T) {
 		t.Fatalf("after concurrent submits: %v", doc)
 	}
 	for i, c := range cs {
-		deadline := time.Now().Add(5 * time.Second)
-		for c.count("doc:op") < (clients-1)*ops && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
+		c.waitCount("doc:op", (clients-1)*ops)
 		if n := c.count("doc:op"); n != (clients-1)*ops {
 			t.Errorf("client %d received %d broadcasts, want %d", i, n, (clients-1)*ops)
 		}

@@ -33,9 +33,16 @@
 // (its own op in flight, if the server committed it before the loss, counts
 // as its ack), then the op in flight is resent with the same seq (the
 // server dedupes it) and the buffer follows. Edits made while disconnected
-// are buffered. Only if the server answers the rejoin with the content
-// instead of ops (the gap is no longer kept) while edits are pending does
-// the Doc fail (Err) rather than guess. Without Reconnect, a lost
+// are buffered. When the server answers the rejoin with the content instead
+// of ops (retention pruned the gap) while edits are pending, they are
+// rebased: transformed over a diff of the server's text at the Doc's
+// version and the content, and sent as a new op. An op in flight is first
+// resent as it was; the server's answer says whether it had committed it (a
+// duplicate: its effect is in the content, only later edits are rebased) or
+// not (version_too_old: it is rebased too), so it is applied exactly once.
+// (Unless the server forgot the client's dedupe entry, past
+// --max-dedupe-clients: it then answers version_too_old even for a committed
+// op, which is applied twice.) Without Reconnect, a lost
 // connection fails every Doc. Only WebSocket is spoken (no long-polling),
 // and only the main namespace.
 package client

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -50,7 +51,9 @@ type Doc struct {
 	joined   bool
 	early    []opEvent // ops that arrived before the join's ack
 	text     *ot.Doc   // local text: server version + in flight + buffer
+	base     *ot.Doc   // the server's text at version (without the pending edits)
 	version  uint64    // the server version the local text is based on
+	probe    *joinAck  // a rejoin answered with content while an op is in flight: its resend is asking whether it was committed
 	inflight ot.Op     // sent, not acked (valid when sent)
 	sent     bool
 	sentSeq  uint64
@@ -109,6 +112,7 @@ func (c *Conn) Open(ctx context.Context, id string) (*Doc, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.text = ot.NewDoc(*ack.Content)
+	d.base = d.text
 	d.joinedLocked(ack)
 	return d, nil
 }
@@ -116,6 +120,16 @@ func (c *Conn) Open(ctx context.Context, id string) (*Doc, error) {
 // joinedLocked applies a join's ack: the content (first join) or the ops
 // since d.version (rejoin), then the ops that arrived before the ack; then
 // it resends the op in flight and the buffer.
+//
+// A rejoin answered with the content (the server no longer keeps the ops
+// since d.version) while local edits are pending rebases them on it: they
+// are transformed over a diff of the server's text at d.version (d.base)
+// and the content, and sent as a new op. Whether an op in flight was
+// committed before the connection was lost is asked first, by resending it
+// as it was (same seq and version): the server answers a duplicate with its
+// version (then only the buffer is rebased, on the text with that op), and
+// an op it never committed with version_too_old (it cannot transform it
+// from that far back; then the op is rebased with the buffer). See probed.
 func (d *Doc) joinedLocked(ack joinAck) {
 	switch {
 	case ack.Ops != nil:
@@ -123,15 +137,25 @@ func (d *Doc) joinedLocked(ack joinAck) {
 			d.remoteLocked(ev)
 		}
 	case d.text.String() == *ack.Content && d.version == ack.Version:
-	case d.sent || d.buffered:
-		d.err = fmt.Errorf("cowrite: the server no longer keeps the ops since version %d and local edits are pending: reopen the document", d.version)
+	case d.sent:
+		d.probe = &ack
+		d.sendLocked()
+		return // probed finishes the join
+	case d.buffered:
+		d.rebaseLocked(d.buffer, d.base, ack)
 	default: // rebase on the content
 		op := collab.DiffOp(d.text.String(), *ack.Content)
 		d.text, d.version = ot.NewDoc(*ack.Content), ack.Version
+		d.base = d.text
 		if len(op) > 0 {
 			d.changes = append(d.changes, Change{Version: ack.Version, Op: op})
 		}
 	}
+	d.finishJoinLocked(ack)
+}
+
+// finishJoinLocked ends a join once the ack's text is integrated.
+func (d *Doc) finishJoinLocked(ack joinAck) {
 	d.version = max(d.version, ack.Version)
 	clear(d.presence)
 	for _, p := range ack.Presence {
@@ -150,11 +174,86 @@ func (d *Doc) joinedLocked(ack joinAck) {
 	d.notifyLocked()
 }
 
+// rebaseDiffBytes bounds the diff a rebase on content computes (see
+// collab.DiffOptions.MaxBytes); past it the changed middle counts as
+// replaced whole, and the pending edits land at its start.
+const rebaseDiffBytes = 4 << 20
+
+// rebaseLocked replaces the pending edits (pending, on base at d.version)
+// with the same edits transformed onto ack's content, as one buffered op
+// (sent with a new seq).
+func (d *Doc) rebaseLocked(pending ot.Op, base *ot.Doc, ack joinAck) {
+	content := ot.NewDoc(*ack.Content)
+	diff := collab.Diff(base.String(), *ack.Content, collab.DiffOptions{Lines: true, MaxBytes: rebaseDiffBytes})
+	rebased, err := ot.Transform(pending, diff, ot.Left)
+	var text *ot.Doc
+	if err == nil {
+		text, err = content.Apply(rebased)
+	}
+	if err != nil {
+		d.err = fmt.Errorf("cowrite: rebase of the pending edits on the server's content: %w", err)
+		return
+	}
+	if op := collab.DiffOp(d.text.String(), text.String()); len(op) > 0 {
+		d.changes = append(d.changes, Change{Version: ack.Version, Op: op})
+	}
+	d.text, d.base, d.version = text, content, ack.Version
+	d.inflight, d.sent = nil, false
+	d.buffer, d.buffered = ot.Normalize(rebased), len(ot.Normalize(rebased)) > 0
+}
+
+// probed handles the answer to the resend of the op in flight after a
+// rejoin answered with content (joinedLocked): a duplicate's version (it
+// was committed, so its effect is in the content), or version_too_old (it
+// was not). Then it rebases what is pending and finishes the join.
+func (d *Doc) probed(raw json.RawMessage) {
+	ack := *d.probe
+	d.probe = nil
+	var res struct {
+		Version uint64 `json:"version"`
+	}
+	err := ackResult(raw, &res)
+	var ce *Error
+	pending, base := d.inflight, d.base
+	switch {
+	case err == nil && res.Version <= ack.Version: // committed before the loss
+		if base, err = d.base.Apply(d.inflight); err != nil {
+			d.err = fmt.Errorf("cowrite: own op does not apply: %w", err)
+			d.notifyLocked()
+			return
+		}
+		pending = ot.Op{}
+	case errors.As(err, &ce) && ce.Code == "version_too_old": // never committed
+	case err == nil:
+		d.err = fmt.Errorf("cowrite: the server committed an op behind its horizon (version %d after content at %d): reopen the document", res.Version, ack.Version)
+		d.notifyLocked()
+		return
+	default:
+		d.err = fmt.Errorf("cowrite: op refused, reopen the document: %w", err)
+		d.notifyLocked()
+		return
+	}
+	if d.buffered {
+		if pending, err = ot.Compose(pending, d.buffer); err != nil {
+			d.err = fmt.Errorf("cowrite: compose: %w", err)
+			d.notifyLocked()
+			return
+		}
+	}
+	d.rebaseLocked(pending, base, ack)
+	if d.err != nil {
+		d.notifyLocked()
+		return
+	}
+	d.finishJoinLocked(ack)
+}
+
 // disconnected holds the document's edits until it rejoined.
 func (d *Doc) disconnected() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.joined = false
+	d.probe = nil // the rejoin asks again
 	d.notifyLocked()
 }
 
@@ -319,6 +418,10 @@ func (d *Doc) acked(raw json.RawMessage, lost error, seq uint64) {
 	if !d.sent || seq != d.sentSeq {
 		return
 	}
+	if d.probe != nil {
+		d.probed(raw)
+		return
+	}
 	var ack struct {
 		Version uint64 `json:"version"`
 	}
@@ -329,6 +432,15 @@ func (d *Doc) acked(raw json.RawMessage, lost error, seq uint64) {
 		return
 	}
 	// Every op committed before ours was sent to us before this ack.
+	if ack.Version > d.version {
+		base, err := d.base.Apply(d.inflight)
+		if err != nil {
+			d.err = fmt.Errorf("cowrite: own op does not apply: %w", err)
+			d.notifyLocked()
+			return
+		}
+		d.base = base
+	}
 	d.version = max(d.version, ack.Version)
 	d.inflight, d.sent = nil, false
 	d.flushLocked()
@@ -381,6 +493,12 @@ func (d *Doc) remoteLocked(ev opEvent) {
 		d.err = fmt.Errorf("cowrite: missed ops: got version %d at version %d", ev.Version, d.version)
 		return
 	}
+	base, err := d.base.Apply(ev.Op)
+	if err != nil {
+		d.err = fmt.Errorf("cowrite: remote op %d does not apply: %w", ev.Version, err)
+		return
+	}
+	d.base = base
 	if d.sent && ev.Client == d.client {
 		// Our op in flight, committed before the connection was lost (in
 		// a rejoin's catch-up, or broadcast to the new socket): its ack.
@@ -389,7 +507,6 @@ func (d *Doc) remoteLocked(ev opEvent) {
 		return
 	}
 	op := ev.Op
-	var err error
 	if d.sent {
 		if op, d.inflight, err = transformPair(op, d.inflight); err != nil {
 			d.err = err

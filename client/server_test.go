@@ -37,12 +37,17 @@ func startServer() (url string, stop func()) {
 
 // startServerAt serves the data in dir on addr.
 func startServerAt(dir, addr string) (url string, stop func()) {
-	db, err := storage.Open(filepath.Join(dir, "cowrite.db"), &storage.Options{NoSync: true})
+	return startServerWith(dir, addr, &storage.Options{NoSync: true}, nil)
+}
+
+// startServerWith serves the data in dir on addr with the given options.
+func startServerWith(dir, addr string, sopt *storage.Options, hopt *collab.Options) (url string, stop func()) {
+	db, err := storage.Open(filepath.Join(dir, "cowrite.db"), sopt)
 	if err != nil {
 		panic(err)
 	}
 	io := sio.NewServer(nil)
-	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), nil)
+	hub := collab.NewHub(boltstore.New(db), api.NewBroadcaster(io), hopt)
 	a := api.New(hub, io, nil)
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	io.Mount(app, "/socket.io/")

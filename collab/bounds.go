@@ -58,6 +58,9 @@ func (r *Options) withBounds() {
 	if r.MaxDedupeClients <= 0 {
 		r.MaxDedupeClients = DefaultMaxDedupeClients
 	}
+	if r.BlameCacheBytes <= 0 {
+		r.BlameCacheBytes = DefaultBlameCacheBytes
+	}
 	if r.MaxDedupeBytes <= 0 {
 		r.MaxDedupeBytes = DefaultMaxDedupeBytes
 	}

@@ -72,6 +72,12 @@
 // broadcast to the room except the sender; leaving or disconnecting
 // broadcasts selection null.
 //
+// History: Blame and ComposeRange replay stored ops onto a span list
+// (blame.go) on the caller's goroutine; the Hub keeps the last attribution
+// per document (Options.BlameCacheBytes in all) and advances it on the next
+// call. Diff is the one text diff (ReplaceContent, DiffOp, the history
+// routes' content diff), bounded in bytes and time.
+//
 // # Concurrency
 //
 // All Hub methods are safe for concurrent use. Two roles run here:

@@ -166,8 +166,10 @@ func (h *Hub) Delete(ctx context.Context, id string) error {
 	if err := h.send(ctx, id, false, func(d *sequencer) { d.deletes = append(d.deletes, ch) }); err != nil {
 		return err
 	}
+	h.blames.drop(id) // a Blame under way may put it back; its created time tells it apart
 	select {
 	case err := <-ch:
+		h.blames.drop(id)
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
@@ -219,7 +221,7 @@ func (h *Hub) Ops(ctx context.Context, id string, from, to uint64, limit int) ([
 // collaborators get an ordinary doc:op). The op is a diff of the old and new
 // text on code points, minimal unless the changed middle exceeds
 // Options.MaxDiffBytes or the diff Options.DiffTimeout (then that middle is
-// replaced whole; see diffOp). The diff runs on the caller's goroutine. With ifMatch, precondition_failed unless the
+// replaced whole; see Diff). The diff runs on the caller's goroutine. With ifMatch, precondition_failed unless the
 // document is at that version. Without it, a concurrent edit makes it
 // recompute the diff (a few times, then it fails with precondition_failed).
 // Replacing with the same text commits nothing and returns the head.
@@ -244,7 +246,7 @@ func (h *Hub) ReplaceContent(ctx context.Context, id, text string, ifMatch *uint
 		if ifMatch != nil && *ifMatch != hd.v {
 			return nil, errorf(CodePreconditionFailed, "document is at version %d, not %d", hd.v, *ifMatch)
 		}
-		op := diffOp(hd.doc.String(), text, h.opts.MaxDiffBytes, h.opts.DiffTimeout)
+		op := Diff(hd.doc.String(), text, DiffOptions{MaxBytes: h.opts.MaxDiffBytes, Timeout: h.opts.DiffTimeout})
 		if len(op) == 0 {
 			return &Committed{Version: hd.v, Op: ot.Op{}}, nil
 		}
@@ -257,19 +259,43 @@ func (h *Hub) ReplaceContent(ctx context.Context, id, text string, ifMatch *uint
 	return nil, err
 }
 
-// DiffOp returns an op that turns old into new, with the default bounds
-// of diffOp (DefaultMaxDiffBytes, DefaultDiffTimeout): what PUT content
-// submits, and what the merging PATCH and the Go client use.
-func DiffOp(old, new string) ot.Op { return diffOp(old, new, DefaultMaxDiffBytes, DefaultDiffTimeout) }
+// DiffOp returns an op that turns old into new with the default bounds
+// (Diff with a zero DiffOptions: characters, DefaultMaxDiffBytes,
+// DefaultDiffTimeout): what PUT content submits, and what the merging PATCH
+// and the Go client use.
+func DiffOp(old, new string) ot.Op { return Diff(old, new, DiffOptions{}) }
 
-// diffOp returns an op that turns old into new: it skips their common
-// prefix, keeps their common suffix, and diffs what is left in between
-// (minimal on code points) when that middle holds at most maxBytes bytes of
-// old plus new; a larger middle is deleted and inserted whole, as is
-// whatever part a diff that runs out of time did not resolve (the diff
-// library returns a coarser but correct result then). So the work is
-// bounded by the sizes and by timeout; the op is always correct.
-func diffOp(old, new string, maxBytes int, timeout time.Duration) ot.Op {
+// DiffOptions tune Diff.
+type DiffOptions struct {
+	// Lines diffs the lines first, then the characters inside each changed
+	// block of lines (go-diff's line mode): near minimal, and on a large
+	// text far faster than a diff of characters only.
+	Lines bool
+	// MaxBytes bounds the middle that is diffed (old plus new bytes, after
+	// the common prefix and suffix); a larger one is deleted and inserted
+	// whole. <= 0: DefaultMaxDiffBytes.
+	MaxBytes int
+	// Timeout bounds the diff's search; when it runs out the diff so far is
+	// used, its unresolved parts replaced whole. <= 0: DefaultDiffTimeout.
+	Timeout time.Duration
+}
+
+// Diff returns a normalized op that turns old into new: it skips their
+// common prefix, keeps their common suffix, and diffs what is left in
+// between (on code points, or lines then code points with o.Lines) when that
+// middle holds at most o.MaxBytes bytes; a larger middle is deleted and
+// inserted whole, as is whatever part a diff that runs out of o.Timeout did
+// not resolve (the diff library returns a coarser but correct result then).
+// So the work is bounded by the sizes and the timeout; the op is always
+// correct. It is the one text diff of the server: PUT/PATCH content
+// (ReplaceContent, DiffOp) and the content diff of the history routes.
+func Diff(old, new string, o DiffOptions) ot.Op {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxDiffBytes
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultDiffTimeout
+	}
 	if old == new {
 		return ot.Op{}
 	}
@@ -289,13 +315,13 @@ func diffOp(old, new string, maxBytes int, timeout time.Duration) ot.Op {
 	}
 	om, nm := old[p:len(old)-s], new[p:len(new)-s]
 	op := ot.Op{{Skip: utf8.RuneCountInString(old[:p])}}
-	if len(om)+len(nm) > maxBytes {
+	if len(om)+len(nm) > o.MaxBytes {
 		op = append(op, ot.Component{Delete: utf8.RuneCountInString(om)}, ot.Component{Insert: nm})
 		return ot.Normalize(op)
 	}
 	dmp := diffmatchpatch.New()
-	dmp.DiffTimeout = timeout
-	diffs := dmp.DiffMainRunes([]rune(om), []rune(nm), false)
+	dmp.DiffTimeout = o.Timeout
+	diffs := dmp.DiffMainRunes([]rune(om), []rune(nm), o.Lines)
 	for _, df := range diffs {
 		n := utf8.RuneCountInString(df.Text)
 		if n == 0 {

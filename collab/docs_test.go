@@ -40,6 +40,9 @@ func FuzzDiffOp(f *testing.F) {
 			if a == b && len(op) != 0 {
 				t.Fatalf("op %s for equal texts", op)
 			}
+			if len(ot.Normalize(op)) != len(op) {
+				t.Fatalf("op %s is not normalized", op)
+			}
 		}
 	})
 }

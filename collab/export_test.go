@@ -2,6 +2,9 @@ package collab
 
 import (
 	"context"
+	"time"
+
+	"github.com/cowrite/cowrite/collab/ot"
 )
 
 // TestState is a sequencer's state as the tests observe it.
@@ -28,5 +31,18 @@ func (h *Hub) TestState(ctx context.Context, id string) (TestState, error) {
 	})
 }
 
-// DiffOpBounded is diffOp with explicit bounds.
-var DiffOpBounded = diffOp
+// DiffOpBounded is Diff of characters with explicit bounds.
+func DiffOpBounded(old, new string, maxBytes int, timeout time.Duration) ot.Op {
+	return Diff(old, new, DiffOptions{MaxBytes: maxBytes, Timeout: timeout})
+}
+
+// BlameCachedAt returns the version of document id's cached attribution.
+func (h *Hub) BlameCachedAt(id string) (uint64, bool) {
+	h.blames.mu.Lock()
+	defer h.blames.mu.Unlock()
+	el, ok := h.blames.entries[id]
+	if !ok {
+		return 0, false
+	}
+	return el.Value.(*blameEntry).st.version, true
+}

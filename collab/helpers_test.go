@@ -1,8 +1,8 @@
 package collab_test
 
 // Test doubles and helpers shared by this package's tests: a recording
-// Broadcaster, a store that can hold or fail commits, a Hub over a real
-// bbolt file, and eventually.
+// Broadcaster, a store that can hold or fail commits, an Observer counting
+// accepted ops, a Hub over a real bbolt file, and eventually.
 
 import (
 	"context"
@@ -19,18 +19,75 @@ import (
 	"github.com/cowrite/cowrite/storage"
 )
 
-// eventually fails the test unless cond holds within 10 seconds; it polls.
-// Only for states that no event announces.
+// eventually fails the test unless cond holds within 10 seconds; it polls
+// (every millisecond). It is the package's one polling helper, only for
+// states that no event announces (an idle unload, a queued delete); waits
+// for events use a counter (below).
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline.C:
 			t.Fatalf("still not true after 10s: %s", what)
+		case <-tick.C:
 		}
-		time.Sleep(time.Millisecond)
 	}
 }
+
+// counter counts events and lets a test wait for a count: no polling, the
+// wait wakes on each event.
+type counter struct {
+	mu     sync.Mutex
+	n      int
+	signal chan struct{} // closed and replaced on each add
+}
+
+func (c *counter) add() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.n++
+	if c.signal != nil {
+		close(c.signal)
+	}
+	c.signal = make(chan struct{})
+}
+
+// wait waits until at least n events were counted (a watchdog fails the
+// test after 10 s).
+func (c *counter) wait(t testing.TB, what string, n int) {
+	t.Helper()
+	watchdog := time.NewTimer(10 * time.Second)
+	defer watchdog.Stop()
+	for {
+		c.mu.Lock()
+		if c.signal == nil {
+			c.signal = make(chan struct{})
+		}
+		got, signal := c.n, c.signal
+		c.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-signal:
+		case <-watchdog.C:
+			t.Fatalf("%d of %d %s after 10s", got, n, what)
+		}
+	}
+}
+
+// acceptCounter is an Observer that counts the ops sequencers accept: once
+// it counted one, the sequencer's head has moved past it (the document
+// goroutine handles the next request after), though nothing is broadcast
+// before the op is durable.
+type acceptCounter struct{ counter }
+
+func (a *acceptCounter) ObserveCommit(int, time.Duration) {}
+func (a *acceptCounter) ObserveTransform(int)             { a.add() }
 
 // state reads the sequencer's state of doc on its goroutine.
 func state(t testing.TB, e *env, doc string) collab.TestState {
@@ -95,10 +152,12 @@ type faultStore struct {
 	batches  []string      // "doc:first-last" per Append, in call order
 	deletes  []string      // DeleteDoc calls
 	appends  atomic.Int32
+	appended counter // the same count, to wait for
 }
 
 func (f *faultStore) Append(b *collab.Batch, done func(error)) {
 	f.appends.Add(1)
+	f.appended.add()
 	f.mu.Lock()
 	gate := f.gate
 	f.batches = append(f.batches, fmt.Sprintf("%s:%d-%d", b.Doc, b.Ops[0].Version, b.Ops[len(b.Ops)-1].Version))

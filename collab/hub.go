@@ -142,6 +142,8 @@ type Hub struct {
 	docs    map[string]*sequencer
 	sockets map[SocketID]map[string]struct{} // socket → joined documents
 	closed  bool
+
+	blames blameCache // Blame's attributions
 }
 
 // NewHub returns a Hub over store that reaches rooms through bc.

@@ -106,6 +106,9 @@ type Options struct {
 	// document. Defaults DefaultMaxDedupeClients, DefaultMaxDedupeBytes.
 	MaxDedupeClients int
 	MaxDedupeBytes   int
+	// BlameCacheBytes: memory of the attributions Blame keeps between
+	// calls. Default DefaultBlameCacheBytes.
+	BlameCacheBytes int
 }
 
 // Observer receives the engine's measurements. Its methods are called on

@@ -404,10 +404,19 @@ func TestIdleUnloadAndClose(t *testing.T) {
 	if _, err := e.hub.Join(ctx, "d", "s", "", collab.User{}, nil); err != nil {
 		t.Fatal(err)
 	}
-	// Not a synchronization: three idle periods must pass without unloading.
-	time.Sleep(60 * time.Millisecond)
-	if n := e.hub.LoadedDocs(); n != 1 {
-		t.Fatalf("joined document unloaded (%d loaded)", n)
+	// Three idle periods pass without unloading it: each time another
+	// document, loaded after it (its idle deadline later than d's would
+	// be), is unloaded while d stays.
+	mustCreate(t, e.hub, "other", "")
+	for range 3 {
+		content(t, e.hub, "other")
+		if n := e.hub.LoadedDocs(); n != 2 {
+			t.Fatalf("%d loaded, want d and other", n)
+		}
+		eventually(t, "the other document is unloaded", func() bool { return e.hub.LoadedDocs() < 2 })
+		if n := e.hub.LoadedDocs(); n != 1 {
+			t.Fatalf("joined document unloaded (%d loaded)", n)
+		}
 	}
 	// Close with a commit in flight: the submitter still gets its ack.
 	g := e.fs.hold()
@@ -416,7 +425,7 @@ func TestIdleUnloadAndClose(t *testing.T) {
 		_, err := e.hub.Submit(ctx, "d", "s", collab.Submission{Version: 1, Op: op(ot.Ins("c"))})
 		done <- err
 	}()
-	eventually(t, "the second commit is in flight", func() bool { return e.fs.appends.Load() == 2 })
+	e.fs.appended.wait(t, "appends (the second commit in flight)", 2)
 	closed := make(chan error, 1)
 	go func() { closed <- e.hub.Close(ctx) }()
 	eventually(t, "the hub is closing", func() bool {

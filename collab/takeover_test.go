@@ -1,7 +1,6 @@
 package collab_test
 
 import (
-	"runtime"
 	"testing"
 
 	"github.com/cowrite/cowrite/collab"
@@ -108,7 +107,8 @@ func TestClientTakeover(t *testing.T) {
 // while a commit is held in flight keep their versions and order; the new
 // session's resubmissions of them wait for and get those versions.
 func TestClientTakeoverKeepsQueuedOrder(t *testing.T) {
-	e := newEnv(t, nil, nil)
+	accepted := &acceptCounter{}
+	e := newEnv(t, &collab.Options{Observer: accepted}, nil)
 	ctx := ctxT(t)
 	mustCreate(t, e.hub, "d", "")
 	for _, s := range []collab.SocketID{"old", "new"} {
@@ -117,18 +117,13 @@ func TestClientTakeoverKeepsQueuedOrder(t *testing.T) {
 		}
 	}
 	// waitHead waits until the sequencer accepted version v (durable or
-	// not): an invalid op based on v is invalid_op once v exists and
-	// version_ahead before.
+	// not; nothing is broadcast before it is durable): the Observer counts
+	// the accepted ops.
 	waitHead := func(v uint64) {
 		t.Helper()
-		for {
-			_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: v, Op: op(ot.Retain(1))})
-			if collab.CodeOf(err) == collab.CodeInvalidOp {
-				return
-			}
-			wantCode(t, err, collab.CodeVersionAhead)
-			runtime.Gosched()
-		}
+		accepted.wait(t, "accepted ops", int(v))
+		_, err := e.hub.Submit(ctx, "d", "", collab.Submission{Version: v, Op: op(ot.Retain(1))})
+		wantCode(t, err, collab.CodeInvalidOp) // v exists: an invalid op based on it is invalid_op, not version_ahead
 	}
 	type res struct {
 		c   *collab.Committed
