@@ -1,9 +1,11 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // steadyLoad appends ops from..to to doc one op per commit, each from a
@@ -62,5 +64,46 @@ func TestSpaceBoundedUnderSteadyLoad(t *testing.T) {
 	}
 	if st := db.Stats(); st.JournalBytes <= 0 || st.JournalBytes > int64(end.Bucket("journal").Bytes) {
 		t.Errorf("Stats.JournalBytes %d, the journal bucket holds %d bytes", st.JournalBytes, end.Bucket("journal").Bytes)
+	}
+}
+
+// TestUsage: the offline report counts every page once (used plus free is
+// the high water mark), finds the documents' sub-buckets and the largest
+// document, and refuses a file in use.
+func TestUsage(t *testing.T) {
+	db, path := openTest(t, &Options{NoSync: true})
+	mustCreate(t, db, "small", "")
+	mustCreate(t, db, "big", strings.Repeat("y", 20000))
+	mustAppend(t, db, "big", 1, 300, nil)
+	mustAppend(t, db, "small", 1, 2, nil)
+	if _, err := Usage(path, 10*time.Millisecond); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Usage of a file in use: %v, want ErrLocked", err)
+	}
+	if err := db.Close(); err != nil { // checkpoints: the ops move into the documents
+		t.Fatal(err)
+	}
+	u, err := Usage(path, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PageSize <= 0 || u.Pages <= 2 || u.UsedPages+u.FreePages != u.Pages || u.FreePages < 0 ||
+		u.FileBytes < int64(u.Pages*u.PageSize) {
+		t.Fatalf("pages: %+v", u)
+	}
+	if ops := u.Bucket("docs/*/ops"); ops.Keys != 302 || ops.Bytes <= 0 {
+		t.Errorf("docs/*/ops: %+v", ops)
+	}
+	if s := u.Bucket("docs/*/snaps"); s.Keys != 2 || s.Pages < 5 { // 20 kB of content: overflow pages
+		t.Errorf("docs/*/snaps: %+v", s)
+	}
+	if j := u.Bucket("journal"); j.Keys != 0 {
+		t.Errorf("journal after Close: %+v", j)
+	}
+	if len(u.Docs) != 2 || u.Docs[0].Name != "big" || u.Docs[0].Pages <= u.Docs[1].Pages {
+		t.Errorf("largest documents: %+v", u.Docs)
+	}
+	var sb strings.Builder
+	if err := u.WriteText(&sb); err != nil || !strings.Contains(sb.String(), "docs/*/ops") || !strings.Contains(sb.String(), "big") {
+		t.Errorf("WriteText: %v\n%s", err, sb.String())
 	}
 }
