@@ -71,7 +71,10 @@ func Usage(path string, timeout time.Duration) (*UsageReport, error) {
 }
 
 // Usage reports the space use of the open data file, as of its last
-// checkpoint and commit (the journal overlay is in the "journal" bucket).
+// checkpoint and commit (the journal overlay is in the "journal" bucket). It
+// walks every page in one read transaction, which, like a backup's, keeps
+// bbolt from remapping a growing file meanwhile: a diagnostic, not for
+// metrics scraped often.
 func (db *DB) Usage(ctx context.Context) (*UsageReport, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
