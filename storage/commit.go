@@ -201,10 +201,11 @@ func (db *DB) commitLoop() {
 }
 
 // drain moves the overlay into the document buckets a step at a time once
-// it is large, until half of it is left: one step per call, between batches
-// (and in a row while no writes are queued).
+// it is large, or once the journal holds too many records no longer
+// needed (journalWaste), until half of it is left: one step per call,
+// between batches (and in a row while no writes are queued).
 func (db *DB) drain() {
-	if db.pendingOps >= db.cpOps || db.pendingBytes >= checkpointBytes {
+	if db.pendingOps >= db.cpOps || db.pendingBytes >= checkpointBytes || db.journalWaste(1) {
 		db.draining = true
 	}
 	if !db.draining {
@@ -221,9 +222,26 @@ func (db *DB) drain() {
 		db.draining, db.drainOrder = false, nil
 		return
 	}
-	if db.pendingOps <= db.cpOps/2 && db.pendingBytes <= checkpointBytes/2 {
+	if db.pendingOps <= db.cpOps/2 && db.pendingBytes <= checkpointBytes/2 && !db.journalWaste(2) {
 		db.draining, db.drainOrder = false, nil
 	}
+}
+
+// journalWaste reports whether the journal records hold more than
+// max(live, journalSlack)/div bytes that no overlay needs, live being the
+// bytes of the overlays' own entries. Such records are kept because an
+// overlay that is not moved (a document written to rarely, while a hot one
+// is moved by steps of its own) holds an older record: every record from
+// that one on stays. So the journal stays within about twice its live
+// entries plus journalSlack (see doc.go).
+func (db *DB) journalWaste(div int) bool {
+	return db.journalBytes-db.pendingJBytes > max(db.pendingJBytes, db.jSlack)/div
+}
+
+// setJournalBytes records the bytes of the journal records on disk.
+func (db *DB) setJournalBytes(n int) {
+	db.journalBytes = n
+	db.stats.journalBytes.Store(int64(n))
 }
 
 func (db *DB) queued() int {
@@ -281,6 +299,7 @@ func (db *DB) commitBatch(jobs []job) {
 		err = fmt.Errorf("storage: commit: %w", err)
 	} else {
 		db.install(bt)
+		db.setJournalBytes(db.journalBytes + len(bt.journal))
 	}
 	for i := range jobs {
 		if err != nil {
@@ -437,7 +456,9 @@ func (db *DB) applyAppend(tx *bolt.Tx, bt *batch, a *Append) error {
 			return abort(err)
 		}
 	}
+	jlen := len(bt.journal)
 	bt.journal = appendEntry(bt.journal, a.Doc, p.inc, nm, recs)
+	p.jbytes += len(bt.journal) - jlen
 	p.lastLSN = bt.lsn
 	if p.firstLSN == 0 {
 		p.firstLSN = bt.lsn
@@ -466,16 +487,17 @@ const maxPrunePerCommit = 100_000
 // the ops with versions <= base and the snapshots below base. So at least
 // `retention` ops before S stay, and every version from base on can still be
 // rebuilt (snapshot base + the ops after it).
-func (db *DB) prune(b *bolt.Bucket) error {
+// It reports whether it deleted ops.
+func (db *DB) prune(b *bolt.Bucket) (bool, error) {
 	snaps, ops := b.Bucket(bktSnaps), b.Bucket(bktOps)
 	sc := snaps.Cursor()
 	k, _ := sc.Last()
 	if k == nil {
-		return nil
+		return false, nil
 	}
 	newest := be.Uint64(k)
 	if newest <= db.retention {
-		return nil
+		return false, nil
 	}
 	limit := newest - db.retention
 	k, _ = sc.Seek(u64(limit + 1))
@@ -485,29 +507,30 @@ func (db *DB) prune(b *bolt.Bucket) error {
 		k, _ = sc.Prev()
 	}
 	if k == nil {
-		return nil
+		return false, nil
 	}
 	base := be.Uint64(k)
 	n := 0
 	oc := ops.Cursor()
 	for k, _ := oc.First(); k != nil && be.Uint64(k) <= base && n < maxPrunePerCommit; k, _ = oc.First() {
 		if err := oc.Delete(); err != nil {
-			return err
+			return false, err
 		}
 		n++
 	}
 	for k, _ := sc.First(); k != nil && be.Uint64(k) < base; k, _ = sc.First() {
 		if err := sc.Delete(); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return n > 0, nil
 }
 
 // statCounters are updated by the committer only.
 type statCounters struct {
 	batches, failedBatches, writes, commitNanos     atomic.Uint64
 	checkpoints, failedCheckpoints, checkpointNanos atomic.Uint64
+	journalBytes                                    atomic.Int64
 }
 
 // Stats are cumulative counters of the group committer, for metrics.
@@ -520,6 +543,9 @@ type Stats struct {
 	// FailedCheckpoints counts checkpoints that failed (they are retried).
 	FailedCheckpoints uint64
 	CheckpointTime    time.Duration // total time spent checkpointing
+	// JournalBytes is a gauge: the bytes of the journal records on disk
+	// now (values; bbolt's page overhead not included).
+	JournalBytes int64
 }
 
 // Stats returns the committer's counters.
@@ -533,5 +559,6 @@ func (db *DB) Stats() Stats {
 		Checkpoints:       db.stats.checkpoints.Load(),
 		FailedCheckpoints: db.stats.failedCheckpoints.Load(),
 		CheckpointTime:    time.Duration(db.stats.checkpointNanos.Load()),
+		JournalBytes:      db.stats.journalBytes.Load(),
 	}
 }

@@ -27,6 +27,9 @@ const (
 	crashWriters  = 3 // per document
 	crashSnapEach = 10
 	crashRetain   = 15
+	// crashKillAfter bounds the confirmed appends after which a round
+	// kills the child (drawn from 1..crashKillAfter).
+	crashKillAfter = 800
 )
 
 func crashSnapContent(doc string, v uint64) string {
@@ -89,7 +92,9 @@ func crashChild() int {
 			}()
 		}
 	}
-	time.Sleep(60 * time.Second) // the parent kills us long before
+	// Not a synchronization: the parent kills this process (SIGKILL) while
+	// the writers run; the sleep only keeps it alive until then.
+	time.Sleep(60 * time.Second)
 	fmt.Fprintln(os.Stderr, "child: not killed")
 	return 4
 }
@@ -128,7 +133,10 @@ func crashRound(t *testing.T, exe, path string, round int) (confirmedN, prunedDo
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	first := make(chan struct{})
+	// The kill comes after a random number of confirmed appends (the child
+	// runs on meanwhile: the kill lands anywhere in a commit or checkpoint).
+	killAt := 1 + rand.IntN(crashKillAfter)
+	reached := make(chan struct{})
 	var lines []string
 	readDone := make(chan struct{})
 	go func() {
@@ -139,18 +147,17 @@ func crashRound(t *testing.T, exe, path string, round int) (confirmedN, prunedDo
 			if err != nil { // EOF: a partial last line (if any) is dropped
 				return
 			}
-			if len(lines) == 0 {
-				close(first)
-			}
 			lines = append(lines, line)
+			if len(lines) == killAt {
+				close(reached)
+			}
 		}
 	}()
 	select {
-	case <-first:
+	case <-reached:
 	case <-readDone:
 	case <-time.After(20 * time.Second):
 	}
-	time.Sleep(time.Duration(rand.IntN(250)) * time.Millisecond)
 	_ = cmd.Process.Kill() // SIGKILL
 	_ = cmd.Wait()
 	<-readDone

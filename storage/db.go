@@ -30,6 +30,9 @@ const (
 	// defaultMmapSize keeps read transactions from blocking the committer
 	// while bbolt remaps a growing file (see bbolt.Options.InitialMmapSize).
 	defaultMmapSize = 64 << 20
+	// defaultJournalSlack is how many bytes of journal records no overlay
+	// needs are always allowed (see journalWaste).
+	defaultJournalSlack = 1 << 20
 )
 
 // Options configures Open. A nil *Options means all defaults.
@@ -60,7 +63,8 @@ type Options struct {
 	// checkpoint leaves a document over either, the entries with the
 	// oldest versions are deleted until it is under 15/16 of both, and the
 	// document's dedupe floor (DedupeFloor) becomes the newest version
-	// deleted. Defaults DefaultMaxDedupeClients, DefaultMaxDedupeBytes.
+	// deleted. With Retention, entries of ops still kept are never deleted
+	// (see doc.go). Defaults DefaultMaxDedupeClients, DefaultMaxDedupeBytes.
 	MaxDedupeClients int
 	MaxDedupeBytes   int
 	// FaultHook, if set, is called at the end of every write transaction,
@@ -68,6 +72,10 @@ type Options struct {
 	// transaction as an I/O error of its write or fsync would (rolled back,
 	// every write of the batch fails with it). For fault-injection tests.
 	FaultHook func(op string) error
+
+	// journalSlack is the journal waste always allowed (journalWaste);
+	// default defaultJournalSlack. Tests set it lower.
+	journalSlack int
 }
 
 const (
@@ -103,6 +111,11 @@ type DB struct {
 	// Owned by the committer goroutine (and Open before it starts), changed
 	// under ovMu together with pending.
 	pendingOps, pendingBytes int // ops and op bytes in pending
+	// pendingJBytes are the bytes of pending's entries in journal records,
+	// journalBytes those of every journal record on disk (see journalWaste).
+	// Committer only.
+	pendingJBytes, journalBytes int
+	jSlack                      int // Options.journalSlack
 	// hot is a document whose overlay alone reached an eighth of the
 	// checkpoint thresholds (and hotOps): the next checkpoint step moves it
 	// by itself, so
@@ -156,6 +169,9 @@ func Open(path string, opts *Options) (*DB, error) {
 	if o.MaxDedupeBytes <= 0 {
 		o.MaxDedupeBytes = DefaultMaxDedupeBytes
 	}
+	if o.journalSlack <= 0 {
+		o.journalSlack = defaultJournalSlack
+	}
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("storage: open %s: %w", path, err)
@@ -200,6 +216,7 @@ func Open(path string, opts *Options) (*DB, error) {
 		cpOps:     o.CheckpointOps,
 		maxSeqs:   o.MaxDedupeClients,
 		maxSeqB:   o.MaxDedupeBytes,
+		jSlack:    o.journalSlack,
 		fault:     o.FaultHook,
 		log:       o.Logger.With("component", "storage"),
 		pending:   map[string]*pending{},

@@ -52,8 +52,14 @@
 // needs; so there is no long pause. A single busy document would still make
 // one step large (a step moves whole documents), so a document whose own
 // overlay reaches an eighth of the thresholds (at least 1,024 ops) is moved
-// at once by a step of its own. Each document bucket records the
-// journal LSN it holds up to. Close checkpoints everything; Open replays
+// at once by a step of its own. A journal record is deleted only once no
+// overlay needs it, so a document written to rarely would keep every later
+// record while the hot ones are moved by steps of their own: the committer
+// also drains, oldest documents first, while the journal holds more bytes of
+// records no overlay needs than the overlays' own entries (and more than
+// 1 MiB). So the journal stays within about twice its live entries plus
+// 1 MiB (Stats.JournalBytes). Each document bucket records the journal LSN
+// it holds up to. Close checkpoints everything; Open replays
 // what a crash left in the journal, skipping entries a bucket already
 // holds. Journal entries also name the document's incarnation (its
 // bucket's sequence), so entries of a document deleted (and perhaps
@@ -76,7 +82,14 @@
 // are bounded per document instead (Options.MaxDedupeClients and
 // MaxDedupeBytes): a checkpoint that leaves a document over a bound deletes
 // the entries of the oldest versions and records the newest version deleted
-// as the document's dedupe floor (DedupeFloor).
+// as the document's dedupe floor (DedupeFloor). With retention, the entries
+// of ops still kept (versions >= OldestKeptOp) are never deleted, even over
+// the bounds: so the floor stays below the oldest kept op, every resend that
+// can still be caught up (based on a version >= OldestKeptOp-1) is
+// recognised by its entry, and a document holds at most max(bound, clients
+// of its kept ops) entries. Without retention the bounds are hard, and a
+// resend based on a version below the floor cannot be told from a new op
+// (collab refuses it: never applied twice).
 //
 // # Layout (schema version 1)
 //

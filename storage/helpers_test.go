@@ -10,13 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // Helpers shared by this package's tests: opening a test file, writing
-// recognisable ops, holding the committer, reading back, and eventually.
+// recognisable ops, holding the committer, reading back.
 
 var bg = context.Background()
 
@@ -168,15 +167,13 @@ func contentAt(db *DB, doc string, v uint64, apply func(content string, op []byt
 	return content, nil
 }
 
-// eventually fails the test unless cond holds within 30 seconds; it polls.
-// Only for states no event announces (the committer's background steps).
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("still not true after 30s: %s", what)
-		}
-		time.Sleep(time.Millisecond)
+// waitQueued returns once n writes are queued. Only while the committer is
+// held (holdCommitter): then the test is the only waiter on db.cond, which
+// every queued write signals.
+func waitQueued(db *DB, n int) {
+	db.mu.Lock()
+	for len(db.queue) < n {
+		db.cond.Wait()
 	}
+	db.mu.Unlock()
 }

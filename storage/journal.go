@@ -54,6 +54,7 @@ type pending struct {
 
 	firstLSN, lastLSN uint64 // journal records holding this overlay's entries
 	bytes             int    // op bytes in ops
+	jbytes            int    // bytes of this overlay's entries in journal records
 }
 
 type seqPair struct{ seq, version uint64 }
@@ -135,6 +136,7 @@ func (db *DB) install(bt *batch) {
 		if old := db.pending[id]; old != nil {
 			db.pendingOps -= len(old.ops)
 			db.pendingBytes -= old.bytes
+			db.pendingJBytes -= old.jbytes
 		}
 		if p == nil {
 			delete(db.pending, id)
@@ -142,6 +144,7 @@ func (db *DB) install(bt *batch) {
 			db.pending[id] = p
 			db.pendingOps += len(p.ops)
 			db.pendingBytes += p.bytes
+			db.pendingJBytes += p.jbytes
 			if db.hot == "" && (len(p.ops) >= max(db.cpOps/8, hotOps) || p.bytes >= checkpointBytes/8) {
 				db.hot = id
 			}
@@ -293,7 +296,8 @@ func (db *DB) checkpointAll() error {
 	db.ovMu.Lock()
 	db.pending = map[string]*pending{}
 	db.ovMu.Unlock()
-	db.pendingOps, db.pendingBytes = 0, 0
+	db.pendingOps, db.pendingBytes, db.pendingJBytes = 0, 0, 0
+	db.setJournalBytes(0)
 	db.stats.checkpoints.Add(1)
 	db.stats.checkpointNanos.Add(uint64(time.Since(start)))
 	return nil
@@ -394,19 +398,21 @@ func (db *DB) finishMove(b *bolt.Bucket, cur DocMeta, seqs map[string]seqPair, l
 			return err
 		}
 	}
-	if added {
-		if err := db.boundSeqs(b); err != nil {
-			return err
-		}
-	}
 	if err := b.Put(keyMeta, encodeMeta(cur)); err != nil {
 		return err
 	}
 	if err := b.Put(keyLSN, u64(lsn)); err != nil {
 		return err
 	}
+	pruned := false
 	if db.retention > 0 {
-		return db.prune(b)
+		var err error
+		if pruned, err = db.prune(b); err != nil {
+			return err
+		}
+	}
+	if added || pruned {
+		return db.boundSeqs(b, cur.Version)
 	}
 	return nil
 }
@@ -461,6 +467,7 @@ func (db *DB) checkpointStep() error {
 			keepFrom = min(keepFrom, p.firstLSN)
 		}
 	}
+	freed := 0 // bytes of the journal records deleted
 	err := db.update(func(tx *bolt.Tx) error {
 		for _, c := range chosen {
 			if err := db.moveDoc(tx, c.id, c.p); err != nil {
@@ -468,7 +475,9 @@ func (db *DB) checkpointStep() error {
 			}
 		}
 		jc := tx.Bucket(bktJournal).Cursor()
-		for k, _ := jc.First(); k != nil && be.Uint64(k) < keepFrom; k, _ = jc.First() {
+		freed = 0
+		for k, v := jc.First(); k != nil && be.Uint64(k) < keepFrom; k, v = jc.First() {
+			freed += len(v)
 			if err := jc.Delete(); err != nil {
 				return err
 			}
@@ -484,8 +493,10 @@ func (db *DB) checkpointStep() error {
 		delete(db.pending, c.id)
 		db.pendingOps -= len(c.p.ops)
 		db.pendingBytes -= c.p.bytes
+		db.pendingJBytes -= c.p.jbytes
 	}
 	db.ovMu.Unlock()
+	db.setJournalBytes(db.journalBytes - freed)
 	db.stats.checkpoints.Add(1)
 	db.stats.checkpointNanos.Add(uint64(time.Since(start)))
 	return nil
@@ -529,8 +540,11 @@ func (db *DB) moveDoc(tx *bolt.Tx, id string, p *pending) error {
 // boundSeqs deletes the dedupe entries of the oldest versions while the
 // document holds more than maxSeqs of them or more than maxSeqB bytes,
 // down to 15/16 of both, and raises the document's dedupe floor to the
-// newest version deleted (see DB.DedupeFloor for what it promises).
-func (db *DB) boundSeqs(b *bolt.Bucket) error {
+// newest version deleted (see DB.DedupeFloor for what it promises). With
+// retention, entries of ops still kept (versions from the oldest kept op
+// on) are never deleted, even over the bounds; head is the document's
+// version.
+func (db *DB) boundSeqs(b *bolt.Bucket, head uint64) error {
 	type ent struct {
 		client  []byte
 		version uint64
@@ -550,6 +564,13 @@ func (db *DB) boundSeqs(b *bolt.Bucket) error {
 		return nil
 	}
 	slices.SortFunc(ents, func(a, b ent) int { return cmp.Compare(a.version, b.version) })
+	protect := uint64(math.MaxUint64) // entries of versions from here on stay
+	if db.retention > 0 {
+		protect = head + 1
+		if k, _ := b.Bucket(bktOps).Cursor().First(); k != nil {
+			protect = be.Uint64(k)
+		}
+	}
 	floor := uint64(0)
 	if v := b.Get(keySeqFloor); len(v) == 8 {
 		floor = be.Uint64(v)
@@ -557,7 +578,7 @@ func (db *DB) boundSeqs(b *bolt.Bucket) error {
 	n, keepN, keepB := len(ents), db.maxSeqs-db.maxSeqs/16, db.maxSeqB-db.maxSeqB/16
 	var del [][]byte
 	for _, e := range ents {
-		if n <= keepN && total <= keepB {
+		if n <= keepN && total <= keepB || e.version >= protect {
 			break
 		}
 		del = append(del, bytes.Clone(e.client))

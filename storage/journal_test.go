@@ -523,3 +523,44 @@ func TestDedupeBound(t *testing.T) {
 		})
 	}
 }
+
+// TestDedupeBoundKeepsRetainedOps: with retention, the bound never deletes
+// the entry of a client whose op is still kept, so every resend that can be
+// caught up is recognised; older entries go, and the floor stays below the
+// oldest kept op.
+func TestDedupeBoundKeepsRetainedOps(t *testing.T) {
+	opts := &Options{Retention: 30, MaxDedupeClients: 16}
+	db, path := openTest(t, opts)
+	mustCreate(t, db, "d", "")
+	for v := uint64(1); v <= 200; v++ {
+		a := Append{Doc: "d", Records: []OpRecord{rec("d", v, fmt.Sprintf("c%03d", v), 7)}, Meta: DocMeta{Version: v}}
+		if v%10 == 0 {
+			a.Snapshot = &Snapshot{Version: v, Content: contentOf(v)}
+		}
+		if err := db.Append(a).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db = reopen(t, db, path, opts) // checkpoints: prunes, then bounds the entries
+	oldest, err := db.OldestKeptOp(bg, "d")
+	if err != nil || oldest <= 16 || oldest > 200-30+1 {
+		t.Fatalf("oldest kept op %d, %v", oldest, err)
+	}
+	floor, err := db.DedupeFloor(bg, "d")
+	if err != nil || floor == 0 || floor >= oldest {
+		t.Fatalf("floor %d, %v; oldest kept op %d", floor, err, oldest)
+	}
+	known := 0
+	for v := uint64(1); v <= 200; v++ {
+		_, ver, ok, err := db.LastSeq(bg, "d", fmt.Sprintf("c%03d", v))
+		if err != nil || (v >= oldest && (!ok || ver != v)) || (ok && v <= floor) {
+			t.Fatalf("c%03d: version %d, known %v, %v (oldest kept %d, floor %d)", v, ver, ok, err, oldest, floor)
+		}
+		if ok {
+			known++
+		}
+	}
+	if kept := int(200 - oldest + 1); known != kept {
+		t.Fatalf("%d entries known, want the %d of the kept ops (over the bound of 16)", known, kept)
+	}
+}

@@ -179,7 +179,9 @@ func (db *DB) LastSeq(ctx context.Context, doc, client string) (seq, version uin
 // none was). Every client that LastSeq does not know either never
 // committed to the document or committed its last op at a version <= the
 // floor; so an op based on a version >= the floor is never a resend of an
-// op whose entry was deleted. Error: ErrNotFound.
+// op whose entry was deleted. With Options.Retention, entries of kept ops
+// are never deleted, so the floor stays below OldestKeptOp (unless a run
+// without retention raised it). Error: ErrNotFound.
 func (db *DB) DedupeFloor(ctx context.Context, doc string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err

@@ -695,7 +695,7 @@ func TestQueuedAppendsFailAfterDelete(t *testing.T) {
 	a1 := appendOps(db, "d", 1, 1, nil)
 	errc := make(chan error, 1)
 	go func() { errc <- db.DeleteDoc(bg, "d") }()
-	eventually(t, "the delete is queued behind a1", func() bool { return db.queued() == 2 })
+	waitQueued(db, 2) // the delete, behind a1
 	a2 := appendOps(db, "d", 2, 2, nil)
 	release()
 	if err := a1.Err(); err != nil {
@@ -877,16 +877,12 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Fatalf("%s at %d", id, m.Version)
 		}
 		// The committer goes on with checkpoint steps (which prune) after
-		// the last write is acknowledged, so the oldest kept version can
-		// move on between the two reads: read again when it did.
-		var oldest uint64
-		var ops []OpRecord
-		var err error
-		eventually(t, "a read between two prunes", func() bool {
-			oldest, _ = db.OldestKeptOp(bg, id)
-			ops, err = db.ReadOps(bg, id, oldest-1, Head, 0)
-			return !errors.Is(err, ErrPruned)
-		})
+		// the last write is acknowledged: hold it, so that the oldest kept
+		// version cannot move on between the two reads.
+		release := holdCommitter(t, db)
+		oldest, _ := db.OldestKeptOp(bg, id)
+		ops, err := db.ReadOps(bg, id, oldest-1, Head, 0)
+		release()
 		if oldest == 1 {
 			t.Errorf("%s: nothing pruned", id)
 		}

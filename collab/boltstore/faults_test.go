@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -16,64 +15,22 @@ import (
 	"time"
 
 	"github.com/cowrite/cowrite/collab"
-	"github.com/cowrite/cowrite/collab/boltstore"
+	"github.com/cowrite/cowrite/collab/internal/storetest"
 	"github.com/cowrite/cowrite/collab/ot"
 	"github.com/cowrite/cowrite/storage"
 )
 
-// faultEnv is a Hub over a real data file whose writes may fail.
-type faultEnv struct {
-	t    *testing.T
-	path string
-	sopt *storage.Options
-	db   *storage.DB
-	hub  *collab.Hub
-}
-
-func newFaultEnv(t *testing.T, path string, sopt *storage.Options) *faultEnv {
+// newFaultEnv is a Hub over a real data file whose writes may fail
+// (sopt.FaultHook), closed when the test ends.
+func newFaultEnv(t *testing.T, path string, sopt *storage.Options) *storetest.Env {
 	t.Helper()
-	sopt.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	e := &faultEnv{t: t, path: path, sopt: sopt}
-	e.open()
-	t.Cleanup(e.close)
-	return e
+	return storetest.New(t, path, sopt, &collab.Options{OpsPerSecond: -1, Logger: slog.New(slog.DiscardHandler)})
 }
-
-func (e *faultEnv) open() {
-	e.t.Helper()
-	db, err := storage.Open(e.path, e.sopt)
-	if err != nil {
-		e.t.Fatalf("storage.Open: %v", err)
-	}
-	e.db = db
-	e.hub = collab.NewHub(boltstore.New(db), nopBroadcaster{}, &collab.Options{OpsPerSecond: -1, Logger: e.sopt.Logger})
-}
-
-func (e *faultEnv) close() {
-	if e.hub == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.hub.Close(ctx); err != nil {
-		e.t.Errorf("hub.Close: %v", err)
-	}
-	if err := e.db.Close(); err != nil {
-		e.t.Errorf("db.Close: %v", err)
-	}
-	e.hub = nil
-}
-
-type nopBroadcaster struct{}
-
-func (nopBroadcaster) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
-func (nopBroadcaster) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
-func (nopBroadcaster) DocDeleted(string)                                               {}
 
 // typist appends chunks to the end of document "d" and remembers what was
 // acknowledged: the content must always be exactly the acknowledged chunks.
 type typist struct {
-	e     *faultEnv
+	e     *storetest.Env
 	acked strings.Builder
 	n     int // code points acknowledged
 	ver   uint64
@@ -89,7 +46,7 @@ func (ty *typist) typeChunk(chunk string) error {
 	if ty.n > 0 {
 		o = ot.Op{ot.Retain(ty.n), ot.Ins(chunk)}
 	}
-	c, err := ty.e.hub.Submit(ctx, "d", "", collab.Submission{Version: ty.ver, Op: o, Client: "typist", Seq: ty.seq})
+	c, err := ty.e.Hub.Submit(ctx, "d", "", collab.Submission{Version: ty.ver, Op: o, Client: "typist", Seq: ty.seq})
 	if err != nil {
 		return err
 	}
@@ -102,9 +59,8 @@ func (ty *typist) typeChunk(chunk string) error {
 // check reopens the data file and compares its content with the acked text.
 func (ty *typist) check(t *testing.T) {
 	t.Helper()
-	ty.e.close()
-	ty.e.open()
-	_, content, err := ty.e.hub.Get(context.Background(), "d")
+	ty.e.Restart()
+	_, content, err := ty.e.Hub.Get(context.Background(), "d")
 	if err != nil {
 		t.Fatalf("after reopen: %v", err)
 	}
@@ -116,8 +72,8 @@ func (ty *typist) check(t *testing.T) {
 // verify checks the closed data file offline (storage.Verify).
 func (ty *typist) verify(t *testing.T) {
 	t.Helper()
-	ty.e.close()
-	r, err := storage.Verify(ty.e.path, time.Second, func(content string) storage.Replayer { return &otReplay{ot.NewDoc(content)} })
+	ty.e.Close()
+	r, err := storage.Verify(ty.e.Path, time.Second, func(content string) storage.Replayer { return &otReplay{ot.NewDoc(content)} })
 	if err != nil || len(r.Problems) > 0 || r.Docs != 1 {
 		t.Fatalf("Verify: %+v, %v", r, err)
 	}
@@ -171,7 +127,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newFaultEnv(t, filepath.Join(mnt, "data", "cowrite.db"), &storage.Options{})
-	if _, err := e.hub.Create(context.Background(), "d", "", ""); err != nil {
+	if _, err := e.Hub.Create(context.Background(), "d", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	ty := &typist{e: e}
@@ -186,10 +142,10 @@ func TestDiskFull(t *testing.T) {
 	if code := collab.CodeOf(full); code != collab.CodeInternal {
 		t.Fatalf("commit on a full disk: %v (code %q), want internal", full, code)
 	}
-	if err := e.db.Err(); !errors.Is(err, syscall.ENOSPC) {
+	if err := e.DB.Err(); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Err() = %v, want no space left on device", err)
 	}
-	t.Logf("full after %d KiB acknowledged: %v", ty.acked.Len()>>10, e.db.Err())
+	t.Logf("full after %d KiB acknowledged: %v", ty.acked.Len()>>10, e.DB.Err())
 	// Still full: still failing cleanly.
 	for range 3 {
 		if err := ty.typeChunk(chunk); collab.CodeOf(err) != collab.CodeInternal {
@@ -205,7 +161,7 @@ func TestDiskFull(t *testing.T) {
 			t.Fatalf("after freeing space: %v", err)
 		}
 	}
-	if err := e.db.Err(); err != nil {
+	if err := e.DB.Err(); err != nil {
 		t.Fatalf("Err() after a successful write: %v", err)
 	}
 	ty.check(t)
@@ -226,7 +182,7 @@ func TestCommitIOError(t *testing.T) {
 			return nil
 		},
 	})
-	if _, err := e.hub.Create(context.Background(), "d", "", ""); err != nil {
+	if _, err := e.Hub.Create(context.Background(), "d", "", ""); err != nil {
 		t.Fatal(err)
 	}
 	ty := &typist{e: e}
@@ -242,7 +198,7 @@ func TestCommitIOError(t *testing.T) {
 			t.Fatalf("commit with an I/O error: %v (code %q), want internal", err, code)
 		}
 	}
-	if err := e.db.Err(); !errors.Is(err, syscall.EIO) {
+	if err := e.DB.Err(); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("Err() = %v, want the I/O error", err)
 	}
 	failing.Store(false)
@@ -251,7 +207,7 @@ func TestCommitIOError(t *testing.T) {
 			t.Fatalf("after the I/O error: %v", err)
 		}
 	}
-	if err := e.db.Err(); err != nil {
+	if err := e.DB.Err(); err != nil {
 		t.Fatalf("Err() = %v after a successful commit", err)
 	}
 	ty.check(t)

@@ -8,7 +8,7 @@ import { runSoak, parseDuration } from './soak.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-test('soak: 0 errors, RSS, goroutines and open files flat after warm-up', async () => {
+test('soak: 0 errors; anonymous RSS, data file, goroutines and open files flat after warm-up', async () => {
   const durationMs = parseDuration(process.env.SOAK_DURATION || '2m');
   const outDir = process.env.SOAK_OUT || path.join(here, '..', 'artifacts', 'soak');
   const r = await runSoak({ durationMs, outDir, log: (s) => console.log(s.split('\n').map((l) => `# ${l}`).join('\n')) });
