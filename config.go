@@ -394,7 +394,7 @@ func (c *coreConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.DiffTimeout, "diff-timeout", collab.DefaultDiffTimeout, "time one PUT content diff may take (then the rest is replaced whole)")
 	fs.IntVar(&c.DedupeCacheClients, "dedupe-cache-clients", collab.DefaultMaxDedupeClients, "dedupe entries (client id -> last seq) cached in memory per open document")
 	fs.IntVar(&c.DedupeCacheBytes, "dedupe-cache-bytes", collab.DefaultMaxDedupeBytes, "bytes of dedupe entries cached in memory per open document")
-	fs.IntVar(&c.MaxDedupeClients, "max-dedupe-clients", storage.DefaultMaxDedupeClients, "dedupe entries stored per document; the oldest are dropped (a resend older than them is refused, never applied twice)")
+	fs.IntVar(&c.MaxDedupeClients, "max-dedupe-clients", storage.DefaultMaxDedupeClients, "dedupe entries stored per document; the oldest are dropped (a resend older than them is refused, never applied twice); with --retention, entries of ops still kept are never dropped")
 	fs.IntVar(&c.MaxDedupeBytes, "max-dedupe-bytes", storage.DefaultMaxDedupeBytes, "bytes of dedupe entries stored per document (client ids plus 16 each)")
 }
 
