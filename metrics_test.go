@@ -218,6 +218,10 @@ func TestMetricsEndpoint(t *testing.T) {
 		fanoutSum: joined[fanoutSum] + 1,
 		ahead:     before[ahead] + 1,
 	})
+	// The committed op went through the journal, which the gauge counts.
+	if v := scrape(t, url)["cowrite_storage_journal_bytes"]; v <= 0 {
+		t.Fatalf("cowrite_storage_journal_bytes after a commit: %v", v)
+	}
 
 	// Both leave: every level returns to zero.
 	a.send("1")

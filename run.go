@@ -104,6 +104,11 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	m.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "cowrite", Name: "engine_queued_bytes",
 		Help: "Bytes of messages queued for all Engine.IO sessions (bounded by --max-queued-bytes-total)."},
 		func() float64 { return float64(io.Engine().QueuedBytes()) }))
+	if db != nil { // the journal's size on disk (storage; bounded by the committer's drain)
+		m.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "cowrite", Name: "storage_journal_bytes",
+			Help: "Bytes of journal records in the data file, not yet deleted after checkpoints."},
+			func() float64 { return float64(db.Stats().JournalBytes) }))
+	}
 	feed := newFeed(cfg, api.NewBroadcaster(io)) // the change feed (integ.go)
 	hubOpts := &collab.Options{
 		SnapshotEveryOps: cfg.SnapshotEvery,

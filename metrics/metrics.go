@@ -30,7 +30,8 @@
 //
 // Other packages register their own series next to these in run.go (for
 // example engine_queued_bytes, the bytes queued for all Engine.IO sessions,
-// and the webhook outbox gauges).
+// storage_journal_bytes, the data file's journal, and the webhook outbox
+// gauges).
 //
 // Label values are bounded: unknown transports, error codes and HTTP methods
 // are recorded as "other", and HTTP routes are the matched route pattern
