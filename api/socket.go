@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"fmt"
+	"runtime/trace"
 	"slices"
 
 	"github.com/cowrite/cowrite/auth"
@@ -221,48 +222,74 @@ func (a *API) onLeave(ctx context.Context, s *sio.Socket, p object) (any, error)
 // documents too.
 func (a *API) onOp(mb *mailbox) sio.EventHandler {
 	return func(s *sio.Socket, args sio.Args, ack sio.AckFunc) {
+		ctx, task := a.opTask()
 		payload, err := eventPayload(args)
 		if err != nil {
 			a.reply(s, evOp, ack, nil, err)
+			endTask(task)
 			return
 		}
 		doc, sub, err := a.opRequest(s, payload)
 		if err == nil && mb.direct(func() bool {
-			return a.hub.TrySubmit(a.ctx, doc, collab.SocketID(s.ID()), sub, a.opReply(mb, s, ack))
+			return a.hub.TrySubmit(ctx, doc, collab.SocketID(s.ID()), sub, a.opReply(mb, s, ack, task))
 		}) {
 			return
 		}
-		if !mb.post(func() { a.runOp(mb, s, doc, sub, err, ack) }, false) {
+		if !mb.post(func() { a.runOp(ctx, task, mb, s, doc, sub, err, ack) }, false) {
 			a.reply(s, evOp, ack, nil, &collab.Error{Code: collab.CodeRateLimited,
 				Message: "too many requests in progress on this connection"})
+			endTask(task)
 		}
+	}
+}
+
+// opTask starts the execution-trace task of one doc:op while a trace runs
+// (runtime/trace, e.g. /debug/pprof/trace): its stages are logged as
+// "received" here, "sequencer", "store" and "durable" by collab, and it
+// ends once the ack is queued. Without a trace it is a.ctx and no task,
+// at no cost.
+func (a *API) opTask() (context.Context, *trace.Task) {
+	if !trace.IsEnabled() {
+		return a.ctx, nil
+	}
+	ctx, task := trace.NewTask(a.ctx, "doc:op")
+	trace.Log(ctx, "stage", "received")
+	return ctx, task
+}
+
+// endTask ends an opTask's task, if there is one.
+func endTask(task *trace.Task) {
+	if task != nil {
+		task.End()
 	}
 }
 
 // runOp submits a doc:op from the mailbox worker; err is the outcome of
 // opRequest.
-func (a *API) runOp(mb *mailbox, s *sio.Socket, doc string, sub collab.Submission, err error, ack sio.AckFunc) {
+func (a *API) runOp(ctx context.Context, task *trace.Task, mb *mailbox, s *sio.Socket, doc string, sub collab.Submission, err error, ack sio.AckFunc) {
 	if err == nil {
 		mb.opStarted()
-		if err = a.hub.SubmitAsync(a.ctx, doc, collab.SocketID(s.ID()), sub, a.opReply(mb, s, ack)); err != nil {
+		if err = a.hub.SubmitAsync(ctx, doc, collab.SocketID(s.ID()), sub, a.opReply(mb, s, ack, task)); err != nil {
 			mb.opDone()
 		}
 	}
 	if err != nil {
 		a.reply(s, evOp, ack, nil, err)
+		endTask(task)
 	}
 }
 
 // opReply returns the hub callback that acks a doc:op (on the document's
-// goroutine) and ends its in-flight count.
-func (a *API) opReply(mb *mailbox, s *sio.Socket, ack sio.AckFunc) collab.ReplyFunc {
+// goroutine), ends its in-flight count and its trace task.
+func (a *API) opReply(mb *mailbox, s *sio.Socket, ack sio.AckFunc, task *trace.Task) collab.ReplyFunc {
 	return func(c *collab.Committed, err error) {
 		mb.opDone()
 		if err != nil {
 			a.reply(s, evOp, ack, nil, err)
-			return
+		} else {
+			a.reply(s, evOp, ack, opAckJSON(c.Version), nil)
 		}
-		a.reply(s, evOp, ack, opAckJSON(c.Version), nil)
+		endTask(task)
 	}
 }
 

@@ -89,8 +89,9 @@
 //     it. A document with no collaborators and nothing in flight is
 //     unloaded after Options.IdleUnload, which ends its goroutine.
 //   - the store's commit callbacks: Store.Append's done runs on whatever
-//     goroutine the store chooses (boltstore: one commit waiter per batch)
-//     and only sends the result to the document goroutine.
+//     goroutine the store chooses (boltstore: storage's committer, right
+//     after the fsync) and only sends the result to the document goroutine,
+//     on a channel with room for every batch in flight, so it never blocks.
 //
 // Hub.Close lets every document finish its commits and waits for every
 // document goroutine to end.

@@ -2,6 +2,7 @@ package collab
 
 import (
 	"context"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -18,6 +19,9 @@ type histEntry struct {
 	except SocketID
 	own    ReplyFunc   // the submitter's (nil once answered or for a loaded op)
 	dups   []ReplyFunc // duplicate submissions waiting for the same op
+	// ctx is the submission's context while an execution trace runs (for
+	// the "store" and "durable" stages of its task), else nil.
+	ctx context.Context
 }
 
 // ReplyFunc receives the outcome of a submission. It is called exactly once,
@@ -383,6 +387,7 @@ func (d *sequencer) submit(ctx context.Context, s SocketID, sub Submission, prec
 // accept validates and orders one submission. It returns (nil, nil) when the
 // reply was queued (answered once durable), else the immediate answer.
 func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, precondition bool, reply ReplyFunc) (*Committed, error) {
+	trace.Log(ctx, "stage", "sequencer")
 	if s != "" {
 		if _, ok := d.members[s]; !ok {
 			return nil, errorf(CodeNotJoined, "session has not joined document %q", d.id)
@@ -453,6 +458,9 @@ func (d *sequencer) accept(ctx context.Context, s SocketID, sub Submission, prec
 	d.head++
 	rec := OpRecord{Version: d.head, Op: op, Client: sub.Client, Seq: sub.Seq, Time: time.Now().UTC(), Author: sub.Author}
 	d.hist = append(d.hist, histEntry{rec: rec, doc: nd, bytes: nb, except: s, own: reply})
+	if trace.IsEnabled() {
+		d.hist[len(d.hist)-1].ctx = ctx
+	}
 	d.histBytes += nb
 	d.doc = nd
 	if sub.Client != "" && sub.Seq > 0 {
@@ -697,7 +705,11 @@ func (d *sequencer) flush() {
 	from := d.inflightTo + 1
 	b := &Batch{Doc: d.id, Ops: make([]OpRecord, 0, d.head-d.inflightTo), Size: int64(d.doc.Size()), Updated: time.Now().UTC()}
 	for v := from; v <= d.head; v++ {
-		b.Ops = append(b.Ops, d.hist[v-d.histStart].rec)
+		e := &d.hist[v-d.histStart]
+		b.Ops = append(b.Ops, e.rec)
+		if e.ctx != nil {
+			trace.Log(e.ctx, "stage", "store")
+		}
 	}
 	if d.snapOps >= d.h.opts.SnapshotEveryOps || d.snapBytes >= d.h.opts.SnapshotEveryBytes {
 		b.Snapshot = &Snapshot{Version: d.head, Content: d.doc.String()}
@@ -802,6 +814,10 @@ func (d *sequencer) allReported() bool {
 func (d *sequencer) release(f flight) {
 	for v := d.durable + 1; v <= f.to; v++ {
 		e := &d.hist[v-d.histStart]
+		if e.ctx != nil {
+			trace.Log(e.ctx, "stage", "durable")
+			e.ctx = nil
+		}
 		d.h.bc.BroadcastOp(d.id, e.except, OpEvent{Doc: d.id, Version: v, Op: e.rec.Op, Client: e.rec.Client})
 		if e.own != nil {
 			e.own(&Committed{Version: v, Op: e.rec.Op}, nil)

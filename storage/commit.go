@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/trace"
 	"sync/atomic"
 	"time"
 
@@ -51,7 +52,8 @@ type Append struct {
 // is closed and Err returns nil.
 type Commit struct {
 	done chan struct{}
-	err  error // written once before done is closed
+	err  error       // written once before done is closed
+	then func(error) // AppendThen's callback, called once done is closed
 }
 
 func newCommit() *Commit { return &Commit{done: make(chan struct{})} }
@@ -59,6 +61,9 @@ func newCommit() *Commit { return &Commit{done: make(chan struct{})} }
 func (c *Commit) finish(err error) {
 	c.err = err
 	close(c.done)
+	if c.then != nil {
+		c.then(err)
+	}
 }
 
 // Done is closed when the write was committed or failed.
@@ -128,8 +133,10 @@ func (db *DB) enqueue(apply func(tx *bolt.Tx, bt *batch) error) *Commit {
 }
 
 func (db *DB) queueJob(j job) *Commit {
-	c := newCommit()
-	j.c = c
+	if j.c == nil {
+		j.c = newCommit()
+	}
+	c := j.c
 	db.mu.Lock()
 	if db.closing {
 		db.mu.Unlock()
@@ -264,6 +271,7 @@ func (db *DB) commitBatch(jobs []job) {
 	if bt.docs == nil {
 		bt.docs = map[string]*pending{}
 	}
+	region := trace.StartRegion(context.Background(), "commit") // no-op unless tracing
 	err := db.update(func(tx *bolt.Tx) error {
 		for i := range jobs {
 			j := &jobs[i]
@@ -290,6 +298,7 @@ func (db *DB) commitBatch(jobs []job) {
 		}
 		return nil
 	})
+	region.End()
 	db.stats.batches.Add(1)
 	db.stats.writes.Add(uint64(len(jobs)))
 	db.stats.commitNanos.Add(uint64(time.Since(start)))

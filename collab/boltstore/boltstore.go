@@ -8,10 +8,12 @@
 // LastSeq answers a client storage does not know with storage's dedupe
 // floor (storage.DB.DedupeFloor).
 //
-// Append hands the batch to storage's committer and waits for its Commit on
-// a commit waiter, a goroutine per batch that calls done once the batch is
-// on disk (or failed). A Store has no goroutine of its own otherwise; closing
-// the storage.DB (after collab.Hub.Close) is the caller's job.
+// Append hands the batch to storage's committer (storage.DB.AppendThen),
+// which calls done itself right after the batch is on disk (or failed; on
+// a closed DB, before Append returns): no goroutine waits per batch. done therefore runs on the committer and must
+// not block; collab's dones send on a channel with room for every batch in
+// flight. A Store has no goroutine of its own; closing the storage.DB (after
+// collab.Hub.Close) is the caller's job.
 package boltstore
 
 import (
@@ -132,8 +134,9 @@ func (s *Store) LoadDoc(ctx context.Context, id string) (*collab.LoadedDoc, erro
 	}, nil
 }
 
-// Append implements collab.Store: the ops are encoded here, queued on the
-// committer, and done runs on a commit waiter (a goroutine per batch).
+// Append implements collab.Store: the ops are encoded here and queued on
+// the committer, which calls done (see the package doc); done must not
+// block. An error found before queueing is reported on a fresh goroutine.
 func (s *Store) Append(b *collab.Batch, done func(error)) {
 	if len(b.Ops) == 0 {
 		go done(&collab.Error{Code: collab.CodeInternal, Message: "boltstore: empty batch"})
@@ -155,8 +158,7 @@ func (s *Store) Append(b *collab.Batch, done func(error)) {
 	if b.Snapshot != nil {
 		a.Snapshot = &storage.Snapshot{Version: b.Snapshot.Version, Content: b.Snapshot.Content}
 	}
-	c := s.db.Append(a)
-	go func() { done(convErr(c.Err())) }()
+	s.db.AppendThen(a, func(err error) { done(convErr(err)) })
 }
 
 // ReadOps implements collab.Store.
