@@ -378,6 +378,11 @@ func (b ownerBroadcaster) BroadcastPresence(doc string, except collab.SocketID, 
 	b.n.publishBcast(bcast{Kind: "presence", Doc: doc, Except: except, Presence: &ev})
 }
 
+func (b ownerBroadcaster) DocMeta(doc string, info collab.DocInfo) {
+	b.n.local.DocMeta(doc, info)
+	b.n.publishBcast(bcast{Kind: "meta", Doc: doc, Info: &info})
+}
+
 func (b ownerBroadcaster) DocDeleted(doc string) {
 	b.n.local.DocDeleted(doc)
 	b.n.publishBcast(bcast{Kind: "deleted", Doc: doc})
@@ -437,6 +442,10 @@ func (n *Node) deliver() {
 		case "presence":
 			if b.Presence != nil {
 				n.local.BroadcastPresence(b.Doc, b.Except, *b.Presence)
+			}
+		case "meta":
+			if b.Info != nil {
+				n.local.DocMeta(b.Doc, *b.Info)
 			}
 		case "deleted":
 			n.local.DocDeleted(b.Doc)
@@ -605,6 +614,11 @@ func (n *Node) runLocal(ctx context.Context, q *request) response {
 		}
 	case "delete":
 		err = h.Delete(ctx, q.Doc)
+	case "nameVersion":
+		var nv collab.NamedVersion
+		if nv, err = h.NameVersion(ctx, q.Doc, q.At, q.Label, q.Author); err == nil {
+			r.Named = &nv
+		}
 	case "replace":
 		var c *collab.Committed
 		if c, err = h.ReplaceContent(ctx, q.Doc, q.Text, q.IfMatch); err == nil {
@@ -742,10 +756,10 @@ func (n *Node) JoinAs(ctx context.Context, doc string, s collab.SocketID, m coll
 // node runs with the same flags).
 func (n *Node) Options() collab.Options { return n.hub.Options() }
 
-// The history calls run on this node's Hub over the shared JetStream store:
-// reads see every committed op; named versions need a store that keeps them
-// (collab.VersionStore), which jetstore does not yet, so they fail with
-// internal in cluster mode.
+// The history calls run on this node's Hub over the shared JetStream store
+// (reads see every committed op, named versions are in CW_NAMES and
+// CW_PINS); naming a version runs at the owner, whose sequencer knows the
+// head.
 
 // Import implements collab.Engine.
 func (n *Node) Import(ctx context.Context, info collab.DocInfo, content string, ops []collab.OpRecord) (collab.DocInfo, error) {
@@ -754,7 +768,14 @@ func (n *Node) Import(ctx context.Context, info collab.DocInfo, content string, 
 
 // NameVersion implements collab.Engine.
 func (n *Node) NameVersion(ctx context.Context, id string, version *uint64, label string, by collab.Author) (collab.NamedVersion, error) {
-	return n.hub.NameVersion(ctx, id, version, label, by)
+	r, err := n.call(ctx, id, request{M: "nameVersion", Doc: id, At: version, Label: label, Author: by}, func() (*response, error) {
+		nv, err := n.hub.NameVersion(ctx, id, version, label, by)
+		return &response{Named: &nv}, err
+	})
+	if err != nil {
+		return collab.NamedVersion{}, err
+	}
+	return *r.Named, nil
 }
 
 // Versions implements collab.Engine.

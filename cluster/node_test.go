@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -66,6 +67,10 @@ func (r *rooms) BroadcastPresence(doc string, except collab.SocketID, ev collab.
 		sel = fmt.Sprint(ev.Selection)
 	}
 	r.send(doc, except, fmt.Sprintf("presence %s %s", ev.Client, sel))
+}
+
+func (r *rooms) DocMeta(doc string, info collab.DocInfo) {
+	r.send(doc, "", "meta "+info.Title)
 }
 
 func (r *rooms) DocDeleted(doc string) {
@@ -352,5 +357,68 @@ func TestOwnerDies(t *testing.T) {
 	b.rooms.wait(t, "b1", "op 2", func(st []string) bool { return slices.Contains(st, "op 2 a1") })
 	if _, c, err := b.Get(ctx, docDead); err != nil || c != "xy" {
 		t.Fatalf("after the owner died: %q %v", c, err)
+	}
+}
+
+// TestVersionsRenameTombstonesAcrossNodes: what once ran on one node only.
+// A version named on a node that does not own the document is read on
+// another; a rename reaches a socket on every node (doc:meta); a deleted
+// document answers not_found "deleted" on every node, not auto-created.
+func TestVersionsRenameTombstonesAcrossNodes(t *testing.T) {
+	nodes := startCluster(t)
+	ctx := ctxT(t)
+	const doc = "named"
+	var a, b *tnode // neither owns doc
+	for _, n := range nodes {
+		if n.ID() != nodes[0].Owner(doc) {
+			if a == nil {
+				a = n
+			} else {
+				b = n
+			}
+		}
+	}
+	socks := []collab.SocketID{"s1", "s2", "s3"}
+	for i, n := range nodes {
+		joinSock(t, n, doc, socks[i])
+	}
+	submit(t, a, doc, socks[slices.Index(nodes, a)], 0, ot.Op{{Insert: "hello"}}, 1)
+	a.rooms.wait(t, socks[slices.Index(nodes, a)], "ack 1", func(st []string) bool { return slices.Contains(st, "ack 1") })
+
+	nv, err := a.NameVersion(ctx, doc, nil, "draft", collab.Author{ID: "u", Name: "Una"})
+	if err != nil {
+		t.Fatalf("name a version on %s: %v", a.ID(), err)
+	}
+	if nv.Version != 1 || nv.Label != "draft" {
+		t.Fatalf("named %+v", nv)
+	}
+	vs, err := b.Versions(ctx, doc)
+	if err != nil || len(vs) != 1 || vs[0].Version != 1 || vs[0].Label != "draft" || vs[0].Author.Name != "Una" {
+		t.Fatalf("versions on %s: %+v %v", b.ID(), vs, err)
+	}
+	if c, err := b.ContentAt(ctx, doc, 1); err != nil || c != "hello" {
+		t.Fatalf("content of the named version on %s: %q %v", b.ID(), c, err)
+	}
+	if _, err := a.NameVersion(ctx, doc, nil, "", collab.Author{}); collab.CodeOf(err) != collab.CodeBadRequest {
+		t.Fatalf("empty label: %v, want bad_request", err)
+	}
+
+	if _, err := a.Rename(ctx, doc, "Title 2"); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		n.rooms.wait(t, socks[i], "doc:meta", func(st []string) bool { return slices.Contains(st, "meta Title 2") })
+	}
+
+	if err := b.Delete(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		n.rooms.wait(t, socks[i], "doc:deleted", func(st []string) bool { return slices.Contains(st, "deleted") })
+		_, err := n.Join(ctx, doc, "late", "late", collab.User{}, nil)
+		var e *collab.Error
+		if !errors.As(err, &e) || e.Code != collab.CodeNotFound || e.Reason != collab.ReasonDeleted {
+			t.Fatalf("join of the deleted document on %s: %v, want not_found reason deleted", n.ID(), err)
+		}
 	}
 }

@@ -69,6 +69,7 @@ type nopBroadcaster struct{}
 func (nopBroadcaster) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
 func (nopBroadcaster) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
 func (nopBroadcaster) DocDeleted(string)                                               {}
+func (nopBroadcaster) DocMeta(string, collab.DocInfo)                                  {}
 
 // typist appends chunks to the end of document "d" and remembers what was
 // acknowledged: the content must always be exactly the acknowledged chunks.
