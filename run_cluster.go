@@ -40,6 +40,9 @@ func (c *config) validateCluster() []error {
 	if c.ClusterStreams < 1 || c.ClusterStreams > 64 {
 		errs = append(errs, errors.New("--cluster-op-streams must be 1 to 64"))
 	}
+	if c.ClusterGrace < 0 {
+		errs = append(errs, errors.New("--cluster-nats-grace must not be negative"))
+	}
 	if c.ClusterTimeout <= 0 {
 		errs = append(errs, errors.New("--cluster-connect-timeout must be positive"))
 	}
@@ -114,7 +117,15 @@ func (r *clusterRuntime) close() {
 // startCluster starts the embedded server (if asked), connects to NATS and
 // joins the cluster, retrying until --cluster-connect-timeout while NATS or
 // JetStream is not there yet (a fresh cluster elects its leaders).
-func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.Addr, local collab.Broadcaster, hubOpts *collab.Options, reg *prometheus.Registry) (*clusterRuntime, error) {
+//
+// onNATSLost runs when NATS stayed unreachable for --cluster-nats-grace
+// (and again after each further grace while it stays so): it closes the
+// Socket.IO sessions, so clients reconnect through the load balancer to a
+// healthy node (this one's /readyz answers 503 meanwhile).
+func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.Addr, local collab.Broadcaster, hubOpts *collab.Options, reg *prometheus.Registry, onNATSLost func()) (*clusterRuntime, error) {
+	if cfg.ClusterGrace == 0 {
+		onNATSLost = nil // --cluster-nats-grace 0: never
+	}
 	cm := newClusterMetrics(reg)
 	id := cfg.nodeID()
 	rt := &clusterRuntime{}
@@ -154,7 +165,7 @@ func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.A
 		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
 		rt.node, err = cluster.New(actx, rt.nc, local, &cluster.Options{
 			NodeID: id, Advertise: cfg.advertise(addr), Replicas: cfg.ClusterReplicas, OpStreams: cfg.ClusterStreams,
-			Hub: hubOpts, Logger: log, StoreObserver: cm,
+			Hub: hubOpts, Logger: log, StoreObserver: cm, NATSGrace: cfg.ClusterGrace, OnNATSLost: onNATSLost,
 		})
 		acancel()
 		if err == nil {

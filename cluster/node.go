@@ -30,6 +30,9 @@ const (
 	// DefaultInboxMessages bounds the broadcasts and replies waiting to be
 	// delivered to this node's sockets.
 	DefaultInboxMessages = 1 << 16
+	// DefaultNATSGrace: how long NATS may stay unreachable before
+	// OnNATSLost runs.
+	DefaultNATSGrace = 10 * time.Second
 )
 
 // Options configure a Node. NodeID is required.
@@ -54,6 +57,13 @@ type Options struct {
 	Logger *slog.Logger
 	// StoreObserver receives the store's commit events (metrics).
 	StoreObserver jetstore.Observer
+	// OnNATSLost runs (on the heartbeat goroutine; it must not block for
+	// long) when the NATS connection has been down for NATSGrace, and
+	// again after each further NATSGrace while it stays down: the edge
+	// closes its sessions so that clients move to a healthy node. NATSGrace
+	// 0 means DefaultNATSGrace; nil OnNATSLost, nothing.
+	OnNATSLost func()
+	NATSGrace  time.Duration
 }
 
 // Node is one Cowrite process in a cluster: a collab.Engine that runs each
@@ -76,6 +86,7 @@ type Node struct {
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
 
+	natsLost  atomic.Uint64 // OnNATSLost calls
 	forwarded atomic.Uint64
 	moves     atomic.Uint64
 	reqN      atomic.Uint64
@@ -144,6 +155,9 @@ func New(ctx context.Context, nc *nats.Conn, local collab.Broadcaster, opts *Opt
 	}
 	if o.ForwardTimeout <= 0 {
 		o.ForwardTimeout = DefaultForwardTimeout
+	}
+	if o.NATSGrace <= 0 {
+		o.NATSGrace = DefaultNATSGrace
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -312,11 +326,26 @@ func (n *Node) heartbeat() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.opts.Heartbeat)
 	defer t.Stop()
+	var downSince time.Time // zero while NATS is connected
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
+		}
+		switch {
+		case n.nc.IsConnected():
+			downSince = time.Time{}
+		case downSince.IsZero():
+			downSince = time.Now()
+		case time.Since(downSince) >= n.opts.NATSGrace && n.opts.OnNATSLost != nil:
+			n.log.Warn("cluster: NATS unreachable", "for", time.Since(downSince).Round(time.Millisecond))
+			n.natsLost.Add(1)
+			n.opts.OnNATSLost()
+			downSince = time.Now() // again after another grace
+		}
+		if !n.nc.IsConnected() {
+			continue // the beat would only wait for its timeout
 		}
 		ctx, cancel := context.WithTimeout(n.ctx, max(n.opts.Heartbeat*2, n.opts.MemberTTL/2))
 		if err := n.members.beat(ctx); err != nil && n.ctx.Err() == nil {
