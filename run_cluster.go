@@ -272,6 +272,10 @@ func (m *clusterMetrics) node(reg *prometheus.Registry, n *cluster.Node) {
 			Help: "Calls and ops this node sent to a document's owner on another node."}, func() float64 { return float64(n.Stats().Forwarded) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cowrite_cluster_ownership_moves_total",
 			Help: "Sockets re-joined at a document's new owner after ownership moved."}, func() float64 { return float64(n.Stats().Moves) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cowrite_cluster_recovered_ops_total",
+			Help: "Ops whose broadcast to this node was lost, read from the op stream instead."}, func() float64 { return float64(n.Stats().Recovered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cowrite_cluster_nats_lost_total",
+			Help: "Times NATS stayed unreachable past --cluster-nats-grace (this node's Socket.IO sessions were closed)."}, func() float64 { return float64(n.Stats().NATSLost) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cowrite_cluster_members",
 			Help: "Live members of the cluster as this node sees them."}, func() float64 { return float64(len(n.Members())) }),
 	)

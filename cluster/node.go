@@ -64,6 +64,11 @@ type Options struct {
 	// 0 means DefaultNATSGrace; nil OnNATSLost, nothing.
 	OnNATSLost func()
 	NATSGrace  time.Duration
+
+	// Test hooks: testDrop loses a broadcast received from another node
+	// (as core NATS may), testSeen sees each one that arrived.
+	testDrop func(*bcast) bool
+	testSeen func(doc string)
 }
 
 // Node is one Cowrite process in a cluster: a collab.Engine that runs each
@@ -87,6 +92,7 @@ type Node struct {
 	wg    sync.WaitGroup
 
 	natsLost  atomic.Uint64 // OnNATSLost calls
+	recovered atomic.Uint64 // ops of lost broadcasts read from the stream
 	forwarded atomic.Uint64
 	moves     atomic.Uint64
 	reqN      atomic.Uint64
@@ -95,6 +101,7 @@ type Node struct {
 	pending map[uint64]*pendingOp
 	joins   map[collab.SocketID]map[string]*joinRec
 	remote  map[string]map[collab.SocketID]map[string]struct{} // node id → its sockets → docs joined here
+	rooms   map[string]*room                                   // docs with local members (rooms.go)
 	closed  bool
 }
 
@@ -185,6 +192,7 @@ func New(ctx context.Context, nc *nats.Conn, local collab.Broadcaster, opts *Opt
 		pending: map[uint64]*pendingOp{},
 		joins:   map[collab.SocketID]map[string]*joinRec{},
 		remote:  map[string]map[collab.SocketID]map[string]struct{}{},
+		rooms:   map[string]*room{},
 	}
 	hopts := collab.Options{}
 	if o.Hub != nil {
@@ -213,14 +221,14 @@ func New(ctx context.Context, nc *nats.Conn, local collab.Broadcaster, opts *Opt
 		}
 		n.subs = append(n.subs, sub)
 	}
-	for _, subj := range []string{"cw.bc.*", replyPrefix(n.id) + "*"} {
-		sub, err := nc.ChanSubscribe(subj, n.inbox)
-		if err != nil {
-			return fail(fmt.Errorf("cluster: subscribe %s: %w", subj, err))
-		}
-		_ = sub.SetPendingLimits(-1, -1)
-		n.subs = append(n.subs, sub)
+	// Broadcasts: one subscription per document with local members
+	// (rooms.go); answers to forwarded ops: one for all.
+	sub, err := nc.ChanSubscribe(replyPrefix(n.id)+"*", n.inbox)
+	if err != nil {
+		return fail(fmt.Errorf("cluster: subscribe %s*: %w", replyPrefix(n.id), err))
 	}
+	_ = sub.SetPendingLimits(-1, -1)
+	n.subs = append(n.subs, sub)
 	if err := nc.FlushWithContext(ctx); err != nil {
 		return fail(fmt.Errorf("cluster: %w", err))
 	}
@@ -254,10 +262,14 @@ func (n *Node) Owner(doc string) string {
 type Stats struct {
 	Forwarded uint64 // calls and ops sent to another node
 	Moves     uint64 // sockets re-joined at a new owner
+	Recovered uint64 // ops whose broadcast was lost, read from the op stream
+	NATSLost  uint64 // times NATS stayed down past the grace (sessions closed)
 }
 
 // Stats returns the node's counters.
-func (n *Node) Stats() Stats { return Stats{Forwarded: n.forwarded.Load(), Moves: n.moves.Load()} }
+func (n *Node) Stats() Stats {
+	return Stats{Forwarded: n.forwarded.Load(), Moves: n.moves.Load(), Recovered: n.recovered.Load(), NATSLost: n.natsLost.Load()}
+}
 
 // Ready reports an error when the node cannot serve: NATS is not connected.
 func (n *Node) Ready() error {
@@ -320,6 +332,12 @@ func (n *Node) unsubscribe() {
 	for _, s := range n.subs {
 		_ = s.Unsubscribe()
 	}
+	n.mu.Lock()
+	for doc, r := range n.rooms {
+		_ = r.sub.Unsubscribe()
+		delete(n.rooms, doc)
+	}
+	n.mu.Unlock()
 }
 
 func (n *Node) heartbeat() {
@@ -398,6 +416,7 @@ type ownerBroadcaster struct{ n *Node }
 
 func (b ownerBroadcaster) BroadcastOp(doc string, except collab.SocketID, ev collab.OpEvent) {
 	b.n.local.BroadcastOp(doc, except, ev)
+	b.n.sawOp(doc, ev.Version)
 	w := toWOpEvent(ev)
 	b.n.publishBcast(bcast{Kind: "op", Doc: doc, Except: except, Op: &w})
 }
@@ -414,6 +433,7 @@ func (b ownerBroadcaster) DocMeta(doc string, info collab.DocInfo) {
 
 func (b ownerBroadcaster) DocDeleted(doc string) {
 	b.n.local.DocDeleted(doc)
+	b.n.roomDrop(doc)
 	b.n.publishBcast(bcast{Kind: "deleted", Doc: doc})
 	// Sockets of other nodes are gone from the room: forget their joins
 	// here (they are forgotten on their nodes when doc:deleted arrives).
@@ -463,10 +483,16 @@ func (n *Node) deliver() {
 		if err := json.Unmarshal(m.Data, &b); err != nil || b.From == n.id {
 			continue
 		}
+		if n.opts.testSeen != nil {
+			n.opts.testSeen(b.Doc)
+		}
+		if n.opts.testDrop != nil && n.opts.testDrop(&b) {
+			continue
+		}
 		switch b.Kind {
 		case "op":
 			if b.Op != nil {
-				n.local.BroadcastOp(b.Doc, b.Except, b.Op.ev())
+				n.deliverOp(b.Doc, b.Except, b.Op.ev())
 			}
 		case "presence":
 			if b.Presence != nil {
@@ -478,6 +504,7 @@ func (n *Node) deliver() {
 			}
 		case "deleted":
 			n.local.DocDeleted(b.Doc)
+			n.roomDrop(b.Doc)
 			n.mu.Lock()
 			for _, docs := range n.joins {
 				delete(docs, b.Doc)
@@ -518,7 +545,13 @@ func (n *Node) onOpReply(m *nats.Msg, key string) {
 		p.reply(nil, r.Err.err())
 		return
 	}
-	p.reply(r.Committed.committed(), nil)
+	c := r.Committed.committed()
+	if c != nil {
+		// The ops up to this one reach the local sockets before the ack,
+		// even when their broadcasts were lost.
+		n.catchUp(p.doc, c.Version)
+	}
+	p.reply(c, nil)
 }
 
 // reroute sends an op whose owner had no responder to the next candidate,
@@ -760,6 +793,10 @@ func (n *Node) Join(ctx context.Context, doc string, s collab.SocketID, client s
 func (n *Node) JoinAs(ctx context.Context, doc string, s collab.SocketID, m collab.Member, since *uint64) (*collab.JoinResult, error) {
 	var owner string
 	client, user := m.Client, m.User
+	rejoin := n.record(s, doc) != nil
+	if err := n.roomAdd(doc, s); err != nil {
+		return nil, err
+	}
 	r, err := n.call(ctx, doc, request{M: "join", Doc: doc, Sid: s, Client: client, User: user, Since: since, Identity: m.Identity, Viewer: m.Viewer}, func() (*response, error) {
 		owner = n.id
 		jr, err := n.hub.JoinAs(ctx, doc, s, m, since)
@@ -769,8 +806,12 @@ func (n *Node) JoinAs(ctx context.Context, doc string, s collab.SocketID, m coll
 		return &response{Join: toWJoin(jr)}, nil
 	})
 	if err != nil {
+		if !rejoin {
+			n.roomDel(doc, s)
+		}
 		return nil, err
 	}
+	n.roomJoined(doc, r.Join.Version)
 	if owner == "" {
 		owner = n.Owner(doc)
 	}
@@ -895,6 +936,7 @@ func (n *Node) Leave(ctx context.Context, doc string, s collab.SocketID) error {
 		delete(n.joins, s)
 	}
 	n.mu.Unlock()
+	n.roomDel(doc, s)
 	owner := n.Owner(doc)
 	if rec != nil {
 		owner = rec.owner
