@@ -5,8 +5,9 @@
 // through the balancer while faults hit: kill -9 of a cowrite node, kill -9
 // of the NATS server that leads the document's op stream (read from the
 // servers' monitoring endpoint /jsz?streams=true), SIGSTOP of a cowrite node
-// past its membership TTL then SIGCONT. Clients reconnect (through the balancer, so to any node), re-join
-// and resubmit their pending op with the same (client, seq).
+// past its membership TTL then SIGCONT. Clients reconnect (through the
+// balancer, so to any node), re-join and resubmit their pending op with the
+// same (client, seq).
 //
 // After quiescing, for the document: the same version and content on every
 // node; the op log holds versions 1..head and every (client, seq) exactly
@@ -17,61 +18,10 @@
 // next one (targets: node kill -9 <= 5 s, NATS leader kill -9 <= 10 s).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { io } from 'socket.io-client';
-import { repoRoot, binPath, ensureBinary, freePort, sleep, text } from '../collab/harness.mjs';
-
-const natsBin = process.env.NATS_SERVER_BIN || path.join(repoRoot, 'bin', 'nats-server');
-
-function ensureNats() {
-  if (!existsSync(natsBin)) {
-    execFileSync('go', ['build', '-o', natsBin, 'github.com/nats-io/nats-server/v2'], { cwd: repoRoot, stdio: 'inherit' });
-  }
-}
-
-class Proc {
-  constructor(bin, args) {
-    this.bin = bin;
-    this.args = args;
-    this.output = '';
-  }
-  start() {
-    this.proc = spawn(this.bin, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d) => { this.output = (this.output + d).slice(-20000); };
-    this.proc.stdout.on('data', keep);
-    this.proc.stderr.on('data', keep);
-    this.exited = new Promise((r) => this.proc.on('exit', r));
-  }
-  async kill(sig = 'SIGKILL') {
-    this.proc.kill(sig);
-    await this.exited;
-  }
-}
-
-async function waitReady(url, ms = 90000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url + '/readyz');
-      if (r.ok) return;
-    } catch {}
-    await sleep(200);
-  }
-  throw new Error(`${url} not ready after ${ms} ms`);
-}
-
-// shard is jetstore.Shard: fnv32a(id) mod k (the op stream of a document).
-function shard(id, k) {
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(id, 'utf8')) {
-    h ^= b;
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h % k;
-}
+import { repoRoot, freePort, sleep, text } from '../collab/harness.mjs';
+import { Proc, waitReady, startCluster, streamLeader, shard } from './rig.mjs';
 
 // emit with a timeout: resolves with the ack, or null.
 function emitT(s, ev, payload, ms) {
@@ -81,27 +31,14 @@ function emitT(s, ev, payload, ms) {
 }
 
 test('cluster: faults while clients edit through a balancer without affinity', { timeout: 360000 }, async (t) => {
-  ensureBinary();
-  ensureNats();
-  const dir = mkdtempSync(path.join(tmpdir(), 'cowrite-cluster-'));
+  const rig = await startCluster({ args: ['--ops-per-second', '-1'] });
+  const { nats, cws, monPorts } = rig;
   const procs = [];
   t.after(async () => {
-    for (const p of procs) if (p.proc && p.proc.exitCode === null && p.proc.signalCode === null) await p.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    for (const p of procs) await p.kill('SIGKILL');
+    await rig.stop();
   });
-  const natsPorts = [await freePort(), await freePort(), await freePort()];
-  const monPorts = [await freePort(), await freePort(), await freePort()];
-  const routePorts = [await freePort(), await freePort(), await freePort()];
-  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
-  const nats = natsPorts.map((p, i) => new Proc(natsBin, ['-js', '-sd', path.join(dir, `n${i}`), '-n', `n${i}`, '-a', '127.0.0.1',
-    '-p', String(p), '-m', String(monPorts[i]), '--cluster_name', 'cowrite', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes]));
-  const urls = natsPorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
-  const cwPorts = [await freePort(), await freePort(), await freePort()];
-  const cws = cwPorts.map((p, i) => new Proc(binPath, ['--addr', `127.0.0.1:${p}`, '--cluster', urls, '--node-id', `cw${i}`,
-    '--ops-per-second', '-1', '--log-level', 'warn', '--cluster-connect-timeout', '90s']));
-  const cwURL = (i) => `http://127.0.0.1:${cwPorts[i]}`;
-  for (const p of [...nats, ...cws]) { procs.push(p); p.start(); }
-  for (let i = 0; i < 3; i++) await waitReady(cwURL(i));
+  const cwURL = (i) => rig.urls[i];
   const lbPort = await freePort();
   const lb = new Proc(process.execPath, [path.join(repoRoot, 'e2e', 'cluster', 'lb.mjs'), String(lbPort), cwURL(0), cwURL(1), cwURL(2)]);
   procs.push(lb);
@@ -172,23 +109,6 @@ test('cluster: faults while clients edit through a balancer without affinity', {
     }
     return loaded.length === 1 ? loaded[0] : 1;
   };
-  // The leader of a stream as the live servers' monitoring endpoints say.
-  const streamLeader = async (name) => {
-    for (let tries = 0; tries < 100; tries++) {
-      for (const mp of monPorts) {
-        try {
-          const j = await (await fetch(`http://127.0.0.1:${mp}/jsz?streams=true`)).json();
-          for (const acc of j.account_details || []) {
-            for (const st of acc.stream_detail || []) {
-              if (st.name === name && st.cluster && st.cluster.leader) return st.cluster.leader;
-            }
-          }
-        } catch {}
-      }
-      await sleep(100);
-    }
-    throw new Error(`no leader of ${name} in /jsz`);
-  };
   const faultLog = []; // {name, at, target}
   const faults = (async () => {
     const owner = await docOwner(); // the clients' joins loaded the document there
@@ -198,7 +118,7 @@ test('cluster: faults while clients edit through a balancer without affinity', {
     await cws[owner].kill('SIGKILL'); // F1: the document's node dies
     cws[owner].start();
     await reached(total / 2);
-    const leader = await streamLeader(`CW_OPS_${shard(doc, 3)}`);
+    const leader = await streamLeader(monPorts, `CW_OPS_${shard(doc, 3)}`);
     console.log('F2 at', acked, 'leader', leader);
     faultLog.push({ name: `F2 kill -9 of the NATS stream leader (${leader})`, at: Date.now(), target: 10 });
     const li = Number(leader.slice(1));
