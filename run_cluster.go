@@ -278,6 +278,8 @@ func (m *clusterMetrics) node(reg *prometheus.Registry, n *cluster.Node) {
 			Help: "Times NATS stayed unreachable past --cluster-nats-grace (this node's Socket.IO sessions were closed)."}, func() float64 { return float64(n.Stats().NATSLost) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cowrite_cluster_members",
 			Help: "Live members of the cluster as this node sees them."}, func() float64 { return float64(len(n.Members())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cowrite_cluster_active_members",
+			Help: "Members that take documents, as this node sees them (joining and draining ones do not)."}, func() float64 { return float64(n.ActiveMembers()) }),
 	)
 }
 

@@ -250,6 +250,11 @@ func (n *Node) Member(id string) (Member, bool) { return n.members.get(id) }
 // Members returns the live members, ordered by id.
 func (n *Node) Members() []Member { return n.members.list() }
 
+// ActiveMembers is how many members take documents in this node's view
+// (joining and draining ones do not). Until every node counts every
+// member, their views of the owners may differ.
+func (n *Node) ActiveMembers() int { return n.members.activeCount() }
+
 // Owner returns the id of the node that owns doc in this node's view.
 func (n *Node) Owner(doc string) string {
 	if c := n.members.candidates(doc); len(c) > 0 {

@@ -53,6 +53,20 @@ export async function waitReady(url, ms = 90000) {
   throw new Error(`${url} not ready after ${ms} ms`);
 }
 
+/** Waits until node url counts n active members (its /metrics). */
+export async function waitActive(url, n, ms = 60000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const m = await (await fetch(url + '/metrics')).text();
+      const v = /^cowrite_cluster_active_members (\S+)$/m.exec(m);
+      if (v && Number(v[1]) >= n) return;
+    } catch {}
+    await sleep(200);
+  }
+  throw new Error(`${url} did not see ${n} active members after ${ms} ms`);
+}
+
 /**
  * Starts 3 NATS servers and 3 cowrite nodes (extra cowrite flags in args)
  * and waits until every node is ready. Returns { nats, cws, urls,
@@ -81,6 +95,9 @@ export async function startCluster({ args = [] } = {}) {
   try {
     for (const p of all) p.start();
     for (const u of urls) await waitReady(u);
+    // Until every node counts every member active, their views of a
+    // document's owner may differ (two sequencers, the fence decides).
+    for (const u of urls) await waitActive(u, urls.length);
   } catch (err) {
     for (const [i, p] of cws.entries()) console.log(`--- cw${i}\n${p.output.slice(-3000)}`);
     await stop();
