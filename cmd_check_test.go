@@ -103,6 +103,7 @@ type checkNoRoom struct{}
 func (checkNoRoom) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
 func (checkNoRoom) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
 func (checkNoRoom) DocDeleted(string)                                               {}
+func (checkNoRoom) DocMeta(string, collab.DocInfo)                                  {}
 
 // editBolt changes the data file with bbolt directly.
 func editBolt(t *testing.T, dir string, fn func(tx *bolt.Tx) error) {

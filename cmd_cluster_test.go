@@ -27,6 +27,7 @@ type quietBC struct{}
 func (quietBC) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
 func (quietBC) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
 func (quietBC) DocDeleted(string)                                               {}
+func (quietBC) DocMeta(string, collab.DocInfo)                                  {}
 
 // writeDocs adds ops to doc "a" (creating it and "b" when create) in the
 // database under dir, through a real Hub.

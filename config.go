@@ -11,6 +11,7 @@ import (
 
 	"github.com/cowrite/cowrite/api"
 	"github.com/cowrite/cowrite/auth"
+	"github.com/cowrite/cowrite/cluster"
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/netguard"
 	"github.com/cowrite/cowrite/sio"
@@ -101,6 +102,7 @@ type config struct {
 	ClusterPeers    string
 	ClusterRoute    string
 	ClusterSync     string
+	ClusterGrace    time.Duration // --cluster-nats-grace
 }
 
 // envName maps a flag name onto its environment variable.
@@ -187,6 +189,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (*con
 	fs.StringVar(&c.ClusterPeers, "cluster-peers", "", "cluster mode with --cluster-embedded: comma-separated host:port route addresses of every embedded server (this one included)")
 	fs.StringVar(&c.ClusterRoute, "cluster-route", ":6222", "cluster mode with --cluster-embedded: the route listen address of this node's nats-server")
 	fs.StringVar(&c.ClusterSync, "cluster-sync", "default", "cluster mode with --cluster-embedded: JetStream fsync: default (every 2 min), durable (every 1 s) or strict (every write)")
+	fs.DurationVar(&c.ClusterGrace, "cluster-nats-grace", cluster.DefaultNATSGrace, "cluster mode: close this node's Socket.IO sessions (clients reconnect to a healthy node) when NATS stays unreachable this long; 0: never")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: cowrite [flags]\n       cowrite token [flags]        mint an access token (--help for its flags)\n       cowrite healthcheck [flags]  probe a running server\n       cowrite check [flags]        verify a data file offline (--help)\n       cowrite cluster import|export  move a single-node database into a cluster and back (--help)\n       cowrite --version            print version, commit and build date\n\n")
 		fmt.Fprintf(out, "Cowrite serves real-time collaborative text editing (Socket.IO at /socket.io/,\nREST at /api, the editor at /). Every flag can also be set with the environment\nvariable shown; a flag on the command line wins.\n\nFlags:\n")

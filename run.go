@@ -140,7 +140,9 @@ func run(ctx context.Context, cfg *config, log *slog.Logger, ready chan<- net.Ad
 	var cl *clusterRuntime
 	if cfg.clusterMode() {
 		// Cluster mode (SPEC.md section 7; run_cluster.go).
-		cl, err = startCluster(ctx, cfg, log, ln.Addr(), feed, hubOpts, m.Registry())
+		cl, err = startCluster(ctx, cfg, log, ln.Addr(), feed, hubOpts, m.Registry(), func() {
+			log.Warn("NATS unreachable past --cluster-nats-grace: closing Socket.IO sessions", "sessions", io.Engine().CloseSessions())
+		})
 		if err != nil {
 			_ = ln.Close()
 			return err

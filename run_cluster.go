@@ -40,6 +40,9 @@ func (c *config) validateCluster() []error {
 	if c.ClusterStreams < 1 || c.ClusterStreams > 64 {
 		errs = append(errs, errors.New("--cluster-op-streams must be 1 to 64"))
 	}
+	if c.ClusterGrace < 0 {
+		errs = append(errs, errors.New("--cluster-nats-grace must not be negative"))
+	}
 	if c.ClusterTimeout <= 0 {
 		errs = append(errs, errors.New("--cluster-connect-timeout must be positive"))
 	}
@@ -114,7 +117,15 @@ func (r *clusterRuntime) close() {
 // startCluster starts the embedded server (if asked), connects to NATS and
 // joins the cluster, retrying until --cluster-connect-timeout while NATS or
 // JetStream is not there yet (a fresh cluster elects its leaders).
-func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.Addr, local collab.Broadcaster, hubOpts *collab.Options, reg *prometheus.Registry) (*clusterRuntime, error) {
+//
+// onNATSLost runs when NATS stayed unreachable for --cluster-nats-grace
+// (and again after each further grace while it stays so): it closes the
+// Socket.IO sessions, so clients reconnect through the load balancer to a
+// healthy node (this one's /readyz answers 503 meanwhile).
+func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.Addr, local collab.Broadcaster, hubOpts *collab.Options, reg *prometheus.Registry, onNATSLost func()) (*clusterRuntime, error) {
+	if cfg.ClusterGrace == 0 {
+		onNATSLost = nil // --cluster-nats-grace 0: never
+	}
 	cm := newClusterMetrics(reg)
 	id := cfg.nodeID()
 	rt := &clusterRuntime{}
@@ -154,7 +165,7 @@ func startCluster(ctx context.Context, cfg *config, log *slog.Logger, addr net.A
 		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
 		rt.node, err = cluster.New(actx, rt.nc, local, &cluster.Options{
 			NodeID: id, Advertise: cfg.advertise(addr), Replicas: cfg.ClusterReplicas, OpStreams: cfg.ClusterStreams,
-			Hub: hubOpts, Logger: log, StoreObserver: cm,
+			Hub: hubOpts, Logger: log, StoreObserver: cm, NATSGrace: cfg.ClusterGrace, OnNATSLost: onNATSLost,
 		})
 		acancel()
 		if err == nil {
@@ -261,8 +272,14 @@ func (m *clusterMetrics) node(reg *prometheus.Registry, n *cluster.Node) {
 			Help: "Calls and ops this node sent to a document's owner on another node."}, func() float64 { return float64(n.Stats().Forwarded) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cowrite_cluster_ownership_moves_total",
 			Help: "Sockets re-joined at a document's new owner after ownership moved."}, func() float64 { return float64(n.Stats().Moves) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cowrite_cluster_recovered_ops_total",
+			Help: "Ops whose broadcast to this node was lost, read from the op stream instead."}, func() float64 { return float64(n.Stats().Recovered) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "cowrite_cluster_nats_lost_total",
+			Help: "Times NATS stayed unreachable past --cluster-nats-grace (this node's Socket.IO sessions were closed)."}, func() float64 { return float64(n.Stats().NATSLost) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cowrite_cluster_members",
 			Help: "Live members of the cluster as this node sees them."}, func() float64 { return float64(len(n.Members())) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cowrite_cluster_active_members",
+			Help: "Members that take documents, as this node sees them (joining and draining ones do not)."}, func() float64 { return float64(n.ActiveMembers()) }),
 	)
 }
 

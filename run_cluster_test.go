@@ -108,3 +108,58 @@ func TestClusterSessionsForwarded(t *testing.T) {
 		t.Fatalf("a session of no live node: %d %s", code, body)
 	}
 }
+
+// TestClusterSessionsClosedWhenNATSDown: a node whose NATS stays down past
+// --cluster-nats-grace closes its Socket.IO sessions (a client's pending
+// poll gets the close packet, so it reconnects elsewhere) and /readyz
+// answers 503; before the grace the session is open.
+func TestClusterSessionsClosedWhenNATSDown(t *testing.T) {
+	srv, err := natsd.Start(natsd.Config{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer natsd.Shutdown([]*server.Server{srv})
+	cfg, err := parseConfig([]string{"--addr", "127.0.0.1:0", "--cluster", srv.ClientURL(), "--node-id", "cw1",
+		"--cluster-replicas", "1", "--log-level", "error", "--cluster-nats-grace", "500ms", "--shutdown-timeout", "2s"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, stop := start(t, cfg)
+	defer func() { _ = stop() }() // NATS is gone: the node's leave may time out
+	const q = "/socket.io/?EIO=4&transport=polling"
+	code, body := doHTTP(t, "GET", url+q, "")
+	if code != 200 || !strings.HasPrefix(body, `0{"sid":"cw1.`) {
+		t.Fatalf("handshake: %d %s", code, body)
+	}
+	sid := strings.SplitN(body[len(`0{"sid":"`):], `"`, 2)[0]
+	if code, body := doHTTP(t, "POST", url+q+"&sid="+sid, "40"); code != 200 || body != "ok" {
+		t.Fatalf("CONNECT: %d %s", code, body)
+	}
+	if code, body := doHTTP(t, "GET", url+q+"&sid="+sid, ""); code != 200 || !strings.HasPrefix(body, "40{") {
+		t.Fatalf("connected: %d %s", code, body)
+	}
+	if code, _ := doHTTP(t, "GET", url+"/readyz", ""); code != 200 {
+		t.Fatalf("/readyz with NATS up: %d", code)
+	}
+	natsd.Shutdown([]*server.Server{srv})
+	// Long-polls: each returns with a ping, or with the close packet once
+	// the grace is over.
+	for {
+		code, body := doHTTP(t, "GET", url+q+"&sid="+sid, "")
+		if code == 200 && strings.HasSuffix(body, "1") && !strings.HasSuffix(body, "41") {
+			break // the close packet
+		}
+		if code != 200 || body != "2" {
+			t.Fatalf("poll while NATS is down: %d %q, want pings then the close packet", code, body)
+		}
+		if code, body := doHTTP(t, "POST", url+q+"&sid="+sid, "3"); code != 200 || body != "ok" {
+			t.Fatalf("pong: %d %s", code, body)
+		}
+	}
+	if code, _ := doHTTP(t, "GET", url+"/readyz", ""); code != 503 {
+		t.Fatalf("/readyz with NATS down: %d, want 503", code)
+	}
+	if code, body := doHTTP(t, "GET", url+q+"&sid="+sid, ""); code != 400 {
+		t.Fatalf("the closed session: %d %s, want 400", code, body)
+	}
+}

@@ -154,6 +154,7 @@ type nopBroadcaster struct{}
 func (nopBroadcaster) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
 func (nopBroadcaster) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
 func (nopBroadcaster) DocDeleted(string)                                               {}
+func (nopBroadcaster) DocMeta(string, collab.DocInfo)                                  {}
 
 func TestBackupAuth(t *testing.T) {
 	s, mint := claimsTokenServer(t, time.Hour)

@@ -72,8 +72,6 @@ func (b *Broadcaster) DocDeleted(doc string) {
 	room.SocketsLeave(doc)
 }
 
-var _ collab.MetaBroadcaster = (*Broadcaster)(nil)
-
 // metaEventWire is the payload of doc:meta.
 type metaEventWire struct {
 	Doc     string    `json:"doc"`

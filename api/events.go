@@ -88,14 +88,8 @@ func (f *Feed) DocDeleted(doc string) {
 	f.notify(doc, true)
 }
 
-// Close ends every stream; later ones are refused. Idempotent.
-// DocMeta passes a metadata change on to the wrapped Broadcaster.
-func (f *Feed) DocMeta(doc string, info collab.DocInfo) {
-	if mb, ok := f.Broadcaster.(collab.MetaBroadcaster); ok {
-		mb.DocMeta(doc, info)
-	}
-}
-
+// Close ends every stream; later ones are refused. Idempotent. (DocMeta
+// is the embedded Broadcaster's.)
 func (f *Feed) Close() { f.once.Do(func() { close(f.stop) }) }
 
 func (f *Feed) notify(doc string, deleted bool) {

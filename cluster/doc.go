@@ -25,11 +25,23 @@
 // that left is re-joined at the new owner before its next op or presence.
 //
 // Broadcasts: the owner's Hub broadcasts to this node's sockets (the local
-// collab.Broadcaster) and publishes each event on cw.bc.<doc>; every node
-// delivers the events of other owners to its sockets from one goroutine,
-// which also delivers the answers to its forwarded ops. An owner publishes
-// an op's broadcast before its answer on one connection, so a socket gets
-// its ack after the ops before it, as on one node.
+// collab.Broadcaster) and publishes each event (op, presence, doc:meta,
+// doc:deleted) on cw.bc.<doc>. A node subscribes to cw.bc.<doc> while it
+// has local members of doc (from the first local join, before the join is
+// sent, to the last local leave), so it receives no other document's
+// traffic. It delivers the events of other owners to its sockets from one
+// goroutine, which also delivers the answers to its forwarded ops. An
+// owner publishes an op's broadcast before its answer on one connection,
+// so a socket gets its ack after the ops before it, as on one node.
+//
+// Lost broadcasts: core NATS is at most once. Each room remembers the last
+// op version its sockets got; an op broadcast above last+1, or the answer
+// to a forwarded op above last, shows a gap, and the missing ops are read
+// from the op stream (jetstore ReadOps) and delivered first, each to every
+// local socket but its submitter's. The owner's broadcast subject is used
+// rather than the op streams' RePublish subjects: a republished message
+// comes from the stream leader, not from the owner, so it is not ordered
+// with the owner's answers (an ack would often overtake its broadcast).
 //
 // Presence is kept by the owner. When a member is gone, the owner makes
 // that node's sockets leave its documents (the others see selection null),
@@ -42,13 +54,18 @@
 // (heartbeat, delivery) and one per forwarded call being served; Close
 // stops them and waits.
 //
+// NATS down: when the connection stays down for Options.NATSGrace, the
+// heartbeat goroutine calls Options.OnNATSLost (the edge closes its
+// Socket.IO sessions so that clients reconnect to a healthy node), and
+// again after each further grace while it stays down.
+//
 // # Caveats
 //
-//   - Broadcasts are core NATS (at most once): one lost on the way is not
-//     re-sent (the op streams' RePublish subjects cw.room.* are not yet
-//     used for gap detection).
-//   - Every node receives every broadcast and drops those of rooms it has
-//     no sockets in.
+//   - A lost op broadcast is recovered when the document's next op (or
+//     ack) reaches the node; until then the sockets lag. Lost presence and
+//     doc:meta events are not recovered (the next one replaces them).
+//   - The op streams' RePublish subjects (cw.room.*) are configured but not
+//     consumed (see Lost broadcasts).
 //   - Forwarded ops of one sender reach each document in order, but the
 //     serving node takes them on one subscription goroutine: a document
 //     that is slow to load delays the others' forwarded ops.

@@ -186,6 +186,19 @@ const joinBeats = 2
 // no member is active (a cluster starting), every live member is one.
 func (m *membership) candidates(doc string) []string {
 	m.mu.Lock()
+	ids := m.activeLocked()
+	if len(ids) == 0 {
+		for id := range m.members {
+			ids = append(ids, id)
+		}
+	}
+	m.mu.Unlock()
+	return RendezvousOrder(doc, ids)
+}
+
+// activeLocked lists the members that take documents (this node one
+// heartbeat after it turned active). m.mu is held.
+func (m *membership) activeLocked() []string {
 	ids := make([]string, 0, len(m.members))
 	for id, mb := range m.members {
 		ok := mb.State == stateActive
@@ -196,13 +209,14 @@ func (m *membership) candidates(doc string) []string {
 			ids = append(ids, id)
 		}
 	}
-	if len(ids) == 0 {
-		for id := range m.members {
-			ids = append(ids, id)
-		}
-	}
-	m.mu.Unlock()
-	return RendezvousOrder(doc, ids)
+	return ids
+}
+
+// activeCount is how many members take documents in this node's view.
+func (m *membership) activeCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.activeLocked())
 }
 
 // RendezvousOrder orders node ids by their highest-random-weight score for

@@ -30,6 +30,9 @@ const (
 	// DefaultInboxMessages bounds the broadcasts and replies waiting to be
 	// delivered to this node's sockets.
 	DefaultInboxMessages = 1 << 16
+	// DefaultNATSGrace: how long NATS may stay unreachable before
+	// OnNATSLost runs.
+	DefaultNATSGrace = 10 * time.Second
 )
 
 // Options configure a Node. NodeID is required.
@@ -54,6 +57,18 @@ type Options struct {
 	Logger *slog.Logger
 	// StoreObserver receives the store's commit events (metrics).
 	StoreObserver jetstore.Observer
+	// OnNATSLost runs (on the heartbeat goroutine; it must not block for
+	// long) when the NATS connection has been down for NATSGrace, and
+	// again after each further NATSGrace while it stays down: the edge
+	// closes its sessions so that clients move to a healthy node. NATSGrace
+	// 0 means DefaultNATSGrace; nil OnNATSLost, nothing.
+	OnNATSLost func()
+	NATSGrace  time.Duration
+
+	// Test hooks: testDrop loses a broadcast received from another node
+	// (as core NATS may), testSeen sees each one that arrived.
+	testDrop func(*bcast) bool
+	testSeen func(doc string)
 }
 
 // Node is one Cowrite process in a cluster: a collab.Engine that runs each
@@ -76,6 +91,8 @@ type Node struct {
 	stop  context.CancelFunc
 	wg    sync.WaitGroup
 
+	natsLost  atomic.Uint64 // OnNATSLost calls
+	recovered atomic.Uint64 // ops of lost broadcasts read from the stream
 	forwarded atomic.Uint64
 	moves     atomic.Uint64
 	reqN      atomic.Uint64
@@ -84,6 +101,7 @@ type Node struct {
 	pending map[uint64]*pendingOp
 	joins   map[collab.SocketID]map[string]*joinRec
 	remote  map[string]map[collab.SocketID]map[string]struct{} // node id → its sockets → docs joined here
+	rooms   map[string]*room                                   // docs with local members (rooms.go)
 	closed  bool
 }
 
@@ -145,6 +163,9 @@ func New(ctx context.Context, nc *nats.Conn, local collab.Broadcaster, opts *Opt
 	if o.ForwardTimeout <= 0 {
 		o.ForwardTimeout = DefaultForwardTimeout
 	}
+	if o.NATSGrace <= 0 {
+		o.NATSGrace = DefaultNATSGrace
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -171,6 +192,7 @@ func New(ctx context.Context, nc *nats.Conn, local collab.Broadcaster, opts *Opt
 		pending: map[uint64]*pendingOp{},
 		joins:   map[collab.SocketID]map[string]*joinRec{},
 		remote:  map[string]map[collab.SocketID]map[string]struct{}{},
+		rooms:   map[string]*room{},
 	}
 	hopts := collab.Options{}
 	if o.Hub != nil {
@@ -199,14 +221,14 @@ func New(ctx context.Context, nc *nats.Conn, local collab.Broadcaster, opts *Opt
 		}
 		n.subs = append(n.subs, sub)
 	}
-	for _, subj := range []string{"cw.bc.*", replyPrefix(n.id) + "*"} {
-		sub, err := nc.ChanSubscribe(subj, n.inbox)
-		if err != nil {
-			return fail(fmt.Errorf("cluster: subscribe %s: %w", subj, err))
-		}
-		_ = sub.SetPendingLimits(-1, -1)
-		n.subs = append(n.subs, sub)
+	// Broadcasts: one subscription per document with local members
+	// (rooms.go); answers to forwarded ops: one for all.
+	sub, err := nc.ChanSubscribe(replyPrefix(n.id)+"*", n.inbox)
+	if err != nil {
+		return fail(fmt.Errorf("cluster: subscribe %s*: %w", replyPrefix(n.id), err))
 	}
+	_ = sub.SetPendingLimits(-1, -1)
+	n.subs = append(n.subs, sub)
 	if err := nc.FlushWithContext(ctx); err != nil {
 		return fail(fmt.Errorf("cluster: %w", err))
 	}
@@ -228,6 +250,11 @@ func (n *Node) Member(id string) (Member, bool) { return n.members.get(id) }
 // Members returns the live members, ordered by id.
 func (n *Node) Members() []Member { return n.members.list() }
 
+// ActiveMembers is how many members take documents in this node's view
+// (joining and draining ones do not). Until every node counts every
+// member, their views of the owners may differ.
+func (n *Node) ActiveMembers() int { return n.members.activeCount() }
+
 // Owner returns the id of the node that owns doc in this node's view.
 func (n *Node) Owner(doc string) string {
 	if c := n.members.candidates(doc); len(c) > 0 {
@@ -240,10 +267,14 @@ func (n *Node) Owner(doc string) string {
 type Stats struct {
 	Forwarded uint64 // calls and ops sent to another node
 	Moves     uint64 // sockets re-joined at a new owner
+	Recovered uint64 // ops whose broadcast was lost, read from the op stream
+	NATSLost  uint64 // times NATS stayed down past the grace (sessions closed)
 }
 
 // Stats returns the node's counters.
-func (n *Node) Stats() Stats { return Stats{Forwarded: n.forwarded.Load(), Moves: n.moves.Load()} }
+func (n *Node) Stats() Stats {
+	return Stats{Forwarded: n.forwarded.Load(), Moves: n.moves.Load(), Recovered: n.recovered.Load(), NATSLost: n.natsLost.Load()}
+}
 
 // Ready reports an error when the node cannot serve: NATS is not connected.
 func (n *Node) Ready() error {
@@ -306,17 +337,38 @@ func (n *Node) unsubscribe() {
 	for _, s := range n.subs {
 		_ = s.Unsubscribe()
 	}
+	n.mu.Lock()
+	for doc, r := range n.rooms {
+		_ = r.sub.Unsubscribe()
+		delete(n.rooms, doc)
+	}
+	n.mu.Unlock()
 }
 
 func (n *Node) heartbeat() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.opts.Heartbeat)
 	defer t.Stop()
+	var downSince time.Time // zero while NATS is connected
 	for {
 		select {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
+		}
+		switch {
+		case n.nc.IsConnected():
+			downSince = time.Time{}
+		case downSince.IsZero():
+			downSince = time.Now()
+		case time.Since(downSince) >= n.opts.NATSGrace && n.opts.OnNATSLost != nil:
+			n.log.Warn("cluster: NATS unreachable", "for", time.Since(downSince).Round(time.Millisecond))
+			n.natsLost.Add(1)
+			n.opts.OnNATSLost()
+			downSince = time.Now() // again after another grace
+		}
+		if !n.nc.IsConnected() {
+			continue // the beat would only wait for its timeout
 		}
 		ctx, cancel := context.WithTimeout(n.ctx, max(n.opts.Heartbeat*2, n.opts.MemberTTL/2))
 		if err := n.members.beat(ctx); err != nil && n.ctx.Err() == nil {
@@ -369,6 +421,7 @@ type ownerBroadcaster struct{ n *Node }
 
 func (b ownerBroadcaster) BroadcastOp(doc string, except collab.SocketID, ev collab.OpEvent) {
 	b.n.local.BroadcastOp(doc, except, ev)
+	b.n.sawOp(doc, ev.Version)
 	w := toWOpEvent(ev)
 	b.n.publishBcast(bcast{Kind: "op", Doc: doc, Except: except, Op: &w})
 }
@@ -378,8 +431,14 @@ func (b ownerBroadcaster) BroadcastPresence(doc string, except collab.SocketID, 
 	b.n.publishBcast(bcast{Kind: "presence", Doc: doc, Except: except, Presence: &ev})
 }
 
+func (b ownerBroadcaster) DocMeta(doc string, info collab.DocInfo) {
+	b.n.local.DocMeta(doc, info)
+	b.n.publishBcast(bcast{Kind: "meta", Doc: doc, Info: &info})
+}
+
 func (b ownerBroadcaster) DocDeleted(doc string) {
 	b.n.local.DocDeleted(doc)
+	b.n.roomDrop(doc)
 	b.n.publishBcast(bcast{Kind: "deleted", Doc: doc})
 	// Sockets of other nodes are gone from the room: forget their joins
 	// here (they are forgotten on their nodes when doc:deleted arrives).
@@ -429,17 +488,28 @@ func (n *Node) deliver() {
 		if err := json.Unmarshal(m.Data, &b); err != nil || b.From == n.id {
 			continue
 		}
+		if n.opts.testSeen != nil {
+			n.opts.testSeen(b.Doc)
+		}
+		if n.opts.testDrop != nil && n.opts.testDrop(&b) {
+			continue
+		}
 		switch b.Kind {
 		case "op":
 			if b.Op != nil {
-				n.local.BroadcastOp(b.Doc, b.Except, b.Op.ev())
+				n.deliverOp(b.Doc, b.Except, b.Op.ev())
 			}
 		case "presence":
 			if b.Presence != nil {
 				n.local.BroadcastPresence(b.Doc, b.Except, *b.Presence)
 			}
+		case "meta":
+			if b.Info != nil {
+				n.local.DocMeta(b.Doc, *b.Info)
+			}
 		case "deleted":
 			n.local.DocDeleted(b.Doc)
+			n.roomDrop(b.Doc)
 			n.mu.Lock()
 			for _, docs := range n.joins {
 				delete(docs, b.Doc)
@@ -480,7 +550,13 @@ func (n *Node) onOpReply(m *nats.Msg, key string) {
 		p.reply(nil, r.Err.err())
 		return
 	}
-	p.reply(r.Committed.committed(), nil)
+	c := r.Committed.committed()
+	if c != nil {
+		// The ops up to this one reach the local sockets before the ack,
+		// even when their broadcasts were lost.
+		n.catchUp(p.doc, c.Version)
+	}
+	p.reply(c, nil)
 }
 
 // reroute sends an op whose owner had no responder to the next candidate,
@@ -605,6 +681,11 @@ func (n *Node) runLocal(ctx context.Context, q *request) response {
 		}
 	case "delete":
 		err = h.Delete(ctx, q.Doc)
+	case "nameVersion":
+		var nv collab.NamedVersion
+		if nv, err = h.NameVersion(ctx, q.Doc, q.At, q.Label, q.Author); err == nil {
+			r.Named = &nv
+		}
 	case "replace":
 		var c *collab.Committed
 		if c, err = h.ReplaceContent(ctx, q.Doc, q.Text, q.IfMatch); err == nil {
@@ -717,6 +798,10 @@ func (n *Node) Join(ctx context.Context, doc string, s collab.SocketID, client s
 func (n *Node) JoinAs(ctx context.Context, doc string, s collab.SocketID, m collab.Member, since *uint64) (*collab.JoinResult, error) {
 	var owner string
 	client, user := m.Client, m.User
+	rejoin := n.record(s, doc) != nil
+	if err := n.roomAdd(doc, s); err != nil {
+		return nil, err
+	}
 	r, err := n.call(ctx, doc, request{M: "join", Doc: doc, Sid: s, Client: client, User: user, Since: since, Identity: m.Identity, Viewer: m.Viewer}, func() (*response, error) {
 		owner = n.id
 		jr, err := n.hub.JoinAs(ctx, doc, s, m, since)
@@ -726,8 +811,12 @@ func (n *Node) JoinAs(ctx context.Context, doc string, s collab.SocketID, m coll
 		return &response{Join: toWJoin(jr)}, nil
 	})
 	if err != nil {
+		if !rejoin {
+			n.roomDel(doc, s)
+		}
 		return nil, err
 	}
+	n.roomJoined(doc, r.Join.Version)
 	if owner == "" {
 		owner = n.Owner(doc)
 	}
@@ -742,10 +831,10 @@ func (n *Node) JoinAs(ctx context.Context, doc string, s collab.SocketID, m coll
 // node runs with the same flags).
 func (n *Node) Options() collab.Options { return n.hub.Options() }
 
-// The history calls run on this node's Hub over the shared JetStream store:
-// reads see every committed op; named versions need a store that keeps them
-// (collab.VersionStore), which jetstore does not yet, so they fail with
-// internal in cluster mode.
+// The history calls run on this node's Hub over the shared JetStream store
+// (reads see every committed op, named versions are in CW_NAMES and
+// CW_PINS); naming a version runs at the owner, whose sequencer knows the
+// head.
 
 // Import implements collab.Engine.
 func (n *Node) Import(ctx context.Context, info collab.DocInfo, content string, ops []collab.OpRecord) (collab.DocInfo, error) {
@@ -754,7 +843,14 @@ func (n *Node) Import(ctx context.Context, info collab.DocInfo, content string, 
 
 // NameVersion implements collab.Engine.
 func (n *Node) NameVersion(ctx context.Context, id string, version *uint64, label string, by collab.Author) (collab.NamedVersion, error) {
-	return n.hub.NameVersion(ctx, id, version, label, by)
+	r, err := n.call(ctx, id, request{M: "nameVersion", Doc: id, At: version, Label: label, Author: by}, func() (*response, error) {
+		nv, err := n.hub.NameVersion(ctx, id, version, label, by)
+		return &response{Named: &nv}, err
+	})
+	if err != nil {
+		return collab.NamedVersion{}, err
+	}
+	return *r.Named, nil
 }
 
 // Versions implements collab.Engine.
@@ -845,6 +941,7 @@ func (n *Node) Leave(ctx context.Context, doc string, s collab.SocketID) error {
 		delete(n.joins, s)
 	}
 	n.mu.Unlock()
+	n.roomDel(doc, s)
 	owner := n.Owner(doc)
 	if rec != nil {
 		owner = rec.owner

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -68,6 +69,10 @@ func (r *rooms) BroadcastPresence(doc string, except collab.SocketID, ev collab.
 	r.send(doc, except, fmt.Sprintf("presence %s %s", ev.Client, sel))
 }
 
+func (r *rooms) DocMeta(doc string, info collab.DocInfo) {
+	r.send(doc, "", "meta "+info.Title)
+}
+
 func (r *rooms) DocDeleted(doc string) {
 	r.send(doc, "", "deleted")
 	r.mu.Lock()
@@ -109,6 +114,12 @@ type tnode struct {
 
 func startNode(t *testing.T, srv *server.Server, id string) *tnode {
 	t.Helper()
+	return startNodeWith(t, srv, id, nil)
+}
+
+// startNodeWith starts a node whose options hook may change (test hooks).
+func startNodeWith(t *testing.T, srv *server.Server, id string, hook func(*Options)) *tnode {
+	t.Helper()
 	nc, err := nats.Connect(srv.ClientURL())
 	if err != nil {
 		t.Fatal(err)
@@ -116,8 +127,12 @@ func startNode(t *testing.T, srv *server.Server, id string) *tnode {
 	r := newRooms()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	n, err := New(ctx, nc, r, &Options{NodeID: id, Heartbeat: 250 * time.Millisecond, MemberTTL: 2 * time.Second,
-		ForwardTimeout: 10 * time.Second, Hub: &collab.Options{OpsPerSecond: -1}})
+	o := &Options{NodeID: id, Heartbeat: 250 * time.Millisecond, MemberTTL: 2 * time.Second,
+		ForwardTimeout: 10 * time.Second, Hub: &collab.Options{OpsPerSecond: -1}}
+	if hook != nil {
+		hook(o)
+	}
+	n, err := New(ctx, nc, r, o)
 	if err != nil {
 		nc.Close()
 		t.Fatal(err)
@@ -159,6 +174,12 @@ func waitMembers(t *testing.T, nodes []*tnode, ids ...string) {
 }
 
 func startCluster(t *testing.T) []*tnode {
+	return startClusterWith(t, nil)
+}
+
+// startClusterWith starts three nodes; hook(i, o) may change node i's
+// options.
+func startClusterWith(t *testing.T, hook func(i int, o *Options)) []*tnode {
 	srvs, err := natsd.StartCluster(t.TempDir(), 3)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +187,11 @@ func startCluster(t *testing.T) []*tnode {
 	t.Cleanup(func() { natsd.Shutdown(srvs) })
 	var nodes []*tnode
 	for i, s := range srvs {
-		nodes = append(nodes, startNode(t, s, fmt.Sprintf("cw%d", i+1)))
+		var h func(*Options)
+		if hook != nil {
+			h = func(o *Options) { hook(i, o) }
+		}
+		nodes = append(nodes, startNodeWith(t, s, fmt.Sprintf("cw%d", i+1), h))
 	}
 	waitMembers(t, nodes, "cw1", "cw2", "cw3")
 	return nodes
@@ -353,4 +378,191 @@ func TestOwnerDies(t *testing.T) {
 	if _, c, err := b.Get(ctx, docDead); err != nil || c != "xy" {
 		t.Fatalf("after the owner died: %q %v", c, err)
 	}
+}
+
+// TestVersionsRenameTombstonesAcrossNodes: what once ran on one node only.
+// A version named on a node that does not own the document is read on
+// another; a rename reaches a socket on every node (doc:meta); a deleted
+// document answers not_found "deleted" on every node, not auto-created.
+func TestVersionsRenameTombstonesAcrossNodes(t *testing.T) {
+	nodes := startCluster(t)
+	ctx := ctxT(t)
+	const doc = "named"
+	var a, b *tnode // neither owns doc
+	for _, n := range nodes {
+		if n.ID() != nodes[0].Owner(doc) {
+			if a == nil {
+				a = n
+			} else {
+				b = n
+			}
+		}
+	}
+	socks := []collab.SocketID{"s1", "s2", "s3"}
+	for i, n := range nodes {
+		joinSock(t, n, doc, socks[i])
+	}
+	submit(t, a, doc, socks[slices.Index(nodes, a)], 0, ot.Op{{Insert: "hello"}}, 1)
+	a.rooms.wait(t, socks[slices.Index(nodes, a)], "ack 1", func(st []string) bool { return slices.Contains(st, "ack 1") })
+
+	nv, err := a.NameVersion(ctx, doc, nil, "draft", collab.Author{ID: "u", Name: "Una"})
+	if err != nil {
+		t.Fatalf("name a version on %s: %v", a.ID(), err)
+	}
+	if nv.Version != 1 || nv.Label != "draft" {
+		t.Fatalf("named %+v", nv)
+	}
+	vs, err := b.Versions(ctx, doc)
+	if err != nil || len(vs) != 1 || vs[0].Version != 1 || vs[0].Label != "draft" || vs[0].Author.Name != "Una" {
+		t.Fatalf("versions on %s: %+v %v", b.ID(), vs, err)
+	}
+	if c, err := b.ContentAt(ctx, doc, 1); err != nil || c != "hello" {
+		t.Fatalf("content of the named version on %s: %q %v", b.ID(), c, err)
+	}
+	if _, err := a.NameVersion(ctx, doc, nil, "", collab.Author{}); collab.CodeOf(err) != collab.CodeBadRequest {
+		t.Fatalf("empty label: %v, want bad_request", err)
+	}
+
+	if _, err := a.Rename(ctx, doc, "Title 2"); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		n.rooms.wait(t, socks[i], "doc:meta", func(st []string) bool { return slices.Contains(st, "meta Title 2") })
+	}
+
+	if err := b.Delete(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range nodes {
+		n.rooms.wait(t, socks[i], "doc:deleted", func(st []string) bool { return slices.Contains(st, "deleted") })
+		_, err := n.Join(ctx, doc, "late", "late", collab.User{}, nil)
+		var e *collab.Error
+		if !errors.As(err, &e) || e.Code != collab.CodeNotFound || e.Reason != collab.ReasonDeleted {
+			t.Fatalf("join of the deleted document on %s: %v, want not_found reason deleted", n.ID(), err)
+		}
+	}
+}
+
+// seenCounter counts, per node and document, the broadcasts a node
+// received from others (Options.testSeen).
+type seenCounter struct {
+	mu sync.Mutex
+	n  map[int]map[string]int
+}
+
+func (c *seenCounter) hook(i int, o *Options) {
+	o.testSeen = func(doc string) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.n[i] == nil {
+			c.n[i] = map[string]int{}
+		}
+		c.n[i][doc]++
+	}
+}
+
+func (c *seenCounter) get(i int, doc string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n[i][doc]
+}
+
+// docsOwnedBy returns k document ids that node owner owns.
+func docsOwnedBy(n *tnode, owner string, k int) []string {
+	var out []string
+	for i := 0; len(out) < k; i++ {
+		if d := fmt.Sprintf("room%d", i); n.Owner(d) == owner {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TestBroadcastsOnlyToRooms: a node receives the broadcasts of the
+// documents it has local members of, and none of the others'.
+func TestBroadcastsOnlyToRooms(t *testing.T) {
+	seen := &seenCounter{n: map[int]map[string]int{}}
+	nodes := startClusterWith(t, seen.hook)
+	o, a, c := nodes[0], nodes[1], nodes[2]
+	docs := docsOwnedBy(o, o.ID(), 2)
+	x, z := docs[0], docs[1]
+	joinSock(t, o, x, "o1")
+	joinSock(t, a, x, "a1")
+	joinSock(t, c, z, "c1")
+	const k = 10
+	for i := range k {
+		submit(t, o, x, "o1", uint64(i), insAt(i, "x"), uint64(i+1))
+		o.rooms.wait(t, "o1", "the ack", func(st []string) bool { return slices.Contains(st, fmt.Sprintf("ack %d", i+1)) })
+	}
+	a.rooms.wait(t, "a1", "x's ops", func(st []string) bool { return count(st, "op ") == k })
+	// Then one op of z from the same owner: c gets it after whatever
+	// of x it would have been sent.
+	joinSock(t, o, z, "o2")
+	submit(t, o, z, "o2", 0, ot.Op{{Insert: "z"}}, 1)
+	c.rooms.wait(t, "c1", "z's op", func(st []string) bool { return slices.Contains(st, "op 1 o2") })
+	if got := seen.get(2, x); got != 0 {
+		t.Fatalf("%s, with no member of %s, received %d of its broadcasts", c.ID(), x, got)
+	}
+	if got := seen.get(1, x); got < k {
+		t.Fatalf("%s received %d broadcasts of %s, want at least %d", a.ID(), got, x, k)
+	}
+	// The last member leaves: no more broadcasts of x reach a.
+	if err := a.Leave(ctxT(t), x, "a1"); err != nil {
+		t.Fatal(err)
+	}
+	before := seen.get(1, x)
+	joinSock(t, a, z, "a2")
+	submit(t, o, x, "o1", k, ot.Op{{Insert: "y"}}, k+1)
+	o.rooms.wait(t, "o1", "the ack", func(st []string) bool { return slices.Contains(st, fmt.Sprintf("ack %d", k+1)) })
+	submit(t, o, z, "o2", 1, ot.Op{{Insert: "z"}}, 2)
+	a.rooms.wait(t, "a2", "z's op", func(st []string) bool { return slices.Contains(st, "op 2 o2") })
+	if got := seen.get(1, x); got != before {
+		t.Fatalf("%s left %s but received %d more of its broadcasts", a.ID(), x, got-before)
+	}
+}
+
+// TestLostBroadcastRecovered: broadcasts lost on the way to a node (core
+// NATS is at most once) are read from the op stream when the next op, or
+// the ack of the node's own op, shows the gap; every socket sees every
+// op once, in version order, its ack after the ops below it.
+func TestLostBroadcastRecovered(t *testing.T) {
+	lost := map[uint64]bool{2: true, 4: true, 5: true}
+	nodes := startClusterWith(t, func(i int, o *Options) {
+		if i == 1 {
+			o.testDrop = func(b *bcast) bool { return b.Kind == "op" && b.Op != nil && lost[b.Op.Version] }
+		}
+	})
+	o, b := nodes[0], nodes[1]
+	doc := docsOwnedBy(o, o.ID(), 1)[0]
+	joinSock(t, o, doc, "o1")
+	joinSock(t, b, doc, "b1")
+	joinSock(t, b, doc, "b2")
+	for i := range 4 { // ops 1..4 by o1; 2 and 4 are lost on their way to b
+		submit(t, o, doc, "o1", uint64(i), insAt(i, "o"), uint64(i+1))
+		o.rooms.wait(t, "o1", "the ack", func(st []string) bool { return slices.Contains(st, fmt.Sprintf("ack %d", i+1)) })
+	}
+	b.rooms.wait(t, "b1", "op 3", func(st []string) bool { return slices.Contains(st, "op 3 o1") })
+	// b1's op 5: its broadcast to b2 is lost too, the ack shows the gap.
+	submit(t, b, doc, "b1", 4, ot.Op{{Insert: "b"}}, 1)
+	want := map[collab.SocketID][]string{
+		"b1": {"op 1 o1", "op 2 o1", "op 3 o1", "op 4 o1", "ack 5"},
+		"b2": {"op 1 o1", "op 2 o1", "op 3 o1", "op 4 o1", "op 5 b1"},
+	}
+	for s, w := range want {
+		got := b.rooms.wait(t, s, "five events", func(st []string) bool { return len(st) >= 5 })
+		if !slices.Equal(got, w) {
+			t.Fatalf("%s got %q, want %q", s, got, w)
+		}
+	}
+	if r := b.Stats().Recovered; r != 3 {
+		t.Fatalf("%s recovered %d ops, want 3", b.ID(), r)
+	}
+}
+
+// insAt inserts s at pos.
+func insAt(pos int, s string) ot.Op {
+	if pos == 0 {
+		return ot.Op{{Insert: s}}
+	}
+	return ot.Op{{Skip: pos}, {Insert: s}}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/cowrite/cowrite/collab"
@@ -120,14 +121,16 @@ func (w *wCommitted) committed() *collab.Committed {
 type wErr struct {
 	Code    collab.Code `json:"code"`
 	Message string      `json:"message"`
+	Reason  string      `json:"reason,omitempty"`
 }
 
 func toWErr(err error) *wErr {
 	if err == nil {
 		return nil
 	}
-	if e, ok := err.(*collab.Error); ok {
-		return &wErr{Code: e.Code, Message: e.Message}
+	var e *collab.Error
+	if errors.As(err, &e) {
+		return &wErr{Code: e.Code, Message: e.Message, Reason: e.Reason}
 	}
 	return &wErr{Code: collab.CodeOf(err), Message: err.Error()}
 }
@@ -136,7 +139,7 @@ func (w *wErr) err() error {
 	if w == nil {
 		return nil
 	}
-	return &collab.Error{Code: w.Code, Message: w.Message}
+	return &collab.Error{Code: w.Code, Message: w.Message, Reason: w.Reason}
 }
 
 // request is a call forwarded to the node that owns a document.
@@ -157,23 +160,29 @@ type request struct {
 	Text     string         `json:"text,omitempty"`
 	IfMatch  *uint64        `json:"ifMatch,omitempty"`
 	Title    string         `json:"title,omitempty"`
+	// Label, At and Author: a nameVersion call (At nil: the head).
+	Label  string        `json:"label,omitempty"`
+	At     *uint64       `json:"at,omitempty"`
+	Author collab.Author `json:"author,omitzero"`
 }
 
 // response is the answer to a request or a forwarded op.
 type response struct {
-	Err       *wErr           `json:"err,omitempty"`
-	Join      *wJoin          `json:"join,omitempty"`
-	Committed *wCommitted     `json:"committed,omitempty"`
-	Info      *collab.DocInfo `json:"info,omitempty"`
-	Content   string          `json:"content,omitempty"`
+	Err       *wErr                `json:"err,omitempty"`
+	Join      *wJoin               `json:"join,omitempty"`
+	Committed *wCommitted          `json:"committed,omitempty"`
+	Info      *collab.DocInfo      `json:"info,omitempty"`
+	Content   string               `json:"content,omitempty"`
+	Named     *collab.NamedVersion `json:"named,omitempty"`
 }
 
 // bcast is a broadcast from a document's owner to the other nodes' rooms.
 type bcast struct {
 	From     string                `json:"from"`
-	Kind     string                `json:"kind"` // op, presence, deleted
+	Kind     string                `json:"kind"` // op, presence, meta, deleted
 	Doc      string                `json:"doc"`
 	Except   collab.SocketID       `json:"except,omitempty"`
 	Op       *wOpEvent             `json:"op,omitempty"`
 	Presence *collab.PresenceEvent `json:"presence,omitempty"`
+	Info     *collab.DocInfo       `json:"info,omitempty"` // meta
 }

@@ -39,6 +39,7 @@ func (r *room) BroadcastOp(doc string, except collab.SocketID, ev collab.OpEvent
 }
 func (r *room) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
 func (r *room) DocDeleted(string)                                               {}
+func (r *room) DocMeta(string, collab.DocInfo)                                  {}
 
 // simClient is a ShareDB-style client: one op in flight, later local edits
 // composed into a pending op; incoming ops are transformed against them.

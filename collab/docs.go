@@ -148,9 +148,7 @@ func (h *Hub) Rename(ctx context.Context, id, title string) (DocInfo, error) {
 			return DocInfo{}, storeErr("rename", d.id, err)
 		}
 		d.info.Title = info.Title
-		if mb, ok := d.h.bc.(MetaBroadcaster); ok {
-			mb.DocMeta(d.id, d.info)
-		}
+		d.h.bc.DocMeta(d.id, d.info)
 		return d.info, nil
 	})
 }

@@ -18,6 +18,7 @@ type nopBroadcaster struct{}
 func (nopBroadcaster) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
 func (nopBroadcaster) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
 func (nopBroadcaster) DocDeleted(string)                                               {}
+func (nopBroadcaster) DocMeta(string, collab.DocInfo)                                  {}
 
 // A Hub over the bbolt store: create a document, submit two concurrent ops
 // against the same base version, read the result.

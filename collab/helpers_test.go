@@ -105,6 +105,7 @@ type recorder struct {
 	ops      []sent[collab.OpEvent]
 	presence []sent[collab.PresenceEvent]
 	deleted  []string
+	meta     []collab.DocInfo
 }
 
 type sent[T any] struct {
@@ -128,6 +129,12 @@ func (r *recorder) DocDeleted(doc string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.deleted = append(r.deleted, doc)
+}
+
+func (r *recorder) DocMeta(doc string, info collab.DocInfo) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.meta = append(r.meta, info)
 }
 
 func (r *recorder) opEvents() []sent[collab.OpEvent] {

@@ -19,9 +19,9 @@ type User struct {
 	Color string
 }
 
-// MetaBroadcaster is what a Broadcaster implements to tell a document's
-// room that its metadata changed (Rename); called like Broadcaster's
-// methods, from the document's goroutine, and must not block.
+// MetaBroadcaster tells a document's room that its metadata changed
+// (Rename); part of Broadcaster, called like its other methods, from the
+// document's goroutine, and must not block.
 type MetaBroadcaster interface {
 	DocMeta(doc string, info DocInfo)
 }
@@ -44,6 +44,9 @@ type Broadcaster interface {
 	BroadcastPresence(doc string, except SocketID, ev PresenceEvent)
 	// DocDeleted: emit doc:deleted to the room and remove its sockets from it.
 	DocDeleted(doc string)
+	// DocMeta: emit doc:meta to the whole room (a wrapper must pass it on,
+	// so it is part of the interface rather than found by type assertion).
+	MetaBroadcaster
 }
 
 // OpEvent is a committed op as the edge broadcasts it (doc:op). collab's

@@ -53,6 +53,12 @@ type Store interface {
 	// CatchUpFloor returns the lowest base version b such that every op
 	// b+1 .. head is still stored (0 when nothing was pruned).
 	CatchUpFloor(ctx context.Context, id string) (uint64, error)
+
+	// Named versions and tombstones are part of every Store (not optional
+	// interfaces found by type assertion), so that a wrapper — a test's
+	// fault store, a cluster's store — cannot hide them.
+	VersionStore
+	TombstoneStore
 }
 
 // Snapshot is the full content of a document at a version.

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// TombstoneStore is what a Store implements to remember deleted documents
-// (boltstore does). With it, a doc:join of a deleted id answers not_found
+// TombstoneStore is the part of Store that remembers deleted documents.
+// A doc:join of a deleted id answers not_found
 // with Reason "deleted" even when auto-create is on, so an old link does not
 // bring back an empty document; Create of the id (an explicit choice) makes
 // it a new document again.
@@ -20,11 +20,7 @@ type TombstoneStore interface {
 // deletedErr returns not_found with Reason "deleted" when the store
 // remembers id as deleted, else nil.
 func (h *Hub) deletedErr(ctx context.Context, id string) error {
-	ts, ok := h.store.(TombstoneStore)
-	if !ok {
-		return nil
-	}
-	at, ok, err := ts.DeletedAt(ctx, id)
+	at, ok, err := h.store.DeletedAt(ctx, id)
 	if err != nil || !ok {
 		return nil
 	}

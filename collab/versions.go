@@ -26,8 +26,7 @@ type NamedVersion struct {
 	Created time.Time
 }
 
-// VersionStore is what a Store implements to keep named versions; the Hub's
-// version methods fail with internal on a Store without it. NameVersion pins
+// VersionStore is the part of Store that keeps named versions. NameVersion pins
 // content (the document's content at nv.Version) next to the name.
 // DeleteVersionName reports a version without a name as ErrDocNotFound.
 type VersionStore interface {
@@ -37,25 +36,11 @@ type VersionStore interface {
 	PinnedContent(ctx context.Context, id string, version uint64) (content string, ok bool, err error)
 }
 
-var errNoVersions = &Error{Code: CodeInternal, Message: "this store does not keep named versions"}
-
-func (h *Hub) versionStore() (VersionStore, error) {
-	vs, ok := h.store.(VersionStore)
-	if !ok {
-		return nil, errNoVersions
-	}
-	return vs, nil
-}
-
 // NameVersion labels version (nil: the durable head) of document id and pins
 // its content. Naming is O(1) in the length of the history: the content is
 // rebuilt from the nearest snapshot. bad_request for an empty or too long
 // label; not_found for a version the document never reached.
 func (h *Hub) NameVersion(ctx context.Context, id string, version *uint64, label string, by Author) (NamedVersion, error) {
-	vs, err := h.versionStore()
-	if err != nil {
-		return NamedVersion{}, err
-	}
 	switch {
 	case label == "":
 		return NamedVersion{}, errorf(CodeBadRequest, "a named version needs a non-empty label")
@@ -79,17 +64,13 @@ func (h *Hub) NameVersion(ctx context.Context, id string, version *uint64, label
 			return NamedVersion{}, err
 		}
 	}
-	nv, err := vs.NameVersion(ctx, id, NamedVersion{Version: v, Label: label, Author: by}, content)
+	nv, err := h.store.NameVersion(ctx, id, NamedVersion{Version: v, Label: label, Author: by}, content)
 	return nv, storeErr("name version", id, err)
 }
 
 // Versions lists document id's named versions, oldest first.
 func (h *Hub) Versions(ctx context.Context, id string) ([]NamedVersion, error) {
-	vs, err := h.versionStore()
-	if err != nil {
-		return nil, err
-	}
-	out, err := vs.NamedVersions(ctx, id)
+	out, err := h.store.NamedVersions(ctx, id)
 	if err != nil {
 		return nil, storeErr("list versions", id, err)
 	}
@@ -99,11 +80,7 @@ func (h *Hub) Versions(ctx context.Context, id string) ([]NamedVersion, error) {
 // DeleteVersion drops the name of a version (its content is no longer
 // pinned). not_found when the document or the name does not exist.
 func (h *Hub) DeleteVersion(ctx context.Context, id string, version uint64) error {
-	vs, err := h.versionStore()
-	if err != nil {
-		return err
-	}
-	if err := vs.DeleteVersionName(ctx, id, version); err != nil {
+	if err := h.store.DeleteVersionName(ctx, id, version); err != nil {
 		if errors.Is(err, ErrDocNotFound) {
 			return errorf(CodeNotFound, "document %q has no named version %d", id, version)
 		}
@@ -112,13 +89,9 @@ func (h *Hub) DeleteVersion(ctx context.Context, id string, version uint64) erro
 	return nil
 }
 
-// pinnedContent returns the content pinned with a named version, if the
-// store keeps them and version is named.
+// pinnedContent returns the content pinned with a named version, if
+// version is named.
 func (h *Hub) pinnedContent(ctx context.Context, id string, version uint64) (string, bool) {
-	vs, ok := h.store.(VersionStore)
-	if !ok {
-		return "", false
-	}
-	content, ok, err := vs.PinnedContent(ctx, id, version)
+	content, ok, err := h.store.PinnedContent(ctx, id, version)
 	return content, ok && err == nil
 }

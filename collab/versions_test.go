@@ -1,7 +1,9 @@
 package collab_test
 
 import (
+	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/cowrite/cowrite/collab"
@@ -14,8 +16,7 @@ import (
 // retrievable after retention pruned the ops and snapshots around it, and
 // after a restart; an unnamed version as old is gone (version_too_old).
 func TestNamedVersionSurvivesRetention(t *testing.T) {
-	// Its own hub straight over boltstore: the env's fault store hides the
-	// optional VersionStore interface.
+	// Its own hub straight over boltstore (reopened below).
 	path := filepath.Join(t.TempDir(), "data.db")
 	var db *storage.DB
 	var hub *collab.Hub
@@ -83,5 +84,38 @@ func TestNamedVersionSurvivesRetention(t *testing.T) {
 	}
 	if _, err := hub.ContentAt(ctx, "d", 3); collab.CodeOf(err) != collab.CodeVersionTooOld {
 		t.Errorf("version 3 once unnamed: %v, want version_too_old", err)
+	}
+}
+
+// TestWrappedStoreKeepsFeatures: named versions, tombstones and doc:meta
+// work through a Store wrapper (the env's fault store, like the cluster's
+// wrappers) — they are part of Store and Broadcaster, not optional
+// interfaces a wrapper hides.
+func TestWrappedStoreKeepsFeatures(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	ctx := ctxT(t)
+	mustCreate(t, e.hub, "d", "abc")
+	if _, err := e.hub.NameVersion(ctx, "d", nil, "v", collab.Author{}); err != nil {
+		t.Fatalf("name a version through the wrapper: %v", err)
+	}
+	if vs, err := e.hub.Versions(ctx, "d"); err != nil || len(vs) != 1 {
+		t.Fatalf("versions: %+v %v", vs, err)
+	}
+	if _, err := e.hub.Rename(ctx, "d", "New"); err != nil {
+		t.Fatal(err)
+	}
+	e.rec.mu.Lock()
+	meta := slices.Clone(e.rec.meta)
+	e.rec.mu.Unlock()
+	if len(meta) != 1 || meta[0].Title != "New" {
+		t.Fatalf("doc:meta broadcasts: %+v", meta)
+	}
+	if err := e.hub.Delete(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.hub.Join(ctx, "d", "s", "c", collab.User{}, nil)
+	var ce *collab.Error
+	if !errors.As(err, &ce) || ce.Code != collab.CodeNotFound || ce.Reason != collab.ReasonDeleted {
+		t.Fatalf("join of a deleted document through the wrapper: %v, want not_found reason deleted", err)
 	}
 }

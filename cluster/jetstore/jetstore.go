@@ -19,6 +19,11 @@
 //     snapshot of an earlier document with the same id is ignored), seq
 //     the sequence of the message that ends at version, dedupe the last
 //     (seq, version) of every client at version.
+//   - KV CW_NAMES: <key>.<version> → a named version {gen, label, author,
+//     created}; object store CW_PINS: <key>.<version> → its pinned
+//     content (any size). A name of an earlier generation is ignored.
+//   - KV CW_TOMBS: key → when the document was deleted (DeleteDoc writes
+//     it, CreateDoc of the id removes it).
 //
 // # The fence
 //
@@ -100,6 +105,9 @@ const (
 	opStreamPrefix = "CW_OPS_"
 	docsBucket     = "CW_DOCS"
 	snapBucket     = "CW_SNAP"
+	namesBucket    = "CW_NAMES"
+	tombsBucket    = "CW_TOMBS"
+	pinsStore      = "CW_PINS"
 	hdrKind        = "Cw-Kind"
 	hdrFrom        = "Cw-From"
 	hdrTo          = "Cw-To"
@@ -199,6 +207,9 @@ type Store struct {
 	streams []jetstream.Stream
 	docs    jetstream.KeyValue
 	snaps   jetstream.KeyValue
+	names   jetstream.KeyValue    // named versions (versions.go)
+	tombs   jetstream.KeyValue    // deleted documents (versions.go)
+	pins    jetstream.ObjectStore // named versions' content (versions.go)
 	opts    Options
 	log     *slog.Logger
 	maxMsg  int
@@ -284,7 +295,7 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Store, error) {
 	for _, b := range []struct {
 		name string
 		kv   *jetstream.KeyValue
-	}{{docsBucket, &s.docs}, {snapBucket, &s.snaps}} {
+	}{{docsBucket, &s.docs}, {snapBucket, &s.snaps}, {namesBucket, &s.names}, {tombsBucket, &s.tombs}} {
 		kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket: b.name, History: 1, Storage: jetstream.FileStorage, Replicas: o.Replicas,
 		})
@@ -293,6 +304,13 @@ func New(ctx context.Context, nc *nats.Conn, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("jetstore: create bucket %s with %d replicas: %w", b.name, o.Replicas, err)
 		}
 		*b.kv = kv
+	}
+	s.pins, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: pinsStore, Description: "Cowrite named versions' content", Storage: jetstream.FileStorage, Replicas: o.Replicas,
+	})
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("jetstore: create object store %s with %d replicas: %w", pinsStore, o.Replicas, err)
 	}
 	return s, nil
 }
@@ -349,6 +367,9 @@ type (
 		Client  string          `json:"client,omitempty"`
 		Seq     uint64          `json:"seq,omitempty"`
 		Time    time.Time       `json:"time"`
+		// Author of the op (blame); absent in ops stored before authors were.
+		AuthorID   string `json:"aid,omitempty"`
+		AuthorName string `json:"aname,omitempty"`
 	}
 	opsBody struct {
 		Ops []opWire `json:"ops"`
@@ -418,6 +439,7 @@ func (s *Store) CreateDoc(ctx context.Context, info collab.DocInfo, content stri
 		// the listing.
 		s.log.Warn("jetstore: document created but not listed", "doc", info.ID, "err", err)
 	}
+	s.clearTombstone(ctx, info.ID)
 	return nil
 }
 
@@ -678,8 +700,9 @@ func (s *Store) encodeOps(ops []collab.OpRecord) ([]chunk, error) {
 		return nil
 	}
 	for i, r := range ops {
-		w := opWire{Version: r.Version, Op: r.Op.AppendJSON(nil), Client: r.Client, Seq: r.Seq, Time: r.Time}
-		n := len(w.Op) + len(w.Client) + 96
+		w := opWire{Version: r.Version, Op: r.Op.AppendJSON(nil), Client: r.Client, Seq: r.Seq, Time: r.Time,
+			AuthorID: r.Author.ID, AuthorName: r.Author.Name}
+		n := len(w.Op) + len(w.Client) + len(w.AuthorID) + len(w.AuthorName) + 128
 		if n > s.maxMsg {
 			return nil, &collab.Error{Code: collab.CodeTooLarge, Message: fmt.Sprintf("op %d of about %d bytes does not fit in one message (%d)", r.Version, n, s.maxMsg)}
 		}
@@ -810,7 +833,8 @@ func (s *Store) scan(ctx context.Context, id string, useSnap bool, maxFrom uint6
 			if err != nil {
 				return nil, fmt.Errorf("jetstore: document %q: op %d: %w", id, w.Version, err)
 			}
-			sc.ops = append(sc.ops, collab.OpRecord{Version: w.Version, Op: op, Client: w.Client, Seq: w.Seq, Time: w.Time})
+			sc.ops = append(sc.ops, collab.OpRecord{Version: w.Version, Op: op, Client: w.Client, Seq: w.Seq, Time: w.Time,
+				Author: collab.Author{ID: w.AuthorID, Name: w.AuthorName}})
 		}
 		sc.lastSeq, sc.updated = m.Sequence, m.Time.UTC()
 		if n, err := strconv.ParseInt(m.Header.Get(hdrSize), 10, 64); err == nil {
@@ -970,11 +994,13 @@ func (s *Store) DeleteDoc(ctx context.Context, id string) error {
 		stt.known = false
 	}
 	s.mu.Unlock()
+	s.putTombstone(ctx, id)
 	for _, kv := range []jetstream.KeyValue{s.snaps, s.docs} {
 		if err := kv.Purge(ctx, Key(id)); err != nil {
 			s.log.Warn("jetstore: deleted document left a key", "doc", id, "bucket", kv.Bucket(), "err", err)
 		}
 	}
+	s.dropNames(ctx, id)
 	return nil
 }
 

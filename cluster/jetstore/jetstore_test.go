@@ -27,6 +27,7 @@ type quiet struct{}
 func (quiet) BroadcastOp(string, collab.SocketID, collab.OpEvent)             {}
 func (quiet) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
 func (quiet) DocDeleted(string)                                               {}
+func (quiet) DocMeta(string, collab.DocInfo)                                  {}
 
 func startServers(t *testing.T, n int) []*server.Server {
 	t.Helper()
@@ -348,5 +349,75 @@ func TestTooManyReplicas(t *testing.T) {
 	defer cancel()
 	if _, err := New(ctx, nc, &Options{Replicas: 3}); err == nil {
 		t.Fatal("3 replicas on one server accepted")
+	}
+}
+
+// TestVersionsTombstonesAuthors: named versions, tombstones and op authors
+// written through one node's store are seen by another node's.
+func TestVersionsTombstonesAuthors(t *testing.T) {
+	srvs := startServers(t, 1)
+	a := newNode(t, srvs[0], "a", 1)
+	b := newNode(t, srvs[0], "b", 1)
+	ctx := ctxT(t)
+	if _, err := a.hub.Create(ctx, "d", "", "v0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.hub.Submit(ctx, "d", "", collab.Submission{Version: 0, Op: ins(2, "!"), Client: "c", Seq: 1,
+		Author: collab.Author{ID: "u1", Name: "Ann"}}); err != nil {
+		t.Fatal(err)
+	}
+	v0 := uint64(0)
+	if _, err := a.hub.NameVersion(ctx, "d", &v0, "first", collab.Author{ID: "u1", Name: "Ann"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.hub.NameVersion(ctx, "d", nil, "head", collab.Author{}); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := b.hub.Versions(ctx, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) != 2 || vs[0].Version != 0 || vs[0].Label != "first" || vs[0].Author.Name != "Ann" || vs[1].Version != 1 || vs[1].Label != "head" {
+		t.Fatalf("versions seen by b: %+v", vs)
+	}
+	if c, ok, err := b.store.PinnedContent(ctx, "d", 0); err != nil || !ok || c != "v0" {
+		t.Fatalf("pinned content of version 0 on b: %q %v %v", c, ok, err)
+	}
+	ops, err := b.hub.Ops(ctx, "d", 0, 1, 0)
+	if err != nil || len(ops) != 1 || ops[0].Author != (collab.Author{ID: "u1", Name: "Ann"}) {
+		t.Fatalf("op 1 read on b: %+v %v", ops, err)
+	}
+	if err := b.hub.DeleteVersion(ctx, "d", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.hub.DeleteVersion(ctx, "d", 1); collab.CodeOf(err) != collab.CodeNotFound {
+		t.Fatalf("deleting the name twice: %v, want not_found", err)
+	}
+	if _, ok, _ := b.store.DeletedAt(ctx, "d"); ok {
+		t.Fatal("a live document has a tombstone")
+	}
+	if err := a.hub.Delete(ctx, "d"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := b.store.DeletedAt(ctx, "d"); !ok || err != nil {
+		t.Fatalf("b sees no tombstone: %v %v", ok, err)
+	}
+	if _, err := b.hub.Join(ctx, "d", "s", "c2", collab.User{}, nil); collab.CodeOf(err) != collab.CodeNotFound {
+		t.Fatalf("join of the deleted document on b: %v, want not_found (not auto-created)", err)
+	} else if e := (*collab.Error)(nil); !errors.As(err, &e) || e.Reason != collab.ReasonDeleted {
+		t.Fatalf("join of the deleted document on b: %v, want reason deleted", err)
+	}
+	// Created again: no tombstone, and the old generation's names are gone.
+	if _, err := b.hub.Create(ctx, "d", "", "new"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := a.store.DeletedAt(ctx, "d"); ok {
+		t.Fatal("a re-created document keeps its tombstone")
+	}
+	if vs, err := a.hub.Versions(ctx, "d"); err != nil || len(vs) != 0 {
+		t.Fatalf("versions of the re-created document: %+v %v", vs, err)
+	}
+	if _, _, err := a.store.PinnedContent(ctx, "missing", 0); !errors.Is(err, collab.ErrDocNotFound) {
+		t.Fatalf("pinned content of a missing document: %v", err)
 	}
 }

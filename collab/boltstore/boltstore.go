@@ -206,9 +206,7 @@ func (s *Store) CatchUpFloor(ctx context.Context, id string) (uint64, error) {
 	return v - 1, nil
 }
 
-var _ collab.VersionStore = (*Store)(nil)
-
-// NameVersion implements collab.VersionStore.
+// NameVersion implements collab.Store (named versions).
 func (s *Store) NameVersion(ctx context.Context, id string, nv collab.NamedVersion, content string) (collab.NamedVersion, error) {
 	got, err := s.db.NameVersion(ctx, id, storage.NamedVersion{Version: nv.Version, Label: nv.Label,
 		AuthorID: nv.Author.ID, AuthorName: nv.Author.Name, Created: nv.Created}, content)
@@ -222,7 +220,7 @@ func namedVersion(v storage.NamedVersion) collab.NamedVersion {
 	return collab.NamedVersion{Version: v.Version, Label: v.Label, Author: collab.Author{ID: v.AuthorID, Name: v.AuthorName}, Created: v.Created}
 }
 
-// NamedVersions implements collab.VersionStore.
+// NamedVersions implements collab.Store (named versions).
 func (s *Store) NamedVersions(ctx context.Context, id string) ([]collab.NamedVersion, error) {
 	vs, err := s.db.NamedVersions(ctx, id)
 	if err != nil {
@@ -235,20 +233,18 @@ func (s *Store) NamedVersions(ctx context.Context, id string) ([]collab.NamedVer
 	return out, nil
 }
 
-// DeleteVersionName implements collab.VersionStore.
+// DeleteVersionName implements collab.Store (named versions).
 func (s *Store) DeleteVersionName(ctx context.Context, id string, version uint64) error {
 	return convErr(s.db.DeleteVersionName(ctx, id, version))
 }
 
-// PinnedContent implements collab.VersionStore.
+// PinnedContent implements collab.Store (named versions).
 func (s *Store) PinnedContent(ctx context.Context, id string, version uint64) (string, bool, error) {
 	c, ok, err := s.db.PinnedContent(ctx, id, version)
 	return c, ok, convErr(err)
 }
 
-var _ collab.TombstoneStore = (*Store)(nil)
-
-// DeletedAt implements collab.TombstoneStore.
+// DeletedAt implements collab.Store (tombstones).
 func (s *Store) DeletedAt(ctx context.Context, id string) (time.Time, bool, error) {
 	at, ok, err := s.db.DeletedAt(ctx, id)
 	return at, ok, convErr(err)

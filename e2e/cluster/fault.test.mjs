@@ -3,60 +3,25 @@
 // and a round-robin load balancer without affinity (lb.mjs). Clients of the
 // npm socket.io-client, spread over WebSocket and polling, edit one document
 // through the balancer while faults hit: kill -9 of a cowrite node, kill -9
-// of a NATS server, SIGSTOP of a cowrite node past its membership TTL then
-// SIGCONT. Clients reconnect (through the balancer, so to any node), re-join
-// and resubmit their pending op with the same (client, seq).
+// of the NATS server that leads the document's op stream (read from the
+// servers' monitoring endpoint /jsz?streams=true), SIGSTOP of a cowrite node
+// past its membership TTL then SIGCONT. Clients reconnect (through the
+// balancer, so to any node), re-join and resubmit their pending op with the
+// same (client, seq).
 //
 // After quiescing, for the document: the same version and content on every
 // node; the op log holds versions 1..head and every (client, seq) exactly
 // once, at the version its ack said; the replayed log gives the content.
+//
+// Printed, not asserted (timings on a shared machine): each fault's
+// failover stall, the longest time without any ack from the fault until the
+// next one (targets: node kill -9 <= 5 s, NATS leader kill -9 <= 10 s).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { io } from 'socket.io-client';
-import { repoRoot, binPath, ensureBinary, freePort, sleep, text } from '../collab/harness.mjs';
-
-const natsBin = process.env.NATS_SERVER_BIN || path.join(repoRoot, 'bin', 'nats-server');
-
-function ensureNats() {
-  if (!existsSync(natsBin)) {
-    execFileSync('go', ['build', '-o', natsBin, 'github.com/nats-io/nats-server/v2'], { cwd: repoRoot, stdio: 'inherit' });
-  }
-}
-
-class Proc {
-  constructor(bin, args) {
-    this.bin = bin;
-    this.args = args;
-    this.output = '';
-  }
-  start() {
-    this.proc = spawn(this.bin, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (d) => { this.output = (this.output + d).slice(-20000); };
-    this.proc.stdout.on('data', keep);
-    this.proc.stderr.on('data', keep);
-    this.exited = new Promise((r) => this.proc.on('exit', r));
-  }
-  async kill(sig = 'SIGKILL') {
-    this.proc.kill(sig);
-    await this.exited;
-  }
-}
-
-async function waitReady(url, ms = 90000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      const r = await fetch(url + '/readyz');
-      if (r.ok) return;
-    } catch {}
-    await sleep(200);
-  }
-  throw new Error(`${url} not ready after ${ms} ms`);
-}
+import { repoRoot, freePort, sleep, text } from '../collab/harness.mjs';
+import { Proc, waitReady, startCluster, streamLeader, shard } from './rig.mjs';
 
 // emit with a timeout: resolves with the ack, or null.
 function emitT(s, ev, payload, ms) {
@@ -66,26 +31,14 @@ function emitT(s, ev, payload, ms) {
 }
 
 test('cluster: faults while clients edit through a balancer without affinity', { timeout: 360000 }, async (t) => {
-  ensureBinary();
-  ensureNats();
-  const dir = mkdtempSync(path.join(tmpdir(), 'cowrite-cluster-'));
+  const rig = await startCluster({ args: ['--ops-per-second', '-1'] });
+  const { nats, cws, monPorts } = rig;
   const procs = [];
   t.after(async () => {
-    for (const p of procs) if (p.proc && p.proc.exitCode === null && p.proc.signalCode === null) await p.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    for (const p of procs) await p.kill('SIGKILL');
+    await rig.stop();
   });
-  const natsPorts = [await freePort(), await freePort(), await freePort()];
-  const routePorts = [await freePort(), await freePort(), await freePort()];
-  const routes = routePorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
-  const nats = natsPorts.map((p, i) => new Proc(natsBin, ['-js', '-sd', path.join(dir, `n${i}`), '-n', `n${i}`, '-a', '127.0.0.1',
-    '-p', String(p), '--cluster_name', 'cowrite', '--cluster', `nats://127.0.0.1:${routePorts[i]}`, '--routes', routes]));
-  const urls = natsPorts.map((p) => `nats://127.0.0.1:${p}`).join(',');
-  const cwPorts = [await freePort(), await freePort(), await freePort()];
-  const cws = cwPorts.map((p, i) => new Proc(binPath, ['--addr', `127.0.0.1:${p}`, '--cluster', urls, '--node-id', `cw${i}`,
-    '--ops-per-second', '-1', '--log-level', 'warn', '--cluster-connect-timeout', '90s']));
-  const cwURL = (i) => `http://127.0.0.1:${cwPorts[i]}`;
-  for (const p of [...nats, ...cws]) { procs.push(p); p.start(); }
-  for (let i = 0; i < 3; i++) await waitReady(cwURL(i));
+  const cwURL = (i) => rig.urls[i];
   const lbPort = await freePort();
   const lb = new Proc(process.execPath, [path.join(repoRoot, 'e2e', 'cluster', 'lb.mjs'), String(lbPort), cwURL(0), cwURL(1), cwURL(2)]);
   procs.push(lb);
@@ -98,6 +51,7 @@ test('cluster: faults while clients edit through a balancer without affinity', {
   const perClient = 20;
   const acks = new Map(); // "client:seq" -> version
   let acked = 0;
+  const ackTimes = []; // Date.now() of every ack, in order
   const clients = [];
   for (let i = 0; i < nClients; i++) {
     const name = `c${i}`;
@@ -117,6 +71,7 @@ test('cluster: faults while clients edit through a balancer without affinity', {
     c.started = false;
     clients.push(c);
   }
+  t.after(() => clients.forEach((c) => c.s.close())); // a failed run does not hang
   await Promise.all(clients.map((c) => c.joined));
   clients.forEach((c) => { c.started = true; });
 
@@ -134,6 +89,7 @@ test('cluster: faults while clients edit through a balancer without affinity', {
         if (a && a.ok) {
           acks.set(`${c.name}:${seq}`, a.version);
           acked++;
+          ackTimes.push(Date.now());
           break;
         }
         if (attempt % 20 === 19) console.log(`${c.name}:${seq} attempt ${attempt}: ${a ? JSON.stringify(a) : 'no ack (timeout)'} connected=${c.s.connected}`);
@@ -143,22 +99,55 @@ test('cluster: faults while clients edit through a balancer without affinity', {
   };
   const reached = async (n) => { while (acked < n) await sleep(50); };
   const total = nClients * perClient;
+  // The node that holds the document (the only one with it loaded).
+  const docOwner = async () => {
+    const loaded = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await (await fetch(`${cwURL(i)}/metrics`)).text();
+      const v = /^cowrite_documents_loaded (\S+)$/m.exec(m);
+      if (v && Number(v[1]) > 0) loaded.push(i);
+    }
+    return loaded.length === 1 ? loaded[0] : 1;
+  };
+  const faultLog = []; // {name, at, target}
   const faults = (async () => {
+    // F1 kills cw1, or with CLUSTER_FAULT_OWNER=1 the document's node: that
+    // variant fails today (a node answers an old version after the faults:
+    // a sequencer that lost the document and got it back is stale, see
+    // docs/cluster.md), so it is not the default yet.
+    const owner = process.env.CLUSTER_FAULT_OWNER === '1' ? await docOwner() : 1;
     await reached(total / 4);
-    console.log('F1 at', acked);
-    await cws[1].kill('SIGKILL'); // F1: a cowrite node dies
-    cws[1].start();
+    console.log('F1 at', acked, 'killing', `cw${owner}`);
+    faultLog.push({ name: `F1 kill -9 of a cowrite node (cw${owner})`, at: Date.now(), target: 5 });
+    await cws[owner].kill('SIGKILL'); // F1: a cowrite node dies
+    cws[owner].start();
     await reached(total / 2);
-    console.log('F2 at', acked);
-    await nats[0].kill('SIGKILL'); // F2: a NATS server dies (leader of some streams)
-    nats[0].start();
+    const leader = await streamLeader(monPorts, `CW_OPS_${shard(doc, 3)}`);
+    console.log('F2 at', acked, 'leader', leader);
+    faultLog.push({ name: `F2 kill -9 of the NATS stream leader (${leader})`, at: Date.now(), target: 10 });
+    const li = Number(leader.slice(1));
+    await nats[li].kill('SIGKILL'); // F2: the document's stream leader dies
+    nats[li].start();
     await reached((3 * total) / 4);
     console.log('F3 at', acked);
+    faultLog.push({ name: 'F3 SIGSTOP of a cowrite node for 7 s (its clients wait for their ping timeout)', at: Date.now(), target: null });
     cws[2].proc.kill('SIGSTOP'); // F3: a node pauses past its membership TTL
     await sleep(7000);
     cws[2].proc.kill('SIGCONT');
   })();
   await Promise.all([...clients.map((c, i) => run(c, String.fromCharCode(97 + i))), faults]);
+  faultLog.forEach((f, k) => {
+    const end = k + 1 < faultLog.length ? faultLog[k + 1].at : Infinity;
+    let prev = f.at;
+    let stall = 0;
+    for (const at of ackTimes) {
+      if (at <= f.at) continue;
+      if (at > end) break;
+      stall = Math.max(stall, at - prev);
+      prev = at;
+    }
+    console.log(`failover stall: ${f.name}: ${(stall / 1000).toFixed(2)} s` + (f.target ? ` (target <= ${f.target} s)` : ''));
+  });
   clients.forEach((c) => c.s.close());
   for (let i = 0; i < 3; i++) await waitReady(cwURL(i));
 

@@ -261,14 +261,7 @@ func (s *Server) QueuedBytes() int64 { return s.cfg.queued.total.Load() }
 // called from an OnMessage/OnClose callback (it would wait for itself).
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
-		s.mu.Lock()
-		s.closed = true
-		list := make([]*Session, 0, len(s.sessions))
-		for _, sess := range s.sessions {
-			list = append(list, sess)
-		}
-		s.mu.Unlock()
-		for _, sess := range list {
+		for _, sess := range s.openSessions(true) {
 			sess.close(ReasonServerShutdown)
 		}
 		// Pending GETs have their close packet; stop lingering.
@@ -291,6 +284,32 @@ func (s *Server) Close() {
 	if p != nil {
 		p.Stop()
 	}
+}
+
+// CloseSessions closes every open session with reason "server shutting
+// down" (clients reconnect, e.g. to another node) and returns how many it
+// closed. Unlike Close, the server goes on accepting handshakes.
+func (s *Server) CloseSessions() int {
+	list := s.openSessions(false)
+	for _, sess := range list {
+		sess.close(ReasonServerShutdown)
+	}
+	return len(list)
+}
+
+// openSessions lists the open sessions; with stop, no handshake is
+// accepted any more.
+func (s *Server) openSessions(stop bool) []*Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if stop {
+		s.closed = true
+	}
+	list := make([]*Session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		list = append(list, sess)
+	}
+	return list
 }
 
 // lookup returns the session with id sid: open, or closed with a close

@@ -28,6 +28,9 @@ func (Nop) BroadcastPresence(string, collab.SocketID, collab.PresenceEvent) {}
 // DocDeleted implements collab.Broadcaster.
 func (Nop) DocDeleted(string) {}
 
+// DocMeta implements collab.Broadcaster.
+func (Nop) DocMeta(string, collab.DocInfo) {}
+
 // Env is a Hub over a real data file. Set the fields before Open; DB and
 // Hub are those of the current opening (nil while closed).
 type Env struct {
