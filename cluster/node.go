@@ -873,6 +873,12 @@ func (n *Node) Blame(ctx context.Context, id string, version uint64) ([]collab.B
 	return n.hub.Blame(ctx, id, version)
 }
 
+// ComposeRange lets the history diff compose a range's ops on every node
+// (api finds it by interface; it reads the shared op log, as Blame does).
+func (n *Node) ComposeRange(ctx context.Context, id string, from, to uint64, fromLen int, after string) (ot.Op, error) {
+	return n.hub.ComposeRange(ctx, id, from, to, fromLen, after)
+}
+
 func (n *Node) setJoin(s collab.SocketID, doc, owner, client string, user collab.User) {
 	mb, _ := n.members.get(owner)
 	n.mu.Lock()

@@ -422,6 +422,11 @@ func TestVersionsRenameTombstonesAcrossNodes(t *testing.T) {
 	if _, err := a.NameVersion(ctx, doc, nil, "", collab.Author{}); collab.CodeOf(err) != collab.CodeBadRequest {
 		t.Fatalf("empty label: %v, want bad_request", err)
 	}
+	// The history diff composes the range's ops on a node that does not own
+	// the document (api finds ComposeRange on the engine by interface).
+	if op, err := b.ComposeRange(ctx, doc, 0, 1, 0, "hello"); err != nil || !slices.Equal(op, ot.Op{{Insert: "hello"}}) {
+		t.Fatalf("compose 0..1 on %s: %v %v", b.ID(), op, err)
+	}
 
 	if _, err := a.Rename(ctx, doc, "Title 2"); err != nil {
 		t.Fatal(err)
