@@ -20,7 +20,7 @@ const (
 
 // DeferLimit is how long a Notify during a delivery waits for the
 // delivery to end (the reader then writes in one non-blocking write)
-// before the timer's goroutine takes the write (as Notify's caller would).
+// before a writer goroutine takes the write.
 const DeferLimit = time.Millisecond
 
 // DefaultIdleHandoff is Config.IdleHandoff's default.
@@ -75,9 +75,7 @@ type End struct {
 
 // Handler is the owner of a Conn's messages (the engine's transport).
 // Message and ReadEnded are called by the reader, Fill and WriteFailed by
-// the writer; none is called concurrently with another of its role. Fill
-// may run on the goroutine that called Notify (or Close); WriteFailed runs
-// on a goroutine of wsconn's (the reader, or a writer goroutine).
+// the writer; none is called concurrently with another of its role.
 type Handler interface {
 	// Message receives a complete data message; payload is owned by the
 	// callee.
@@ -267,12 +265,9 @@ func (c *Conn) EnableWrites() {
 	c.Notify()
 }
 
-// Notify tells c that its handler has something to write (or has ended).
-// If writes are enabled and no writer runs, the caller becomes the writer
-// and writes what it can without blocking (see startWriter); while the
-// reader delivers, the write is left to it for up to DeferLimit. Notify
-// calls the handler's Fill on the caller's goroutine, so it must not be
-// called holding a lock that Fill takes.
+// Notify tells c that its handler has something to write (or has ended):
+// it starts a writer if none runs and writes are enabled, or, while the
+// reader delivers, leaves the write to it for up to DeferLimit.
 func (c *Conn) Notify() {
 	c.mu.Lock()
 	c.pending = true
@@ -292,18 +287,7 @@ func (c *Conn) Notify() {
 	}
 	c.setWrites(writeBusy)
 	c.mu.Unlock()
-	c.startWriter()
-}
-
-// startWriter runs the write token just taken (writeBusy): on a socket
-// with a RawConn the calling goroutine writes at once, without blocking
-// (writeCaller); a TLS connection's writes go to a writer goroutine.
-func (c *Conn) startWriter() {
-	if c.sock.fd < 0 {
-		go c.writeRun(writeGoroutine)
-		return
-	}
-	c.writeRun(writeCaller)
+	go c.writeRun(false)
 }
 
 // deferExpired ends the deferral of a delivery that takes long: what it
@@ -322,7 +306,7 @@ func (c *Conn) deferExpired() {
 	}
 	c.mu.Unlock()
 	if start {
-		c.startWriter() // on the timer's goroutine
+		go c.writeRun(false)
 	}
 }
 
@@ -755,7 +739,7 @@ func (c *Conn) endDelivery() {
 	}
 	c.setWrites(writeBusy)
 	c.mu.Unlock()
-	c.writeRun(writeReader)
+	c.writeRun(true)
 }
 
 // The writer.
@@ -764,59 +748,27 @@ func (c *Conn) endDelivery() {
 // connections being written to hold one.
 var bufPool = sync.Pool{New: func() any { return new([]byte) }}
 
-// writeMode is who holds the write token in writeRun.
-type writeMode uint8
-
-const (
-	// writeGoroutine: a writer goroutine of its own, which may block
-	// (WriteTimeout per write).
-	writeGoroutine writeMode = iota
-	// writeReader: the reader right after a delivery. It never blocks:
-	// what the socket does not take now goes to a writer goroutine, and a
-	// failed write ends the connection at once (the reader is wsconn's own
-	// goroutine).
-	writeReader
-	// writeCaller: the goroutine that called Notify (a document goroutine
-	// broadcasting, say). It never blocks either, and never runs the
-	// handler's failure path (WriteFailed), which may close the session:
-	// on a failure, too, the token goes to a writer goroutine.
-	writeCaller
-)
-
-// inlineBudget is how many bytes a non-blocking token holder (writeReader,
-// writeCaller) writes before it leaves what is left to a writer goroutine,
-// so that a caller that keeps finding more queued is not held.
-const inlineBudget = BatchSize
-
 // writeRun holds the write token: it writes what is encoded, has the
 // handler encode what it took (whole frames, up to BatchSize per write),
 // and takes again, until nothing was notified since it last took. When
 // the handler reports the end it writes the close frame and ends the
-// connection (endWrites). The non-blocking modes (writeReader,
-// writeCaller) make one write attempt per encoded batch and hand the rest
-// (a partial write, EAGAIN, more than inlineBudget) to a writer goroutine;
-// the token, and the unwritten part of out, pass to it, so frames keep
-// their order.
-func (c *Conn) writeRun(mode writeMode) {
+// connection (endWrites). inline (the reader, after a delivery) writes
+// without blocking and hands whatever does not fit to a writer goroutine.
+func (c *Conn) writeRun(inline bool) {
 	c.writer.acquire()
-	written := 0
 	for {
 		if c.out != nil && c.outOff < len(*c.out) {
 			b := (*c.out)[c.outOff:]
-			if mode != writeGoroutine {
+			if inline {
 				n, err := c.sock.tryWrite(b)
 				c.outOff += n
-				written += n
 				if err != nil {
-					if mode == writeCaller {
-						c.handOff(err)
-						return
-					}
 					c.writeFailed(err)
 					return
 				}
 				if n < len(b) {
-					c.handOff(nil)
+					c.writer.release()
+					go c.writeRun(false) // the token passes to it
 					return
 				}
 			} else {
@@ -832,10 +784,6 @@ func (c *Conn) writeRun(mode writeMode) {
 		if c.closeOut {
 			c.releaseOut()
 			c.endWrites()
-			return
-		}
-		if mode != writeGoroutine && written >= inlineBudget {
-			c.handOff(nil) // it takes what is left (FillMore, or pending)
 			return
 		}
 		if c.fill == FillMore {
@@ -856,24 +804,6 @@ func (c *Conn) writeRun(mode writeMode) {
 		c.mu.Unlock()
 		c.encode(ctl, true)
 	}
-}
-
-// handOff passes the write token, with what is left in out, from a
-// non-blocking holder to a fresh writer goroutine; with err, the write
-// failed and that goroutine reports it (writeFailed).
-func (c *Conn) handOff(err error) {
-	c.writer.release()
-	if err != nil {
-		go c.failWrite(err)
-		return
-	}
-	go c.writeRun(writeGoroutine)
-}
-
-// failWrite reports a failed non-blocking write on a writer goroutine.
-func (c *Conn) failWrite(err error) {
-	c.writer.acquire()
-	c.writeFailed(err)
 }
 
 // encode appends ctl and what the handler encodes to out, and the close

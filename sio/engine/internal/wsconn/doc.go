@@ -16,21 +16,12 @@
 //     connection: it waits for the writer's end, then closes the socket.
 //     On its own goroutines (Serve with own) the reader rests when the
 //     connection goes idle, and a later reader goroutine takes over.
-//   - writer: the holder of the write token. Notify's caller takes it when
-//     it is free and writes at once, in one non-blocking write per encoded
-//     batch (a document goroutine broadcasting pays a write syscall, not a
-//     goroutine and its wake-up); so does the reader right after a
-//     delivery (what the delivery queued, unless it takes over
-//     DeferLimit). What such a holder cannot write now — the socket took
-//     part of it (a slow client), more than a batch is queued, or the
-//     write failed — passes with the token to a writer goroutine, which
-//     may block (WriteTimeout) and reports failures (WriteFailed), so the
-//     caller is never held by a client. Connections without a RawConn
-//     (TLS) always write from a writer goroutine. The writer asks the
-//     Handler to encode (Fill) and writes whole frames per write call, so
-//     a control frame (a pong, the close) only falls between data frames;
-//     one holder at a time, and the unwritten rest of its buffer passing
-//     with the token, keep the frames in order.
+//   - writer: the holder of the write token — a writer goroutine, started
+//     by Notify only while there is something to write, or the reader
+//     itself right after a delivery (what the delivery queued is written in
+//     one non-blocking write, unless it takes over DeferLimit). It asks the
+//     Handler to encode (Fill) and writes whole frames per write call, so a
+//     control frame (a pong, the close) only falls between data frames.
 //   - parker: the one goroutine per Parker blocked in epoll_wait, holding
 //     idle connections that have no reader goroutine; it starts one when a
 //     socket is readable.

@@ -13,6 +13,3 @@ type role struct{ name string }
 func (*role) acquire() {}
 func (*role) release() {}
 func (*role) check()   {}
-
-// holder is the holding goroutine's id in race builds, 0 here (for tests).
-func (*role) holder() uint64 { return 0 }

@@ -45,9 +45,6 @@ func (r *role) check() {
 	}
 }
 
-// holder is the id of the goroutine holding the role, 0 if none.
-func (r *role) holder() uint64 { return r.g.Load() }
-
 // goid is the calling goroutine's id, parsed from its stack trace header
 // ("goroutine 18 [running]:"), as x/net/http2's curGoroutineID does.
 func goid() uint64 {
