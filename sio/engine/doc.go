@@ -57,10 +57,8 @@
 //     reader (one at a time per connection, see internal/wsconn), or the
 //     handler of a polling POST.
 //   - writer: the goroutine that writes a transport's output — a
-//     WebSocket's write-token holder (the goroutine that queued the
-//     frames, writing without blocking; a writer goroutine for what the
-//     socket does not take at once; or the reader right after a delivery),
-//     or the handler of a polling GET.
+//     WebSocket's write-token holder (a writer goroutine, or the reader
+//     right after a delivery), or the handler of a polling GET.
 //   - parker: the one goroutine per Server (Linux) holding idle WebSockets
 //     in epoll; it starts a reader when one is readable.
 //   - deliverer: whoever runs a session's callbacks, one at a time: a
