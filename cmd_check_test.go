@@ -22,6 +22,7 @@ import (
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/boltstore"
 	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/cowrite/cowrite/internal/testwait"
 	"github.com/cowrite/cowrite/storage"
 )
 
@@ -318,16 +319,16 @@ func TestServerDiskFull(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, string(b)
 	}
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if res, err := http.Get(base + "/readyz"); err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				break
-			}
+	ready := func() bool {
+		res, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server not ready: %s", stderr.String())
-		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	}
+	if !testwait.For(20*time.Second, ready) {
+		t.Fatalf("server not ready: %s", stderr.String())
 	}
 	if code, body := do("POST", "/api/docs", `{"id":"d"}`); code != 201 {
 		t.Fatalf("create: %d %s", code, body)

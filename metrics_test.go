@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"github.com/cowrite/cowrite/internal/testwait"
 )
 
 // scrape reads /metrics into a map from series ("name{labels}") to value.
@@ -42,23 +44,21 @@ func scrape(t *testing.T, base string) map[string]float64 {
 // of a closing session and a broadcast's fan-out settle asynchronously).
 func waitMetrics(t *testing.T, base string, want map[string]float64) map[string]float64 {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		m := scrape(t, base)
-		var wrong []string
+	var m map[string]float64
+	var wrong []string
+	settled := func() bool {
+		m, wrong = scrape(t, base), nil
 		for k, v := range want {
 			if m[k] != v {
 				wrong = append(wrong, fmt.Sprintf("%s = %v, want %v", k, m[k], v))
 			}
 		}
-		if len(wrong) == 0 {
-			return m
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics never settled:\n%s", strings.Join(wrong, "\n"))
-		}
-		time.Sleep(10 * time.Millisecond)
+		return len(wrong) == 0
 	}
+	if !testwait.For(5*time.Second, settled) {
+		t.Fatalf("metrics never settled:\n%s", strings.Join(wrong, "\n"))
+	}
+	return m
 }
 
 // wsClient is a Socket.IO client over a WebSocket-only Engine.IO session.

@@ -16,6 +16,7 @@ import (
 	"github.com/cowrite/cowrite/collab"
 	"github.com/cowrite/cowrite/collab/boltstore"
 	"github.com/cowrite/cowrite/collab/ot"
+	"github.com/cowrite/cowrite/internal/testwait"
 	"github.com/cowrite/cowrite/storage"
 )
 
@@ -25,17 +26,7 @@ import (
 // for events use a counter (below).
 func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	tick := time.NewTicker(time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-deadline.C:
-			t.Fatalf("still not true after 10s: %s", what)
-		case <-tick.C:
-		}
-	}
+	testwait.Until(t, 10*time.Second, what, cond)
 }
 
 // counter counts events and lets a test wait for a count: no polling, the

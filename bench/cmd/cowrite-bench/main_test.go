@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/cowrite/cowrite/internal/testwait"
 )
 
 // The tests run every workload for about a second against real servers:
@@ -96,18 +98,15 @@ func serve(t *testing.T, addr string, name string, args ...string) int {
 			t.Logf("%s output:\n%s", filepath.Base(name), logs.String())
 		}
 	})
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	listening := func() bool {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 		if err == nil {
 			c.Close()
-			return cmd.Process.Pid
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not listen on %s within 15s", name, addr)
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err == nil
 	}
+	testwait.Until(t, 15*time.Second, name+" listening on "+addr, listening)
+	return cmd.Process.Pid
 }
 
 func startEcho(t *testing.T) (string, int) {

@@ -17,6 +17,8 @@ import (
 
 	"github.com/fasthttp/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/cowrite/cowrite/internal/testwait"
 )
 
 func TestMain(m *testing.M) {
@@ -128,19 +130,22 @@ func TestEchoThroughLoop(t *testing.T) {
 // response or behind one read with ReadMessage are delivered by Start.
 func TestBufferedBeforeStart(t *testing.T) {
 	release := make(chan struct{})
+	written := make(chan struct{})
 	url := server(t, func(c *websocket.Conn) {
 		for i := 0; i < 3; i++ {
 			if err := c.WriteMessage(websocket.TextMessage, []byte{byte('0' + i)}); err != nil {
 				return
 			}
 		}
+		close(written)
 		<-release
 	})
 	defer close(release)
 	c := dial(t, url)
 	defer c.Close()
-	// Wait until all three are in the socket, then read the first.
-	time.Sleep(50 * time.Millisecond)
+	// Once all three are in the socket (loopback: written means
+	// receivable), read the first.
+	<-written
 	_, p, err := c.ReadMessage(time.Now().Add(5 * time.Second))
 	if err != nil || string(p) != "0" {
 		t.Fatalf("first message %q %v", p, err)
@@ -150,15 +155,7 @@ func TestBufferedBeforeStart(t *testing.T) {
 	if err := c.Start(func(_ byte, p []byte) { mu.Lock(); got = append(got, string(p)); mu.Unlock() }); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= 2 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testwait.For(5*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
 	mu.Lock()
 	defer mu.Unlock()
 	if strings.Join(got, ",") != "1,2" {
