@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -164,13 +165,16 @@ func Open(path string, opts *Options) (*DB, error) {
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
 	if !created {
-		if err := checkFile(path, o.Timeout); err != nil {
+		if _, err := checkPages(path, false); err != nil {
 			return nil, err
 		}
 	}
+	// The freelist is written with every commit (one or a few pages), so
+	// that open reads it instead of walking every page to rebuild it, and
+	// so does the rollback of a failed commit (see checkPages).
 	bdb, err := openBolt(path, &bolt.Options{
 		Timeout:         o.Timeout,
-		NoFreelistSync:  true,
+		NoFreelistSync:  false,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: defaultMmapSize,
 		NoSync:          o.NoSync,
@@ -206,12 +210,21 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	db.cond = sync.NewCond(&db.mu)
 	// Recovery: whatever the journal holds goes into the document buckets.
-	if err := db.replayJournal(); err != nil {
+	// Its reads of document pages that checkPages did not read may fault
+	// on a damaged page; that panics (and is recovered) instead of
+	// crashing, here and in the committer and readers (see read).
+	restore := debug.SetPanicOnFault(true)
+	err = db.replayJournal()
+	debug.SetPanicOnFault(restore)
+	if err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
 	db.wg.Add(1)
-	go db.commitLoop()
+	go func() {
+		debug.SetPanicOnFault(true)
+		db.commitLoop()
+	}()
 	return db, nil
 }
 
@@ -229,38 +242,27 @@ func syncDir(dir string) error {
 // high water mark u64 (pages in use), txid u64, then an FNV-64a checksum of
 // the bytes before it. Native byte order.
 const (
-	metaMagic    = 0xED0CDAED
-	metaOff      = 16
-	metaRootOff  = metaOff + 16
-	metaPgidOff  = metaOff + 40
-	metaTxidOff  = metaOff + 48
-	metaSumOff   = metaOff + 56
-	metaPageSize = metaOff + 8
+	metaMagic       = 0xED0CDAED
+	metaOff         = 16
+	metaRootOff     = metaOff + 16
+	metaFreelistOff = metaOff + 32
+	metaPgidOff     = metaOff + 40
+	metaTxidOff     = metaOff + 48
+	metaSumOff      = metaOff + 56
+	metaPageSize    = metaOff + 8
+	// noFreelist is the freelist page id of a file written without one
+	// (bbolt's NoFreelistSync): bbolt then rebuilds the freelist by
+	// walking every page at open.
+	noFreelist = ^uint64(0)
 )
 
-// checkFile refuses a damaged data file before it is opened for writing:
-// a file shorter than the pages its newest valid meta page counts (cut
-// short; bbolt would fault reading past the end), one whose pages are
-// damaged (walkPages: bbolt would panic on them where no caller can
-// recover), and one that fails bbolt's consistency check. A file without a valid meta
-// page is left to bbolt's own open, which refuses it. Errors: ErrCorrupt,
-// ErrLocked, or an OS error.
-func checkFile(path string, timeout time.Duration) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("storage: open %s: %w", path, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("storage: open %s: %w", path, err)
-	}
-	if st.Size() == 0 {
-		f.Close()
-		return nil
-	}
-	var best struct{ txid, pgid, pageSize, root uint64 }
-	readMeta := func(off int64) (pageSize uint32, ok bool) {
+// fileMeta is what checkPages uses of the newest valid meta page.
+type fileMeta struct{ txid, pgid, pageSize, root, freelist uint64 }
+
+// readMeta returns the newest of f's two meta pages that is valid (magic and
+// checksum); ok is false if neither is.
+func readMeta(f *os.File) (m fileMeta, ok bool) {
+	read := func(off int64) (pageSize uint32, valid bool) {
 		b := make([]byte, metaSumOff+8)
 		if _, err := f.ReadAt(b, off); err != nil {
 			return 0, false
@@ -275,26 +277,77 @@ func checkFile(path string, timeout time.Duration) error {
 			return 0, false
 		}
 		ps := ne.Uint32(b[metaPageSize:])
-		if txid := ne.Uint64(b[metaTxidOff:]); txid >= best.txid {
-			best.txid, best.pgid, best.pageSize, best.root = txid, ne.Uint64(b[metaPgidOff:]), uint64(ps), ne.Uint64(b[metaRootOff:])
+		if txid := ne.Uint64(b[metaTxidOff:]); !ok || txid >= m.txid {
+			m = fileMeta{txid: txid, pgid: ne.Uint64(b[metaPgidOff:]), pageSize: uint64(ps),
+				root: ne.Uint64(b[metaRootOff:]), freelist: ne.Uint64(b[metaFreelistOff:])}
+			ok = true
 		}
 		return ps, true
 	}
-	ps, ok := readMeta(0)
-	if !ok {
+	ps, valid := read(0)
+	if !valid {
 		ps = uint32(os.Getpagesize())
 	}
-	readMeta(int64(ps))
+	read(int64(ps))
+	return m, ok && m.pageSize > 0
+}
+
+// checkPages checks an existing data file's pages with plain reads before
+// bbolt maps it: a file shorter than the pages its newest valid meta page
+// counts (cut short; bbolt would fault reading past the end), and damaged
+// pages (walkPages, checkFreelist: bbolt would panic on them where no
+// caller can recover, or read past its mapping). full walks every page;
+// otherwise, if the file has a freelist page, only that page and the pages
+// of the root and top-level buckets are read (a cost that does not grow
+// with the number of documents), and a document's damaged page is found
+// when it is read (ErrCorrupt from that read). A file without a freelist
+// (written by an older version, which ran bbolt with NoFreelistSync) is
+// walked whole anyway, since bbolt walks it to rebuild its freelist. It
+// reports checked false, and no error, for an empty file or one without a
+// valid meta page, which are left to bbolt's own open (that creates the
+// first or refuses the second). Errors: ErrCorrupt or an OS error.
+func checkPages(path string, full bool) (checked bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("storage: open %s: %w", path, err)
+	}
 	defer f.Close()
-	if best.pageSize == 0 {
-		return nil
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	if uint64(st.Size()) < best.pgid*best.pageSize {
-		return fmt.Errorf("%w: %s is %d bytes, shorter than the %d pages of %d bytes its meta page counts (cut short?)",
-			ErrCorrupt, path, st.Size(), best.pgid, best.pageSize)
+	if st.Size() == 0 {
+		return false, nil
 	}
-	if err := walkPages(f, best.pageSize, best.pgid, best.root); err != nil {
-		return fmt.Errorf("%w (file %s)", err, path)
+	m, ok := readMeta(f)
+	if !ok {
+		return false, nil
+	}
+	if uint64(st.Size()) < m.pgid*m.pageSize {
+		return false, fmt.Errorf("%w: %s is %d bytes, shorter than the %d pages of %d bytes its meta page counts (cut short?)",
+			ErrCorrupt, path, st.Size(), m.pgid, m.pageSize)
+	}
+	depth := 1
+	if full || m.freelist == noFreelist {
+		depth = -1
+	}
+	used, err := walkPages(f, m.pageSize, m.pgid, m.root, depth)
+	if err == nil && m.freelist != noFreelist {
+		err = checkFreelist(f, m.pageSize, m.pgid, m.freelist, used)
+	}
+	if err != nil {
+		return false, fmt.Errorf("%w (file %s)", err, path)
+	}
+	return true, nil
+}
+
+// checkFile is the full offline check of Verify: checkPages walking every
+// page, then bbolt's consistency check. Errors: ErrCorrupt, ErrLocked, or
+// an OS error.
+func checkFile(path string, timeout time.Duration) error {
+	checked, err := checkPages(path, true)
+	if err != nil || !checked {
+		return err
 	}
 	bdb, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if err != nil {
@@ -470,6 +523,9 @@ const (
 // the overlay still does. (Ops can be in both; readers merge by version.)
 // A closed DB gives ErrClosed, a bbolt panic (damaged page) ErrCorrupt.
 func (db *DB) read(scope overlayScope, doc string, fn func(v view) error) (err error) {
+	// A damaged page can hold an element pointing outside the mapping:
+	// a fault there becomes a panic, recovered below.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, r)

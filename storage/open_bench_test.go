@@ -1,0 +1,118 @@
+package storage
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// genDocs creates n small documents in the data file at path (NoSync,
+// 64 writers so that the committer batches them), like `cowrite-bench
+// -workload gen-docs`, and closes it.
+func genDocs(tb testing.TB, path string, n int) {
+	tb.Helper()
+	db, err := Open(path, &Options{NoSync: true, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 64 {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(n); i = next.Add(1) - 1 {
+				now := time.Now()
+				meta := DocMeta{ID: fmt.Sprintf("gen-%07d", i), Title: fmt.Sprintf("Generated document %d", i), Created: now, Updated: now}
+				content := fmt.Sprintf("# Generated document %d\n\nSome text of document %d, for the list benchmark.\n", i, i)
+				if _, err := db.CreateDoc(bg, meta, content); err != nil {
+					tb.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := db.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// dropFreelist commits an empty transaction with bbolt's NoFreelistSync,
+// so that the file's newest meta page has no freelist, as after a crash.
+func dropFreelist(tb testing.TB, path string) {
+	tb.Helper()
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := bdb.Update(func(*bolt.Tx) error { return nil }); err != nil {
+		tb.Fatal(err)
+	}
+	if err := bdb.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+func copyFile(tb testing.TB, from, to string) {
+	tb.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// BenchmarkOpen100kDocs times Open (and Close) of a data file holding
+// 100,000 small documents (about 400 MiB), as the server does at start-up:
+//
+//   - clean: the file as the previous Close left it;
+//   - crashed: its newest meta page has no freelist, as after a crash
+//     (each iteration starts from such a copy; the copy is not timed).
+func BenchmarkOpen100kDocs(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	path := filepath.Join(dir, "cowrite.db")
+	start := time.Now()
+	genDocs(b, path, n)
+	st, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("setup: %d documents, %d MiB, in %v", n, st.Size()>>20, time.Since(start).Round(time.Millisecond))
+	quiet := &Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	openClose := func(b *testing.B, p string) {
+		db, err := Open(p, quiet)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("clean", func(b *testing.B) {
+		openClose(b, path) // as a server's Close leaves it
+		b.ResetTimer()
+		for range b.N {
+			openClose(b, path)
+		}
+	})
+	b.Run("crashed", func(b *testing.B) {
+		crashed := filepath.Join(dir, "crashed.db")
+		for range b.N {
+			b.StopTimer()
+			copyFile(b, path, crashed)
+			dropFreelist(b, crashed)
+			b.StartTimer()
+			openClose(b, crashed)
+		}
+	})
+}
