@@ -169,9 +169,14 @@ func Open(path string, opts *Options) (*DB, error) {
 			return nil, err
 		}
 	}
-	// The freelist is written with every commit (one or a few pages), so
-	// that open reads it instead of walking every page to rebuild it, and
-	// so does the rollback of a failed commit (see checkPages).
+	// bbolt opens with NoFreelistSync false, so that it reads the freelist
+	// that Close wrote instead of walking every page to rebuild it (it
+	// walks only a file without one: after a crash). Commits then run
+	// with NoFreelistSync: writing the freelist costs every commit time
+	// in proportion to the free pages (BenchmarkCommitNoSync). Every
+	// write transaction runs on this goroutine until the committer starts,
+	// then on the committer, and Close's last one after it stopped, so
+	// the field is never changed under a writer.
 	bdb, err := openBolt(path, &bolt.Options{
 		Timeout:         o.Timeout,
 		NoFreelistSync:  false,
@@ -182,6 +187,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	bdb.NoFreelistSync = true
 	if err := initSchema(bdb); err != nil {
 		_ = bdb.Close()
 		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrSchemaTooNew) {
@@ -301,8 +307,9 @@ func readMeta(f *os.File) (m fileMeta, ok bool) {
 // of the root and top-level buckets are read (a cost that does not grow
 // with the number of documents), and a document's damaged page is found
 // when it is read (ErrCorrupt from that read). A file without a freelist
-// (written by an older version, which ran bbolt with NoFreelistSync) is
-// walked whole anyway, since bbolt walks it to rebuild its freelist. It
+// (left by a crash, or by a version before the freelist was written at
+// Close) is walked whole anyway: bbolt walks it to rebuild its freelist,
+// in a goroutine of its own where a damaged page is a crash. It
 // reports checked false, and no error, for an empty file or one without a
 // valid meta page, which are left to bbolt's own open (that creates the
 // first or refuses the second). Errors: ErrCorrupt or an OS error.
@@ -464,6 +471,25 @@ func (db *DB) journalDirty() bool {
 	return dirty
 }
 
+// writeFreelist commits an empty transaction that writes bbolt's
+// freelist, so that the next Open reads it instead of walking the file
+// (see Open). A failure is logged: everything is committed already, only
+// the next start is slower.
+func (db *DB) writeFreelist() {
+	db.bolt.NoFreelistSync = false
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, r)
+			}
+		}()
+		return db.bolt.Update(func(*bolt.Tx) error { return nil })
+	}()
+	if err != nil {
+		db.log.Warn("writing the freelist at close failed; the next start walks the whole file", "err", err)
+	}
+}
+
 // Path returns the data file's path.
 func (db *DB) Path() string { return db.path }
 
@@ -477,6 +503,7 @@ func (db *DB) Close() error {
 		db.cond.Broadcast()
 		db.mu.Unlock()
 		db.wg.Wait()
+		db.writeFreelist()
 		db.closeErr = db.bolt.Close()
 	})
 	return db.closeErr

@@ -137,12 +137,23 @@
 // on with the next writes, so the DB resumes by itself once the cause is
 // gone. Options.FaultHook injects such failures in tests.
 //
-// Open checks an existing file before bbolt uses it: a file shorter than
-// the pages its meta page counts, damaged pages (walked with plain reads:
-// ids, types, children within the file and referenced once, elements
-// within their page) and bbolt's consistency check give ErrCorrupt, never
-// a crash. This reads the whole file once at start. Verify checks a file
-// offline, adding Cowrite's own checks (ops replay to snapshots).
+// Open checks an existing file before bbolt uses it, with plain reads: a
+// file shorter than the pages its meta page counts, a damaged freelist page
+// (type, ids inside the file, ascending, not in use) and damaged pages (ids,
+// types, children within the file and referenced once, elements within
+// their page) give ErrCorrupt, never a crash. Commits do not write bbolt's
+// freelist (that would cost each commit time in proportion to the free
+// pages); Close writes it. After a clean Close, Open reads that freelist
+// and checks only it and the pages of the root and top-level buckets, a
+// cost that does not grow with the number of documents; a damaged page of
+// one document is then found when that document is read or written:
+// bbolt's panic there (or a fault on an element pointing outside the file,
+// made a panic by debug.SetPanicOnFault on the reading goroutines and the
+// committer) becomes ErrCorrupt of that call, and the other documents keep
+// working. After a crash (no freelist), Open walks every page first, as
+// bbolt then does to rebuild the freelist. Verify checks a file offline:
+// every page, bbolt's consistency check, and Cowrite's own checks (ops
+// replay to snapshots).
 //
 // # Caveats
 //
