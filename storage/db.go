@@ -298,14 +298,20 @@ func readMeta(f *os.File) (m fileMeta, ok bool) {
 	return m, ok && m.pageSize > 0
 }
 
+// fullCheckBytes: Open walks every page of a file whose pages in use take
+// at most this many bytes (a few thousand reads), and only the freelist and
+// the root and top-level buckets' pages of a larger one (see checkPages).
+const fullCheckBytes = 16 << 20
+
 // checkPages checks an existing data file's pages with plain reads before
 // bbolt maps it: a file shorter than the pages its newest valid meta page
 // counts (cut short; bbolt would fault reading past the end), and damaged
 // pages (walkPages, checkFreelist: bbolt would panic on them where no
 // caller can recover, or read past its mapping). full walks every page;
-// otherwise, if the file has a freelist page, only that page and the pages
-// of the root and top-level buckets are read (a cost that does not grow
-// with the number of documents), and a document's damaged page is found
+// otherwise, if the file has a freelist page and its pages in use take more
+// than fullCheckBytes, only that page and the pages of the root and
+// top-level buckets are read (a cost that does not grow with the number of
+// documents), and a document's damaged page is found
 // when it is read (ErrCorrupt from that read). A file without a freelist
 // (left by a crash, or by a version before the freelist was written at
 // Close) is walked whole anyway: bbolt walks it to rebuild its freelist,
@@ -335,7 +341,7 @@ func checkPages(path string, full bool) (checked bool, err error) {
 			ErrCorrupt, path, st.Size(), m.pgid, m.pageSize)
 	}
 	depth := 1
-	if full || m.freelist == noFreelist {
+	if full || m.freelist == noFreelist || m.pgid*m.pageSize <= fullCheckBytes {
 		depth = -1
 	}
 	used, err := walkPages(f, m.pageSize, m.pgid, m.root, depth)

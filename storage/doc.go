@@ -144,8 +144,9 @@
 // their page) give ErrCorrupt, never a crash. Commits do not write bbolt's
 // freelist (that would cost each commit time in proportion to the free
 // pages); Close writes it. After a clean Close, Open reads that freelist
-// and checks only it and the pages of the root and top-level buckets, a
-// cost that does not grow with the number of documents; a damaged page of
+// and, if the pages in use take more than 16 MiB, checks only it and the
+// pages of the root and top-level buckets, a cost that does not grow with
+// the number of documents (a smaller file is walked whole); a damaged page of
 // one document is then found when that document is read or written:
 // bbolt's panic there (or a fault on an element pointing outside the file,
 // made a panic by debug.SetPanicOnFault on the reading goroutines and the

@@ -50,7 +50,7 @@ func damageDocPage(t *testing.T, path, id string, fn func(page []byte)) {
 }
 
 // TestOpenDamagedDocumentPage: Open reads only the meta, freelist and
-// top-level bucket pages, so a damaged page of one document's bucket is
+// top-level bucket pages of a file over fullCheckBytes, so a damaged page of one document's bucket is
 // found when that document is read or written. That gives ErrCorrupt
 // (bbolt's panic, or a fault on an element pointing outside the file, is
 // recovered), the committer goes on, the other documents still work, and
@@ -73,6 +73,8 @@ func TestOpenDamagedDocumentPage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			db, path := openTest(t, &Options{NoSync: true})
+			// Over fullCheckBytes, so that Open does not walk every page.
+			mustCreate(t, db, "big", strings.Repeat("x", fullCheckBytes+1<<20))
 			mustCreate(t, db, "a", strings.Repeat("a", 100))
 			mustCreate(t, db, "b", strings.Repeat("b", 100))
 			mustAppend(t, db, "a", 1, 5, nil)

@@ -79,11 +79,11 @@ func walkPages(f *os.File, pageSize, hwm, root uint64, maxDepth int) (map[uint64
 		if seen[id] {
 			return bad("page %d referenced twice", id)
 		}
-		hdr := make([]byte, pageHeader)
-		if _, err := f.ReadAt(hdr, int64(id*pageSize)); err != nil {
+		buf := make([]byte, pageSize)
+		if _, err := f.ReadAt(buf, int64(id*pageSize)); err != nil {
 			return bad("page %d: %v", id, err)
 		}
-		pid, flags, count, overflow := ne.Uint64(hdr), ne.Uint16(hdr[8:]), int(ne.Uint16(hdr[10:])), uint64(ne.Uint32(hdr[12:]))
+		pid, flags, count, overflow := ne.Uint64(buf), ne.Uint16(buf[8:]), int(ne.Uint16(buf[10:])), uint64(ne.Uint32(buf[12:]))
 		if pid != id {
 			return bad("page %d says it is page %d", id, pid)
 		}
@@ -96,9 +96,11 @@ func walkPages(f *os.File, pageSize, hwm, root uint64, maxDepth int) (map[uint64
 		for p := id; p <= id+overflow; p++ {
 			seen[p] = true
 		}
-		buf := make([]byte, (overflow+1)*pageSize)
-		if _, err := f.ReadAt(buf, int64(id*pageSize)); err != nil {
-			return bad("page %d: %v", id, err)
+		if overflow > 0 {
+			buf = append(buf, make([]byte, overflow*pageSize)...)
+			if _, err := f.ReadAt(buf[pageSize:], int64((id+1)*pageSize)); err != nil {
+				return bad("page %d: %v", id, err)
+			}
 		}
 		return elems(fmt.Sprint("page ", id), buf, flags, count, depth)
 	}
