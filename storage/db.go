@@ -164,8 +164,10 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
+	partial := false
 	if !created {
-		if _, err := checkPages(path, false); err != nil {
+		var err error
+		if _, partial, err = checkPages(path, false); err != nil {
 			return nil, err
 		}
 	}
@@ -226,9 +228,45 @@ func Open(path string, opts *Options) (*DB, error) {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
+	// After a partial check, every page is walked in the background while
+	// reads are served; the committer waits for it, so that no write ever
+	// commits pages of a damaged file (bbolt's commit copies what the
+	// transaction read, and a fault there, or the walk bbolt's rollback
+	// of a failed commit makes, is a crash). A damaged file then refuses
+	// every write with ErrCorrupt (Err reports it at once).
+	var waitWalk func()
+	if partial {
+		walked := make(chan error, 1)
+		go func() {
+			_, _, err := checkPages(path, true)
+			walked <- err
+		}()
+		var damaged atomic.Pointer[error]
+		hook := db.fault
+		db.fault = func(op string) error {
+			if e := damaged.Load(); e != nil {
+				return *e
+			}
+			if hook != nil {
+				return hook(op)
+			}
+			return nil
+		}
+		waitWalk = func() {
+			if err := <-walked; err != nil {
+				err = fmt.Errorf("%w; found by the check of every page after start: writes are refused (run cowrite check)", err)
+				damaged.Store(&err)
+				db.lastErr.Store(&writeErr{err: err, at: time.Now()})
+				db.log.Error("data file is damaged", "err", err)
+			}
+		}
+	}
 	db.wg.Add(1)
 	go func() {
 		debug.SetPanicOnFault(true)
+		if waitWalk != nil {
+			waitWalk()
+		}
 		db.commitLoop()
 	}()
 	return db, nil
@@ -311,33 +349,34 @@ const fullCheckBytes = 16 << 20
 // otherwise, if the file has a freelist page and its pages in use take more
 // than fullCheckBytes, only that page and the pages of the root and
 // top-level buckets are read (a cost that does not grow with the number of
-// documents), and a document's damaged page is found
-// when it is read (ErrCorrupt from that read). A file without a freelist
+// documents), and partial is true: a document's damaged page is found
+// when it is read (ErrCorrupt from that read) or by the walk of every page
+// that Open then runs in the background. A file without a freelist
 // (left by a crash, or by a version before the freelist was written at
 // Close) is walked whole anyway: bbolt walks it to rebuild its freelist,
 // in a goroutine of its own where a damaged page is a crash. It
 // reports checked false, and no error, for an empty file or one without a
 // valid meta page, which are left to bbolt's own open (that creates the
 // first or refuses the second). Errors: ErrCorrupt or an OS error.
-func checkPages(path string, full bool) (checked bool, err error) {
+func checkPages(path string, full bool) (checked, partial bool, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return false, fmt.Errorf("storage: open %s: %w", path, err)
+		return false, false, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return false, fmt.Errorf("storage: open %s: %w", path, err)
+		return false, false, fmt.Errorf("storage: open %s: %w", path, err)
 	}
 	if st.Size() == 0 {
-		return false, nil
+		return false, false, nil
 	}
 	m, ok := readMeta(f)
 	if !ok {
-		return false, nil
+		return false, false, nil
 	}
 	if uint64(st.Size()) < m.pgid*m.pageSize {
-		return false, fmt.Errorf("%w: %s is %d bytes, shorter than the %d pages of %d bytes its meta page counts (cut short?)",
+		return false, false, fmt.Errorf("%w: %s is %d bytes, shorter than the %d pages of %d bytes its meta page counts (cut short?)",
 			ErrCorrupt, path, st.Size(), m.pgid, m.pageSize)
 	}
 	depth := 1
@@ -349,16 +388,16 @@ func checkPages(path string, full bool) (checked bool, err error) {
 		err = checkFreelist(f, m.pageSize, m.pgid, m.freelist, used)
 	}
 	if err != nil {
-		return false, fmt.Errorf("%w (file %s)", err, path)
+		return false, false, fmt.Errorf("%w (file %s)", err, path)
 	}
-	return true, nil
+	return true, depth >= 0, nil
 }
 
 // checkFile is the full offline check of Verify: checkPages walking every
 // page, then bbolt's consistency check. Errors: ErrCorrupt, ErrLocked, or
 // an OS error.
 func checkFile(path string, timeout time.Duration) error {
-	checked, err := checkPages(path, true)
+	checked, _, err := checkPages(path, true)
 	if err != nil || !checked {
 		return err
 	}

@@ -146,13 +146,16 @@
 // pages); Close writes it. After a clean Close, Open reads that freelist
 // and, if the pages in use take more than 16 MiB, checks only it and the
 // pages of the root and top-level buckets, a cost that does not grow with
-// the number of documents (a smaller file is walked whole); a damaged page of
-// one document is then found when that document is read or written:
-// bbolt's panic there (or a fault on an element pointing outside the file,
-// made a panic by debug.SetPanicOnFault on the reading goroutines and the
-// committer) becomes ErrCorrupt of that call, and the other documents keep
-// working. After a crash (no freelist), Open walks every page first, as
-// bbolt then does to rebuild the freelist. Verify checks a file offline:
+// the number of documents (a smaller file is walked whole), and walks every
+// page in the background: reads are served meanwhile, the committer waits
+// for the walk (the first writes after a start wait up to its duration),
+// and if it finds damage every write is refused with ErrCorrupt (Err
+// reports it), so that no commit ever copies a damaged page. A read of a
+// damaged page gives ErrCorrupt of that read: bbolt's panic (or a fault on
+// an element pointing outside the file, made a panic by
+// debug.SetPanicOnFault on the reading goroutines and the committer) is
+// recovered. After a crash (no freelist), Open walks every page before
+// opening, as bbolt then does to rebuild the freelist. Verify checks a file offline:
 // every page, bbolt's consistency check, and Cowrite's own checks (ops
 // replay to snapshots).
 //
