@@ -218,9 +218,14 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	db.cond = sync.NewCond(&db.mu)
 	// Recovery: whatever the journal holds goes into the document buckets.
-	// Its reads of document pages that checkPages did not read may fault
-	// on a damaged page; that panics (and is recovered) instead of
-	// crashing, here and in the committer and readers (see read).
+	// Those writes need every page checked first (see below).
+	if partial && db.journalDirty() {
+		if _, _, err := checkPages(path, true); err != nil {
+			_ = bdb.Close()
+			return nil, err
+		}
+		partial = false
+	}
 	restore := debug.SetPanicOnFault(true)
 	err = db.replayJournal()
 	debug.SetPanicOnFault(restore)

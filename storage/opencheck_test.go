@@ -255,3 +255,46 @@ func TestOpenMutatedLargeFile(t *testing.T) {
 	}
 	t.Logf("Open refused %d of %d; %d reads or writes failed", refused, n, failed)
 }
+
+// TestOpenDirtyJournalWalksAll: a large file with a freelist whose journal
+// still holds records (replayed into the document buckets by Open, before
+// any background walk could finish) is walked whole first, so a damaged
+// document page is refused at Open rather than written over.
+func TestOpenDirtyJournalWalksAll(t *testing.T) {
+	db, _ := openTest(t, &Options{NoSync: true})
+	mustCreate(t, db, "big", strings.Repeat("x", fullCheckBytes+1<<20))
+	mustCreate(t, db, "a", strings.Repeat("a", 100))
+	mustAppend(t, db, "a", 1, 5, nil) // journaled, not yet checkpointed
+	var buf bytes.Buffer
+	if _, err := db.Backup(bg, &buf); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "copy.db")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Give the copy a freelist, as a clean Close would.
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirty := false
+	_ = bdb.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bktJournal).Cursor().First()
+		dirty = k != nil
+		return nil
+	})
+	if err := bdb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !dirty || metaFreelist(t, path) == noFreelist {
+		t.Fatalf("setup: journal dirty %v, freelist %d", dirty, metaFreelist(t, path))
+	}
+	damageDocPage(t, path, "a", func(page []byte) { binary.NativeEndian.PutUint16(page[8:], 0x40) })
+	if db, err := Open(path, &Options{NoSync: true}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "damaged page") {
+		if err == nil {
+			db.Close()
+		}
+		t.Fatalf("Open = %v, want ErrCorrupt (damaged page)", err)
+	}
+}
