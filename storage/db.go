@@ -11,6 +11,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -179,14 +180,24 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	_, statErr := os.Stat(path)
 	created := errors.Is(statErr, os.ErrNotExist)
+	partial := false
 	if !created {
-		if err := checkFile(path, o.Timeout); err != nil {
+		var err error
+		if _, partial, err = checkPages(path, false); err != nil {
 			return nil, err
 		}
 	}
+	// bbolt opens with NoFreelistSync false, so that it reads the freelist
+	// that Close wrote instead of walking every page to rebuild it (it
+	// walks only a file without one: after a crash). Commits then run
+	// with NoFreelistSync: writing the freelist costs every commit time
+	// in proportion to the free pages (BenchmarkCommitNoSync). Every
+	// write transaction runs on this goroutine until the committer starts,
+	// then on the committer, and Close's last one after it stopped, so
+	// the field is never changed under a writer.
 	bdb, err := openBolt(path, &bolt.Options{
 		Timeout:         o.Timeout,
-		NoFreelistSync:  true,
+		NoFreelistSync:  false,
 		FreelistType:    bolt.FreelistMapType,
 		InitialMmapSize: defaultMmapSize,
 		NoSync:          o.NoSync,
@@ -194,6 +205,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	bdb.NoFreelistSync = true
 	if err := initSchema(bdb); err != nil {
 		_ = bdb.Close()
 		if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrSchemaTooNew) {
@@ -223,12 +235,62 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 	db.cond = sync.NewCond(&db.mu)
 	// Recovery: whatever the journal holds goes into the document buckets.
-	if err := db.replayJournal(); err != nil {
+	// Those writes need every page checked first (see below).
+	if partial && db.journalDirty() {
+		if _, _, err := checkPages(path, true); err != nil {
+			_ = bdb.Close()
+			return nil, err
+		}
+		partial = false
+	}
+	restore := debug.SetPanicOnFault(true)
+	err = db.replayJournal()
+	debug.SetPanicOnFault(restore)
+	if err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("%w (file %s)", err, path)
 	}
+	// After a partial check, every page is walked in the background while
+	// reads are served; the committer waits for it, so that no write ever
+	// commits pages of a damaged file (bbolt's commit copies what the
+	// transaction read, and a fault there, or the walk bbolt's rollback
+	// of a failed commit makes, is a crash). A damaged file then refuses
+	// every write with ErrCorrupt (Err reports it at once).
+	var waitWalk func()
+	if partial {
+		walked := make(chan error, 1)
+		go func() {
+			_, _, err := checkPages(path, true)
+			walked <- err
+		}()
+		var damaged atomic.Pointer[error]
+		hook := db.fault
+		db.fault = func(op string) error {
+			if e := damaged.Load(); e != nil {
+				return *e
+			}
+			if hook != nil {
+				return hook(op)
+			}
+			return nil
+		}
+		waitWalk = func() {
+			if err := <-walked; err != nil {
+				err = fmt.Errorf("%w; found by the check of every page after start: writes are refused (run cowrite check)", err)
+				damaged.Store(&err)
+				db.lastErr.Store(&writeErr{err: err, at: time.Now()})
+				db.log.Error("data file is damaged", "err", err)
+			}
+		}
+	}
 	db.wg.Add(1)
-	go db.commitLoop()
+	go func() {
+		debug.SetPanicOnFault(true)
+		if waitWalk != nil {
+			waitWalk()
+		}
+		db.commitLoop()
+	}()
 	return db, nil
 }
 
@@ -246,38 +308,27 @@ func syncDir(dir string) error {
 // high water mark u64 (pages in use), txid u64, then an FNV-64a checksum of
 // the bytes before it. Native byte order.
 const (
-	metaMagic    = 0xED0CDAED
-	metaOff      = 16
-	metaRootOff  = metaOff + 16
-	metaPgidOff  = metaOff + 40
-	metaTxidOff  = metaOff + 48
-	metaSumOff   = metaOff + 56
-	metaPageSize = metaOff + 8
+	metaMagic       = 0xED0CDAED
+	metaOff         = 16
+	metaRootOff     = metaOff + 16
+	metaFreelistOff = metaOff + 32
+	metaPgidOff     = metaOff + 40
+	metaTxidOff     = metaOff + 48
+	metaSumOff      = metaOff + 56
+	metaPageSize    = metaOff + 8
+	// noFreelist is the freelist page id of a file written without one
+	// (bbolt's NoFreelistSync): bbolt then rebuilds the freelist by
+	// walking every page at open.
+	noFreelist = ^uint64(0)
 )
 
-// checkFile refuses a damaged data file before it is opened for writing:
-// a file shorter than the pages its newest valid meta page counts (cut
-// short; bbolt would fault reading past the end), one whose pages are
-// damaged (walkPages: bbolt would panic on them where no caller can
-// recover), and one that fails bbolt's consistency check. A file without a valid meta
-// page is left to bbolt's own open, which refuses it. Errors: ErrCorrupt,
-// ErrLocked, or an OS error.
-func checkFile(path string, timeout time.Duration) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("storage: open %s: %w", path, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("storage: open %s: %w", path, err)
-	}
-	if st.Size() == 0 {
-		f.Close()
-		return nil
-	}
-	var best struct{ txid, pgid, pageSize, root uint64 }
-	readMeta := func(off int64) (pageSize uint32, ok bool) {
+// fileMeta is what checkPages uses of the newest valid meta page.
+type fileMeta struct{ txid, pgid, pageSize, root, freelist uint64 }
+
+// readMeta returns the newest of f's two meta pages that is valid (magic and
+// checksum); ok is false if neither is.
+func readMeta(f *os.File) (m fileMeta, ok bool) {
+	read := func(off int64) (pageSize uint32, valid bool) {
 		b := make([]byte, metaSumOff+8)
 		if _, err := f.ReadAt(b, off); err != nil {
 			return 0, false
@@ -292,26 +343,85 @@ func checkFile(path string, timeout time.Duration) error {
 			return 0, false
 		}
 		ps := ne.Uint32(b[metaPageSize:])
-		if txid := ne.Uint64(b[metaTxidOff:]); txid >= best.txid {
-			best.txid, best.pgid, best.pageSize, best.root = txid, ne.Uint64(b[metaPgidOff:]), uint64(ps), ne.Uint64(b[metaRootOff:])
+		if txid := ne.Uint64(b[metaTxidOff:]); !ok || txid >= m.txid {
+			m = fileMeta{txid: txid, pgid: ne.Uint64(b[metaPgidOff:]), pageSize: uint64(ps),
+				root: ne.Uint64(b[metaRootOff:]), freelist: ne.Uint64(b[metaFreelistOff:])}
+			ok = true
 		}
 		return ps, true
 	}
-	ps, ok := readMeta(0)
-	if !ok {
+	ps, valid := read(0)
+	if !valid {
 		ps = uint32(os.Getpagesize())
 	}
-	readMeta(int64(ps))
+	read(int64(ps))
+	return m, ok && m.pageSize > 0
+}
+
+// fullCheckBytes: Open walks every page of a file whose pages in use take
+// at most this many bytes (a few thousand reads), and only the freelist and
+// the root and top-level buckets' pages of a larger one (see checkPages).
+const fullCheckBytes = 16 << 20
+
+// checkPages checks an existing data file's pages with plain reads before
+// bbolt maps it: a file shorter than the pages its newest valid meta page
+// counts (cut short; bbolt would fault reading past the end), and damaged
+// pages (walkPages, checkFreelist: bbolt would panic on them where no
+// caller can recover, or read past its mapping). full walks every page;
+// otherwise, if the file has a freelist page and its pages in use take more
+// than fullCheckBytes, only that page and the pages of the root and
+// top-level buckets are read (a cost that does not grow with the number of
+// documents), and partial is true: a document's damaged page is found
+// when it is read (ErrCorrupt from that read) or by the walk of every page
+// that Open then runs in the background. A file without a freelist
+// (left by a crash, or by a version before the freelist was written at
+// Close) is walked whole anyway: bbolt walks it to rebuild its freelist,
+// in a goroutine of its own where a damaged page is a crash. It
+// reports checked false, and no error, for an empty file or one without a
+// valid meta page, which are left to bbolt's own open (that creates the
+// first or refuses the second). Errors: ErrCorrupt or an OS error.
+func checkPages(path string, full bool) (checked, partial bool, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, false, fmt.Errorf("storage: open %s: %w", path, err)
+	}
 	defer f.Close()
-	if best.pageSize == 0 {
-		return nil
+	st, err := f.Stat()
+	if err != nil {
+		return false, false, fmt.Errorf("storage: open %s: %w", path, err)
 	}
-	if uint64(st.Size()) < best.pgid*best.pageSize {
-		return fmt.Errorf("%w: %s is %d bytes, shorter than the %d pages of %d bytes its meta page counts (cut short?)",
-			ErrCorrupt, path, st.Size(), best.pgid, best.pageSize)
+	if st.Size() == 0 {
+		return false, false, nil
 	}
-	if err := walkPages(f, best.pageSize, best.pgid, best.root); err != nil {
-		return fmt.Errorf("%w (file %s)", err, path)
+	m, ok := readMeta(f)
+	if !ok {
+		return false, false, nil
+	}
+	if uint64(st.Size()) < m.pgid*m.pageSize {
+		return false, false, fmt.Errorf("%w: %s is %d bytes, shorter than the %d pages of %d bytes its meta page counts (cut short?)",
+			ErrCorrupt, path, st.Size(), m.pgid, m.pageSize)
+	}
+	depth := 1
+	if full || m.freelist == noFreelist || m.pgid*m.pageSize <= fullCheckBytes {
+		depth = -1
+	}
+	used, err := walkPages(f, m.pageSize, m.pgid, m.root, depth)
+	if err == nil && m.freelist != noFreelist {
+		err = checkFreelist(f, m.pageSize, m.pgid, m.freelist, used)
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("%w (file %s)", err, path)
+	}
+	return true, depth >= 0, nil
+}
+
+// checkFile is the full offline check of Verify: checkPages walking every
+// page, then bbolt's consistency check. Errors: ErrCorrupt, ErrLocked, or
+// an OS error.
+func checkFile(path string, timeout time.Duration) error {
+	checked, _, err := checkPages(path, true)
+	if err != nil || !checked {
+		return err
 	}
 	bdb, err := openBolt(path, &bolt.Options{ReadOnly: true, Timeout: timeout})
 	if err != nil {
@@ -428,6 +538,25 @@ func (db *DB) journalDirty() bool {
 	return dirty
 }
 
+// writeFreelist commits an empty transaction that writes bbolt's
+// freelist, so that the next Open reads it instead of walking the file
+// (see Open). A failure is logged: everything is committed already, only
+// the next start is slower.
+func (db *DB) writeFreelist() {
+	db.bolt.NoFreelistSync = false
+	err := func() (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, r)
+			}
+		}()
+		return db.bolt.Update(func(*bolt.Tx) error { return nil })
+	}()
+	if err != nil {
+		db.log.Warn("writing the freelist at close failed; the next start walks the whole file", "err", err)
+	}
+}
+
 // Path returns the data file's path.
 func (db *DB) Path() string { return db.path }
 
@@ -441,6 +570,7 @@ func (db *DB) Close() error {
 		db.cond.Broadcast()
 		db.mu.Unlock()
 		db.wg.Wait()
+		db.writeFreelist()
 		db.closeErr = db.bolt.Close()
 	})
 	return db.closeErr
@@ -487,6 +617,9 @@ const (
 // the overlay still does. (Ops can be in both; readers merge by version.)
 // A closed DB gives ErrClosed, a bbolt panic (damaged page) ErrCorrupt.
 func (db *DB) read(scope overlayScope, doc string, fn func(v view) error) (err error) {
+	// A damaged page can hold an element pointing outside the mapping:
+	// a fault there becomes a panic, recovered below.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, r)

@@ -150,12 +150,27 @@
 // on with the next writes, so the DB resumes by itself once the cause is
 // gone. Options.FaultHook injects such failures in tests.
 //
-// Open checks an existing file before bbolt uses it: a file shorter than
-// the pages its meta page counts, damaged pages (walked with plain reads:
-// ids, types, children within the file and referenced once, elements
-// within their page) and bbolt's consistency check give ErrCorrupt, never
-// a crash. This reads the whole file once at start. Verify checks a file
-// offline, adding Cowrite's own checks (ops replay to snapshots).
+// Open checks an existing file before bbolt uses it, with plain reads: a
+// file shorter than the pages its meta page counts, a damaged freelist page
+// (type, ids inside the file, ascending, not in use) and damaged pages (ids,
+// types, children within the file and referenced once, elements within
+// their page) give ErrCorrupt, never a crash. Commits do not write bbolt's
+// freelist (that would cost each commit time in proportion to the free
+// pages); Close writes it. After a clean Close, Open reads that freelist
+// and, if the pages in use take more than 16 MiB, checks only it and the
+// pages of the root and top-level buckets, a cost that does not grow with
+// the number of documents (a smaller file is walked whole), and walks every
+// page in the background: reads are served meanwhile, the committer waits
+// for the walk (the first writes after a start wait up to its duration),
+// and if it finds damage every write is refused with ErrCorrupt (Err
+// reports it), so that no commit ever copies a damaged page. A read of a
+// damaged page gives ErrCorrupt of that read: bbolt's panic (or a fault on
+// an element pointing outside the file, made a panic by
+// debug.SetPanicOnFault on the reading goroutines and the committer) is
+// recovered. After a crash (no freelist), Open walks every page before
+// opening, as bbolt then does to rebuild the freelist. Verify checks a file offline:
+// every page, bbolt's consistency check, and Cowrite's own checks (ops
+// replay to snapshots).
 //
 // # Caveats
 //
