@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/cowrite/cowrite/collab"
-	"github.com/cowrite/cowrite/collab/boltstore"
+	"github.com/cowrite/cowrite/collab/internal/storetest"
 	"github.com/cowrite/cowrite/collab/ot"
 	"github.com/cowrite/cowrite/internal/testwait"
 	"github.com/cowrite/cowrite/storage"
@@ -208,12 +208,14 @@ func (f *faultStore) release(g chan struct{}) {
 	close(g)
 }
 
-// env is a Hub over a real bbolt file.
+// env is a Hub over a real bbolt file (storetest.Env) whose store is a
+// faultStore and whose broadcaster is a recorder (or bc).
 type env struct {
 	t    testing.TB
 	path string
 	sopt *storage.Options
 	opts *collab.Options
+	se   *storetest.Env
 	db   *storage.DB
 	fs   *faultStore
 	rec  *recorder
@@ -232,39 +234,35 @@ func newEnvBC(t testing.TB, opts *collab.Options, sopt *storage.Options, bc coll
 		sopt = &storage.Options{NoSync: true}
 	}
 	e := &env{t: t, path: t.TempDir() + "/data.db", sopt: sopt, opts: opts, bc: bc}
+	e.se = &storetest.Env{T: t,
+		WrapStore: func(st collab.Store) collab.Store {
+			e.fs = &faultStore{Store: st}
+			return e.fs
+		},
+		NewBroadcaster: func() collab.Broadcaster {
+			e.rec = &recorder{}
+			if e.bc != nil {
+				return e.bc
+			}
+			return e.rec
+		},
+	}
 	e.open()
 	t.Cleanup(e.close)
 	return e
 }
 
+// open opens the file and a Hub over it, with the env's current path and
+// options (tests may change them before a restart).
 func (e *env) open() {
 	e.t.Helper()
-	db, err := storage.Open(e.path, e.sopt)
-	if err != nil {
-		e.t.Fatalf("storage.Open: %v", err)
-	}
-	e.db = db
-	e.fs = &faultStore{Store: boltstore.New(db)}
-	e.rec = &recorder{}
-	var bc collab.Broadcaster = e.rec
-	if e.bc != nil {
-		bc = e.bc
-	}
-	e.hub = collab.NewHub(e.fs, bc, e.opts)
+	e.se.Path, e.se.Storage, e.se.HubOptions = e.path, e.sopt, e.opts
+	e.se.Open()
+	e.db, e.hub = e.se.DB, e.se.Hub
 }
 
 func (e *env) close() {
-	if e.hub == nil {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := e.hub.Close(ctx); err != nil {
-		e.t.Errorf("hub.Close: %v", err)
-	}
-	if err := e.db.Close(); err != nil {
-		e.t.Errorf("db.Close: %v", err)
-	}
+	e.se.Close()
 	e.hub = nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -548,7 +549,7 @@ func runCollab(ctx context.Context, cfg *config, res *Result, p *progress) error
 	case <-ctx.Done():
 	}
 	var commits0 *commitMetrics
-	if cfg.proto == "cowrite" {
+	if cfg.proto == "cowrite" && !strings.Contains(cfg.url, ",") { // one node: its commit histogram
 		commits0 = scrapeCommits(cfg.url)
 	}
 	st.window(ctx, cfg, res)

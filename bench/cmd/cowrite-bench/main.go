@@ -136,7 +136,7 @@ type progress struct {
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.url, "url", "http://127.0.0.1:3000", "server base URL (http://host:port)")
+	flag.StringVar(&cfg.url, "url", "http://127.0.0.1:3000", "server base URL (http://host:port); collab, echo, fanout, idle: a comma-separated list spreads the connections over cluster nodes in turn")
 	flag.StringVar(&cfg.workload, "workload", "echo", "fanout, echo, idle, collab or join")
 	flag.StringVar(&cfg.proto, "proto", "cowrite", "collab protocol: cowrite (Socket.IO doc:op) or sharedb")
 	flag.IntVar(&cfg.clients, "c", 100, "clients (fanout, echo, idle)")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,6 +14,7 @@ import (
 // connectMany opens n Socket.IO connections, 32 dials at a time. prepare
 // runs on each connection before its read loop starts (to set callbacks).
 func connectMany(ctx context.Context, base string, n int, prepare func(i int, c *sioConn)) ([]*sioConn, error) {
+	bases := strings.Split(base, ",") // a cluster: connection i goes to node i mod len
 	conns := make([]*sioConn, n)
 	errs := make(chan error, n)
 	sem := make(chan struct{}, 32)
@@ -25,7 +27,7 @@ func connectMany(ctx context.Context, base string, n int, prepare func(i int, c 
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 			defer cancel()
-			c, err := dialSIO(dctx, base, nil)
+			c, err := dialSIO(dctx, bases[i%len(bases)], nil)
 			if err != nil {
 				errs <- err
 				return
