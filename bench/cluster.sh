@@ -39,6 +39,7 @@ if [[ ${SKIP_BUILD:-0} != 1 ]]; then
 	[[ -x $BIN/nats-server ]] || make nats-server >&2
 fi
 mkdir -p "$RES/raw"
+rm -f "$RES"/raw/*.log
 
 # wait_ready URL: until /readyz answers 200 (≤ 90 s: JetStream elects leaders).
 wait_ready() {
@@ -80,6 +81,15 @@ start_cluster() {
 		PIDS+=($!)
 	done
 	for i in 1 2 3; do wait_ready "http://127.0.0.1:$((15220 + i))"; done
+	# As e2e/cluster/rig.mjs: start only once every node counts all three
+	# members active, so that they agree on every document's owner (while
+	# views differ, see docs/cluster.md, a node may serve a stale document).
+	for i in 1 2 3; do
+		for _ in $(seq 300); do
+			curl -s "http://127.0.0.1:$((15220 + i))/metrics" | grep -q '^cowrite_cluster_active_members 3$' && break
+			sleep 0.1
+		done
+	done
 	URL=http://127.0.0.1:15221,http://127.0.0.1:15222,http://127.0.0.1:15223
 }
 
@@ -104,7 +114,7 @@ run() {
 	out=$RES/raw/$setup-$case-$round.json
 	t0=$(cpu_ticks)
 	"$BIN/cowrite-bench" -q -workload collab "${args[@]}" -duration "$DUR" -url "$URL" \
-		-label "$setup $case" -json "$out" >/dev/null
+		-label "$setup $case" -json "$out" >"$WORK/bench-$setup-$case.log" 2>&1 || { echo "cowrite-bench failed ($setup $case):" >&2; grep -v "^  " "$WORK/bench-$setup-$case.log" | tail -5 >&2; cp "$WORK/bench-$setup-$case.log" "$RES/raw/$setup-$case-$round.log"; for l in "$WORK"/cw*.log; do [[ -e $l ]] && cp "$l" "$RES/raw/$setup-$case-$round-$(basename "$l")"; done; }
 	t1=$(cpu_ticks)
 	stop_all
 	python3 - "$out" "$((t1 - t0))" "$(getconf CLK_TCK)" <<'EOF'
@@ -117,7 +127,7 @@ EOF
 }
 
 for round in $(seq "$ROUNDS"); do
-	for c in 1x20 100x5 rate; do
+	for c in ${CASES:-1x20 100x5 rate}; do
 		for s in cluster single; do
 			echo "== $s $c round $round" >&2
 			run "$s" "$c" "$round"

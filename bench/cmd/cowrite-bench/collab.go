@@ -28,13 +28,16 @@ type collabStats struct {
 	dropped   atomic.Int64 // open loop: arrivals dropped (an editor had 1,024 waiting)
 	errors    atomic.Int64
 	lastErr   atomic.Value // string
+	firstErr  atomic.Value // string: the first failure, kept when later ones (non-convergence) follow
 	p         *progress
 }
 
 func (st *collabStats) fail(format string, args ...any) {
 	st.errors.Add(1)
 	st.p.errors.Add(1)
-	st.lastErr.Store(fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	st.firstErr.CompareAndSwap(nil, msg)
+	st.lastErr.Store(msg)
 }
 
 // editor is one closed-loop collaborator: at most one op in flight; remote
@@ -614,6 +617,9 @@ func (st *collabStats) fill(res *Result, bad int) {
 	}
 	if msg, ok := st.lastErr.Load().(string); ok {
 		res.Note += msg
+		if first, _ := st.firstErr.Load().(string); first != msg {
+			res.Note += "; first error: " + first
+		}
 	}
 	if bad > 0 {
 		res.Note = fmt.Sprintf("%d documents did not converge; %s", bad, res.Note)
